@@ -1,0 +1,58 @@
+//! Continuing an operation in a fresh invocation before this one's deadline.
+//!
+//! The payload wraps the original event with the progress so far; the new invocation
+//! resumes the loop as if it had never stopped.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+const ENVELOPE_KEY: &str = "StudioContinuation";
+/// Lambda refuses asynchronous payloads over 256 KiB.
+const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Continuation {
+    pub event: Value,
+    pub progress: Value,
+    /// 1 for the first continuation.
+    pub attempt: u32,
+    /// When the first invocation started (epoch ms): bounds the whole operation.
+    pub started_at_ms: u64,
+    pub physical_resource_id: Option<String>,
+    pub waiting_for: String,
+}
+
+/// The CloudFormation event, and the continuation state if this is a continuation.
+pub fn split(payload: Value) -> (Value, Option<Result<Continuation, String>>) {
+    match payload {
+        Value::Object(mut map) if map.contains_key(ENVELOPE_KEY) => {
+            let envelope = map.remove(ENVELOPE_KEY).unwrap_or_default();
+            match serde_json::from_value::<Continuation>(envelope.clone()) {
+                Ok(c) => (c.event.clone(), Some(Ok(c))),
+                Err(e) => (envelope.get("Event").cloned().unwrap_or_default(), Some(Err(format!("corrupt continuation payload: {e}")))),
+            }
+        }
+        other => (other, None),
+    }
+}
+
+/// Invoke this function again, asynchronously, with the continuation.
+pub async fn schedule(lambda: &aws_sdk_lambda::Client, function_name: &str, continuation: &Continuation) -> Result<(), String> {
+    let payload = serde_json::to_vec(&serde_json::json!({ ENVELOPE_KEY: continuation })).map_err(|e| e.to_string())?;
+    if payload.len() > MAX_PAYLOAD_BYTES {
+        return Err(format!("continuation payload of {} bytes exceeds Lambda's {MAX_PAYLOAD_BYTES}-byte limit", payload.len()));
+    }
+    let result = lambda
+        .invoke()
+        .function_name(function_name)
+        .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
+        .payload(aws_sdk_lambda::primitives::Blob::new(payload))
+        .send()
+        .await;
+    match result {
+        Ok(out) if (200..300).contains(&out.status_code()) => Ok(()),
+        Ok(out) => Err(format!("Lambda Invoke answered HTTP {}", out.status_code())),
+        Err(e) => Err(crate::aws::describe("Lambda Invoke", &e)),
+    }
+}

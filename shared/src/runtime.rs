@@ -1,0 +1,338 @@
+//! The custom-resource loop: event in, exactly one response out (or a continuation).
+
+use crate::aws::Clients;
+use crate::continuation::{self, Continuation};
+use crate::event::{RawIds, Request, RequestType, CREATE_FAILED_PREFIX};
+use crate::resource::{CustomResource, Done, Outcome};
+use crate::response::{Response, Status};
+use crate::responder::Responder;
+use crate::properties;
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::{json, Value};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tracing::{error, info, warn, Instrument};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Serve one custom resource. `init` builds it from the AWS clients; if it fails, every
+/// event is answered FAILED with the reason instead of leaving stacks waiting.
+pub async fn run<R, F, Fut>(init: F) -> Result<(), BoxError>
+where
+    R: CustomResource,
+    F: FnOnce(Clients) -> Fut,
+    Fut: Future<Output = Result<R, String>>,
+{
+    crate::logging::init();
+    let clients = Clients::from_env().await;
+    let resource = init(clients.clone()).await.map(Arc::new);
+    if let Err(e) = &resource {
+        error!(error = %e, "initialisation failed; every request will be answered FAILED");
+    }
+    let core = Arc::new(Core {
+        resource,
+        lambda: clients.lambda,
+        responder: Responder::new(),
+        function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok(),
+    });
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let core = core.clone();
+        async move { core.handle(event).await }
+    }))
+    .await
+}
+
+struct Core<R> {
+    resource: Result<Arc<R>, String>,
+    lambda: aws_sdk_lambda::Client,
+    responder: Responder,
+    function_name: Option<String>,
+}
+
+/// How an invocation ends.
+enum Conclusion {
+    Respond(Response),
+    Continued { attempt: u32 },
+}
+
+/// Time kept back from the Lambda deadline: a step may not run into it, and a pause that
+/// would is replaced by a continuation. A fraction of the invocation, within bounds.
+fn margin(remaining: Duration) -> Duration {
+    (remaining / 5).clamp(Duration::from_secs(1), Duration::from_secs(60))
+}
+
+/// Pause between polls while waiting on the same thing: quick at first, then backing off.
+fn backoff(polls: u32) -> Duration {
+    Duration::from_millis(500).mul_f64(1.5f64.powi(polls.min(10) as i32)).min(Duration::from_secs(10))
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
+}
+
+impl<R: CustomResource> Core<R> {
+    async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, BoxError> {
+        let remaining = Duration::from_millis(event.context.deadline.saturating_sub(now_ms()));
+        let deadline = Instant::now() + remaining;
+        let (raw, continuation) = continuation::split(event.payload);
+        let request = match Request::parse(&raw) {
+            Ok(request) => request,
+            Err(reason) => return self.answer_unparseable(&raw, reason).await,
+        };
+        let span = crate::invocation_span!(request);
+        async {
+            let conclusion = match &self.resource {
+                Err(e) => Conclusion::Respond(failed(&request, format!("the function failed to initialise: {e}"), None)),
+                Ok(resource) => self.drive(resource, &request, &raw, continuation, deadline, remaining).await,
+            };
+            match conclusion {
+                Conclusion::Continued { attempt } => Ok(json!({ "Continued": attempt })),
+                Conclusion::Respond(response) => self.respond(&request.response_url, response).await,
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// A payload that is not a valid CloudFormation event: answer FAILED if it at least
+    /// has a ResponseURL, otherwise there is no one to tell but the caller.
+    async fn answer_unparseable(&self, raw: &Value, reason: String) -> Result<Value, BoxError> {
+        let Some(ids) = RawIds::find(raw) else {
+            error!(%reason, "not a CloudFormation event and no ResponseURL to answer");
+            return Err(reason.into());
+        };
+        let response = Response {
+            status: Status::Failed,
+            reason: Some(reason),
+            physical_resource_id: ids.physical_resource_id.unwrap_or_else(|| format!("{CREATE_FAILED_PREFIX}{}", ids.request_id)),
+            stack_id: ids.stack_id,
+            request_id: ids.request_id,
+            logical_resource_id: ids.logical_resource_id,
+            no_echo: false,
+            data: Default::default(),
+        };
+        self.respond(&ids.response_url, response).await
+    }
+
+    async fn respond(&self, url: &str, response: Response) -> Result<Value, BoxError> {
+        let status = response.status;
+        match status {
+            Status::Success => info!(PhysicalResourceId = %response.physical_resource_id, reason = response.reason.as_deref().unwrap_or(""), "SUCCESS"),
+            Status::Failed => warn!(PhysicalResourceId = %response.physical_resource_id, reason = response.reason.as_deref().unwrap_or(""), "FAILED"),
+        }
+        self.responder.send(url, response.into_body()).await.map_err(|e| {
+            error!(error = %e, "could not deliver the response");
+            BoxError::from(e)
+        })?;
+        Ok(json!({ "Responded": status }))
+    }
+
+    async fn drive(
+        &self,
+        resource: &Arc<R>,
+        request: &Request,
+        raw: &Value,
+        continuation: Option<Result<Continuation, String>>,
+        deadline: Instant,
+        remaining: Duration,
+    ) -> Conclusion {
+        let continuation = match continuation.transpose() {
+            Ok(c) => c,
+            Err(e) => return Conclusion::Respond(failed(request, e, None)),
+        };
+        let service_timeout = match request.service_timeout() {
+            Ok(t) => t,
+            Err(e) => return Conclusion::Respond(failed(request, format!("Invalid property {e}"), None)),
+        };
+        if request.request_type == RequestType::Delete {
+            let id = request.physical_resource_id.as_deref().unwrap_or_default();
+            if id.is_empty() || id.starts_with(CREATE_FAILED_PREFIX) || !resource.recognizes(id) {
+                info!(PhysicalResourceId = id, "not a resource this function created: nothing to delete");
+                let done = Done::new(if id.is_empty() { request.create_failed_marker() } else { id.to_string() })
+                    .reason(format!("nothing to delete: {id:?} was not created by this function"));
+                return Conclusion::Respond(succeeded(request, done));
+            }
+        }
+        let properties: Arc<R::Properties> = match properties::parse(&request.properties) {
+            Ok(p) => Arc::new(p),
+            Err(e) => return Conclusion::Respond(failed(request, format!("Invalid property {e}"), None)),
+        };
+        let old: Option<Arc<R::Properties>> = request.old_properties.as_ref().and_then(|m| match properties::parse(m) {
+            Ok(p) => Some(Arc::new(p)),
+            Err(e) => {
+                warn!(error = %e, "OldResourceProperties do not parse; updating without them");
+                None
+            }
+        });
+
+        let started_at_ms = continuation.as_ref().map_or_else(now_ms, |c| c.started_at_ms);
+        let mut attempt = continuation.as_ref().map_or(0, |c| c.attempt);
+        let mut resource_id = continuation.as_ref().and_then(|c| c.physical_resource_id.clone());
+        let mut waiting_for = continuation.as_ref().map(|c| c.waiting_for.clone()).unwrap_or_default();
+        let mut progress: Option<R::Progress> = match continuation.map(|c| serde_json::from_value(c.progress)) {
+            None => None,
+            Some(Ok(p)) => Some(p),
+            Some(Err(e)) => return Conclusion::Respond(failed(request, format!("corrupt continuation progress: {e}"), resource_id)),
+        };
+        if attempt > 0 {
+            info!(attempt, waiting_for = %waiting_for, "continuing");
+        }
+        let margin = margin(remaining);
+        let request = Arc::new(request.clone());
+        let mut polls = 0;
+        loop {
+            let step_budget = deadline.saturating_duration_since(Instant::now()).saturating_sub(margin / 2);
+            let task = tokio::spawn(step(resource.clone(), request.clone(), properties.clone(), old.clone(), progress.clone()));
+            let abort = task.abort_handle();
+            let pending = match tokio::time::timeout(step_budget, task).await {
+                Err(_) => {
+                    abort.abort();
+                    let reason = format!("the function ran out of time during a step{}", describing(&waiting_for));
+                    return Conclusion::Respond(failed(&request, reason, resource_id));
+                }
+                Ok(Err(join_error)) => {
+                    let reason = if join_error.is_panic() {
+                        format!("internal error: {}", panic_message(join_error.into_panic()))
+                    } else {
+                        "internal error: the step was cancelled".to_string()
+                    };
+                    error!(%reason, "step panicked");
+                    return Conclusion::Respond(failed(&request, reason, resource_id));
+                }
+                Ok(Ok(Ok(Outcome::Done(done)))) => return Conclusion::Respond(succeeded(&request, done)),
+                Ok(Ok(Err(e))) if e.retryable => {
+                    warn!(error = %e.reason, "retryable error; trying the step again");
+                    (format!("a retry after: {}", e.reason), None)
+                }
+                Ok(Ok(Err(e))) => {
+                    let id = e.physical_resource_id.or(resource_id);
+                    return Conclusion::Respond(failed(&request, e.reason, id));
+                }
+                Ok(Ok(Ok(Outcome::Pending(p)))) => {
+                    resource_id = p.physical_resource_id.or(resource_id);
+                    progress = Some(p.progress);
+                    (p.waiting_for, p.poll_after)
+                }
+            };
+            let (now_waiting_for, poll_after) = pending;
+            if now_waiting_for != waiting_for {
+                polls = 0;
+                waiting_for = now_waiting_for;
+            }
+            let pause = poll_after.unwrap_or_else(|| backoff(polls));
+            polls += 1;
+            let elapsed = Duration::from_millis(now_ms().saturating_sub(started_at_ms));
+            if elapsed + pause >= service_timeout {
+                let reason = format!("timed out after {} s waiting for {waiting_for} (ServiceTimeout {} s)", elapsed.as_secs(), service_timeout.as_secs());
+                return Conclusion::Respond(failed(&request, reason, resource_id));
+            }
+            if deadline.saturating_duration_since(Instant::now()) < pause + margin {
+                attempt += 1;
+                let next = Continuation {
+                    event: raw.clone(),
+                    progress: serde_json::to_value(&progress).unwrap_or_default(),
+                    attempt,
+                    started_at_ms,
+                    physical_resource_id: resource_id.clone(),
+                    waiting_for: waiting_for.clone(),
+                };
+                let Some(function_name) = &self.function_name else {
+                    return Conclusion::Respond(failed(&request, "cannot continue: AWS_LAMBDA_FUNCTION_NAME is not set".into(), resource_id));
+                };
+                return match continuation::schedule(&self.lambda, function_name, &next).await {
+                    Ok(()) => {
+                        info!(attempt, waiting_for = %waiting_for, "deadline near; continuing in a new invocation");
+                        Conclusion::Continued { attempt }
+                    }
+                    Err(e) => Conclusion::Respond(failed(&request, format!("could not continue waiting for {waiting_for}: {e}"), resource_id)),
+                };
+            }
+            tokio::time::sleep(pause).await;
+        }
+    }
+}
+
+async fn step<R: CustomResource>(
+    resource: Arc<R>,
+    request: Arc<Request>,
+    properties: Arc<R::Properties>,
+    old: Option<Arc<R::Properties>>,
+    progress: Option<R::Progress>,
+) -> Result<Outcome<R::Progress>, crate::resource::Error> {
+    let physical_id = request.physical_resource_id.clone().unwrap_or_default();
+    match request.request_type {
+        RequestType::Create => resource.create(&request, &properties, progress).await,
+        RequestType::Update => resource.update(&request, &physical_id, &properties, old.as_deref(), progress).await,
+        RequestType::Delete => resource.delete(&request, &physical_id, &properties, progress).await,
+    }
+}
+
+fn describing(waiting_for: &str) -> String {
+    if waiting_for.is_empty() { String::new() } else { format!(" (waiting for {waiting_for})") }
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(s) => format!("panicked: {s}"),
+        Err(payload) => match payload.downcast::<&str>() {
+            Ok(s) => format!("panicked: {s}"),
+            Err(_) => "panicked".to_string(),
+        },
+    }
+}
+
+fn succeeded(request: &Request, done: Done) -> Response {
+    Response {
+        status: Status::Success,
+        reason: done.reason,
+        physical_resource_id: done.physical_resource_id,
+        stack_id: request.stack_id.clone(),
+        request_id: request.request_id.clone(),
+        logical_resource_id: request.logical_resource_id.clone(),
+        no_echo: done.no_echo,
+        data: done.data,
+    }
+}
+
+/// FAILED, reporting `resource` when the operation got as far as making one; otherwise the
+/// event's id, or for a Create the create-failed marker.
+fn failed(request: &Request, reason: String, resource: Option<String>) -> Response {
+    let physical_resource_id = match (request.request_type, resource) {
+        (RequestType::Create, Some(id)) => id,
+        (_, _) if request.physical_resource_id.is_some() && request.request_type != RequestType::Create => {
+            request.physical_resource_id.clone().unwrap_or_default()
+        }
+        (_, Some(id)) => id,
+        (_, None) => request.create_failed_marker(),
+    };
+    Response {
+        status: Status::Failed,
+        reason: Some(reason),
+        physical_resource_id,
+        stack_id: request.stack_id.clone(),
+        request_id: request.request_id.clone(),
+        logical_resource_id: request.logical_resource_id.clone(),
+        no_echo: false,
+        data: Default::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn margin_scales_with_the_invocation_within_bounds() {
+        assert_eq!(margin(Duration::from_secs(900)), Duration::from_secs(60));
+        assert_eq!(margin(Duration::from_secs(3)), Duration::from_secs(1));
+        assert_eq!(margin(Duration::from_secs(20)), Duration::from_secs(4));
+    }
+
+    #[test]
+    fn backoff_grows_then_caps() {
+        assert_eq!(backoff(0), Duration::from_millis(500));
+        assert!(backoff(1) > backoff(0));
+        assert_eq!(backoff(40), Duration::from_secs(10));
+    }
+}
