@@ -73,6 +73,21 @@ impl Request {
         })
     }
 
+    /// A request with no properties, for unit tests of resource logic.
+    pub fn new(request_type: RequestType, request_id: &str, stack_id: &str, logical_resource_id: &str, physical_resource_id: Option<&str>) -> Self {
+        Request {
+            request_type,
+            request_id: request_id.into(),
+            stack_id: stack_id.into(),
+            logical_resource_id: logical_resource_id.into(),
+            resource_type: "Custom::Test".into(),
+            physical_resource_id: physical_resource_id.map(str::to_string),
+            response_url: String::new(),
+            properties: Map::new(),
+            old_properties: None,
+        }
+    }
+
     /// How long CloudFormation waits for this resource: ServiceTimeout (1-3600 s), default 3600.
     pub fn service_timeout(&self) -> Result<Duration, String> {
         match self.properties.get("ServiceTimeout") {

@@ -10,6 +10,8 @@ pub mod aws;
 pub mod continuation;
 pub mod event;
 pub mod logging;
+pub mod names;
+pub mod ownership;
 pub mod properties;
 pub mod resource;
 pub mod responder;

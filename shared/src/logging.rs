@@ -4,7 +4,18 @@ use tracing_subscriber::EnvFilter;
 
 /// JSON lines on stdout (CloudWatch Logs), level from RUST_LOG, default info.
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    init_with(&[]);
+}
+
+/// Like [`init`], plus directives that apply whatever RUST_LOG says, e.g.
+/// `aws_smithy_runtime=debug` to keep response bodies (which may hold secrets) out of the logs.
+pub fn init_with(forced: &[&str]) {
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    for directive in forced {
+        if let Ok(directive) = directive.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)

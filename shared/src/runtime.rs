@@ -38,7 +38,8 @@ where
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let core = core.clone();
-        async move { core.handle(event).await }
+        // Boxed: the nested state machines are otherwise too deep for the compiler's layout queries.
+        Box::pin(async move { core.handle(event).await })
     }))
     .await
 }
@@ -84,7 +85,7 @@ impl<R: CustomResource> Core<R> {
         async {
             let conclusion = match &self.resource {
                 Err(e) => Conclusion::Respond(failed(&request, format!("the function failed to initialise: {e}"), None)),
-                Ok(resource) => self.drive(resource, &request, &raw, continuation, deadline, remaining).await,
+                Ok(resource) => Box::pin(self.drive(resource, &request, &raw, continuation, deadline, remaining)).await,
             };
             match conclusion {
                 Conclusion::Continued { attempt } => Ok(json!({ "Continued": attempt })),
@@ -240,7 +241,12 @@ impl<R: CustomResource> Core<R> {
                 let Some(function_name) = &self.function_name else {
                     return Conclusion::Respond(failed(&request, "cannot continue: AWS_LAMBDA_FUNCTION_NAME is not set".into(), resource_id));
                 };
-                return match continuation::schedule(&self.lambda, function_name, &next).await {
+                // Bounded so a failing Invoke still leaves time to answer FAILED.
+                let budget = deadline.saturating_duration_since(Instant::now()).saturating_sub(margin / 2);
+                let scheduled = tokio::time::timeout(budget, continuation::schedule(&self.lambda, function_name, &next))
+                    .await
+                    .unwrap_or_else(|_| Err("Lambda Invoke did not answer in time".into()));
+                return match scheduled {
                     Ok(()) => {
                         info!(attempt, waiting_for = %waiting_for, "deadline near; continuing in a new invocation");
                         Conclusion::Continued { attempt }

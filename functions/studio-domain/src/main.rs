@@ -1,1 +1,15 @@
-fn main() {}
+//! studio-domain: a CloudFormation custom resource for a SageMaker Studio domain.
+//!
+//! Properties are CreateDomain's members (an AWS::SageMaker::Domain template works by changing
+//! Type and adding ServiceToken), plus RetentionPolicy, ForceDelete and AllowReplacement.
+//! PhysicalResourceId is the DomainId.
+
+mod domain;
+mod properties;
+mod settings;
+mod teardown;
+
+#[tokio::main]
+async fn main() -> Result<(), shared::BoxError> {
+    shared::run(|clients: shared::Clients| async move { Ok(domain::StudioDomain::new(clients.sagemaker)) }).await
+}

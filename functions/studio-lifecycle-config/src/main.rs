@@ -1,1 +1,3 @@
+mod staging;
+
 fn main() {}

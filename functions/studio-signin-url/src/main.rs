@@ -1,1 +1,41 @@
-fn main() {}
+//! studio-signin-url: invoked directly (a portal backend, `aws lambda invoke`), not by
+//! CloudFormation. Input {DomainId, UserProfileName, ExpiresInSeconds?,
+//! SessionExpirationDurationInSeconds?, LandingUri?, SpaceName?}; output {AuthorizedUrl, ExpiresAt}.
+
+mod signin;
+
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+use tracing::{info, warn, Instrument};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    // The SDK logs response bodies at trace level, and this one's body signs its holder in.
+    shared::logging::init_with(&["aws_smithy_runtime=debug"]);
+    let sagemaker = shared::Clients::from_env().await.sagemaker;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let sagemaker = sagemaker.clone();
+        async move { handle(&sagemaker, event).await }
+    }))
+    .await
+}
+
+async fn handle(sagemaker: &aws_sdk_sagemaker::Client, event: LambdaEvent<Value>) -> Result<signin::Output, signin::SigninError> {
+    let text = |key: &str| event.payload.get(key).and_then(Value::as_str).unwrap_or_default().to_string();
+    let span = tracing::info_span!("invocation", RequestId = %event.context.request_id, DomainId = %text("DomainId"), UserProfileName = %text("UserProfileName"));
+    async {
+        // Logged: who and until when, never the URL.
+        match signin::sign_in(sagemaker, &event.payload).await {
+            Ok(output) => {
+                info!(ExpiresAt = %output.expires_at, "presigned domain URL created");
+                Ok(output)
+            }
+            Err(e) => {
+                warn!(errorType = e.error_type(), error = %e, "no URL");
+                Err(e)
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}

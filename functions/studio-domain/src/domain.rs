@@ -1,0 +1,348 @@
+//! The studio-domain resource: create and update (delete is in [`crate::teardown`]).
+
+use crate::properties::{is_domain_id, Identity, Properties};
+use crate::settings::Changes;
+use aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput;
+use aws_sdk_sagemaker::types::{
+    AppNetworkAccessType, AppSecurityGroupManagement, AuthMode, DomainStatus, RetentionPolicy, RetentionType, Tag, TagPropagation,
+};
+use serde::{Deserialize, Serialize};
+use shared::aws::error_code;
+use shared::{ownership, CustomResource, Done, Error, Outcome, Pending, Request};
+use tracing::{info, warn};
+
+pub struct StudioDomain {
+    pub(crate) sagemaker: aws_sdk_sagemaker::Client,
+}
+
+/// Where a pending step resumes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Progress {
+    /// A new domain (Create, or a replacing Update) is on its way to InService.
+    Creating { domain_id: String },
+    /// Update: the domain is busy with another operation; the update starts when it ends.
+    WaitingToUpdate,
+    /// Update: UpdateDomain was called; waiting for InService.
+    Updating,
+    /// Delete, in this order: apps, then (ForceDelete) spaces and user profiles, then the domain.
+    DeletingApps,
+    DeletingSpaces { requested: Vec<String> },
+    DeletingUserProfiles { requested: Vec<String> },
+    DeletingDomain { requested: bool, home_efs_file_system_id: Option<String> },
+}
+
+impl StudioDomain {
+    pub fn new(sagemaker: aws_sdk_sagemaker::Client) -> Self {
+        Self { sagemaker }
+    }
+
+    /// DescribeDomain; None when the domain does not exist.
+    pub(crate) async fn describe(&self, domain_id: &str) -> Result<Option<DescribeDomainOutput>, Error> {
+        match self.sagemaker.describe_domain().domain_id(domain_id).send().await {
+            Ok(domain) => Ok(Some(domain)),
+            Err(e) if error_code(&e) == Some("ResourceNotFound") => Ok(None),
+            Err(e) => Err(Error::aws("DescribeDomain", &e)),
+        }
+    }
+
+    pub(crate) async fn list_tags(&self, arn: &str) -> Result<Vec<(String, String)>, Error> {
+        let tags: Vec<Tag> = self
+            .sagemaker
+            .list_tags()
+            .resource_arn(arn)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| Error::aws("ListTags", &e))?;
+        Ok(tags.into_iter().map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default())).collect())
+    }
+
+    /// A domain named `domain_name` that this very request created (Lambda delivered the
+    /// event twice, or an earlier attempt timed out after CreateDomain).
+    async fn find_made_by(&self, request: &Request, domain_name: &str) -> Result<Option<String>, Error> {
+        let domains: Vec<_> = self
+            .sagemaker
+            .list_domains()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| Error::aws("ListDomains", &e))?;
+        for domain in domains.iter().filter(|d| d.domain_name() == Some(domain_name)) {
+            let (Some(id), Some(arn)) = (domain.domain_id(), domain.domain_arn()) else { continue };
+            if ownership::made_by(&self.list_tags(arn).await?, request) {
+                return Ok(Some(id.to_string()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// CreateDomain (unless this request already made the domain), then wait for InService.
+    async fn start_create(&self, request: &Request, p: &Properties) -> Result<Outcome<Progress>, Error> {
+        let domain_id = match self.find_made_by(request, &p.domain_name).await? {
+            Some(id) => {
+                info!(DomainId = %id, "found the domain this request already created; not creating another");
+                id
+            }
+            None => self.create_domain(request, p).await?,
+        };
+        self.wait_created(&domain_id).await
+    }
+
+    async fn create_domain(&self, request: &Request, p: &Properties) -> Result<String, Error> {
+        let tags = p
+            .tags
+            .iter()
+            .map(|t| (t.key.clone(), t.value.clone()))
+            .chain(ownership::tags(request))
+            .map(|(key, value)| Tag::builder().key(key).value(value).build())
+            .collect();
+        let created = self
+            .sagemaker
+            .create_domain()
+            .domain_name(&p.domain_name)
+            .auth_mode(AuthMode::from(p.auth_mode.as_str()))
+            .default_user_settings(p.default_user_settings.0.clone())
+            .set_subnet_ids(Some(p.subnet_ids.clone()))
+            .vpc_id(&p.vpc_id)
+            .set_app_network_access_type(p.app_network_access_type.as_deref().map(AppNetworkAccessType::from))
+            .set_app_security_group_management(p.app_security_group_management.as_deref().map(AppSecurityGroupManagement::from))
+            .set_default_space_settings(p.default_space_settings.as_ref().map(|s| s.0.clone()))
+            .set_domain_settings(p.domain_settings.as_ref().map(|s| s.0.clone()))
+            .set_kms_key_id(p.kms_key_id.clone())
+            .set_tag_propagation(p.tag_propagation.as_deref().map(TagPropagation::from))
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| Error::aws("CreateDomain", &e))?;
+        // Older API versions answer with the ARN only: arn:...:domain/d-xxxx
+        let domain_id = created
+            .domain_id()
+            .or_else(|| created.domain_arn().and_then(|arn| arn.rsplit_once('/')).map(|(_, id)| id))
+            .filter(|id| is_domain_id(id))
+            .ok_or_else(|| Error::new("CreateDomain answered without a DomainId"))?;
+        info!(DomainId = domain_id, "CreateDomain accepted");
+        Ok(domain_id.to_string())
+    }
+
+    /// One look at a new domain: InService -> done; Failed -> FAILED, the domain deleted.
+    async fn wait_created(&self, domain_id: &str) -> Result<Outcome<Progress>, Error> {
+        let Some(domain) = self.describe(domain_id).await? else {
+            return Err(Error::new(format!("domain {domain_id} disappeared before it became InService")));
+        };
+        match domain.status() {
+            Some(DomainStatus::InService) => Ok(done(domain_id, &domain).into()),
+            Some(DomainStatus::Pending) => Ok(Pending::new(Progress::Creating { domain_id: domain_id.to_string() }, format!("domain {domain_id} to become InService"))
+                .resource(domain_id)
+                .into()),
+            Some(DomainStatus::Failed) => Err(self.discard_failed(domain_id, &domain).await),
+            status => Err(Error::new(format!(
+                "domain {domain_id} is {} instead of becoming InService{}",
+                status.map(|s| s.as_str()).unwrap_or("without a status"),
+                reason(&domain)
+            ))
+            .for_resource(domain_id)),
+        }
+    }
+
+    /// A Failed domain still counts against the account's domain quota: delete it (with its
+    /// home EFS, which never held user data) and report the failure.
+    async fn discard_failed(&self, domain_id: &str, domain: &DescribeDomainOutput) -> Error {
+        let failure = format!("domain {domain_id} failed to create{}", reason(domain));
+        let retention = RetentionPolicy::builder().home_efs_file_system(RetentionType::Delete).build();
+        let cleanup = match self.sagemaker.delete_domain().domain_id(domain_id).retention_policy(retention).send().await {
+            Ok(_) => "; the failed domain is being deleted so that it does not count against the domain quota".to_string(),
+            Err(e) if error_code(&e) == Some("ResourceNotFound") => String::new(),
+            Err(e) => {
+                warn!(error = %shared::aws::describe("DeleteDomain", &e), "could not delete the failed domain");
+                format!("; deleting the failed domain failed too ({}): the stack's Delete will retry", shared::aws::describe("DeleteDomain", &e))
+            }
+        };
+        Error::new(failure + &cleanup).for_resource(domain_id)
+    }
+
+    async fn start_update(&self, request: &Request, domain_id: &str, p: &Properties, old: Option<&Properties>) -> Result<Outcome<Progress>, Error> {
+        let Some(domain) = self.describe(domain_id).await? else {
+            return Err(Error::new(format!("domain {domain_id} no longer exists: it cannot be updated")));
+        };
+        let current = old.map(Properties::identity).unwrap_or_else(|| identity(&domain));
+        let replaced = p.replaced_members(&current);
+        if !replaced.is_empty() {
+            if !p.allow_replacement {
+                return Err(Error::new(replacement_refused(domain_id, &replaced)));
+            }
+            info!(members = ?replaced, "replacing the domain: AllowReplacement is true");
+            // CloudFormation deletes the old domain in its cleanup, once the new one is reported.
+            return self.start_create(request, p).await.map_err(|e| replacement_failed(e, domain_id));
+        }
+        if matches!(domain.status(), Some(DomainStatus::Pending | DomainStatus::Updating | DomainStatus::Deleting)) {
+            let status = domain.status().map(|s| s.as_str()).unwrap_or_default();
+            return Ok(Pending::new(Progress::WaitingToUpdate, format!("domain {domain_id} to finish the operation in progress ({status})")).into());
+        }
+        let arn = domain.domain_arn().unwrap_or_default();
+        self.update_tags(arn, p, old).await?;
+        let changes = Changes::between(p, old)?;
+        if changes.is_empty() {
+            info!("no setting changed: UpdateDomain not needed");
+            return Ok(done(domain_id, &domain).into());
+        }
+        info!(members = ?changes.members(), "UpdateDomain");
+        self.sagemaker
+            .update_domain()
+            .domain_id(domain_id)
+            .set_default_user_settings(changes.default_user_settings)
+            .set_default_space_settings(changes.default_space_settings)
+            .set_domain_settings_for_update(changes.domain_settings_for_update)
+            .set_subnet_ids(changes.subnet_ids)
+            .set_app_network_access_type(changes.app_network_access_type)
+            .set_app_security_group_management(changes.app_security_group_management)
+            .set_tag_propagation(changes.tag_propagation)
+            .send()
+            .await
+            .map_err(|e| Error::aws("UpdateDomain", &e))?;
+        Ok(Pending::new(Progress::Updating, format!("domain {domain_id} to finish updating")).into())
+    }
+
+    async fn wait_updated(&self, domain_id: &str) -> Result<Outcome<Progress>, Error> {
+        let Some(domain) = self.describe(domain_id).await? else {
+            return Err(Error::new(format!("domain {domain_id} disappeared while being updated")));
+        };
+        match domain.status() {
+            Some(DomainStatus::InService) => Ok(done(domain_id, &domain).into()),
+            Some(DomainStatus::Updating) => Ok(Pending::new(Progress::Updating, format!("domain {domain_id} to finish updating")).into()),
+            Some(DomainStatus::UpdateFailed) => Err(Error::new(format!("updating domain {domain_id} failed{}", reason(&domain)))),
+            status => Err(Error::new(format!(
+                "domain {domain_id} is {} instead of finishing its update{}",
+                status.map(|s| s.as_str()).unwrap_or("without a status"),
+                reason(&domain)
+            ))),
+        }
+    }
+
+    /// AddTags / DeleteTags: tags never need a new domain. Only tags the template had are
+    /// removed (not ones added elsewhere), and the ownership tags are kept.
+    async fn update_tags(&self, arn: &str, p: &Properties, old: Option<&Properties>) -> Result<(), Error> {
+        let current = self.list_tags(arn).await?;
+        let value_of = |key: &str| current.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+        let added: Vec<Tag> = p
+            .tags
+            .iter()
+            .filter(|t| value_of(&t.key) != Some(t.value.as_str()))
+            .map(|t| Tag::builder().key(&t.key).value(&t.value).build())
+            .collect();
+        let removed: Vec<String> = old
+            .map(|old| old.tags.iter().map(|t| t.key.clone()).collect::<Vec<_>>())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|key| !p.tags.iter().any(|t| &t.key == key) && value_of(key).is_some() && !ownership::is_ownership_key(key))
+            .collect();
+        if !added.is_empty() {
+            info!(count = added.len(), "AddTags");
+            self.sagemaker.add_tags().resource_arn(arn).set_tags(Some(added)).send().await.map_err(|e| Error::aws("AddTags", &e))?;
+        }
+        if !removed.is_empty() {
+            info!(keys = ?removed, "DeleteTags");
+            self.sagemaker.delete_tags().resource_arn(arn).set_tag_keys(Some(removed)).send().await.map_err(|e| Error::aws("DeleteTags", &e))?;
+        }
+        Ok(())
+    }
+}
+
+impl CustomResource for StudioDomain {
+    type Properties = Properties;
+    type Progress = Progress;
+
+    fn recognizes(&self, physical_id: &str) -> bool {
+        is_domain_id(physical_id)
+    }
+
+    async fn create(&self, request: &Request, properties: &Properties, progress: Option<Progress>) -> Result<Outcome<Progress>, Error> {
+        match progress {
+            None => {
+                properties.validate()?;
+                self.start_create(request, properties).await
+            }
+            Some(Progress::Creating { domain_id }) => self.wait_created(&domain_id).await,
+            Some(other) => Err(unexpected(request, &other)),
+        }
+    }
+
+    async fn update(
+        &self,
+        request: &Request,
+        physical_id: &str,
+        properties: &Properties,
+        old: Option<&Properties>,
+        progress: Option<Progress>,
+    ) -> Result<Outcome<Progress>, Error> {
+        match progress {
+            None | Some(Progress::WaitingToUpdate) => {
+                properties.validate()?;
+                self.start_update(request, physical_id, properties, old).await
+            }
+            Some(Progress::Creating { domain_id }) => self.wait_created(&domain_id).await.map_err(|e| replacement_failed(e, physical_id)),
+            Some(Progress::Updating) => self.wait_updated(physical_id).await,
+            Some(other) => Err(unexpected(request, &other)),
+        }
+    }
+
+    async fn delete(&self, request: &Request, physical_id: &str, properties: &Properties, progress: Option<Progress>) -> Result<Outcome<Progress>, Error> {
+        self.delete_step(request, physical_id, properties, progress).await
+    }
+}
+
+/// SUCCESS with the attributes Fn::GetAtt reads (the AWS::SageMaker::Domain ones).
+fn done(domain_id: &str, domain: &DescribeDomainOutput) -> Done {
+    let done = Done::new(domain_id)
+        .with("DomainId", domain_id)
+        .with("DomainArn", domain.domain_arn().unwrap_or_default())
+        .with("Url", domain.url().unwrap_or_default())
+        .with("HomeEfsFileSystemId", domain.home_efs_file_system_id().unwrap_or_default())
+        .with("SecurityGroupIdForDomainBoundary", domain.security_group_id_for_domain_boundary().unwrap_or_default());
+    if domain.auth_mode() == Some(&AuthMode::Sso) {
+        done.with("SingleSignOnApplicationArn", domain.single_sign_on_application_arn().unwrap_or_default())
+            .with("SingleSignOnManagedApplicationInstanceId", domain.single_sign_on_managed_application_instance_id().unwrap_or_default())
+    } else {
+        done
+    }
+}
+
+/// The domain's identifying members as SageMaker reports them (when the old properties are unknown).
+fn identity(domain: &DescribeDomainOutput) -> Identity {
+    Identity {
+        domain_name: domain.domain_name().unwrap_or_default().to_string(),
+        auth_mode: domain.auth_mode().map(|m| m.as_str().to_string()).unwrap_or_default(),
+        vpc_id: domain.vpc_id().unwrap_or_default().to_string(),
+        kms_key_id: domain.kms_key_id().map(str::to_string),
+    }
+}
+
+/// ": <FailureReason>" when SageMaker gave one.
+pub(crate) fn reason(domain: &DescribeDomainOutput) -> String {
+    domain.failure_reason().map(|r| format!(": {r}")).unwrap_or_default()
+}
+
+fn replacement_refused(domain_id: &str, members: &[&str]) -> String {
+    format!(
+        "changing {} needs a new domain: SageMaker cannot change {} on an existing one. A new domain would be created with a new, \
+         empty home EFS file system, and domain {domain_id} with every user's home directory would be deleted afterwards \
+         (its home EFS kept or deleted as its RetentionPolicy says). To allow this, set AllowReplacement: true; \
+         otherwise change {} back.",
+        members.join(", "),
+        if members.len() == 1 { "it" } else { "them" },
+        if members.len() == 1 { "it" } else { "them" },
+    )
+}
+
+/// A replacement that failed leaves the old domain as it was; say so.
+fn replacement_failed(error: Error, old_domain_id: &str) -> Error {
+    let reason = format!("replacing domain {old_domain_id} failed (it is unchanged): {}", error.reason);
+    Error { reason, ..error }
+}
+
+fn unexpected(request: &Request, progress: &Progress) -> Error {
+    Error::new(format!("internal error: a {} cannot resume from {progress:?}", request.request_type.as_str()))
+}

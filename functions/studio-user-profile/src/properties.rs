@@ -1,0 +1,234 @@
+//! The resource properties (CreateUserProfile's members, plus ForceDelete) and their rules.
+
+use aws_sdk_sagemaker::types::{AuthMode, Tag, UserSettings};
+use serde::Deserialize;
+use shared::names::{check_domain_id, check_name};
+use shared::{Api, PropertyError};
+
+/// The only SingleSignOnUserIdentifier SageMaker supports.
+pub const USER_NAME: &str = "UserName";
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct Properties {
+    pub domain_id: String,
+    pub user_profile_name: String,
+    pub single_sign_on_user_identifier: Option<String>,
+    pub single_sign_on_user_value: Option<String>,
+    pub user_settings: Option<Api<UserSettings>>,
+    pub tags: Option<Vec<Api<Tag>>>,
+    /// Delete the profile's private spaces with it, instead of failing while any are left.
+    #[serde(default)]
+    pub force_delete: bool,
+}
+
+impl Properties {
+    /// The rules that need no AWS call.
+    pub fn validate(&self) -> Result<(), PropertyError> {
+        check_domain_id("DomainId", &self.domain_id)?;
+        check_name("UserProfileName", &self.user_profile_name)?;
+        if let Some(identifier) = &self.single_sign_on_user_identifier
+            && identifier != USER_NAME
+        {
+            return Err(PropertyError::new(
+                "SingleSignOnUserIdentifier",
+                format!("must be \"{USER_NAME}\" (the only identifier SageMaker supports), got {identifier:?}"),
+            ));
+        }
+        if let Some(value) = &self.single_sign_on_user_value
+            && !(1..=256).contains(&value.chars().count())
+        {
+            return Err(PropertyError::new("SingleSignOnUserValue", "must be 1 to 256 characters (an IAM Identity Center user name)"));
+        }
+        self.tag_pairs().map(|_| ())
+    }
+
+    /// The SSO members must match how the domain signs users in.
+    pub fn check_auth_mode(&self, auth_mode: &AuthMode) -> Result<(), PropertyError> {
+        let domain = &self.domain_id;
+        if *auth_mode == AuthMode::Sso {
+            if self.single_sign_on_user_identifier.is_none() {
+                return Err(PropertyError::new(
+                    "SingleSignOnUserIdentifier",
+                    format!("required: domain {domain} uses IAM Identity Center (AuthMode SSO); set it to \"{USER_NAME}\""),
+                ));
+            }
+            if self.single_sign_on_user_value.is_none() {
+                return Err(PropertyError::new(
+                    "SingleSignOnUserValue",
+                    format!("required: domain {domain} uses IAM Identity Center (AuthMode SSO); set it to the user's IAM Identity Center user name"),
+                ));
+            }
+        } else {
+            let mode = auth_mode.as_str();
+            if self.single_sign_on_user_identifier.is_some() {
+                return Err(PropertyError::new("SingleSignOnUserIdentifier", format!("not allowed: domain {domain} uses AuthMode {mode}; remove it")));
+            }
+            if self.single_sign_on_user_value.is_some() {
+                return Err(PropertyError::new("SingleSignOnUserValue", format!("not allowed: domain {domain} uses AuthMode {mode}; remove it")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The user's tags as (key, value) pairs: keys present, unique, and not ours.
+    pub fn tag_pairs(&self) -> Result<Vec<(String, String)>, PropertyError> {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for (i, tag) in self.tags.iter().flatten().enumerate() {
+            let Some(key) = tag.key().filter(|k| !k.is_empty()) else {
+                return Err(PropertyError::new(format!("Tags[{i}].Key"), "required property is missing"));
+            };
+            if shared::ownership::is_ownership_key(key) || key.starts_with("aws:") {
+                return Err(PropertyError::new(format!("Tags[{i}].Key"), format!("{key:?} is reserved (aws:* and studio-cfn:* keys are set by AWS and by this function)")));
+            }
+            if pairs.iter().any(|(k, _)| k == key) {
+                return Err(PropertyError::new(format!("Tags[{i}].Key"), format!("{key:?} appears twice; tag keys must be unique")));
+            }
+            let Some(value) = tag.value() else {
+                return Err(PropertyError::new(format!("Tags[{i}].Value"), "required property is missing"));
+            };
+            pairs.push((key.to_string(), value.to_string()));
+        }
+        Ok(pairs)
+    }
+
+    /// The IAM Identity Center user the profile belongs to, if any.
+    pub fn sso_identity(&self) -> (Option<&str>, Option<&str>) {
+        (self.single_sign_on_user_identifier.as_deref(), self.single_sign_on_user_value.as_deref())
+    }
+}
+
+/// Which user profile a UserProfileArn names:
+/// `arn:<partition>:sagemaker:<region>:<account>:user-profile/<domain-id>/<name>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileKey {
+    pub domain_id: String,
+    pub name: String,
+}
+
+impl ProfileKey {
+    pub fn from_arn(arn: &str) -> Option<Self> {
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        let [prefix, _partition, service, _region, _account, resource] = parts.as_slice() else {
+            return None;
+        };
+        if *prefix != "arn" || *service != "sagemaker" {
+            return None;
+        }
+        let (domain_id, name) = resource.strip_prefix("user-profile/")?.split_once('/')?;
+        check_domain_id("", domain_id).ok()?;
+        check_name("", name).ok()?;
+        Some(Self { domain_id: domain_id.to_string(), name: name.to_string() })
+    }
+
+    /// Profile names are not case sensitive (ARNs may show them in lower case).
+    pub fn is(&self, domain_id: &str, name: &str) -> bool {
+        self.domain_id == domain_id && self.name.eq_ignore_ascii_case(name)
+    }
+}
+
+/// What to change so that a resource carrying `actual` tags ends up with the user's `desired`
+/// tags: (tags to add or overwrite, keys to remove). Ownership and aws:* tags are left alone.
+pub fn tag_changes(actual: &[(String, String)], desired: &[(String, String)]) -> (Vec<(String, String)>, Vec<String>) {
+    let add = desired.iter().filter(|(k, v)| !actual.iter().any(|(ak, av)| ak == k && av == v)).cloned().collect();
+    let remove = actual
+        .iter()
+        .map(|(k, _)| k)
+        .filter(|k| !shared::ownership::is_ownership_key(k) && !k.starts_with("aws:") && !desired.iter().any(|(d, _)| d == *k))
+        .cloned()
+        .collect();
+    (add, remove)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(value: serde_json::Value) -> Result<Properties, PropertyError> {
+        shared::properties::parse(value.as_object().unwrap())
+    }
+
+    fn minimal() -> serde_json::Value {
+        json!({"ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:f", "DomainId": "d-abc123", "UserProfileName": "alice"})
+    }
+
+    #[test]
+    fn properties_parse_with_nested_settings_and_string_booleans() {
+        let mut value = minimal();
+        value["UserSettings"] = json!({"ExecutionRole": "arn:aws:iam::123456789012:role/r",
+            "JupyterLabAppSettings": {"AppLifecycleManagement": {"IdleSettings": {"IdleTimeoutInMinutes": "60"}}}});
+        value["ForceDelete"] = json!("true");
+        value["Tags"] = json!([{"Key": "team", "Value": "ml"}]);
+        let p = parse(value).unwrap();
+        assert!(p.force_delete);
+        assert_eq!(p.tag_pairs().unwrap(), vec![("team".to_string(), "ml".to_string())]);
+        let idle = p.user_settings.as_ref().unwrap().jupyter_lab_app_settings().unwrap().app_lifecycle_management().unwrap().idle_settings().unwrap();
+        assert_eq!(idle.idle_timeout_in_minutes(), Some(60));
+        p.validate().unwrap();
+    }
+
+    #[test]
+    fn invalid_properties_are_named() {
+        let mut value = minimal();
+        value["UserProfileName"] = json!("alice_smith");
+        assert_eq!(parse(value).unwrap().validate().unwrap_err().path, "UserProfileName");
+
+        let mut value = minimal();
+        value["SingleSignOnUserIdentifier"] = json!("Email");
+        assert_eq!(parse(value).unwrap().validate().unwrap_err().path, "SingleSignOnUserIdentifier");
+
+        let mut value = minimal();
+        value["Tags"] = json!([{"Key": "a", "Value": "1"}, {"Key": "studio-cfn:stack-id", "Value": "x"}]);
+        assert_eq!(parse(value).unwrap().validate().unwrap_err().path, "Tags[1].Key");
+
+        let mut value = minimal();
+        value["UserSettings"] = json!({"JupyterLabAppSettings": {"Colour": "red"}});
+        assert_eq!(parse(value).unwrap_err().path, "UserSettings.JupyterLabAppSettings.Colour");
+    }
+
+    #[test]
+    fn sso_members_follow_the_domain_auth_mode() {
+        let iam = parse(minimal()).unwrap();
+        iam.check_auth_mode(&AuthMode::Iam).unwrap();
+        assert_eq!(iam.check_auth_mode(&AuthMode::Sso).unwrap_err().path, "SingleSignOnUserIdentifier");
+
+        let mut value = minimal();
+        value["SingleSignOnUserIdentifier"] = json!("UserName");
+        let half = parse(value.clone()).unwrap();
+        assert_eq!(half.check_auth_mode(&AuthMode::Sso).unwrap_err().path, "SingleSignOnUserValue");
+        value["SingleSignOnUserValue"] = json!("alice@example.com");
+        let sso = parse(value).unwrap();
+        sso.check_auth_mode(&AuthMode::Sso).unwrap();
+        let e = sso.check_auth_mode(&AuthMode::Iam).unwrap_err();
+        assert_eq!(e.path, "SingleSignOnUserIdentifier");
+        assert!(e.message.contains("AuthMode IAM"), "{e}");
+    }
+
+    #[test]
+    fn profile_arns_are_recognised() {
+        let key = ProfileKey::from_arn("arn:aws:sagemaker:us-east-1:123456789012:user-profile/d-abc123/alice").unwrap();
+        assert_eq!(key, ProfileKey { domain_id: "d-abc123".into(), name: "alice".into() });
+        assert!(key.is("d-abc123", "Alice"));
+        assert!(!key.is("d-other", "alice"));
+        for other in [
+            "d-abc123",
+            "create-failed:1234",
+            "arn:aws:sagemaker:us-east-1:123456789012:space/d-abc123/alice",
+            "arn:aws:sagemaker:us-east-1:123456789012:user-profile/d-abc123",
+            "arn:aws:s3:::bucket/user-profile/d-abc123/alice",
+        ] {
+            assert_eq!(ProfileKey::from_arn(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn tag_changes_touch_only_user_tags() {
+        let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+        let actual = vec![pair("studio-cfn:stack-id", "s"), pair("aws:x", "1"), pair("team", "ml"), pair("old", "1"), pair("same", "v")];
+        let desired = vec![pair("team", "research"), pair("same", "v"), pair("new", "2")];
+        let (add, remove) = tag_changes(&actual, &desired);
+        assert_eq!(add, vec![pair("team", "research"), pair("new", "2")]);
+        assert_eq!(remove, vec!["old".to_string()]);
+    }
+}

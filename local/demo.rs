@@ -1,0 +1,145 @@
+//! The demo: a whole stack lifecycle played through the real function binaries on the local
+//! cloud — a lifecycle config with an asset, a domain that uses it, a user profile; then an
+//! update of each; then the deletes in CloudFormation's order. Prints every response.
+
+use crate::cloud::LocalCloud;
+use crate::cloudformation::{Response, Status};
+use serde_json::{json, Value};
+use std::io::Write;
+use std::time::Duration;
+
+const SOURCE_BUCKET: &str = "demo-asset-sources";
+const ASSET_BUCKET: &str = "demo-lifecycle-assets";
+
+/// Plays the stack; Err if any response was not the expected SUCCESS.
+pub async fn run() -> Result<(), String> {
+    let options = sagemaker_emulator::Options { transition_delay: Duration::from_millis(300), ..Default::default() };
+    let cloud = LocalCloud::start_with(options).await.map_err(|e| format!("starting the local cloud: {e}"))?;
+    println!("local cloud: SageMaker {}  S3 {}  Lambda {}", cloud.sagemaker.endpoint(), cloud.s3.endpoint(), cloud.lambda.endpoint());
+    for function in ["studio-lifecycle-config", "studio-domain", "studio-user-profile"] {
+        cloud.deploy(function).await.map_err(|e| format!("deploying {function}: {e}"))?;
+    }
+    stage_sources(&cloud).await?;
+    let mut play = Play::default();
+
+    let config_props = json!({
+        "StudioLifecycleConfigName": "demo-jupyterlab",
+        "StudioLifecycleConfigAppType": "JupyterLab",
+        "Commands": ["pip install --quiet -r \"$ASSETS_DIR/tools/requirements.txt\"", "echo ready"],
+        "Assets": [{"Name": "tools", "SourceBucket": SOURCE_BUCKET, "SourceKey": "assets/tools.zip", "Exclude": ["*.pyc"]}],
+        "AssetBucket": ASSET_BUCKET,
+        "ServiceTimeout": 600
+    });
+    let config = play.step("Create", "LifecycleConfig", cloud.cfn.create("studio-lifecycle-config", "LifecycleConfig", config_props.clone()).await);
+    let config_arn = config.as_ref().and_then(|r| r.data.get("StudioLifecycleConfigArn").cloned()).unwrap_or_default();
+
+    let domain_props = |team: &str| {
+        json!({
+            "DomainName": "demo-studio",
+            "AuthMode": "IAM",
+            "VpcId": "vpc-0a1b2c3d",
+            "SubnetIds": ["subnet-0a1b2c3d", "subnet-4e5f6a7b"],
+            "AppNetworkAccessType": "VpcOnly",
+            "DefaultUserSettings": {
+                "ExecutionRole": "arn:aws:iam::123456789012:role/demo-studio-execution",
+                "SecurityGroups": ["sg-0a1b2c3d"],
+                "JupyterLabAppSettings": {
+                    "LifecycleConfigArns": [config_arn],
+                    "AppLifecycleManagement": {"IdleSettings": {"LifecycleManagement": "ENABLED", "IdleTimeoutInMinutes": 60}}
+                }
+            },
+            "Tags": [{"Key": "team", "Value": team}],
+            "ServiceTimeout": 1800
+        })
+    };
+    let domain = play.step("Create", "Domain", cloud.cfn.create("studio-domain", "Domain", domain_props("ml")).await);
+    let domain_id = domain.as_ref().map(|r| r.physical_resource_id.clone()).unwrap_or_default();
+
+    let profile_props = |idle: u32| {
+        json!({
+            "DomainId": domain_id,
+            "UserProfileName": "alice",
+            "UserSettings": {"JupyterLabAppSettings": {"AppLifecycleManagement": {"IdleSettings": {"LifecycleManagement": "ENABLED", "IdleTimeoutInMinutes": idle}}}},
+            "Tags": [{"Key": "owner", "Value": "alice"}]
+        })
+    };
+    let profile = play.step("Create", "UserProfile", cloud.cfn.create("studio-user-profile", "UserProfile", profile_props(60)).await);
+    let profile_arn = profile.as_ref().map(|r| r.physical_resource_id.clone()).unwrap_or_default();
+
+    // Updates in place: a tag edit on the domain, an idle timeout on the profile.
+    play.step("Update", "Domain", cloud.cfn.update("studio-domain", "Domain", &domain_id, domain_props("ml-platform"), domain_props("ml")).await);
+    play.step("Update", "UserProfile", cloud.cfn.update("studio-user-profile", "UserProfile", &profile_arn, profile_props(120), profile_props(60)).await);
+
+    // Stack delete: dependants first.
+    play.step("Delete", "UserProfile", cloud.cfn.delete("studio-user-profile", "UserProfile", &profile_arn, profile_props(120)).await);
+    play.step("Delete", "Domain", cloud.cfn.delete("studio-domain", "Domain", &domain_id, domain_props("ml-platform")).await);
+    play.step("Delete", "LifecycleConfig", cloud.cfn.delete("studio-lifecycle-config", "LifecycleConfig", &config_arn, config_props).await);
+
+    match play.failures {
+        0 => {
+            println!("\nall responses SUCCESS; SageMaker API calls: {}", cloud.sagemaker.total_calls());
+            Ok(())
+        }
+        n => Err(format!("{n} step(s) did not succeed")),
+    }
+}
+
+/// Prints each response and counts those that were not SUCCESS.
+#[derive(Default)]
+struct Play {
+    failures: usize,
+}
+
+impl Play {
+    fn step(&mut self, request_type: &str, logical_id: &str, result: Result<Response, crate::cloudformation::ProtocolError>) -> Option<Response> {
+        let response = match result {
+            Ok(r) => {
+                let data: Value = serde_json::to_value(&r.data).unwrap_or_default();
+                println!("\n{request_type} {logical_id}: {:?} {}", r.status, r.physical_resource_id);
+                if let Some(reason) = &r.reason {
+                    println!("  Reason: {reason}");
+                }
+                if !r.data.is_empty() {
+                    println!("  Data: {data}");
+                }
+                if r.status != Status::Success {
+                    self.failures += 1;
+                }
+                Some(r)
+            }
+            Err(e) => {
+                println!("\n{request_type} {logical_id}: no valid response: {e}");
+                self.failures += 1;
+                None
+            }
+        };
+        let _ = std::io::stdout().flush();
+        response
+    }
+}
+
+/// The asset as `aws cloudformation package` or a CDK asset would leave it: a zip in S3.
+async fn stage_sources(cloud: &LocalCloud) -> Result<(), String> {
+    for bucket in [SOURCE_BUCKET, ASSET_BUCKET] {
+        cloud.s3.create_bucket(bucket).await.map_err(|e| format!("creating bucket {bucket}: {e}"))?;
+    }
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let files = [("requirements.txt", "jupyterlab-git\n"), ("bin/setup.sh", "#!/bin/bash\necho setting up\n"), ("cache/x.pyc", "junk")];
+    for (name, content) in files {
+        zip.start_file(name, zip::write::SimpleFileOptions::default()).map_err(|e| e.to_string())?;
+        zip.write_all(content.as_bytes()).map_err(|e| e.to_string())?;
+    }
+    let bytes = zip.finish().map_err(|e| e.to_string())?.into_inner();
+    cloud
+        .s3
+        .client()
+        .await
+        .put_object()
+        .bucket(SOURCE_BUCKET)
+        .key("assets/tools.zip")
+        .body(bytes.into())
+        .send()
+        .await
+        .map_err(|e| format!("uploading the demo asset: {}", aws_sdk_s3::error::DisplayErrorContext(e)))?;
+    Ok(())
+}

@@ -1,0 +1,353 @@
+//! CreateDomain, DescribeDomain, UpdateDomain, DeleteDomain, ListDomains, CreatePresignedDomainUrl.
+
+use super::{
+    Intent, Item, check_status, copy_members, list_output, merge, merge_member, names, page,
+};
+use crate::error::{ApiError, ApiResult};
+use crate::store::{Domain, Meta, Store, epoch_now, random_hex, random_lower_alnum};
+use crate::validate::{self, Body, Checks, opt_int, opt_obj, opt_str, opt_str_list};
+use crate::{Phase, ResourceKind};
+use serde_json::{Value, json};
+
+const NETWORK_ACCESS: &[&str] = &["PublicInternetOnly", "VpcOnly"];
+const SG_MANAGEMENT: &[&str] = &["Service", "Customer"];
+const TAG_PROPAGATION: &[&str] = &["ENABLED", "DISABLED"];
+const EFS_CREATION: &[&str] = &["Enabled", "Disabled"];
+
+pub(crate) fn describe(d: &Domain) -> Value {
+    let mut out = d.attrs.clone();
+    out.insert("DomainId".into(), json!(d.id));
+    out.insert("DomainArn".into(), json!(d.meta.arn));
+    out.insert("DomainName".into(), json!(d.name));
+    out.insert("AuthMode".into(), json!(d.auth_mode));
+    out.insert("HomeEfsFileSystemId".into(), json!(d.home_efs_id));
+    d.meta.describe_into(&mut out);
+    Value::Object(out)
+}
+
+/// The domain named by `key` (DomainId or DomainIdEquals), with its id checked.
+pub(crate) fn get<'a>(store: &'a Store, id: &str) -> ApiResult<&'a Domain> {
+    store
+        .domains
+        .get(id)
+        .ok_or_else(|| ApiError::not_found(format!("Domain '{id}' does not exist")))
+}
+
+/// Reads and checks a required DomainId member.
+pub(crate) fn domain_id<'a>(checks: &mut Checks, body: &'a Body) -> ApiResult<Option<&'a str>> {
+    let id = checks.required("DomainId", opt_str(body, "DomainId")?);
+    if let Some(id) = id {
+        checks.domain_id("DomainId", id);
+    }
+    Ok(id)
+}
+
+/// Constraints shared by CreateDomain and UpdateDomain on the members they both have.
+fn check_common(checks: &mut Checks, body: &Body) -> ApiResult<()> {
+    for (key, allowed) in [
+        ("AppNetworkAccessType", NETWORK_ACCESS),
+        ("AppSecurityGroupManagement", SG_MANAGEMENT),
+        ("TagPropagation", TAG_PROPAGATION),
+        ("HomeEfsFileSystemCreation", EFS_CREATION),
+    ] {
+        if let Some(value) = opt_str(body, key)? {
+            checks.one_of(key, value, allowed);
+        }
+    }
+    if let Some(subnets) = opt_str_list(body, "SubnetIds")? {
+        checks.count("SubnetIds", &subnets, 1, 16);
+        for (i, subnet) in subnets.iter().enumerate() {
+            checks.vpc_id(&format!("SubnetIds.{}.member", i + 1), subnet);
+        }
+    }
+    if let Some(vpc) = opt_str(body, "VpcId")? {
+        checks.vpc_id("VpcId", vpc);
+    }
+    validate::settings(checks, body, "DefaultUserSettings")?;
+    validate::settings(checks, body, "DefaultSpaceSettings")?;
+    Ok(())
+}
+
+pub(crate) fn create(store: &mut Store, body: &Body) -> ApiResult<Value> {
+    let mut checks = Checks::default();
+    let name = checks.required("DomainName", opt_str(body, "DomainName")?);
+    if let Some(name) = name {
+        checks.name("DomainName", name);
+    }
+    let auth_mode = checks.required("AuthMode", opt_str(body, "AuthMode")?);
+    if let Some(mode) = auth_mode {
+        checks.one_of("AuthMode", mode, &["SSO", "IAM"]);
+    }
+    checks.required("DefaultUserSettings", opt_obj(body, "DefaultUserSettings")?);
+    checks.required("SubnetIds", opt_str_list(body, "SubnetIds")?);
+    checks.required("VpcId", opt_str(body, "VpcId")?);
+    for key in ["KmsKeyId", "HomeEfsFileSystemKmsKeyId"] {
+        if let Some(kms) = opt_str(body, key)? {
+            checks.kms_key(key, kms);
+        }
+    }
+    opt_obj(body, "DomainSettings")?;
+    check_common(&mut checks, body)?;
+    let tags = validate::tags(&mut checks, body, "Tags")?;
+    checks.finish()?;
+    let (name, auth_mode) = (name.unwrap_or_default(), auth_mode.unwrap_or_default());
+
+    if let Some(existing) = store.domains.values().find(|d| d.name == name) {
+        return Err(ApiError::in_use(format!(
+            "Domain '{name}' already exists: {}",
+            existing.meta.arn
+        )));
+    }
+    let id = format!("d-{}", random_lower_alnum(12));
+    let arn = store.arn(&format!("domain/{id}"));
+    let url = format!("https://{id}.studio.{}.sagemaker.aws", store.region);
+    let home_efs_id = format!("fs-{}", random_hex(17));
+
+    let mut attrs = Body::new();
+    attrs.insert("AppNetworkAccessType".into(), json!("PublicInternetOnly"));
+    attrs.insert("TagPropagation".into(), json!("DISABLED"));
+    copy_members(
+        &mut attrs,
+        body,
+        &[
+            "VpcId",
+            "SubnetIds",
+            "AppNetworkAccessType",
+            "AppSecurityGroupManagement",
+            "DefaultUserSettings",
+            "DomainSettings",
+            "DefaultSpaceSettings",
+            "KmsKeyId",
+            "HomeEfsFileSystemKmsKeyId",
+            "HomeEfsFileSystemCreation",
+            "TagPropagation",
+        ],
+    );
+    attrs.insert("Url".into(), json!(url));
+    attrs.insert(
+        "SecurityGroupIdForDomainBoundary".into(),
+        json!(format!("sg-{}", random_hex(17))),
+    );
+    if auth_mode == "SSO" {
+        let instance = random_hex(16);
+        attrs.insert(
+            "SingleSignOnManagedApplicationInstanceId".into(),
+            json!(format!("ins-{instance}")),
+        );
+        attrs.insert(
+            "SingleSignOnApplicationArn".into(),
+            json!(format!(
+                "arn:aws:sso::{}:application/ssoins-{instance}/apl-{}",
+                store.account_id,
+                random_hex(16)
+            )),
+        );
+    }
+
+    let now = epoch_now();
+    let meta = Meta {
+        seq: store.next_seq(),
+        arn: arn.clone(),
+        created: now,
+        modified: now,
+        life: store.start(ResourceKind::Domain, Phase::Create),
+    };
+    store.efs.insert(home_efs_id.clone(), "Available");
+    store.set_tags(&arn, tags);
+    store.domains.insert(
+        id.clone(),
+        Domain {
+            meta,
+            id: id.clone(),
+            name: name.to_string(),
+            auth_mode: auth_mode.to_string(),
+            home_efs_id,
+            attrs,
+            retention: None,
+        },
+    );
+    Ok(json!({ "DomainArn": arn, "DomainId": id, "Url": url }))
+}
+
+pub(crate) fn describe_op(store: &mut Store, body: &Body) -> ApiResult<Value> {
+    let mut checks = Checks::default();
+    let id = domain_id(&mut checks, body)?;
+    checks.finish()?;
+    Ok(describe(get(store, id.unwrap_or_default())?))
+}
+
+pub(crate) fn update(store: &mut Store, body: &Body) -> ApiResult<Value> {
+    let mut checks = Checks::default();
+    let id = domain_id(&mut checks, body)?;
+    check_common(&mut checks, body)?;
+    let settings_update = opt_obj(body, "DomainSettingsForUpdate")?;
+    checks.finish()?;
+    let id = id.unwrap_or_default();
+
+    let domain = get(store, id)?;
+    check_status(&format!("Domain {id}"), &domain.meta.life, Intent::Update)?;
+    let mut attrs = domain.attrs.clone();
+    for key in ["DefaultUserSettings", "DefaultSpaceSettings"] {
+        merge_member(&mut attrs, body, key);
+    }
+    if let Some(update) = settings_update {
+        // DomainSettingsForUpdate updates DomainSettings; only its RStudio member is named differently.
+        let mut update = update.clone();
+        if let Some(rstudio) = update.remove("RStudioServerProDomainSettingsForUpdate") {
+            update.insert("RStudioServerProDomainSettings".into(), rstudio);
+        }
+        merge(
+            attrs.entry("DomainSettings").or_insert(json!({})),
+            &Value::Object(update),
+        );
+    }
+    copy_members(
+        &mut attrs,
+        body,
+        &[
+            "SubnetIds",
+            "VpcId",
+            "AppNetworkAccessType",
+            "AppSecurityGroupManagement",
+            "TagPropagation",
+            "HomeEfsFileSystemCreation",
+        ],
+    );
+
+    let life = store.start(ResourceKind::Domain, Phase::Update);
+    let Some(domain) = store.domains.get_mut(id) else {
+        return Err(ApiError::not_found(id));
+    };
+    // A failing update leaves the settings as they were.
+    if !life.will_fail() {
+        domain.attrs = attrs;
+    }
+    domain.meta.life = life;
+    domain.meta.modified = epoch_now();
+    Ok(json!({ "DomainArn": domain.meta.arn }))
+}
+
+pub(crate) fn delete(store: &mut Store, body: &Body) -> ApiResult<Value> {
+    let mut checks = Checks::default();
+    let id = domain_id(&mut checks, body)?;
+    let retention = match opt_obj(body, "RetentionPolicy")? {
+        Some(policy) => opt_str(policy, "HomeEfsFileSystem")?,
+        None => None,
+    };
+    if let Some(r) = retention {
+        checks.one_of(
+            "RetentionPolicy.HomeEfsFileSystem",
+            r,
+            &["Retain", "Delete"],
+        );
+    }
+    checks.finish()?;
+    let id = id.unwrap_or_default();
+
+    let domain = get(store, id)?;
+    check_status(&format!("Domain {id}"), &domain.meta.life, Intent::Delete)?;
+    let profiles: Vec<String> = store
+        .profiles
+        .values()
+        .filter(|p| p.domain_id == id)
+        .map(|p| p.name.clone())
+        .collect();
+    let spaces: Vec<String> = store
+        .spaces
+        .values()
+        .filter(|s| s.domain_id == id)
+        .map(|s| s.name.clone())
+        .collect();
+    let apps: Vec<String> = store
+        .apps
+        .values()
+        .filter(|a| a.key.domain_id == id && a.is_active())
+        .map(|a| a.key.label())
+        .collect();
+    if !(profiles.is_empty() && spaces.is_empty() && apps.is_empty()) {
+        return Err(ApiError::in_use(format!(
+            "Domain {id} cannot be deleted: it still has user profiles {}, spaces {}, apps {}; delete them first",
+            names(&profiles),
+            names(&spaces),
+            names(&apps)
+        )));
+    }
+
+    let life = store.start(ResourceKind::Domain, Phase::Delete);
+    let Some(domain) = store.domains.get_mut(id) else {
+        return Err(ApiError::not_found(id));
+    };
+    domain.retention = Some(retention.unwrap_or("Retain").to_string());
+    domain.meta.life = life;
+    domain.meta.modified = epoch_now();
+    Ok(json!({}))
+}
+
+pub(crate) fn list(store: &mut Store, body: &Body) -> ApiResult<Value> {
+    let mut checks = Checks::default();
+    let max = checks.max_results(body, 1)?;
+    checks.finish()?;
+    let mut items: Vec<Item> = store
+        .domains
+        .values()
+        .map(|d| Item {
+            seq: d.meta.seq,
+            created: d.meta.created,
+            modified: d.meta.modified,
+            name: d.name.clone(),
+            value: json!({
+                "DomainArn": d.meta.arn,
+                "DomainId": d.id,
+                "DomainName": d.name,
+                "Status": d.meta.life.status,
+                "CreationTime": d.meta.created,
+                "LastModifiedTime": d.meta.modified,
+                "Url": d.attrs.get("Url"),
+            }),
+        })
+        .collect();
+    items.sort_by_key(|i| i.seq);
+    Ok(list_output("Domains", page(store, body, items, max)?))
+}
+
+pub(crate) fn presigned_url(store: &mut Store, body: &Body) -> ApiResult<Value> {
+    let mut checks = Checks::default();
+    let id = domain_id(&mut checks, body)?;
+    let profile = checks.required("UserProfileName", opt_str(body, "UserProfileName")?);
+    if let Some(profile) = profile {
+        checks.name("UserProfileName", profile);
+    }
+    let space = opt_str(body, "SpaceName")?;
+    if let Some(space) = space {
+        checks.name("SpaceName", space);
+    }
+    if let Some(expires) = opt_int(body, "ExpiresInSeconds")? {
+        checks.range("ExpiresInSeconds", expires, 5, 300);
+    }
+    if let Some(session) = opt_int(body, "SessionExpirationDurationInSeconds")? {
+        checks.range("SessionExpirationDurationInSeconds", session, 1800, 43200);
+    }
+    if let Some(landing) = opt_str(body, "LandingUri")? {
+        checks.length("LandingUri", landing, 0, 1023);
+    }
+    checks.finish()?;
+    let (id, profile) = (id.unwrap_or_default(), profile.unwrap_or_default());
+
+    let domain = get(store, id)?;
+    if domain.auth_mode != "IAM" {
+        return Err(ApiError::validation(format!(
+            "CreatePresignedDomainUrl is only supported for domains with AuthMode IAM; domain {id} uses {}",
+            domain.auth_mode
+        )));
+    }
+    super::user_profile::get(store, id, profile)?;
+    if let Some(space) = space {
+        super::space::get(store, id, space)?;
+    }
+    let url = format!(
+        "https://{id}.studio.{}.sagemaker.aws/auth?token={}",
+        store.region,
+        random_lower_alnum(64)
+    );
+    Ok(json!({ "AuthorizedUrl": url }))
+}
