@@ -18,10 +18,10 @@ pub fn function_binary(name: &str) -> PathBuf {
         Some(dir) => PathBuf::from(dir),
         None => {
             let profile_dir = profile_dir();
-            if let Err(workspace_failure) = build_workspace() {
-                if let Err(single_failure) = build_single(name) {
-                    panic!("building {name} failed:\n{single_failure}\nbuilding the workspace failed:\n{workspace_failure}");
-                }
+            if let Err(workspace_failure) = build_workspace()
+                && let Err(single_failure) = build_single(name)
+            {
+                panic!("building {name} failed:\n{single_failure}\nbuilding the workspace failed:\n{workspace_failure}");
             }
             profile_dir
         }

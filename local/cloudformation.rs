@@ -350,6 +350,7 @@ impl CloudFormation {
 
 /// ResourceProperties as CloudFormation delivers them: numbers and booleans as strings, and
 /// the ServiceToken added.
+#[allow(clippy::result_large_err)] // rare, and goes straight to the caller
 fn resource_properties(properties: Value, service_token: &str) -> Result<Value, ProtocolError> {
     let mut properties = match stringify_scalars(properties) {
         Value::Null => Map::new(),
@@ -373,10 +374,10 @@ pub fn stringify_scalars(value: Value) -> Value {
 
 /// The protocol checks, in the order CloudFormation would trip over them.
 fn check(put: &RecordedPut, event: &Value, request_id: &str) -> Result<Response, Violation> {
-    if let Some(content_type) = &put.content_type {
-        if !content_type.is_empty() {
-            return Err(Violation::ContentType(content_type.clone()));
-        }
+    if let Some(content_type) = &put.content_type
+        && !content_type.is_empty()
+    {
+        return Err(Violation::ContentType(content_type.clone()));
     }
     if put.content_length != Some(put.body_len as u64) {
         return Err(Violation::ContentLength { header: put.content_length, body: put.body_len });

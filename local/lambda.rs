@@ -430,11 +430,11 @@ async fn run_invocation(
     slot: &mut Option<Instance>,
     queued: &Queued,
 ) -> Outcome {
-    if let Some(instance) = slot {
-        if let Ok(Some(status)) = instance.child.try_wait() {
-            function.log(format!("process exited while idle ({status}); starting a new one"));
-            *slot = None;
-        }
+    if let Some(instance) = slot
+        && let Ok(Some(status)) = instance.child.try_wait()
+    {
+        function.log(format!("process exited while idle ({status}); starting a new one"));
+        *slot = None;
     }
     let instance = match slot {
         Some(instance) => instance,
@@ -477,8 +477,8 @@ async fn run_invocation(
             },
             status = instance.child.wait() => {
                 let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
-                function.log(format!("RequestId: {id} Error: Runtime exited ({status})"));
                 let message = format!("RequestId: {id} Error: Runtime exited ({status})");
+                function.log(&message);
                 break (Outcome::Error(error_document("Runtime.ExitError", message)), true);
             }
             () = tokio::time::sleep_until(deadline) => {
@@ -495,10 +495,8 @@ async fn run_invocation(
             }
         }
     };
-    if discard {
-        if let Some(mut instance) = slot.take() {
-            let _ = instance.child.kill().await;
-        }
+    if discard && let Some(mut instance) = slot.take() {
+        let _ = instance.child.kill().await;
     }
     outcome
 }
