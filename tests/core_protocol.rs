@@ -225,3 +225,20 @@ async fn update_and_delete_echo_the_physical_id() {
     let deleted = cloud.cfn.delete(PROBE, "Probe", "probe-u", json!({"Name": "u"})).await.unwrap();
     assert_eq!((deleted.status, deleted.physical_resource_id.as_str()), (Status::Success, "probe-u"));
 }
+
+#[tokio::test]
+async fn after_a_failed_create_update_creates_and_delete_ignores_bad_properties() {
+    let cloud = cloud().await;
+    let failed = cloud.cfn.create(PROBE, "Probe", json!({"Name": "late", "ServiceTimeout": "soon"})).await.unwrap();
+    assert_eq!(failed.status, Status::Failed);
+    assert!(failed.reason.unwrap().contains("ServiceTimeout"));
+    let marker = failed.physical_resource_id;
+
+    // Rollback disabled, then a stack update with fixed properties: the resource is created.
+    let updated = cloud.cfn.update(PROBE, "Probe", &marker, json!({"Name": "late"}), json!({"Name": "late", "ServiceTimeout": "soon"})).await.unwrap();
+    assert_eq!((updated.status, updated.physical_resource_id.as_str()), (Status::Success, "probe-late"));
+
+    // The cleanup Delete of the marker, still carrying the bad ServiceTimeout, succeeds untouched.
+    let deleted = cloud.cfn.delete(PROBE, "Probe", &marker, json!({"Name": "late", "ServiceTimeout": "soon"})).await.unwrap();
+    assert_eq!(deleted.status, Status::Success);
+}

@@ -142,10 +142,6 @@ impl<R: CustomResource> Core<R> {
             Ok(c) => c,
             Err(e) => return Conclusion::Respond(failed(request, e, None)),
         };
-        let service_timeout = match request.service_timeout() {
-            Ok(t) => t,
-            Err(e) => return Conclusion::Respond(failed(request, format!("Invalid property {e}"), None)),
-        };
         if request.request_type == RequestType::Delete {
             let id = request.physical_resource_id.as_deref().unwrap_or_default();
             if id.is_empty() || id.starts_with(CREATE_FAILED_PREFIX) || !resource.recognizes(id) {
@@ -155,6 +151,12 @@ impl<R: CustomResource> Core<R> {
                 return Conclusion::Respond(succeeded(request, done));
             }
         }
+        let service_timeout = match (request.service_timeout(), request.request_type) {
+            (Ok(t), _) => t,
+            // A Delete must not fail on what already failed its Create or Update.
+            (Err(_), RequestType::Delete) => crate::event::MAX_SERVICE_TIMEOUT,
+            (Err(e), _) => return Conclusion::Respond(failed(request, format!("Invalid property {e}"), None)),
+        };
         let properties: Arc<R::Properties> = match properties::parse(&request.properties) {
             Ok(p) => Arc::new(p),
             Err(e) => return Conclusion::Respond(failed(request, format!("Invalid property {e}"), None)),
@@ -269,6 +271,9 @@ async fn step<R: CustomResource>(
     let physical_id = request.physical_resource_id.clone().unwrap_or_default();
     match request.request_type {
         RequestType::Create => resource.create(&request, &properties, progress).await,
+        // A stack whose Create failed (with rollback disabled) is updated from the marker:
+        // there is nothing to update, so create the resource; the marker's Delete is a no-op.
+        RequestType::Update if physical_id.starts_with(CREATE_FAILED_PREFIX) => resource.create(&request, &properties, progress).await,
         RequestType::Update => resource.update(&request, &physical_id, &properties, old.as_deref(), progress).await,
         RequestType::Delete => resource.delete(&request, &physical_id, &properties, progress).await,
     }
