@@ -94,9 +94,8 @@ impl StudioDomain {
 
     async fn create_domain(&self, request: &Request, p: &Properties) -> Result<String, Error> {
         let tags = p
-            .tags
-            .iter()
-            .map(|t| (t.key.clone(), t.value.clone()))
+            .tag_pairs()?
+            .into_iter()
             .chain(ownership::tags(request))
             .map(|(key, value)| Tag::builder().key(key).value(value).build())
             .collect();
@@ -223,24 +222,18 @@ impl StudioDomain {
     }
 
     /// AddTags / DeleteTags: tags never need a new domain. Only tags the template had are
-    /// removed (not ones added elsewhere), and the ownership tags are kept.
+    /// removed (not ones other tools added), and the ownership tags are kept.
     async fn update_tags(&self, arn: &str, p: &Properties, old: Option<&Properties>) -> Result<(), Error> {
         let current = self.list_tags(arn).await?;
-        let value_of = |key: &str| current.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
-        let added: Vec<Tag> = p
-            .tags
-            .iter()
-            .filter(|t| value_of(&t.key) != Some(t.value.as_str()))
-            .map(|t| Tag::builder().key(&t.key).value(&t.value).build())
-            .collect();
-        let removed: Vec<String> = old
-            .map(|old| old.tags.iter().map(|t| t.key.clone()).collect::<Vec<_>>())
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|key| !p.tags.iter().any(|t| &t.key == key) && value_of(key).is_some() && !ownership::is_ownership_key(key))
-            .collect();
+        let (added, mut removed) = ownership::tag_changes(&current, &p.tag_pairs()?);
+        let templated: Vec<String> = match old {
+            Some(old) => old.tag_pairs().unwrap_or_default().into_iter().map(|(key, _)| key).collect(),
+            None => Vec::new(),
+        };
+        removed.retain(|key| templated.contains(key));
         if !added.is_empty() {
             info!(count = added.len(), "AddTags");
+            let added = added.into_iter().map(|(key, value)| Tag::builder().key(key).value(value).build()).collect();
             self.sagemaker.add_tags().resource_arn(arn).set_tags(Some(added)).send().await.map_err(|e| Error::aws("AddTags", &e))?;
         }
         if !removed.is_empty() {

@@ -14,7 +14,6 @@ use serde::Deserialize;
 use serde_json::Value;
 use shared::ownership;
 use shared::{Api, PropertyError};
-use std::collections::HashSet;
 
 /// SageMaker allows 50 tags on a domain; the ownership tags take some of them.
 pub const MAX_TAGS: usize = 50 - [ownership::STACK_ID, ownership::LOGICAL_ID, ownership::REQUEST_ID].len();
@@ -34,7 +33,7 @@ pub struct Properties {
     pub kms_key_id: Option<String>,
     pub tag_propagation: Option<String>,
     #[serde(default)]
-    pub tags: Vec<Tag>,
+    pub tags: Vec<Api<aws_sdk_sagemaker::types::Tag>>,
     #[serde(default)]
     pub retention_policy: RetentionPolicy,
     /// Delete the domain's spaces and user profiles (users' EBS volumes and home directories) with it.
@@ -43,13 +42,6 @@ pub struct Properties {
     /// Let an update that SageMaker cannot apply in place create a new domain (new, empty home EFS).
     #[serde(default)]
     pub allow_replacement: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct Tag {
-    pub key: String,
-    pub value: String,
 }
 
 /// DeleteDomain's RetentionPolicy.
@@ -113,6 +105,18 @@ impl Properties {
         self.app_network_access_type.as_deref() == Some(AppNetworkAccessType::VpcOnly.as_str())
     }
 
+    /// The settings members as JSON with the API's member names, to compare and clear ([`crate::settings`]).
+    pub fn settings_json(&self) -> Result<settings::SettingsJson, shared::Error> {
+        let json = |path: &str, shape: &dyn aws_smithy_schema::serde::SerializableStruct| {
+            to_json(shape).map_err(|e| shared::Error::new(format!("internal error: {path} cannot be serialized: {e}")))
+        };
+        Ok(settings::SettingsJson {
+            default_user_settings: Some(json("DefaultUserSettings", &*self.default_user_settings)?),
+            default_space_settings: self.default_space_settings.as_ref().map(|s| json("DefaultSpaceSettings", &**s)).transpose()?,
+            domain_settings: self.domain_settings.as_ref().map(|s| json("DomainSettings", &**s)).transpose()?,
+        })
+    }
+
     /// Everything the API documents that can be checked without calling it.
     pub fn validate(&self) -> Result<(), PropertyError> {
         check_name("DomainName", &self.domain_name)?;
@@ -148,6 +152,11 @@ impl Properties {
         self.validate_network()
     }
 
+    /// The user's tags as (key, value) pairs; errors name the tag.
+    pub fn tag_pairs(&self) -> Result<Vec<(String, String)>, PropertyError> {
+        ownership::user_tags(&self.tags)
+    }
+
     fn validate_tags(&self) -> Result<(), PropertyError> {
         if self.tags.len() > MAX_TAGS {
             return Err(PropertyError::new(
@@ -155,23 +164,17 @@ impl Properties {
                 format!("at most {MAX_TAGS} tags, got {} (SageMaker allows 50 on a domain and this function adds its ownership tags)", self.tags.len()),
             ));
         }
-        let mut keys = HashSet::new();
-        for (i, tag) in self.tags.iter().enumerate() {
+        for (i, (key, value)) in self.tag_pairs()?.iter().enumerate() {
             let path = format!("Tags[{i}].Key");
-            check_length(&path, &tag.key, 1, 128)?;
-            check_tag_chars(&path, &tag.key)?;
-            if tag.key.to_ascii_lowercase().starts_with("aws:") {
-                return Err(PropertyError::new(path, format!("{:?}: keys starting with aws: are reserved by AWS", tag.key)));
-            }
-            if ownership::is_ownership_key(&tag.key) {
-                return Err(PropertyError::new(path, format!("{:?} is an ownership tag this function sets itself", tag.key)));
-            }
-            if !keys.insert(tag.key.as_str()) {
-                return Err(PropertyError::new(path, format!("duplicate tag key {:?}", tag.key)));
+            check_length(&path, key, 1, 128)?;
+            check_tag_chars(&path, key)?;
+            // AWS reserves the prefix in any case.
+            if key.to_ascii_lowercase().starts_with("aws:") {
+                return Err(PropertyError::new(path, format!("{key:?}: keys starting with aws: are reserved by AWS")));
             }
             let path = format!("Tags[{i}].Value");
-            check_length(&path, &tag.value, 0, 256)?;
-            check_tag_chars(&path, &tag.value)?;
+            check_length(&path, value, 0, 256)?;
+            check_tag_chars(&path, value)?;
         }
         Ok(())
     }
@@ -259,14 +262,13 @@ fn check_member(path: &str, name: &str, value: &Value) -> Result<(), PropertyErr
         "DefaultEbsVolumeSizeInGb" | "MaximumEbsVolumeSizeInGb" => check_range(path, integer(), 5, 16_384)?,
         "DefaultEbsStorageSettings" => {
             let size = |member: &str| value.get(member).and_then(Value::as_i64);
-            if let (Some(default), Some(maximum)) = (size("DefaultEbsVolumeSizeInGb"), size("MaximumEbsVolumeSizeInGb")) {
-                if default > maximum {
+            if let (Some(default), Some(maximum)) = (size("DefaultEbsVolumeSizeInGb"), size("MaximumEbsVolumeSizeInGb"))
+                && default > maximum {
                     return Err(PropertyError::new(
                         format!("{path}.DefaultEbsVolumeSizeInGb"),
                         format!("{default} is larger than MaximumEbsVolumeSizeInGb ({maximum})"),
                     ));
                 }
-            }
         }
         _ => {}
     }
@@ -323,7 +325,9 @@ fn check_length(path: &str, value: &str, min: usize, max: usize) -> Result<(), P
     if (min..=max).contains(&length) {
         Ok(())
     } else {
-        Err(PropertyError::new(path, format!("expected {min} to {max} characters, got {length} in {value:?}")))
+        // Long values are not echoed: the Reason has to fit CloudFormation's 4 KB response.
+        let shown = if length <= 64 { format!(" in {value:?}") } else { String::new() };
+        Err(PropertyError::new(path, format!("expected {min} to {max} characters, got {length}{shown}")))
     }
 }
 
@@ -385,7 +389,6 @@ fn check_tag_chars(path: &str, text: &str) -> Result<(), PropertyError> {
 
 /// `^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$`, 20 to 2048 characters.
 fn check_role_arn(path: &str, arn: &str) -> Result<(), PropertyError> {
-    check_length(path, arn, 20, 2048)?;
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let valid = match parts.as_slice() {
         ["arn", partition, "iam", "", account, resource] => {
@@ -397,11 +400,10 @@ fn check_role_arn(path: &str, arn: &str) -> Result<(), PropertyError> {
         }
         _ => false,
     };
-    if valid {
-        Ok(())
-    } else {
-        Err(PropertyError::new(path, format!("{arn:?} is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)")))
+    if !valid {
+        return Err(PropertyError::new(path, format!("{arn:?} is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)")));
     }
+    check_length(path, arn, 20, 2048)
 }
 
 /// `arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:studio-lifecycle-config/.*`, at most 256 characters.
@@ -443,20 +445,6 @@ pub fn is_domain_id(id: &str) -> bool {
             && rest.chars().all(|c| alphanumeric(c) || c == '-')
             && (1..=61).contains(&rest.chars().filter(|&c| alphanumeric(c)).count())
     })
-}
-
-/// Settings members as JSON, used by [`crate::settings`] to compare and clear.
-impl Properties {
-    pub fn settings_json(&self) -> Result<settings::SettingsJson, shared::Error> {
-        let json = |path: &str, shape: &dyn aws_smithy_schema::serde::SerializableStruct| {
-            to_json(shape).map_err(|e| shared::Error::new(format!("internal error: {path} cannot be serialized: {e}")))
-        };
-        Ok(settings::SettingsJson {
-            default_user_settings: Some(json("DefaultUserSettings", &*self.default_user_settings)?),
-            default_space_settings: self.default_space_settings.as_ref().map(|s| json("DefaultSpaceSettings", &**s)).transpose()?,
-            domain_settings: self.domain_settings.as_ref().map(|s| json("DomainSettings", &**s)).transpose()?,
-        })
-    }
 }
 
 #[cfg(test)]
@@ -546,6 +534,8 @@ mod tests {
             (with(valid(), "/Tags", json!([{"Key": "studio-cfn:stack-id", "Value": "x"}])), "Tags[0].Key"),
             (with(valid(), "/Tags", json!([{"Key": "a", "Value": "1"}, {"Key": "a", "Value": "2"}])), "Tags[1].Key"),
             (with(valid(), "/Tags", json!([{"Key": "a", "Value": "x".repeat(257)}])), "Tags[0].Value"),
+            (with(valid(), "/Tags", json!([{"Key": "AWS:owner", "Value": "x"}])), "Tags[0].Key"),
+            (with(valid(), "/Tags", json!([{"Key": "a"}])), "Tags[0].Value"),
             (with(valid(), "/Tags", json!((0..48).map(|i| json!({"Key": format!("k{i}"), "Value": ""})).collect::<Vec<_>>())), "Tags"),
             (with(valid(), "/DefaultUserSettings/SecurityGroups", json!([])), "DefaultUserSettings.SecurityGroups"),
             (with(valid(), "/DefaultUserSettings/SecurityGroups", json!(["1", "2", "3", "4", "5", "6"])), "DefaultUserSettings.SecurityGroups"),

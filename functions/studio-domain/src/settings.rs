@@ -126,11 +126,10 @@ impl Changes {
 
 /// DomainSettings as UpdateDomain takes them: the same members, RStudio's under another name.
 fn for_update(mut settings: Value) -> Value {
-    if let Some(members) = settings.as_object_mut() {
-        if let Some(rstudio) = members.remove("RStudioServerProDomainSettings") {
+    if let Some(members) = settings.as_object_mut()
+        && let Some(rstudio) = members.remove("RStudioServerProDomainSettings") {
             members.insert("RStudioServerProDomainSettingsForUpdate".into(), rstudio);
         }
-    }
     settings
 }
 
@@ -167,11 +166,10 @@ pub fn with_removals_cleared(new: &Value, old: &Value) -> Value {
                 out.insert(name.clone(), value);
             }
             for (name, old_value) in old {
-                if !new.contains_key(name) {
-                    if let Some(emptied) = emptied(old_value) {
+                if !new.contains_key(name)
+                    && let Some(emptied) = emptied(old_value) {
                         out.insert(name.clone(), emptied);
                     }
-                }
             }
             Value::Object(out)
         }

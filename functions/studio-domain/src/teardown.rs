@@ -19,6 +19,18 @@ const CONCURRENT_DELETES: usize = 8;
 /// Characters of names a FAILED Reason may list per kind (the whole response is limited to 4 KB).
 const NAMES_BUDGET: usize = 700;
 
+/// A DeleteApp or DescribeApp request for `app` (the two builders are distinct types).
+macro_rules! naming_the_app {
+    ($request:expr, $domain_id:expr, $app:expr) => {
+        $request
+            .domain_id($domain_id)
+            .set_user_profile_name($app.user_profile_name().map(str::to_string))
+            .set_space_name($app.space_name().map(str::to_string))
+            .set_app_type($app.app_type().cloned())
+            .set_app_name($app.app_name().map(str::to_string))
+    };
+}
+
 /// The children of a domain that hold users' data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -128,16 +140,7 @@ impl StudioDomain {
     }
 
     async fn delete_app(&self, domain_id: &str, app: &AppDetails) -> Result<(), Error> {
-        let result = self
-            .sagemaker
-            .delete_app()
-            .domain_id(domain_id)
-            .set_user_profile_name(app.user_profile_name().map(str::to_string))
-            .set_space_name(app.space_name().map(str::to_string))
-            .set_app_type(app.app_type().cloned())
-            .set_app_name(app.app_name().map(str::to_string))
-            .send()
-            .await;
+        let result = naming_the_app!(self.sagemaker.delete_app(), domain_id, app).send().await;
         match result {
             Ok(_) => Ok(()),
             // Gone, or busy with something else: the next look decides.
@@ -152,16 +155,7 @@ impl StudioDomain {
     }
 
     async fn app_status(&self, domain_id: &str, app: &AppDetails) -> Result<Option<AppStatus>, Error> {
-        let result = self
-            .sagemaker
-            .describe_app()
-            .domain_id(domain_id)
-            .set_user_profile_name(app.user_profile_name().map(str::to_string))
-            .set_space_name(app.space_name().map(str::to_string))
-            .set_app_type(app.app_type().cloned())
-            .set_app_name(app.app_name().map(str::to_string))
-            .send()
-            .await;
+        let result = naming_the_app!(self.sagemaker.describe_app(), domain_id, app).send().await;
         match result {
             Ok(described) => Ok(described.status().cloned()),
             Err(e) if error_code(&e) == Some("ResourceNotFound") => Ok(None),
@@ -184,11 +178,10 @@ impl StudioDomain {
             Kind::Space => (requested, Vec::new()),
             Kind::UserProfile => (Vec::new(), requested),
         };
-        if kind == Kind::Space {
-            if let Some(pending) = self.delete_children(Kind::Space, domain_id, spaces_requested).await? {
+        if kind == Kind::Space
+            && let Some(pending) = self.delete_children(Kind::Space, domain_id, spaces_requested).await? {
                 return Ok(pending);
             }
-        }
         if let Some(pending) = self.delete_children(Kind::UserProfile, domain_id, profiles_requested).await? {
             return Ok(pending);
         }

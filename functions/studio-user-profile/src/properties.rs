@@ -71,25 +71,9 @@ impl Properties {
         Ok(())
     }
 
-    /// The user's tags as (key, value) pairs: keys present, unique, and not ours.
+    /// The user's tags as (key, value) pairs (checked: see [`shared::ownership::user_tags`]).
     pub fn tag_pairs(&self) -> Result<Vec<(String, String)>, PropertyError> {
-        let mut pairs: Vec<(String, String)> = Vec::new();
-        for (i, tag) in self.tags.iter().flatten().enumerate() {
-            let Some(key) = tag.key().filter(|k| !k.is_empty()) else {
-                return Err(PropertyError::new(format!("Tags[{i}].Key"), "required property is missing"));
-            };
-            if shared::ownership::is_ownership_key(key) || key.starts_with("aws:") {
-                return Err(PropertyError::new(format!("Tags[{i}].Key"), format!("{key:?} is reserved (aws:* and studio-cfn:* keys are set by AWS and by this function)")));
-            }
-            if pairs.iter().any(|(k, _)| k == key) {
-                return Err(PropertyError::new(format!("Tags[{i}].Key"), format!("{key:?} appears twice; tag keys must be unique")));
-            }
-            let Some(value) = tag.value() else {
-                return Err(PropertyError::new(format!("Tags[{i}].Value"), "required property is missing"));
-            };
-            pairs.push((key.to_string(), value.to_string()));
-        }
-        Ok(pairs)
+        shared::ownership::user_tags(self.tags.as_deref().unwrap_or_default())
     }
 
     /// The IAM Identity Center user the profile belongs to, if any.
@@ -125,19 +109,6 @@ impl ProfileKey {
     pub fn is(&self, domain_id: &str, name: &str) -> bool {
         self.domain_id == domain_id && self.name.eq_ignore_ascii_case(name)
     }
-}
-
-/// What to change so that a resource carrying `actual` tags ends up with the user's `desired`
-/// tags: (tags to add or overwrite, keys to remove). Ownership and aws:* tags are left alone.
-pub fn tag_changes(actual: &[(String, String)], desired: &[(String, String)]) -> (Vec<(String, String)>, Vec<String>) {
-    let add = desired.iter().filter(|(k, v)| !actual.iter().any(|(ak, av)| ak == k && av == v)).cloned().collect();
-    let remove = actual
-        .iter()
-        .map(|(k, _)| k)
-        .filter(|k| !shared::ownership::is_ownership_key(k) && !k.starts_with("aws:") && !desired.iter().any(|(d, _)| d == *k))
-        .cloned()
-        .collect();
-    (add, remove)
 }
 
 #[cfg(test)]
@@ -220,15 +191,5 @@ mod tests {
         ] {
             assert_eq!(ProfileKey::from_arn(other), None, "{other}");
         }
-    }
-
-    #[test]
-    fn tag_changes_touch_only_user_tags() {
-        let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
-        let actual = vec![pair("studio-cfn:stack-id", "s"), pair("aws:x", "1"), pair("team", "ml"), pair("old", "1"), pair("same", "v")];
-        let desired = vec![pair("team", "research"), pair("same", "v"), pair("new", "2")];
-        let (add, remove) = tag_changes(&actual, &desired);
-        assert_eq!(add, vec![pair("team", "research"), pair("new", "2")]);
-        assert_eq!(remove, vec!["old".to_string()]);
     }
 }

@@ -2,7 +2,7 @@
 //! step at a time.
 
 use crate::cleanup::{self, AppOwner};
-use crate::properties::{tag_changes, ProfileKey, Properties};
+use crate::properties::{ProfileKey, Properties};
 use aws_sdk_sagemaker::operation::describe_user_profile::DescribeUserProfileOutput;
 use aws_sdk_sagemaker::types::{AuthMode, SpaceStatus, Tag, UserProfileStatus, UserSettings};
 use aws_sdk_sagemaker::Client;
@@ -117,7 +117,7 @@ impl CustomResource for UserProfile {
             waiting.extend(cleanup::delete_space(&self.sagemaker, domain, space, first_step).await?);
         }
         if !waiting.is_empty() {
-            return Ok(Pending::new(Progress::Emptying, format!("{} of user profile {name} to be deleted", waiting.join(", "))).into());
+            return Ok(Pending::new(Progress::Emptying, format!("{} of user profile {name} to be deleted", summary(&waiting))).into());
         }
 
         match self.sagemaker.delete_user_profile().domain_id(domain).user_profile_name(&name).send().await {
@@ -315,7 +315,7 @@ impl UserProfile {
     async fn finish_update(&self, physical_id: &str, properties: &Properties, profile: DescribeUserProfileOutput) -> Step {
         let arn = profile_arn(&profile)?;
         let actual = self.tags(&arn).await?;
-        let (add, remove) = tag_changes(&actual, &properties.tag_pairs()?);
+        let (add, remove) = ownership::tag_changes(&actual, &properties.tag_pairs()?);
         if !remove.is_empty() {
             self.sagemaker.delete_tags().resource_arn(&arn).set_tag_keys(Some(remove)).send().await.map_err(|e| Error::aws("DeleteTags", &e))?;
         }
@@ -373,6 +373,15 @@ fn done(physical_id: &str, profile: &DescribeUserProfileOutput) -> Outcome<Progr
     done.into()
 }
 
+/// At most a few names: the text travels in continuations and ends up in a Reason.
+fn summary(items: &[String]) -> String {
+    const SHOWN: usize = 5;
+    match items.len() {
+        n if n <= SHOWN => items.join(", "),
+        n => format!("{} and {} more", items[..SHOWN].join(", "), n - SHOWN),
+    }
+}
+
 fn becoming_in_service(name: &str) -> String {
     format!("user profile {name} to become InService")
 }
@@ -388,4 +397,16 @@ fn retryable(mut error: Error) -> Error {
 
 fn unexpected(progress: &Progress) -> Error {
     Error::new(format!("internal error: progress {progress:?} does not belong to this request type"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lists_are_summarised() {
+        let items: Vec<String> = (1..=7).map(|i| format!("app JupyterLab/a{i}")).collect();
+        assert_eq!(summary(&items[..2]), "app JupyterLab/a1, app JupyterLab/a2");
+        assert!(summary(&items).ends_with("app JupyterLab/a5 and 2 more"), "{}", summary(&items));
+    }
 }

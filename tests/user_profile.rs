@@ -1,0 +1,629 @@
+//! studio-user-profile end to end: the real binary under the Lambda emulator, driven by the
+//! CloudFormation driver, against the SageMaker emulator. Domains, apps and spaces are seeded
+//! with the SDK, as a user (or another stack) would have made them.
+
+use aws_sdk_sagemaker::Client;
+use aws_sdk_sagemaker::types::{AppStatus, AppType, AuthMode, OwnershipSettings, SharingType, SpaceSharingSettings, UserSettings};
+use local_cloud::cloud::LocalCloud;
+use local_cloud::cloudformation::{Response, Status};
+use local_cloud::lambda::{FunctionConfig, InvocationSource, function_arn};
+use sagemaker_emulator::{Phase, ResourceKind};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+const FUNCTION: &str = "studio-user-profile";
+const ROLE: &str = "arn:aws:iam::123456789012:role/StudioExecution";
+const OTHER_ROLE: &str = "arn:aws:iam::123456789012:role/StudioExecutionV2";
+
+async fn cloud() -> LocalCloud {
+    let cloud = LocalCloud::start().await.expect("local cloud");
+    cloud.deploy(FUNCTION).await.expect("deploy");
+    cloud
+}
+
+/// An InService domain made directly with the SDK; returns its id.
+async fn domain(client: &Client, name: &str, auth: AuthMode) -> String {
+    let out = client
+        .create_domain()
+        .domain_name(name)
+        .auth_mode(auth)
+        .default_user_settings(UserSettings::builder().execution_role(ROLE).build())
+        .subnet_ids("subnet-0abc")
+        .vpc_id("vpc-0abc")
+        .send()
+        .await
+        .expect("CreateDomain");
+    let id = out.domain_id().expect("DomainId").to_string();
+    eventually(&format!("domain {id} InService"), || async {
+        let domain = client.describe_domain().domain_id(&id).send().await.ok()?;
+        (domain.status().map(|s| s.as_str()) == Some("InService")).then_some(())
+    })
+    .await;
+    id
+}
+
+/// The profile's status, or None once it is gone.
+async fn profile_status(client: &Client, domain: &str, name: &str) -> Option<String> {
+    let profile = client.describe_user_profile().domain_id(domain).user_profile_name(name).send().await.ok()?;
+    profile.status().map(|s| s.as_str().to_string())
+}
+
+async fn tags(client: &Client, arn: &str) -> BTreeMap<String, String> {
+    let tags: Vec<_> = client.list_tags().resource_arn(arn).into_paginator().items().send().collect().await;
+    tags.into_iter()
+        .map(|t| t.expect("ListTags"))
+        .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
+        .collect()
+}
+
+/// An app of a user profile or a space, waited until InService.
+async fn app(client: &Client, domain: &str, profile: Option<&str>, space: Option<&str>, app_type: AppType, name: &str) {
+    let create = client.create_app().domain_id(domain).set_user_profile_name(profile.map(str::to_string)).set_space_name(space.map(str::to_string));
+    create.clone().app_type(app_type.clone()).app_name(name).send().await.expect("CreateApp");
+    eventually(&format!("app {name} InService"), || async {
+        let described = client
+            .describe_app()
+            .domain_id(domain)
+            .set_user_profile_name(profile.map(str::to_string))
+            .set_space_name(space.map(str::to_string))
+            .app_type(app_type.clone())
+            .app_name(name)
+            .send()
+            .await
+            .ok()?;
+        (described.status() == Some(&AppStatus::InService)).then_some(())
+    })
+    .await;
+}
+
+/// A space waited until InService; private to `owner` when given, shared otherwise.
+async fn space(client: &Client, domain: &str, name: &str, owner: Option<&str>) {
+    let sharing = if owner.is_some() { SharingType::Private } else { SharingType::Shared };
+    client
+        .create_space()
+        .domain_id(domain)
+        .space_name(name)
+        .set_ownership_settings(owner.map(|o| OwnershipSettings::builder().owner_user_profile_name(o).build()))
+        .space_sharing_settings(SpaceSharingSettings::builder().sharing_type(sharing).build())
+        .send()
+        .await
+        .expect("CreateSpace");
+    eventually(&format!("space {name} InService"), || async {
+        let described = client.describe_space().domain_id(domain).space_name(name).send().await.ok()?;
+        (described.status().map(|s| s.as_str()) == Some("InService")).then_some(())
+    })
+    .await;
+}
+
+async fn space_exists(client: &Client, domain: &str, name: &str) -> bool {
+    client.describe_space().domain_id(domain).space_name(name).send().await.is_ok()
+}
+
+async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn properties(domain: &str, name: &str) -> Value {
+    json!({"DomainId": domain, "UserProfileName": name, "UserSettings": {"ExecutionRole": ROLE}})
+}
+
+fn reason(r: &Response) -> &str {
+    r.reason.as_deref().unwrap_or_default()
+}
+
+fn assert_success(r: &Response) {
+    assert_eq!(r.status, Status::Success, "{}", reason(r));
+}
+
+fn profile_arn(domain: &str, name: &str) -> String {
+    format!("arn:aws:sagemaker:us-east-1:123456789012:user-profile/{domain}/{name}")
+}
+
+/// Plays a sample event from events/, made to address this cloud: its stack, a fresh
+/// RequestId and ResponseURL, and `domain` in place of the sample's domain id.
+async fn play(cloud: &LocalCloud, file: &str, domain: &str) -> Response {
+    let path = format!("{}/events/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect("sample event").replace("d-example12345", domain);
+    let mut event: Value = serde_json::from_str(&text).expect("sample event is JSON");
+    let request_id = local_cloud::uuid_v4();
+    let logical_id = event["LogicalResourceId"].as_str().expect("LogicalResourceId").to_string();
+    event["RequestId"] = json!(request_id);
+    event["StackId"] = json!(cloud.cfn.stack_id());
+    event["ResponseURL"] = json!(cloud.cfn.response_url(&logical_id, &request_id).await.expect("response URL"));
+    event["ServiceToken"] = json!(function_arn(FUNCTION));
+    event["ResourceProperties"]["ServiceToken"] = json!(function_arn(FUNCTION));
+    cloud.cfn.send(FUNCTION, event).await.expect("a valid response")
+}
+
+#[tokio::test]
+async fn sample_events_create_update_and_delete_a_profile() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "samples", AuthMode::Iam).await;
+
+    let created = play(&cloud, "user-profile-create.json", &domain).await;
+    assert_success(&created);
+    let arn = profile_arn(&domain, "alice");
+    assert_eq!(created.physical_resource_id, arn);
+    assert_eq!(created.data["UserProfileArn"], arn);
+    assert_eq!(created.data["UserProfileName"], "alice");
+    assert_eq!(created.data["DomainId"], domain);
+    assert!(!created.data["HomeEfsFileSystemUid"].is_empty());
+    let profile = client.describe_user_profile().domain_id(&domain).user_profile_name("alice").send().await.unwrap();
+    let idle = |p: &aws_sdk_sagemaker::operation::describe_user_profile::DescribeUserProfileOutput| {
+        p.user_settings()
+            .and_then(|s| s.jupyter_lab_app_settings())
+            .and_then(|j| j.app_lifecycle_management())
+            .and_then(|a| a.idle_settings())
+            .and_then(|i| i.idle_timeout_in_minutes())
+    };
+    // "60" in the template arrived as a number.
+    assert_eq!(idle(&profile), Some(60));
+    assert_eq!(tags(&client, &arn).await.get("team").map(String::as_str), Some("forecasting"));
+
+    let updated = play(&cloud, "user-profile-update.json", &domain).await;
+    assert_success(&updated);
+    assert_eq!(updated.physical_resource_id, arn, "an update of settings and tags is in place");
+    let profile = client.describe_user_profile().domain_id(&domain).user_profile_name("alice").send().await.unwrap();
+    assert_eq!(idle(&profile), Some(120));
+    assert_eq!(tags(&client, &arn).await.get("cost-center").map(String::as_str), Some("cc-42"));
+
+    let deleted = play(&cloud, "user-profile-delete.json", &domain).await;
+    assert_success(&deleted);
+    assert_eq!(profile_status(&client, &domain, "alice").await, None);
+}
+
+#[tokio::test]
+async fn an_iam_profile_is_created_with_ownership_tags_and_attributes() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "iam", AuthMode::Iam).await;
+    let mut props = properties(&domain, "bob");
+    props["Tags"] = json!([{"Key": "team", "Value": "ml"}]);
+
+    let r = cloud.cfn.create(FUNCTION, "Bob", props).await.unwrap();
+    assert_success(&r);
+    let arn = profile_arn(&domain, "bob");
+    assert_eq!(r.physical_resource_id, arn);
+    assert_eq!(r.data["UserProfileArn"], arn);
+    assert_eq!(profile_status(&client, &domain, "bob").await.as_deref(), Some("InService"));
+    let profile = client.describe_user_profile().domain_id(&domain).user_profile_name("bob").send().await.unwrap();
+    assert_eq!(r.data["HomeEfsFileSystemUid"], profile.home_efs_file_system_uid().unwrap());
+    assert_eq!(profile.user_settings().and_then(|s| s.execution_role()), Some(ROLE));
+    assert_eq!(profile.single_sign_on_user_value(), None);
+
+    let tags = tags(&client, &arn).await;
+    assert_eq!(tags["team"], "ml");
+    assert_eq!(tags["studio-cfn:stack-id"], cloud.cfn.stack_id());
+    assert_eq!(tags["studio-cfn:logical-id"], "Bob");
+    assert_eq!(tags["studio-cfn:request-id"], r.request_id);
+}
+
+#[tokio::test]
+async fn sso_domains_need_the_identity_center_user_and_iam_domains_refuse_it() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let sso = domain(&client, "sso", AuthMode::Sso).await;
+    let iam = domain(&client, "iam", AuthMode::Iam).await;
+
+    let r = cloud.cfn.create(FUNCTION, "Carol", properties(&sso, "carol")).await.unwrap();
+    assert_eq!(r.status, Status::Failed);
+    assert!(reason(&r).starts_with("Invalid property SingleSignOnUserIdentifier: required"), "{}", reason(&r));
+    assert!(reason(&r).contains("IAM Identity Center"), "{}", reason(&r));
+
+    let mut half = properties(&sso, "carol");
+    half["SingleSignOnUserIdentifier"] = json!("UserName");
+    let r = cloud.cfn.create(FUNCTION, "Carol", half).await.unwrap();
+    assert!(reason(&r).starts_with("Invalid property SingleSignOnUserValue: required"), "{}", reason(&r));
+
+    let mut wrong = properties(&sso, "carol");
+    wrong["SingleSignOnUserIdentifier"] = json!("Email");
+    wrong["SingleSignOnUserValue"] = json!("carol@example.com");
+    let r = cloud.cfn.create(FUNCTION, "Carol", wrong).await.unwrap();
+    assert!(reason(&r).starts_with("Invalid property SingleSignOnUserIdentifier: must be \"UserName\""), "{}", reason(&r));
+
+    let mut in_iam = properties(&iam, "carol");
+    in_iam["SingleSignOnUserIdentifier"] = json!("UserName");
+    in_iam["SingleSignOnUserValue"] = json!("carol");
+    let r = cloud.cfn.create(FUNCTION, "Carol", in_iam).await.unwrap();
+    assert_eq!(r.status, Status::Failed);
+    assert!(reason(&r).contains("SingleSignOnUserIdentifier: not allowed") && reason(&r).contains("AuthMode IAM"), "{}", reason(&r));
+    assert_eq!(cloud.sagemaker.call_count("CreateUserProfile"), 0, "refused before calling CreateUserProfile");
+
+    let mut good = properties(&sso, "carol");
+    good["SingleSignOnUserIdentifier"] = json!("UserName");
+    good["SingleSignOnUserValue"] = json!("carol@example.com");
+    let r = cloud.cfn.create(FUNCTION, "Carol", good).await.unwrap();
+    assert_success(&r);
+    let profile = client.describe_user_profile().domain_id(&sso).user_profile_name("carol").send().await.unwrap();
+    assert_eq!(profile.single_sign_on_user_identifier(), Some("UserName"));
+    assert_eq!(profile.single_sign_on_user_value(), Some("carol@example.com"));
+}
+
+#[tokio::test]
+async fn bad_names_and_unknown_domains_fail_naming_the_property() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "names", AuthMode::Iam).await;
+
+    let r = cloud.cfn.create(FUNCTION, "Dave", properties(&domain, "dave_smith")).await.unwrap();
+    assert_eq!(r.status, Status::Failed);
+    assert!(reason(&r).starts_with("Invalid property UserProfileName: must be 1 to 63 letters"), "{}", reason(&r));
+    assert_eq!(r.physical_resource_id, format!("create-failed:{}", r.request_id));
+
+    let r = cloud.cfn.create(FUNCTION, "Dave", properties(&domain, &"d".repeat(64))).await.unwrap();
+    assert!(reason(&r).starts_with("Invalid property UserProfileName"), "{}", reason(&r));
+
+    let r = cloud.cfn.create(FUNCTION, "Dave", properties("d-doesnotexist1", "dave")).await.unwrap();
+    assert_eq!(r.status, Status::Failed);
+    assert!(reason(&r).starts_with("Invalid property DomainId: domain d-doesnotexist1 does not exist"), "{}", reason(&r));
+
+    let mut props = properties(&domain, "dave");
+    props["UserSettings"] = json!({"ExecutionRole": ROLE, "JupyterLabAppSettings": {"Colour": "red"}});
+    let r = cloud.cfn.create(FUNCTION, "Dave", props).await.unwrap();
+    assert!(reason(&r).contains("UserSettings.JupyterLabAppSettings.Colour: unknown property"), "{}", reason(&r));
+
+    let mut props = properties(&domain, "dave");
+    props["Tags"] = json!([{"Key": "studio-cfn:stack-id", "Value": "forged"}]);
+    let r = cloud.cfn.create(FUNCTION, "Dave", props).await.unwrap();
+    assert!(reason(&r).starts_with("Invalid property Tags[0].Key"), "{}", reason(&r));
+
+    assert_eq!(cloud.sagemaker.call_count("CreateUserProfile"), 0);
+}
+
+#[tokio::test]
+async fn a_profile_that_fails_is_reported_with_its_reason_and_removed() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "failing", AuthMode::Iam).await;
+    cloud.sagemaker.fail_next(ResourceKind::UserProfile, Phase::Create, "The home directory could not be created on EFS");
+
+    let r = cloud.cfn.create(FUNCTION, "Erin", properties(&domain, "erin")).await.unwrap();
+    assert_eq!(r.status, Status::Failed);
+    assert!(reason(&r).contains("The home directory could not be created on EFS"), "{}", reason(&r));
+    assert!(reason(&r).contains("deleted"), "{}", reason(&r));
+    assert_eq!(profile_status(&client, &domain, "erin").await, None, "the failed profile is removed");
+
+    // CloudFormation's Delete after the failed Create is harmless.
+    let d = cloud.cfn.delete(FUNCTION, "Erin", &r.physical_resource_id, properties(&domain, "erin")).await.unwrap();
+    assert_success(&d);
+}
+
+#[tokio::test]
+async fn a_second_delivery_of_the_create_makes_nothing_twice() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "twice", AuthMode::Iam).await;
+    // A second instance of the same function, as Lambda runs concurrent deliveries.
+    let twin = "studio-user-profile-twin";
+    let mut config = FunctionConfig::new(twin, local_cloud::binaries::function_binary(FUNCTION));
+    for (name, value) in cloud.function_env() {
+        config = config.env(name, value);
+    }
+    cloud.lambda.deploy(config).await.unwrap();
+
+    let event = cloud
+        .cfn
+        .event(local_cloud::cloudformation::RequestType::Create, FUNCTION, "Frank", None, properties(&domain, "frank"), None)
+        .await
+        .unwrap();
+    let request_id = event["RequestId"].as_str().unwrap().to_string();
+    // The same event, answered to a second URL so that both answers can be read.
+    let mut again = event.clone();
+    again["ResponseURL"] = json!(cloud.cfn.response_url("Frank", &format!("{request_id}-again")).await.unwrap());
+    cloud.lambda.invoke_async(twin, again.clone()).await.unwrap();
+    let first = cloud.cfn.send(FUNCTION, event).await.unwrap();
+    assert_success(&first);
+    assert!(cloud.lambda.wait_idle(twin, Duration::from_secs(60)).await);
+
+    let second = cloud.s3.recorded_puts("/cfn-responses/").into_iter().find(|p| p.path.ends_with("-again")).expect("second answer");
+    let second: Value = serde_json::from_slice(second.body.as_deref().unwrap()).unwrap();
+    assert_eq!(second["Status"], "SUCCESS", "{second}");
+    assert_eq!(second["PhysicalResourceId"], first.physical_resource_id);
+    let profiles = client.list_user_profiles().domain_id_equals(&domain).send().await.unwrap();
+    assert_eq!(profiles.user_profiles().len(), 1);
+
+    // A late redelivery, after both answered, finds the profile and creates nothing.
+    let creates = cloud.sagemaker.call_count("CreateUserProfile");
+    again["ResponseURL"] = json!(cloud.cfn.response_url("Frank", &format!("{request_id}-late")).await.unwrap());
+    cloud.lambda.invoke_async(twin, again).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(cloud.lambda.wait_idle(twin, Duration::from_secs(60)).await);
+    let late = cloud.s3.recorded_puts("/cfn-responses/").into_iter().find(|p| p.path.ends_with("-late")).expect("late answer");
+    let late: Value = serde_json::from_slice(late.body.as_deref().unwrap()).unwrap();
+    assert_eq!(late["Status"], "SUCCESS", "{late}");
+    assert_eq!(late["PhysicalResourceId"], first.physical_resource_id);
+    assert_eq!(cloud.sagemaker.call_count("CreateUserProfile"), creates);
+}
+
+#[tokio::test]
+async fn a_profile_owned_by_someone_else_is_neither_adopted_nor_deleted() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "shared", AuthMode::Iam).await;
+    client.create_user_profile().domain_id(&domain).user_profile_name("grace").send().await.unwrap();
+    eventually("grace InService", || async { (profile_status(&client, &domain, "grace").await.as_deref() == Some("InService")).then_some(()) }).await;
+
+    let r = cloud.cfn.create(FUNCTION, "Grace", properties(&domain, "grace")).await.unwrap();
+    assert_eq!(r.status, Status::Failed);
+    assert!(reason(&r).contains("UserProfileName: user profile grace already exists"), "{}", reason(&r));
+    assert_eq!(r.physical_resource_id, format!("create-failed:{}", r.request_id), "never the other profile's ARN");
+
+    let d = cloud.cfn.delete(FUNCTION, "Grace", &r.physical_resource_id, properties(&domain, "grace")).await.unwrap();
+    assert_success(&d);
+    // Even a Delete naming its ARN leaves it alone: its ownership tags are not this stack's.
+    let d = cloud.cfn.delete(FUNCTION, "Grace", &profile_arn(&domain, "grace"), properties(&domain, "grace")).await.unwrap();
+    assert_success(&d);
+    assert!(reason(&d).starts_with("retained"), "{}", reason(&d));
+    assert_eq!(profile_status(&client, &domain, "grace").await.as_deref(), Some("InService"));
+    assert_eq!(cloud.sagemaker.call_count("DeleteUserProfile"), 0);
+}
+
+#[tokio::test]
+async fn settings_and_tags_change_in_place() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "updates", AuthMode::Iam).await;
+    let mut old = properties(&domain, "heidi");
+    old["Tags"] = json!([{"Key": "team", "Value": "ml"}, {"Key": "stage", "Value": "dev"}]);
+    let created = cloud.cfn.create(FUNCTION, "Heidi", old.clone()).await.unwrap();
+    assert_success(&created);
+    let arn = created.physical_resource_id.clone();
+
+    // Tags only: no UpdateUserProfile, no new profile.
+    let mut retagged = old.clone();
+    retagged["Tags"] = json!([{"Key": "team", "Value": "research"}, {"Key": "owner", "Value": "heidi"}]);
+    let r = cloud.cfn.update(FUNCTION, "Heidi", &arn, retagged.clone(), old.clone()).await.unwrap();
+    assert_success(&r);
+    assert_eq!(r.physical_resource_id, arn);
+    let tags = tags(&client, &arn).await;
+    assert_eq!(tags.get("team").map(String::as_str), Some("research"));
+    assert_eq!(tags.get("owner").map(String::as_str), Some("heidi"));
+    assert_eq!(tags.get("stage"), None, "a removed tag is removed");
+    assert_eq!(tags.get("studio-cfn:request-id"), Some(&created.request_id), "ownership tags stay");
+    assert_eq!(cloud.sagemaker.call_count("UpdateUserProfile"), 0);
+
+    // Settings: UpdateUserProfile, waited for.
+    let mut resettled = retagged.clone();
+    resettled["UserSettings"] = json!({"ExecutionRole": OTHER_ROLE, "JupyterLabAppSettings": {"AppLifecycleManagement":
+        {"IdleSettings": {"LifecycleManagement": "ENABLED", "IdleTimeoutInMinutes": 90}}}});
+    let r = cloud.cfn.update(FUNCTION, "Heidi", &arn, resettled, retagged).await.unwrap();
+    assert_success(&r);
+    assert_eq!(r.physical_resource_id, arn);
+    assert_eq!(r.data["UserProfileArn"], arn);
+    let profile = client.describe_user_profile().domain_id(&domain).user_profile_name("heidi").send().await.unwrap();
+    assert_eq!(profile.status().map(|s| s.as_str()), Some("InService"));
+    assert_eq!(profile.user_settings().and_then(|s| s.execution_role()), Some(OTHER_ROLE));
+    assert_eq!(cloud.sagemaker.call_count("UpdateUserProfile"), 1);
+    assert_eq!(cloud.sagemaker.call_count("CreateUserProfile"), 1);
+}
+
+#[tokio::test]
+async fn a_failed_settings_update_is_reported_with_its_reason() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "update-fails", AuthMode::Iam).await;
+    let old = properties(&domain, "ivan");
+    let created = cloud.cfn.create(FUNCTION, "Ivan", old.clone()).await.unwrap();
+    assert_success(&created);
+
+    cloud.sagemaker.fail_next(ResourceKind::UserProfile, Phase::Update, "The execution role cannot be assumed by SageMaker");
+    let mut new = old.clone();
+    new["UserSettings"] = json!({"ExecutionRole": OTHER_ROLE});
+    let r = cloud.cfn.update(FUNCTION, "Ivan", &created.physical_resource_id, new.clone(), old.clone()).await.unwrap();
+    assert_eq!(r.status, Status::Failed);
+    assert!(reason(&r).contains("failed to update: The execution role cannot be assumed by SageMaker"), "{}", reason(&r));
+    assert_eq!(r.physical_resource_id, created.physical_resource_id);
+
+    // CloudFormation then rolls back to the old properties, which works.
+    let back = cloud.cfn.update(FUNCTION, "Ivan", &created.physical_resource_id, old, new).await.unwrap();
+    assert_success(&back);
+    assert_eq!(profile_status(&client, &domain, "ivan").await.as_deref(), Some("InService"));
+}
+
+#[tokio::test]
+async fn a_new_name_or_domain_replaces_the_profile() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let first = domain(&client, "first", AuthMode::Iam).await;
+    let second = domain(&client, "second", AuthMode::Iam).await;
+    let old = properties(&first, "judy");
+    let created = cloud.cfn.create(FUNCTION, "Judy", old.clone()).await.unwrap();
+    assert_success(&created);
+
+    let renamed = properties(&first, "judith");
+    let r = cloud.cfn.update(FUNCTION, "Judy", &created.physical_resource_id, renamed.clone(), old.clone()).await.unwrap();
+    assert_success(&r);
+    assert_eq!(r.physical_resource_id, profile_arn(&first, "judith"));
+    assert_eq!(r.data["UserProfileName"], "judith");
+    // The old one stays until CloudFormation's cleanup Delete.
+    assert_eq!(profile_status(&client, &first, "judy").await.as_deref(), Some("InService"));
+    let d = cloud.cfn.delete(FUNCTION, "Judy", &created.physical_resource_id, old).await.unwrap();
+    assert_success(&d);
+    assert_eq!(profile_status(&client, &first, "judy").await, None);
+    assert_eq!(profile_status(&client, &first, "judith").await.as_deref(), Some("InService"));
+
+    let moved = properties(&second, "judith");
+    let r2 = cloud.cfn.update(FUNCTION, "Judy", &r.physical_resource_id, moved, renamed).await.unwrap();
+    assert_success(&r2);
+    assert_eq!(r2.physical_resource_id, profile_arn(&second, "judith"));
+    assert_eq!(r2.data["DomainId"], second);
+    assert_eq!(profile_status(&client, &second, "judith").await.as_deref(), Some("InService"));
+}
+
+#[tokio::test]
+async fn a_new_identity_center_user_needs_a_new_profile_name() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "sso-replace", AuthMode::Sso).await;
+    let mut old = properties(&domain, "kim");
+    old["SingleSignOnUserIdentifier"] = json!("UserName");
+    old["SingleSignOnUserValue"] = json!("kim@example.com");
+    let created = cloud.cfn.create(FUNCTION, "Kim", old.clone()).await.unwrap();
+    assert_success(&created);
+
+    let mut same_name = old.clone();
+    same_name["SingleSignOnUserValue"] = json!("kim.lee@example.com");
+    let r = cloud.cfn.update(FUNCTION, "Kim", &created.physical_resource_id, same_name, old.clone()).await.unwrap();
+    assert_eq!(r.status, Status::Failed);
+    assert!(reason(&r).starts_with("SingleSignOnUserValue: the IAM Identity Center user of a profile cannot change in place"), "{}", reason(&r));
+    assert!(reason(&r).contains("change UserProfileName"), "{}", reason(&r));
+
+    let mut new_name = old.clone();
+    new_name["UserProfileName"] = json!("kim-lee");
+    new_name["SingleSignOnUserValue"] = json!("kim.lee@example.com");
+    let r = cloud.cfn.update(FUNCTION, "Kim", &created.physical_resource_id, new_name, old).await.unwrap();
+    assert_success(&r);
+    assert_eq!(r.physical_resource_id, profile_arn(&domain, "kim-lee"));
+    let profile = client.describe_user_profile().domain_id(&domain).user_profile_name("kim-lee").send().await.unwrap();
+    assert_eq!(profile.single_sign_on_user_value(), Some("kim.lee@example.com"));
+}
+
+#[tokio::test]
+async fn delete_removes_the_apps_first_then_the_profile() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "apps", AuthMode::Iam).await;
+    let props = properties(&domain, "leo");
+    let created = cloud.cfn.create(FUNCTION, "Leo", props.clone()).await.unwrap();
+    assert_success(&created);
+    app(&client, &domain, Some("leo"), None, AppType::JupyterServer, "default").await;
+    app(&client, &domain, Some("leo"), None, AppType::KernelGateway, "datascience-1").await;
+    app(&client, &domain, Some("leo"), None, AppType::KernelGateway, "datascience-2").await;
+    // A failed app is finished: it is skipped, not deleted.
+    cloud.sagemaker.fail_next(ResourceKind::App, Phase::Create, "insufficient capacity");
+    client.create_app().domain_id(&domain).user_profile_name("leo").app_type(AppType::KernelGateway).app_name("broken").send().await.unwrap();
+    eventually("app broken Failed", || async {
+        let app = client.describe_app().domain_id(&domain).user_profile_name("leo").app_type(AppType::KernelGateway).app_name("broken").send().await.ok()?;
+        (app.status() == Some(&AppStatus::Failed)).then_some(())
+    })
+    .await;
+
+    let d = cloud.cfn.delete(FUNCTION, "Leo", &created.physical_resource_id, props).await.unwrap();
+    assert_success(&d);
+    assert_eq!(profile_status(&client, &domain, "leo").await, None);
+    assert_eq!(cloud.sagemaker.call_count("DeleteApp"), 3, "the three running apps, not the failed one");
+    let calls = cloud.sagemaker.calls();
+    let last_app_delete = calls.iter().rposition(|c| c == "DeleteApp").unwrap();
+    let profile_delete = calls.iter().position(|c| c == "DeleteUserProfile").unwrap();
+    assert!(last_app_delete < profile_delete, "apps before the profile: {calls:?}");
+}
+
+#[tokio::test]
+async fn private_spaces_block_the_delete_unless_force_delete() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "spaces", AuthMode::Iam).await;
+    let props = properties(&domain, "mia");
+    let created = cloud.cfn.create(FUNCTION, "Mia", props.clone()).await.unwrap();
+    assert_success(&created);
+    app(&client, &domain, Some("mia"), None, AppType::JupyterServer, "default").await;
+    space(&client, &domain, "mia-notebooks", Some("mia")).await;
+    space(&client, &domain, "mia-scratch", Some("mia")).await;
+    app(&client, &domain, None, Some("mia-notebooks"), AppType::JupyterLab, "default").await;
+    space(&client, &domain, "team-space", None).await;
+
+    let d = cloud.cfn.delete(FUNCTION, "Mia", &created.physical_resource_id, props.clone()).await.unwrap();
+    assert_eq!(d.status, Status::Failed);
+    assert!(reason(&d).contains("private spaces [mia-notebooks, mia-scratch]"), "{}", reason(&d));
+    assert!(reason(&d).contains("ForceDelete"), "{}", reason(&d));
+    // Refused before touching anything.
+    assert_eq!(cloud.sagemaker.call_count("DeleteApp"), 0);
+    assert_eq!(profile_status(&client, &domain, "mia").await.as_deref(), Some("InService"));
+
+    let mut forced = props;
+    forced["ForceDelete"] = json!(true);
+    let d = cloud.cfn.delete(FUNCTION, "Mia", &created.physical_resource_id, forced).await.unwrap();
+    assert_success(&d);
+    assert_eq!(profile_status(&client, &domain, "mia").await, None);
+    assert!(!space_exists(&client, &domain, "mia-notebooks").await);
+    assert!(!space_exists(&client, &domain, "mia-scratch").await);
+    assert!(space_exists(&client, &domain, "team-space").await, "a shared space is not the profile's");
+}
+
+#[tokio::test]
+async fn delete_of_a_profile_already_gone_succeeds() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "gone", AuthMode::Iam).await;
+    let props = properties(&domain, "nina");
+    let created = cloud.cfn.create(FUNCTION, "Nina", props.clone()).await.unwrap();
+    assert_success(&created);
+    client.delete_user_profile().domain_id(&domain).user_profile_name("nina").send().await.unwrap();
+    eventually("nina gone", || async { profile_status(&client, &domain, "nina").await.is_none().then_some(()) }).await;
+
+    let d = cloud.cfn.delete(FUNCTION, "Nina", &created.physical_resource_id, props).await.unwrap();
+    assert_success(&d);
+    assert_eq!(d.physical_resource_id, created.physical_resource_id);
+}
+
+#[tokio::test]
+async fn a_failed_delete_is_reported_with_its_reason() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "delete-fails", AuthMode::Iam).await;
+    let props = properties(&domain, "olga");
+    let created = cloud.cfn.create(FUNCTION, "Olga", props.clone()).await.unwrap();
+    assert_success(&created);
+    cloud.sagemaker.fail_next(ResourceKind::UserProfile, Phase::Delete, "The home directory is busy");
+
+    let d = cloud.cfn.delete(FUNCTION, "Olga", &created.physical_resource_id, props.clone()).await.unwrap();
+    assert_eq!(d.status, Status::Failed);
+    assert!(reason(&d).contains("could not be deleted: The home directory is busy"), "{}", reason(&d));
+
+    // A retried stack delete tries again, and now succeeds.
+    let d = cloud.cfn.delete(FUNCTION, "Olga", &created.physical_resource_id, props).await.unwrap();
+    assert_success(&d);
+    assert_eq!(profile_status(&client, &domain, "olga").await, None);
+}
+
+#[tokio::test]
+async fn throttled_calls_are_retried_until_done() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "throttled", AuthMode::Iam).await;
+    cloud.sagemaker.set_throttle_rate(0.4);
+    let props = properties(&domain, "pat");
+    let created = cloud.cfn.create(FUNCTION, "Pat", props.clone()).await.unwrap();
+    assert_success(&created);
+    let d = cloud.cfn.delete(FUNCTION, "Pat", &created.physical_resource_id, props).await.unwrap();
+    assert_success(&d);
+    cloud.sagemaker.set_throttle_rate(0.0);
+    assert_eq!(profile_status(&client, &domain, "pat").await, None);
+}
+
+#[tokio::test]
+async fn slow_operations_continue_in_new_invocations() {
+    let cloud = LocalCloud::start().await.expect("local cloud");
+    // A 3 s Lambda timeout against 4 s transitions: every wait outlives an invocation.
+    cloud.deploy_with(FUNCTION, Duration::from_secs(3), &[]).await.expect("deploy");
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "slow", AuthMode::Iam).await;
+    cloud.sagemaker.set_transition_delay(Duration::from_secs(4));
+
+    let props = properties(&domain, "quinn");
+    let created = cloud.cfn.create(FUNCTION, "Quinn", props.clone()).await.unwrap();
+    assert_success(&created);
+    assert_eq!(created.data["UserProfileName"], "quinn");
+
+    let creating_app = client.create_app().domain_id(&domain).user_profile_name("quinn").app_type(AppType::JupyterServer).app_name("default");
+    creating_app.send().await.unwrap();
+    let d = cloud.cfn.delete(FUNCTION, "Quinn", &created.physical_resource_id, props).await.unwrap();
+    assert_success(&d);
+    assert_eq!(profile_status(&client, &domain, "quinn").await, None);
+
+    let continuations = cloud.lambda.invocations(FUNCTION).iter().filter(|i| i.source == InvocationSource::SelfInvoke).count();
+    assert!(continuations >= 2, "expected continuations, got {continuations}");
+}
