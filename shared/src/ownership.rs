@@ -21,6 +21,15 @@ fn value<'a>(tags: &'a [(String, String)], key: &str) -> Option<&'a str> {
     tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
+/// The tags a new resource is created with: the user's, then ours.
+pub fn creation_tags(user_tags: Vec<(String, String)>, request: &Request) -> Vec<aws_sdk_sagemaker::types::Tag> {
+    user_tags
+        .into_iter()
+        .chain(tags(request))
+        .map(|(key, value)| aws_sdk_sagemaker::types::Tag::builder().key(key).value(value).build())
+        .collect()
+}
+
 /// Whether the resource carrying `tags` belongs to this stack's logical resource.
 pub fn owned_by(tags: &[(String, String)], request: &Request) -> bool {
     value(tags, STACK_ID) == Some(request.stack_id.as_str()) && value(tags, LOGICAL_ID) == Some(request.logical_resource_id.as_str())

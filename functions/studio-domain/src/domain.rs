@@ -93,12 +93,7 @@ impl StudioDomain {
     }
 
     async fn create_domain(&self, request: &Request, p: &Properties) -> Result<String, Error> {
-        let tags = p
-            .tag_pairs()?
-            .into_iter()
-            .chain(ownership::tags(request))
-            .map(|(key, value)| Tag::builder().key(key).value(value).build())
-            .collect();
+        let tags = ownership::creation_tags(p.tag_pairs()?, request);
         let created = self
             .sagemaker
             .create_domain()

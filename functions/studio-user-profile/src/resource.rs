@@ -154,12 +154,7 @@ impl UserProfile {
             return self.created(properties, existing).await;
         }
 
-        let tags: Vec<Tag> = properties
-            .tag_pairs()?
-            .into_iter()
-            .chain(ownership::tags(request))
-            .map(|(key, value)| Tag::builder().key(key).value(value).build())
-            .collect();
+        let tags = ownership::creation_tags(properties.tag_pairs()?, request);
         let created = self
             .sagemaker
             .create_user_profile()
