@@ -242,3 +242,18 @@ async fn after_a_failed_create_update_creates_and_delete_ignores_bad_properties(
     let deleted = cloud.cfn.delete(PROBE, "Probe", &marker, json!({"Name": "late", "ServiceTimeout": "soon"})).await.unwrap();
     assert_eq!(deleted.status, Status::Success);
 }
+
+#[tokio::test]
+async fn a_failed_update_names_a_replacement_it_leaves_behind() {
+    let cloud = LocalCloud::start().await.unwrap();
+    cloud.deploy_with(PROBE, Duration::from_secs(3), &[]).await.unwrap();
+    // The probe's pending steps report probe-<Name>: a new Name stands for a replacement.
+    let r = cloud
+        .cfn
+        .update(PROBE, "Probe", "probe-old", json!({"Name": "new", "Behavior": "Wait", "WaitSeconds": 600, "ServiceTimeout": 4}), json!({"Name": "old"}))
+        .await
+        .unwrap();
+    assert_eq!((r.status, r.physical_resource_id.as_str()), (Status::Failed, "probe-old"));
+    let reason = r.reason.unwrap();
+    assert!(reason.starts_with("timed out after") && reason.contains("the replacement probe-new made during this update is not managed"), "{reason}");
+}

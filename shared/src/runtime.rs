@@ -309,6 +309,14 @@ fn succeeded(request: &Request, done: Done) -> Response {
 /// FAILED, reporting `resource` when the operation got as far as making one; otherwise the
 /// event's id, or for a Create the create-failed marker.
 fn failed(request: &Request, reason: String, resource: Option<String>) -> Response {
+    // CloudFormation keeps the old id after a failed Update: a replacement made on the way is
+    // no longer the stack's to clean up, so say so where the user will read it.
+    let reason = match (&resource, &request.physical_resource_id) {
+        (Some(new), Some(old)) if request.request_type == RequestType::Update && new != old => {
+            format!("{reason} (the replacement {new} made during this update is not managed by the stack: delete it if unwanted)")
+        }
+        _ => reason,
+    };
     let physical_resource_id = match (request.request_type, resource) {
         (RequestType::Create, Some(id)) => id,
         (_, _) if request.physical_resource_id.is_some() && request.request_type != RequestType::Create => {
