@@ -49,7 +49,10 @@ pub fn function_arn(name: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct FunctionConfig {
     pub name: String,
+    /// The program to run: a bootstrap binary, or an interpreter given `args`.
     pub binary: PathBuf,
+    /// Arguments of `binary` (e.g. `-m awslambdaric handler.handler` for a Python runtime).
+    pub args: Vec<String>,
     /// Set on top of the standard Lambda environment (e.g. AWS_ENDPOINT_URL_SAGEMAKER).
     pub env: Vec<(String, String)>,
     pub timeout: Duration,
@@ -62,6 +65,7 @@ impl FunctionConfig {
         Self {
             name: name.into(),
             binary: binary.into(),
+            args: Vec::new(),
             env: Vec::new(),
             timeout: Duration::from_secs(900),
             memory_mb: 128,
@@ -76,6 +80,30 @@ impl FunctionConfig {
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
+    }
+
+    pub fn args(mut self, args: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.args = args.into_iter().map(Into::into).collect();
+        self
+    }
+}
+
+/// One process started for a function (for benchmarks: init time, and the pid to read
+/// /proc/<pid>/status while it waits for its next invocation).
+#[derive(Debug, Clone)]
+pub struct ProcessRecord {
+    /// None if the process could not be started.
+    pub pid: Option<u32>,
+    /// Just before the process was spawned.
+    pub spawned: std::time::Instant,
+    /// When it first asked the Runtime API for an invocation (its init done).
+    pub first_next: Option<std::time::Instant>,
+}
+
+impl ProcessRecord {
+    /// From spawn to the first `next` call, once there was one.
+    pub fn init_duration(&self) -> Option<Duration> {
+        self.first_next.map(|first| first.duration_since(self.spawned))
     }
 }
 
@@ -203,6 +231,7 @@ struct Function {
 struct FunctionState {
     records: Vec<InvocationRecord>,
     init_errors: Vec<Value>,
+    processes: Vec<ProcessRecord>,
 }
 
 struct Queued {
@@ -291,6 +320,11 @@ impl LambdaService {
     /// lines around each invocation.
     pub fn logs(&self, name: &str) -> String {
         self.inner.function(name).map(|f| lock(&f.logs).clone()).unwrap_or_default()
+    }
+
+    /// Every process started for the function, oldest first (the current one last).
+    pub fn processes(&self, name: &str) -> Vec<ProcessRecord> {
+        self.inner.function(name).map(|f| lock(&f.state).processes.clone()).unwrap_or_default()
     }
 
     /// Documents the function's processes posted to /runtime/init/error.
@@ -534,8 +568,14 @@ impl Instance {
         let runtime_api = listener.local_addr()?.to_string();
         let (next, next_rx) = mpsc::channel(1);
         let (events_tx, events) = mpsc::unbounded_channel();
+        let process = {
+            let mut state = lock(&function.state);
+            state.processes.push(ProcessRecord { pid: None, spawned: std::time::Instant::now(), first_next: None });
+            state.processes.len() - 1
+        };
         let api = Arc::new(RuntimeApi {
             function: function.clone(),
+            process,
             next: tokio::sync::Mutex::new(next_rx),
             events: events_tx,
             service: service.clone(),
@@ -548,6 +588,7 @@ impl Instance {
         let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
         let mut command = Command::new(&config.binary);
         command
+            .args(&config.args)
             .env_clear()
             .env("AWS_LAMBDA_RUNTIME_API", &runtime_api)
             .env("AWS_LAMBDA_FUNCTION_NAME", &config.name)
@@ -567,9 +608,11 @@ impl Instance {
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true);
+        lock(&function.state).processes[process].spawned = std::time::Instant::now();
         let mut child = command.spawn().map_err(|e| {
             std::io::Error::new(e.kind(), format!("cannot start {}: {e}", config.binary.display()))
         })?;
+        lock(&function.state).processes[process].pid = child.id();
         if let Some(stdout) = child.stdout.take() {
             tokio::spawn(capture(stdout, function.clone()));
         }
@@ -601,6 +644,8 @@ async fn capture(stream: impl AsyncRead + Unpin, function: Arc<Function>) {
 /// The Runtime API of one instance (plus the Invoke API, for the process's own calls).
 struct RuntimeApi {
     function: Arc<Function>,
+    /// This instance's index in the function's process records.
+    process: usize,
     next: tokio::sync::Mutex<mpsc::Receiver<Delivery>>,
     events: mpsc::UnboundedSender<RuntimeEvent>,
     service: Weak<Inner>,
@@ -645,6 +690,9 @@ impl RuntimeApi {
 
     /// The long-poll: blocks until the supervisor delivers an invocation.
     async fn next(&self) -> Response<Full<Bytes>> {
+        if let Some(record) = lock(&self.function.state).processes.get_mut(self.process) {
+            record.first_next.get_or_insert_with(std::time::Instant::now);
+        }
         let delivery = self.next.lock().await.recv().await;
         let Some(delivery) = delivery else {
             return httpd::response(500, &[], "{\"errorMessage\":\"instance stopped\"}");

@@ -257,6 +257,35 @@ mod lambda {
     }
 
     #[tokio::test]
+    async fn runs_a_command_with_arguments_and_records_each_process() {
+        // An interpreter with arguments instead of a bootstrap (as `python -m awslambdaric h.f`):
+        // sh runs the echo function.
+        let lambda = LambdaService::start().await.unwrap();
+        let echo = function_binary("echo_function").display().to_string();
+        let config = FunctionConfig::new("via-sh", "/bin/sh").args(["-c", "exec \"$0\"", echo.as_str()]);
+        lambda.deploy(config).await.unwrap();
+        assert_eq!(lambda.invoke("via-sh", json!({"n": 1})).await.unwrap(), json!({"n": 1}));
+
+        let first = lambda.processes("via-sh");
+        assert_eq!(first.len(), 1, "{first:?}");
+        let init = first[0].init_duration().expect("the first `next` is recorded");
+        assert!(init < Duration::from_secs(10), "{init:?}");
+        // Waiting for its next invocation, the process is alive: its peak memory can be read.
+        let pid = first[0].pid.expect("pid");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        assert!(status.contains("VmHWM:"), "{status}");
+
+        // A crash: the next invocation gets a new process, recorded with its own times.
+        lambda.invoke("via-sh", json!({"exit": 3})).await.unwrap_err();
+        assert_eq!(lambda.invoke("via-sh", json!({"n": 2})).await.unwrap(), json!({"n": 2}));
+        let processes = lambda.processes("via-sh");
+        assert_eq!(processes.len(), 2, "{processes:?}");
+        assert_ne!(processes[0].pid, processes[1].pid);
+        assert!(processes[1].spawned > first[0].first_next.unwrap());
+        assert!(processes[1].first_next.is_some_and(|next| next > processes[1].spawned));
+    }
+
+    #[tokio::test]
     async fn invocations_are_queued_and_delivered_one_at_a_time() {
         let lambda = deploy_echo("queued", Duration::from_secs(30)).await;
         for n in 0..3 {

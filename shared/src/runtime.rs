@@ -63,9 +63,13 @@ fn margin(remaining: Duration) -> Duration {
     (remaining / 5).clamp(Duration::from_secs(1), Duration::from_secs(60))
 }
 
-/// Pause between polls while waiting on the same thing: quick at first, then backing off.
+/// Pause between polls while waiting on the same thing: look again at once (many things are
+/// ready by then), then from 0.5 s backing off to 10 s.
 fn backoff(polls: u32) -> Duration {
-    Duration::from_millis(500).mul_f64(1.5f64.powi(polls.min(10) as i32)).min(Duration::from_secs(10))
+    match polls {
+        0 => Duration::ZERO,
+        n => Duration::from_millis(500).mul_f64(1.5f64.powi((n - 1).min(10) as i32)).min(Duration::from_secs(10)),
+    }
 }
 
 fn now_ms() -> u64 {
@@ -350,8 +354,9 @@ mod tests {
 
     #[test]
     fn backoff_grows_then_caps() {
-        assert_eq!(backoff(0), Duration::from_millis(500));
-        assert!(backoff(1) > backoff(0));
+        assert_eq!(backoff(0), Duration::ZERO);
+        assert_eq!(backoff(1), Duration::from_millis(500));
+        assert!(backoff(2) > backoff(1));
         assert_eq!(backoff(40), Duration::from_secs(10));
     }
 }

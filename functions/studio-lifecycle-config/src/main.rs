@@ -1,3 +1,28 @@
+//! studio-lifecycle-config: a CloudFormation custom resource that stages lifecycle assets
+//! (zip objects in S3) to an S3 prefix by streaming, and creates a Studio lifecycle config
+//! whose script copies them into `$ASSETS_DIR` before running the user's commands.
+
+mod lifecycle_config;
+mod plan;
+mod properties;
+mod script;
 mod staging;
 
-fn main() {}
+use lifecycle_config::LifecycleConfig;
+
+#[tokio::main]
+async fn main() -> Result<(), shared::BoxError> {
+    release_large_buffers();
+    shared::run(|clients: shared::Clients| async move { LifecycleConfig::from_env(clients.sagemaker, clients.s3) }).await
+}
+
+/// Buffers of a megabyte or more (file parts, read windows) are mapped and unmapped on their
+/// own, so freed ones go back to the OS at once. Otherwise glibc raises its mmap threshold as
+/// such buffers are freed and its heaps keep them: tens of MB more at 128 MB of memory.
+fn release_large_buffers() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt is thread-safe and only adjusts the allocator's parameters.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}

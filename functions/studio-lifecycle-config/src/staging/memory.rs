@@ -26,11 +26,13 @@ impl MemoryObject {
 }
 
 impl RangeSource for MemoryObject {
-    async fn read(&self, start: u64, end: u64) -> Result<Bytes, Error> {
+    /// In segments of 16 KiB at most, as a network body arrives.
+    async fn read(&self, start: u64, end: u64) -> Result<Vec<Bytes>, Error> {
         self.reads.fetch_add(1, Ordering::Relaxed);
         self.largest_read.fetch_max(end - start, Ordering::Relaxed);
         let (start, end) = (start as usize, end as usize);
-        self.data.get(start..end).map(|s| self.data.slice_ref(s)).ok_or_else(|| Error::new("InvalidRange"))
+        let range = self.data.get(start..end).map(|s| self.data.slice_ref(s)).ok_or_else(|| Error::new("InvalidRange"))?;
+        Ok((0..range.len()).step_by(16 << 10).map(|at| range.slice(at..(at + (16 << 10)).min(range.len()))).collect())
     }
 }
 

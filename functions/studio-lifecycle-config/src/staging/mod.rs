@@ -64,8 +64,10 @@ impl From<shared::Error> for StagingError {
 /// Tuning of the engine. The defaults keep a 128 MB Lambda well inside its memory.
 #[derive(Debug, Clone)]
 pub struct Tuning {
-    /// Bytes fetched per ranged GET; one window is read while the next is prefetched.
+    /// Bytes fetched per ranged GET ...
     pub window: u64,
+    /// ... and how many windows are fetched ahead of the one being read, in parallel.
+    pub ahead: usize,
     /// Files up to this size are one PUT; larger ones are multipart with parts of this size.
     pub part_size: usize,
     /// Bytes of file data held for uploads at once (the reader waits beyond it).
@@ -76,7 +78,7 @@ pub struct Tuning {
 
 impl Default for Tuning {
     fn default() -> Self {
-        Self { window: 8 << 20, part_size: 8 << 20, memory_budget: 32 << 20, concurrency: 32 }
+        Self { window: 4 << 20, ahead: 3, part_size: 8 << 20, memory_budget: 32 << 20, concurrency: 32 }
     }
 }
 
@@ -137,7 +139,7 @@ pub async fn stage<S: RangeSource, D: ObjectSink>(
         return Ok(Staged { next: zip.files.len(), files: 0, bytes: 0 });
     };
     let end = files.iter().map(|f| f.next_offset).max().unwrap_or(first.next_offset);
-    let mut reader = SequentialReader::new(source, first.header_offset, end, tuning.window);
+    let mut reader = SequentialReader::new(source, first.header_offset, end, tuning.window, tuning.ahead);
     let mut uploader = Uploader::new(sink, tuning);
     let mut next = from;
     let mut result = Ok(());

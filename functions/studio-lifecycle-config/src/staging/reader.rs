@@ -1,5 +1,5 @@
-//! Streaming the entries' data: a forward reader over windows of ranged GETs (the next
-//! window prefetched while the current one is consumed), and an entry reader that checks the
+//! Streaming the entries' data: a forward reader over windows of ranged GETs (the next few
+//! fetched in parallel while the current one is consumed), and an entry reader that checks the
 //! local header, inflates, and verifies size and CRC-32 as the data goes by.
 
 use super::store::RangeSource;
@@ -7,83 +7,116 @@ use super::zip_index::{Entry, LOCAL_HEADER_LEN, Method};
 use super::{ArchiveError, StagingError};
 use bytes::{Buf, Bytes};
 use flate2::{Crc, Decompress, FlushDecompress, Status};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
 
-type Fetch = JoinHandle<Result<Bytes, shared::Error>>;
+type Fetch = JoinHandle<Result<Vec<Bytes>, shared::Error>>;
 
-/// Reads `start..end` of an object front to back, one window per ranged GET. Holds at most
-/// two windows: the one being consumed and the prefetched next one.
+/// Reads `start..end` of an object front to back, one window per ranged GET, with up to
+/// `ahead` further windows fetched in parallel: at most `(ahead + 1) * window` bytes are held.
+/// Windows are kept as the segments they arrived in, never copied into one buffer.
 pub struct SequentialReader<S> {
     source: Arc<S>,
     window: u64,
-    /// Absolute position of `buf[0]`.
+    ahead: usize,
+    /// Absolute position of the first byte of `segments`.
     pos: u64,
     end: u64,
-    buf: Bytes,
-    prefetch: Option<(u64, Fetch)>,
+    segments: VecDeque<Bytes>,
+    /// Fetches of the windows that follow `segments`, in order: (start, length, task).
+    fetches: VecDeque<(u64, u64, Fetch)>,
 }
 
 impl<S: RangeSource> SequentialReader<S> {
-    pub fn new(source: Arc<S>, start: u64, end: u64, window: u64) -> Self {
-        Self { source, window: window.max(1), pos: start, end, buf: Bytes::new(), prefetch: None }
+    pub fn new(source: Arc<S>, start: u64, end: u64, window: u64, ahead: usize) -> Self {
+        Self { source, window: window.max(1), ahead, pos: start, end, segments: VecDeque::new(), fetches: VecDeque::new() }
     }
 
     pub fn position(&self) -> u64 {
         self.pos
     }
 
-    /// Moves to `pos`, keeping the buffered window when `pos` falls inside it.
+    /// Moves to `pos`, keeping what is buffered or being fetched when `pos` falls inside it.
     pub fn seek(&mut self, pos: u64) {
-        if pos >= self.pos && pos - self.pos <= self.buf.len() as u64 {
-            self.buf.advance((pos - self.pos) as usize);
-        } else {
-            self.buf = Bytes::new();
+        if pos < self.pos {
+            self.reset(pos);
+            return;
+        }
+        let mut skip = pos - self.pos;
+        while skip > 0 {
+            let Some(front) = self.segments.front_mut() else { break };
+            let n = skip.min(front.len() as u64) as usize;
+            front.advance(n);
+            skip -= n as u64;
+            self.pos += n as u64;
+            if front.is_empty() {
+                self.segments.pop_front();
+            }
+        }
+        if skip > 0 {
+            // Past the buffered data: keep the fetches that start exactly there or later.
+            while self.fetches.front().is_some_and(|(start, _, _)| *start < pos) {
+                if let Some((_, _, task)) = self.fetches.pop_front() {
+                    task.abort();
+                }
+            }
+            if self.fetches.front().is_some_and(|(start, _, _)| *start != pos) {
+                self.reset(pos);
+            }
+            self.pos = pos;
+        }
+    }
+
+    fn reset(&mut self, pos: u64) {
+        self.segments.clear();
+        for (_, _, task) in self.fetches.drain(..) {
+            task.abort();
         }
         self.pos = pos;
     }
 
-    fn fetch(&self, start: u64) -> Fetch {
-        let source = self.source.clone();
-        let end = self.end.min(start.saturating_add(self.window));
-        tokio::spawn(async move { source.read(start, end).await })
+    /// Keeps `ahead + 1` windows fetching after the buffered data.
+    fn top_up(&mut self) {
+        let buffered: u64 = self.segments.iter().map(|s| s.len() as u64).sum();
+        let mut next = self.fetches.back().map_or(self.pos + buffered, |(start, len, _)| start + len);
+        while self.fetches.len() <= self.ahead && next < self.end {
+            let len = (self.end - next).min(self.window);
+            let source = self.source.clone();
+            let start = next;
+            self.fetches.push_back((start, len, tokio::spawn(async move { source.read(start, start + len).await })));
+            next += len;
+        }
     }
 
     /// The bytes available at the current position; empty only at the end of the range.
     pub async fn fill(&mut self) -> Result<&[u8], StagingError> {
-        if self.buf.is_empty() && self.pos < self.end {
-            let task = match self.prefetch.take() {
-                Some((at, task)) if at == self.pos => task,
-                stale => {
-                    if let Some((_, task)) = stale {
-                        task.abort();
-                    }
-                    self.fetch(self.pos)
-                }
-            };
-            let expected = self.end.min(self.pos.saturating_add(self.window)) - self.pos;
-            let bytes = task.await.map_err(|e| shared::Error::new(format!("reading the zip: {e}")))??;
-            if bytes.len() as u64 != expected {
-                return Err(shared::Error::new(format!(
-                    "reading the zip: asked for {expected} bytes at offset {}, got {}",
-                    self.pos,
-                    bytes.len()
-                ))
-                .into());
-            }
-            self.buf = bytes;
-            let next = self.pos + expected;
-            if next < self.end {
-                self.prefetch = Some((next, self.fetch(next)));
-            }
+        while self.segments.front().is_some_and(Bytes::is_empty) {
+            self.segments.pop_front();
         }
-        Ok(&self.buf)
+        if self.segments.is_empty() && self.pos < self.end {
+            self.top_up();
+            let Some((start, len, task)) = self.fetches.pop_front() else {
+                return Ok(&[]);
+            };
+            let segments = task.await.map_err(|e| shared::Error::new(format!("reading the zip: {e}")))??;
+            let got: u64 = segments.iter().map(|s| s.len() as u64).sum();
+            if got != len || start != self.pos {
+                return Err(shared::Error::new(format!("reading the zip: asked for {len} bytes at offset {start}, got {got}")).into());
+            }
+            self.segments = segments.into_iter().filter(|s| !s.is_empty()).collect();
+            self.top_up();
+        }
+        Ok(self.segments.front().map_or(&[][..], |s| &s[..]))
     }
 
+    /// Moves past `n` bytes of what [`fill`](Self::fill) returned.
     pub fn consume(&mut self, n: usize) {
-        let n = n.min(self.buf.len());
-        self.buf.advance(n);
-        self.pos += n as u64;
+        if let Some(front) = self.segments.front_mut() {
+            let n = n.min(front.len());
+            front.advance(n);
+            self.pos += n as u64;
+        }
     }
 
     /// Exactly `n` bytes (headers); the range ending first means the zip is truncated.
@@ -104,7 +137,7 @@ impl<S: RangeSource> SequentialReader<S> {
 
 impl<S> Drop for SequentialReader<S> {
     fn drop(&mut self) {
-        if let Some((_, task)) = self.prefetch.take() {
+        for (_, _, task) in self.fetches.drain(..) {
             task.abort();
         }
     }

@@ -44,9 +44,9 @@ impl S3Object {
 }
 
 impl RangeSource for S3Object {
-    async fn read(&self, start: u64, end: u64) -> Result<Bytes, Error> {
+    async fn read(&self, start: u64, end: u64) -> Result<Vec<Bytes>, Error> {
         if end <= start {
-            return Ok(Bytes::new());
+            return Ok(Vec::new());
         }
         let mut attempt = 1;
         loop {
@@ -64,7 +64,7 @@ impl RangeSource for S3Object {
                     _ => Error::aws("GetObject", &e),
                 })?;
             match object.body.collect().await {
-                Ok(body) => return Ok(body.into_bytes()),
+                Ok(body) => return Ok(body.into_segments().collect()),
                 Err(e) if attempt < BODY_ATTEMPTS => {
                     tracing::warn!(error = %e, attempt, "reading a GetObject body failed; retrying");
                     attempt += 1;

@@ -7,8 +7,16 @@ use std::future::Future;
 
 /// A zip object: read any byte range of it.
 pub trait RangeSource: Send + Sync + 'static {
-    /// Bytes `start..end` exactly (fewer is an error of the implementation).
-    fn read(&self, start: u64, end: u64) -> impl Future<Output = Result<Bytes, Error>> + Send;
+    /// Bytes `start..end` exactly, in the segments they arrived in.
+    fn read(&self, start: u64, end: u64) -> impl Future<Output = Result<Vec<Bytes>, Error>> + Send;
+}
+
+/// Segments as one buffer (for the small reads of the zip's index).
+pub fn contiguous(segments: Vec<Bytes>) -> Bytes {
+    match <[Bytes; 1]>::try_from(segments) {
+        Ok([one]) => one,
+        Err(segments) => segments.concat().into(),
+    }
 }
 
 /// A part of a multipart upload, as CompleteMultipartUpload wants it back.

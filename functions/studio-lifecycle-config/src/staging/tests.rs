@@ -87,7 +87,7 @@ fn patch_u32(zip: &mut [u8], at: usize, value: u32) {
 }
 
 fn small() -> Tuning {
-    Tuning { window: 64 << 10, part_size: 64 << 10, memory_budget: 256 << 10, concurrency: 4 }
+    Tuning { window: 64 << 10, ahead: 2, part_size: 64 << 10, memory_budget: 256 << 10, concurrency: 4 }
 }
 
 fn later() -> Instant {
@@ -189,7 +189,7 @@ async fn memory_in_flight_stays_within_the_budget() {
     let inspected = inspect_zip(&zip, &[]).await.unwrap();
     let source = Arc::new(MemoryObject::new(zip));
     let bucket = Arc::new(MemoryBucket::with_delay(Duration::from_millis(5)));
-    let tuning = Tuning { window: 128 << 10, part_size: 128 << 10, memory_budget: 512 << 10, concurrency: 32 };
+    let tuning = Tuning { window: 128 << 10, ahead: 1, part_size: 128 << 10, memory_budget: 512 << 10, concurrency: 32 };
     stage(source.clone(), bucket.clone(), &inspected, "", 0, later(), &tuning).await.unwrap();
     let peak = bucket.peak_in_flight.load(Ordering::SeqCst);
     assert!(peak <= tuning.memory_budget, "peak {peak} bytes in flight");
@@ -360,4 +360,18 @@ async fn an_empty_zip_stages_nothing() {
     let (bucket, inspected) = stage_zip(&Zip::new().finish(), &[], &small()).await.unwrap();
     assert!(inspected.files.is_empty());
     assert!(bucket.keys().is_empty());
+}
+
+#[tokio::test]
+async fn excluded_large_files_are_skipped_without_being_read() {
+    let big = noise(2 << 20, 11);
+    let zip = Zip::new().file("a.txt", &text(30_000)).stored("skip/big.bin", &big).file("c.txt", &text(40_000)).finish();
+    let inspected = inspect_zip(&zip, &["skip"]).await.unwrap();
+    let source = Arc::new(MemoryObject::new(zip));
+    let bucket = Arc::new(MemoryBucket::default());
+    stage(source.clone(), bucket.clone(), &inspected, "", 0, later(), &small()).await.unwrap();
+    assert_eq!(bucket.keys(), ["a.txt", "c.txt"]);
+    assert_eq!(bucket.get("c.txt").unwrap(), text(40_000));
+    let read = source.reads.load(Ordering::Relaxed) as u64 * small().window;
+    assert!(read < 1 << 20, "about {read} bytes read for 2 MiB skipped");
 }

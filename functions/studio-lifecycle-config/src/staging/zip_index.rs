@@ -3,7 +3,7 @@
 //! encryption and compression methods, declared sizes and ratios (zip bombs), overlapping or
 //! out-of-bounds entries, duplicates. ZIP64 archives are supported.
 
-use super::store::RangeSource;
+use super::store::{RangeSource, contiguous};
 use super::{ArchiveError, StagingError};
 use std::collections::HashSet;
 
@@ -118,7 +118,7 @@ pub async fn read<S: RangeSource>(source: &S, len: u64, limits: &Limits) -> Resu
     }
     let tail_len = len.min((EOCD_LEN + MAX_COMMENT + ZIP64_LOCATOR_LEN + ZIP64_EOCD_LEN) as u64);
     let tail_start = len - tail_len;
-    let tail = source.read(tail_start, len).await?;
+    let tail = contiguous(source.read(tail_start, len).await?);
     if tail.len() < EOCD_LEN {
         return Err(corrupt("the object ended early"));
     }
@@ -141,7 +141,7 @@ pub async fn read<S: RangeSource>(source: &S, len: u64, limits: &Limits) -> Resu
         let from = (directory.offset - tail_start) as usize;
         tail.slice(from..from + directory.size as usize)
     } else {
-        source.read(directory.offset, cd_end).await?
+        contiguous(source.read(directory.offset, cd_end).await?)
     };
     let entries = parse_directory(&bytes, directory.entries)?;
     check_entries(entries, directory.offset, limits)
@@ -188,7 +188,7 @@ async fn find_directory<S: RangeSource>(source: &S, tail: &[u8], tail_start: u64
         let at = (record_at - tail_start) as usize;
         bytes::Bytes::copy_from_slice(&tail[at..at + ZIP64_EOCD_LEN])
     } else {
-        source.read(record_at, record_at + ZIP64_EOCD_LEN as u64).await?
+        contiguous(source.read(record_at, record_at + ZIP64_EOCD_LEN as u64).await?)
     };
     let mut f = Fields::new(&record);
     if f.u32() != Some(ZIP64_EOCD_SIGNATURE) {

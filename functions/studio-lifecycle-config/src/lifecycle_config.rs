@@ -1,0 +1,412 @@
+//! The custom resource: stage the assets, create the config named by its content hash,
+//! replace it when the content changes, delete it (or retain it while in use) with its assets.
+
+use crate::plan::{self, NAME_HASH_LEN, Plan};
+use crate::properties::{Location, Properties, Spec};
+use crate::script::FULL_SCRIPT_FILE;
+use crate::staging::s3::{S3Bucket, delete_prefix};
+use crate::staging::store::ObjectSink;
+use crate::staging::zip_index::Limits;
+use crate::staging::{self, Tuning};
+use aws_sdk_sagemaker::types::{StudioLifecycleConfigAppType, Tag};
+use serde::{Deserialize, Serialize};
+use shared::aws::{error_code, error_message};
+use shared::{CustomResource, Done, Error, Outcome, Pending, Request, ownership};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::{info, warn};
+
+/// Staging work per step before handing back to the core: short enough that a step ends well
+/// before Lambda's deadline (the core keeps up to 60 s back), so that staging any number of
+/// files spans continuations. STAGING_SLICE_SECONDS overrides it (for timeouts under 2 min).
+const DEFAULT_SLICE: Duration = Duration::from_secs(20);
+pub const SLICE_ENV: &str = "STAGING_SLICE_SECONDS";
+/// At most this long is spent removing a failed staging's files before reporting the failure.
+const CLEANUP_BUDGET: Duration = Duration::from_secs(30);
+
+pub struct LifecycleConfig {
+    sagemaker: aws_sdk_sagemaker::Client,
+    s3: aws_sdk_s3::Client,
+    tuning: Tuning,
+    limits: Limits,
+    slice: Duration,
+}
+
+/// Where a multi-step operation is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Progress {
+    /// Staging: assets before `asset` are done, and its files before `file`. The hash pins
+    /// the content: if the sources change in between, the staging fails instead of mixing.
+    Staging { content_sha256: String, asset: usize, file: usize },
+    /// Delete: the config is gone; its staged files are being removed.
+    RemovingAssets,
+}
+
+/// A config ARN this function made: `arn:<partition>:sagemaker:<region>:<account>:studio-lifecycle-config/<base>-<10 hex>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigArn {
+    pub name: String,
+    pub base: String,
+    pub hash: String,
+}
+
+impl ConfigArn {
+    pub fn parse(arn: &str) -> Option<Self> {
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        let ["arn", _partition, "sagemaker", _region, _account, resource] = parts.as_slice() else {
+            return None;
+        };
+        let name = resource.strip_prefix("studio-lifecycle-config/")?;
+        let (base, hash) = name.rsplit_once('-')?;
+        let hex = hash.len() == NAME_HASH_LEN && hash.chars().all(|c| c.is_ascii_hexdigit());
+        (hex && !base.is_empty()).then(|| Self { name: name.to_string(), base: base.to_string(), hash: hash.to_ascii_lowercase() })
+    }
+}
+
+impl LifecycleConfig {
+    /// Configuration errors are returned so that every event is answered FAILED with them.
+    pub fn from_env(sagemaker: aws_sdk_sagemaker::Client, s3: aws_sdk_s3::Client) -> Result<Self, String> {
+        let slice = match std::env::var(SLICE_ENV) {
+            Err(_) => DEFAULT_SLICE,
+            Ok(text) => text
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|s| (0.0..=600.0).contains(s))
+                .map(Duration::from_secs_f64)
+                .ok_or_else(|| format!("{SLICE_ENV} must be a number of seconds from 0 to 600, got {text:?}"))?,
+        };
+        Ok(Self { sagemaker, s3, tuning: Tuning::default(), limits: Limits::default(), slice })
+    }
+
+    /// The config's ARN, or None if there is no config of that name.
+    async fn find(&self, name: &str) -> Result<Option<String>, Error> {
+        match self.sagemaker.describe_studio_lifecycle_config().studio_lifecycle_config_name(name).send().await {
+            Ok(config) => Ok(config.studio_lifecycle_config_arn().map(str::to_string)),
+            Err(e) if error_code(&e) == Some("ResourceNotFound") => Ok(None),
+            Err(e) => Err(Error::aws("DescribeStudioLifecycleConfig", &e)),
+        }
+    }
+
+    async fn tags(&self, arn: &str) -> Result<Vec<(String, String)>, Error> {
+        let mut tags = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .sagemaker
+                .list_tags()
+                .resource_arn(arn)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| Error::aws("ListTags", &e))?;
+            tags.extend(page.tags().iter().map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())));
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(tags);
+            }
+        }
+    }
+
+    /// Brings the config's user tags to the properties' (tags are not content: no replacement).
+    async fn sync_tags(&self, arn: &str, desired: &[(String, String)]) -> Result<(), Error> {
+        let actual = self.tags(arn).await?;
+        let (add, remove) = ownership::tag_changes(&actual, desired);
+        if !add.is_empty() {
+            self.sagemaker
+                .add_tags()
+                .resource_arn(arn)
+                .set_tags(Some(add.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
+                .send()
+                .await
+                .map_err(|e| Error::aws("AddTags", &e))?;
+        }
+        if !remove.is_empty() {
+            self.sagemaker
+                .delete_tags()
+                .resource_arn(arn)
+                .set_tag_keys(Some(remove))
+                .send()
+                .await
+                .map_err(|e| Error::aws("DeleteTags", &e))?;
+        }
+        Ok(())
+    }
+
+    async fn plan(&self, spec: &Spec) -> Result<Plan, Error> {
+        plan::plan(&self.s3, spec, &self.limits).await
+    }
+
+    fn done(arn: &str, spec: &Spec, plan: &Plan) -> Done {
+        Done::new(arn)
+            .with("StudioLifecycleConfigArn", arn)
+            .with("StudioLifecycleConfigName", &plan.name)
+            .with("AssetsS3Uri", plan.assets_uri(spec.location.as_ref()))
+            .with("ContentSha256", &plan.content_sha256)
+    }
+
+    /// Makes the config for `plan`: stages (in slices), then CreateStudioLifecycleConfig.
+    async fn provision(&self, request: &Request, spec: &Spec, plan: &Plan, progress: Option<Progress>) -> Result<Outcome<Progress>, Error> {
+        let (mut asset, mut file) = match progress {
+            Some(Progress::Staging { content_sha256, asset, file }) => {
+                if content_sha256 != plan.content_sha256 {
+                    // What was staged so far belongs to the old content: remove it.
+                    if let Some(location) = &spec.location {
+                        self.remove_staged(location, &location.staged_prefix(&spec.base, &content_sha256)).await;
+                    }
+                    return Err(Error::new("the assets changed while they were being staged (their content hash differs); update the stack again"));
+                }
+                (asset, file)
+            }
+            _ => {
+                // The same content may already have a config: a duplicate delivery, or a
+                // return to content this resource had before (then it is reused).
+                if let Some(arn) = self.find(&plan.name).await? {
+                    let tags = self.tags(&arn).await?;
+                    if !ownership::owned_by(&tags, request) {
+                        return Err(Error::new(format!(
+                            "a Studio lifecycle config named {} already exists and was not created by this stack's {}; \
+                             give this resource another StudioLifecycleConfigName",
+                            plan.name, request.logical_resource_id
+                        )));
+                    }
+                    info!(arn, "a config with this content exists already; reusing it");
+                    self.sync_tags(&arn, &spec.tags).await?;
+                    return Ok(Self::done(&arn, spec, plan).into());
+                }
+                (0, 0)
+            }
+        };
+
+        let until = Instant::now() + self.slice;
+        if let (Some(location), Some(prefix)) = (&spec.location, &plan.staged_prefix) {
+            let sink = Arc::new(S3Bucket::new(&self.s3, &location.bucket));
+            while asset < plan.assets.len() {
+                let planned = &plan.assets[asset];
+                let started = Instant::now();
+                let staged = staging::stage(planned.source.clone(), sink.clone(), &planned.zip, &planned.dest_prefix(prefix), file, until, &self.tuning)
+                    .await
+                    .map_err(|e| plan::asset_error(&planned.spec, e));
+                let staged = match staged {
+                    Ok(staged) => staged,
+                    Err(e) => return Err(self.failed_staging(spec, plan, e).await),
+                };
+                info!(
+                    asset = %planned.spec.name,
+                    files = staged.files,
+                    bytes = staged.bytes,
+                    staged_through = staged.next,
+                    of = planned.zip.files.len(),
+                    seconds = started.elapsed().as_secs_f64(),
+                    peak_rss_mb = peak_rss_mb(),
+                    "staged"
+                );
+                file = staged.next;
+                if file >= planned.zip.files.len() {
+                    (asset, file) = (asset + 1, 0);
+                }
+                if asset < plan.assets.len() && Instant::now() >= until {
+                    let waiting_for = match plan.assets.get(asset) {
+                        Some(next) => format!("staging asset {} ({} of {} files done)", next.spec.name, file, next.zip.files.len()),
+                        None => "staging the assets".to_string(),
+                    };
+                    let progress = Progress::Staging { content_sha256: plan.content_sha256.clone(), asset, file };
+                    return Ok(Pending::new(progress, waiting_for).poll_after(Duration::ZERO).into());
+                }
+            }
+            if let Some(full) = &plan.full_script {
+                let put = sink.put(&format!("{prefix}{FULL_SCRIPT_FILE}"), full.clone().into_bytes().into()).await;
+                if let Err(e) = put {
+                    return Err(self.failed_staging(spec, plan, e).await);
+                }
+            }
+        }
+        self.create_config(request, spec, plan).await
+    }
+
+    async fn create_config(&self, request: &Request, spec: &Spec, plan: &Plan) -> Result<Outcome<Progress>, Error> {
+        let tags = spec.tags.iter().chain(&ownership::tags(request)).map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+        let created = self
+            .sagemaker
+            .create_studio_lifecycle_config()
+            .studio_lifecycle_config_name(&plan.name)
+            .studio_lifecycle_config_content(&plan.content)
+            .studio_lifecycle_config_app_type(StudioLifecycleConfigAppType::from(spec.app_type.as_str()))
+            .set_tags(Some(tags))
+            .send()
+            .await;
+        match created {
+            Ok(output) => {
+                let arn = output.studio_lifecycle_config_arn().unwrap_or_default().to_string();
+                info!(arn, name = %plan.name, "created the lifecycle config");
+                Ok(Self::done(&arn, spec, plan).into())
+            }
+            // Another delivery of this very request got there first.
+            Err(e) if error_code(&e) == Some("ResourceInUse") => match self.find(&plan.name).await? {
+                Some(arn) if ownership::made_by(&self.tags(&arn).await?, request) => Ok(Self::done(&arn, spec, plan).into()),
+                _ => Err(Error::aws("CreateStudioLifecycleConfig", &e)),
+            },
+            Err(e) => Err(self.failed_staging(spec, plan, Error::aws("CreateStudioLifecycleConfig", &e)).await),
+        }
+    }
+
+    /// A creation that cannot succeed: its staged files are removed (no config uses them:
+    /// none of this name existed when staging began) and the error is returned. Retryable
+    /// errors are returned as they are: the core runs the step again.
+    async fn failed_staging(&self, spec: &Spec, plan: &Plan, error: Error) -> Error {
+        if !error.retryable
+            && let (Some(location), Some(prefix)) = (&spec.location, &plan.staged_prefix)
+        {
+            self.remove_staged(location, prefix).await;
+        }
+        error
+    }
+
+    /// Best effort, within a bounded time: a failure is logged, not reported.
+    async fn remove_staged(&self, location: &Location, prefix: &str) {
+        let until = Instant::now() + CLEANUP_BUDGET;
+        match delete_prefix(&self.s3, &location.bucket, prefix, |_| true, until).await {
+            Ok(true) => info!(prefix, "removed the files staged before the failure"),
+            Ok(false) => warn!(prefix, "could not remove all files staged before the failure in time"),
+            Err(e) => warn!(prefix, error = %e.reason, "could not remove the files staged before the failure"),
+        }
+    }
+
+    /// Removes the staged files of the config `arn` names (`<prefix><base>/<hash...>/`).
+    async fn remove_assets(&self, physical_id: &str, arn: &ConfigArn, base: &str, location: &Location) -> Result<Outcome<Progress>, Error> {
+        let parent = format!("{}{base}/", location.prefix);
+        let search = format!("{parent}{}", arn.hash);
+        // Only `<parent><64 hex starting with the name's 10>/...`: never another base's files.
+        let ours = |key: &str| {
+            key.strip_prefix(&parent).and_then(|rest| rest.split_once('/')).is_some_and(|(hash, _)| {
+                hash.len() == 64 && hash.starts_with(&arn.hash) && hash.chars().all(|c| c.is_ascii_hexdigit())
+            })
+        };
+        let uri = location.uri(&format!("{search}.../"));
+        match delete_prefix(&self.s3, &location.bucket, &search, ours, Instant::now() + self.slice.max(Duration::from_secs(1))).await {
+            Ok(true) => Ok(Done::new(physical_id).reason(format!("deleted {} and its staged assets", arn.name)).into()),
+            Ok(false) => Ok(Pending::new(Progress::RemovingAssets, format!("removing the staged assets at {uri}")).poll_after(Duration::ZERO).into()),
+            Err(e) if e.retryable => Err(e),
+            // The config is gone; leftover files must not fail the stack's delete.
+            Err(e) => Ok(Done::new(physical_id)
+                .reason(format!("deleted {}, but its staged assets at {uri} could not be removed: {}; remove them by hand", arn.name, e.reason))
+                .into()),
+        }
+    }
+}
+
+/// Peak resident memory of this process (Linux), for the staging logs.
+fn peak_rss_mb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024)
+}
+
+impl CustomResource for LifecycleConfig {
+    type Properties = Properties;
+    type Progress = Progress;
+
+    fn recognizes(&self, physical_id: &str) -> bool {
+        ConfigArn::parse(physical_id).is_some()
+    }
+
+    async fn create(&self, request: &Request, properties: &Properties, progress: Option<Progress>) -> Result<Outcome<Progress>, Error> {
+        let spec = properties.validate()?;
+        let plan = self.plan(&spec).await?;
+        self.provision(request, &spec, &plan, progress).await
+    }
+
+    async fn update(
+        &self,
+        request: &Request,
+        physical_id: &str,
+        properties: &Properties,
+        _old: Option<&Properties>,
+        progress: Option<Progress>,
+    ) -> Result<Outcome<Progress>, Error> {
+        let spec = properties.validate()?;
+        let plan = self.plan(&spec).await?;
+        // Same content, same config: only the tags can have changed.
+        let same = ConfigArn::parse(physical_id).is_some_and(|arn| arn.name.eq_ignore_ascii_case(&plan.name));
+        if progress.is_none() && same {
+            if let Some(arn) = self.find(&plan.name).await? {
+                self.sync_tags(&arn, &spec.tags).await?;
+                return Ok(Self::done(physical_id, &spec, &plan).into());
+            }
+            warn!(name = %plan.name, "the config is gone; creating it again");
+        }
+        // New content: a new config (new PhysicalResourceId); CloudFormation deletes the old
+        // one in its cleanup, after the domain or profiles have moved to the new one.
+        self.provision(request, &spec, &plan, progress).await
+    }
+
+    async fn delete(&self, request: &Request, physical_id: &str, properties: &Properties, progress: Option<Progress>) -> Result<Outcome<Progress>, Error> {
+        let Some(arn) = ConfigArn::parse(physical_id) else {
+            return Ok(Done::new(physical_id).into());
+        };
+        // ARNs may show names in lower case; the properties keep the case the config has.
+        let base = if properties.studio_lifecycle_config_name.eq_ignore_ascii_case(&arn.base) {
+            properties.studio_lifecycle_config_name.clone()
+        } else {
+            arn.base.clone()
+        };
+        let name = format!("{base}-{}", arn.hash);
+        let location = properties.location().ok().flatten();
+        let staged = location.as_ref().map(|l| l.uri(&format!("{}{base}/{}.../", l.prefix, arn.hash))).unwrap_or_default();
+
+        if progress != Some(Progress::RemovingAssets) {
+            match self.find(&name).await? {
+                None => info!(name, "the config is already gone"),
+                Some(config_arn) => {
+                    let tags = self.tags(&config_arn).await?;
+                    if !ownership::owned_by(&tags, request) {
+                        return Ok(Done::new(physical_id)
+                            .reason(format!("left {name} as it is: it is not tagged as created by this stack's {}", request.logical_resource_id))
+                            .into());
+                    }
+                    let deleted = self.sagemaker.delete_studio_lifecycle_config().studio_lifecycle_config_name(&name).send().await;
+                    match deleted {
+                        Ok(_) => info!(name, "deleted the lifecycle config"),
+                        Err(e) if error_code(&e) == Some("ResourceNotFound") => info!(name, "the config is already gone"),
+                        Err(e) if error_code(&e) == Some("ResourceInUse") => {
+                            let why = error_message(&e).unwrap_or("a domain, user profile, space or running app uses it");
+                            let kept = if staged.is_empty() { String::new() } else { format!("; its staged assets at {staged} are kept so that it keeps working") };
+                            return Ok(Done::new(physical_id)
+                                .reason(format!("retained: in use: {why}{kept}. Delete it once nothing uses it"))
+                                .into());
+                        }
+                        Err(e) => return Err(Error::aws("DeleteStudioLifecycleConfig", &e)),
+                    }
+                }
+            }
+        }
+        match location {
+            Some(_) if properties.retain_assets => {
+                Ok(Done::new(physical_id).reason(format!("deleted {name}; its staged assets at {staged} are kept (RetainAssets)")).into())
+            }
+            Some(location) => self.remove_assets(physical_id, &arn, &base, &location).await,
+            None => Ok(Done::new(physical_id).into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_config_arns_named_by_content_hash_are_recognised() {
+        let arn = ConfigArn::parse("arn:aws:sagemaker:us-east-1:123456789012:studio-lifecycle-config/lab-setup-0123456789").unwrap();
+        assert_eq!((arn.name.as_str(), arn.base.as_str(), arn.hash.as_str()), ("lab-setup-0123456789", "lab-setup", "0123456789"));
+        for other in [
+            "arn:aws:sagemaker:us-east-1:123456789012:studio-lifecycle-config/handmade",
+            "arn:aws:sagemaker:us-east-1:123456789012:studio-lifecycle-config/lab-012345678",
+            "arn:aws:sagemaker:us-east-1:123456789012:user-profile/d-abc/lab-0123456789",
+            "create-failed:6d1f2a3b",
+            "lab-0123456789",
+        ] {
+            assert_eq!(ConfigArn::parse(other), None, "{other}");
+        }
+    }
+}

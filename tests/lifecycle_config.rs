@@ -1,0 +1,580 @@
+//! studio-lifecycle-config end to end: the real binary under the Lambda emulator, assets in
+//! the local S3 server, configs in the SageMaker emulator. The generated scripts are run with
+//! bash against a stand-in `aws` that reads the local S3 server's files, as a Studio app would.
+
+use base64::Engine;
+use local_cloud::cloud::LocalCloud;
+use local_cloud::cloudformation::{Response, Status};
+use sagemaker_emulator::Options;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::io::{Cursor, Write};
+use std::path::Path;
+use std::time::Duration;
+use zip::CompressionMethod;
+use zip::write::SimpleFileOptions;
+
+const FUNCTION: &str = "studio-lifecycle-config";
+const SOURCES: &str = "asset-sources";
+const STAGING: &str = "lifecycle-staging";
+
+struct Env {
+    cloud: LocalCloud,
+    s3: aws_sdk_s3::Client,
+    sagemaker: aws_sdk_sagemaker::Client,
+}
+
+async fn env() -> Env {
+    env_with(&[]).await
+}
+
+async fn env_with(function_env: &[(&str, &str)]) -> Env {
+    let options = Options { transition_delay: Duration::from_millis(50), ..Options::default() };
+    let cloud = LocalCloud::start_with(options).await.expect("local cloud");
+    cloud.deploy_with(FUNCTION, Duration::from_secs(900), function_env).await.expect("deploy");
+    for bucket in [SOURCES, STAGING] {
+        cloud.s3.create_bucket(bucket).await.expect("bucket");
+    }
+    let s3 = cloud.s3.client().await;
+    let sagemaker = cloud.sagemaker_client();
+    Env { cloud, s3, sagemaker }
+}
+
+impl Env {
+    async fn put(&self, bucket: &str, key: &str, bytes: Vec<u8>) {
+        self.s3.put_object().bucket(bucket).key(key).body(bytes.into()).send().await.expect("put");
+    }
+
+    async fn get(&self, bucket: &str, key: &str) -> Vec<u8> {
+        let object = self.s3.get_object().bucket(bucket).key(key).send().await.unwrap_or_else(|e| panic!("get {key}: {e:?}"));
+        object.body.collect().await.expect("body").into_bytes().to_vec()
+    }
+
+    /// Keys under `prefix`, relative to it, sorted.
+    async fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
+        let mut keys = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self.s3.list_objects_v2().bucket(bucket).prefix(prefix).set_continuation_token(token).send().await.expect("list");
+            keys.extend(page.contents().iter().filter_map(|o| o.key()).map(|k| k[prefix.len()..].to_string()));
+            token = page.next_continuation_token().map(str::to_string);
+            if token.is_none() {
+                keys.sort();
+                return keys;
+            }
+        }
+    }
+
+    async fn create(&self, logical_id: &str, properties: Value) -> Response {
+        self.cloud.cfn.create(FUNCTION, logical_id, properties).await.expect("a valid response")
+    }
+
+    async fn update(&self, logical_id: &str, physical_id: &str, properties: Value, old: Value) -> Response {
+        self.cloud.cfn.update(FUNCTION, logical_id, physical_id, properties, old).await.expect("a valid response")
+    }
+
+    async fn delete(&self, logical_id: &str, physical_id: &str, properties: Value) -> Response {
+        self.cloud.cfn.delete(FUNCTION, logical_id, physical_id, properties).await.expect("a valid response")
+    }
+
+    /// The config's script, decoded; None if there is no such config.
+    async fn script(&self, name: &str) -> Option<String> {
+        let config = self.sagemaker.describe_studio_lifecycle_config().studio_lifecycle_config_name(name).send().await.ok()?;
+        let content = config.studio_lifecycle_config_content().unwrap_or_default();
+        let bytes = base64::engine::general_purpose::STANDARD.decode(content).expect("base64 content");
+        Some(String::from_utf8(bytes).expect("UTF-8 script"))
+    }
+
+    async fn tags(&self, arn: &str) -> Vec<(String, String)> {
+        let tags = self.sagemaker.list_tags().resource_arn(arn).max_results(100).send().await.expect("tags");
+        tags.tags().iter().map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())).collect()
+    }
+
+    /// Runs a generated script as a Studio app would: bash, with `aws` standing in for the
+    /// CLI over the local S3 server's files. Returns (success, stdout + stderr, $OUT dir).
+    fn run(&self, script: &str) -> (bool, String, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).expect("bin");
+        let stub = bin.join("aws");
+        std::fs::write(&stub, AWS_STUB).expect("stub");
+        std::process::Command::new("chmod").arg("+x").arg(&stub).status().expect("chmod");
+        let out = tempfile::tempdir().expect("out");
+        std::fs::write(dir.path().join("script.sh"), script).expect("script");
+        let output = std::process::Command::new("bash")
+            .arg(dir.path().join("script.sh"))
+            .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()))
+            .env("LOCAL_S3_ROOT", self.cloud.s3.root())
+            .env("OUT", out.path())
+            .output()
+            .expect("bash");
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        (output.status.success(), text, out)
+    }
+}
+
+/// `aws s3 cp [--recursive] SRC DEST` over the local S3 server's directory (s3s-fs keeps
+/// s3://bucket/key at $LOCAL_S3_ROOT/bucket/key); anything else fails loudly.
+const AWS_STUB: &str = r#"#!/bin/bash
+set -euo pipefail
+recursive=0; args=()
+for arg in "$@"; do
+  case "$arg" in
+    --recursive) recursive=1 ;;
+    --only-show-errors) ;;
+    --*) echo "aws stub: unexpected option $arg" >&2; exit 2 ;;
+    *) args+=("$arg") ;;
+  esac
+done
+if [ "${#args[@]}" -ne 4 ] || [ "${args[0]}" != s3 ] || [ "${args[1]}" != cp ]; then echo "aws stub: unsupported: $*" >&2; exit 2; fi
+src="$LOCAL_S3_ROOT/${args[2]#s3://}"
+if [ "$recursive" = 1 ]; then mkdir -p "${args[3]}"; cp -R "$src/." "${args[3]}"; else cp "$src" "${args[3]}"; fi
+"#;
+
+/// Builds a zip as CDK or `aws cloudformation package` would leave it.
+struct Zip(zip::ZipWriter<Cursor<Vec<u8>>>);
+
+impl Zip {
+    fn new() -> Self {
+        Zip(zip::ZipWriter::new(Cursor::new(Vec::new())))
+    }
+    fn with(mut self, name: &str, data: &[u8], method: CompressionMethod) -> Self {
+        self.0.start_file(name, SimpleFileOptions::default().compression_method(method).unix_permissions(0o644)).expect("zip entry");
+        self.0.write_all(data).expect("zip data");
+        self
+    }
+    fn file(self, name: &str, data: &[u8]) -> Self {
+        self.with(name, data, CompressionMethod::Deflated)
+    }
+    fn stored(self, name: &str, data: &[u8]) -> Self {
+        self.with(name, data, CompressionMethod::Stored)
+    }
+    fn symlink(mut self, name: &str, target: &str) -> Self {
+        self.0.add_symlink(name, target, SimpleFileOptions::default()).expect("symlink");
+        self
+    }
+    fn finish(self) -> Vec<u8> {
+        self.0.finish().expect("zip").into_inner()
+    }
+}
+
+/// Deterministic bytes that do not compress.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// "s3://bucket/prefix/" -> (bucket, prefix)
+fn split_uri(uri: &str) -> (String, String) {
+    let rest = uri.strip_prefix("s3://").unwrap_or_else(|| panic!("not an S3 URI: {uri}"));
+    let (bucket, prefix) = rest.split_once('/').expect("bucket/prefix");
+    (bucket.to_string(), prefix.to_string())
+}
+
+fn assert_success(r: &Response) {
+    assert_eq!(r.status, Status::Success, "{:?}", r.reason);
+}
+
+fn tools_zip() -> (Vec<u8>, Vec<(&'static str, Vec<u8>)>) {
+    let kept = vec![
+        ("requirements.txt", b"jupyterlab-git==0.50.0\n".to_vec()),
+        ("bin/setup.sh", b"#!/bin/bash\necho setting up\n".to_vec()),
+        ("pkg/model.py", b"def train():\n    return 42\n".repeat(500)),
+        ("data/weights.bin", noise(12 << 20, 7)), // over the 8 MiB part size: multipart
+        ("empty.txt", Vec::new()),
+    ];
+    let mut zip = Zip::new();
+    for (name, data) in &kept {
+        zip = if name.ends_with(".bin") { zip.stored(name, data) } else { zip.file(name, data) };
+    }
+    let zip = zip.file("pkg/model.pyc", b"\x00compiled").file("pkg/__pycache__/model.cpython-311.pyc", b"cache").finish();
+    (zip, kept)
+}
+
+fn tools_props(base: &str, commands: Value) -> Value {
+    json!({
+        "StudioLifecycleConfigName": base,
+        "StudioLifecycleConfigAppType": "JupyterLab",
+        "Commands": commands,
+        "Assets": [{"Name": "tools", "SourceBucket": SOURCES, "SourceKey": "tools.zip", "Exclude": ["*.pyc", "__pycache__"]}],
+        "AssetBucket": STAGING,
+        "Tags": [{"Key": "team", "Value": "ml"}]
+    })
+}
+
+#[tokio::test]
+async fn assets_are_staged_byte_identical_without_the_excluded_files_and_the_script_copies_them_first() {
+    let env = env().await;
+    let (zip, kept) = tools_zip();
+    env.put(SOURCES, "tools.zip", zip).await;
+    let commands = json!([
+        "echo first >> \"$OUT/order\"",
+        "cp \"$ASSETS_DIR/tools/requirements.txt\" \"$OUT/requirements.txt\"",
+        "(cd \"$ASSETS_DIR\" && find . -type f | sort) > \"$OUT/files\"",
+        "echo second >> \"$OUT/order\""
+    ]);
+    let r = env.create("Lifecycle", tools_props("lab", commands)).await;
+    assert_success(&r);
+
+    let sha = &r.data["ContentSha256"];
+    let name = format!("lab-{}", &sha[..10]);
+    assert_eq!(r.data["StudioLifecycleConfigName"], name);
+    assert_eq!(r.data["StudioLifecycleConfigArn"], r.physical_resource_id);
+    assert!(r.physical_resource_id.ends_with(&format!(":studio-lifecycle-config/{name}")), "{}", r.physical_resource_id);
+    assert_eq!(r.data["AssetsS3Uri"], format!("s3://{STAGING}/lifecycle-assets/lab/{sha}/"));
+
+    // Staged: exactly the kept files, byte for byte.
+    let (bucket, prefix) = split_uri(&r.data["AssetsS3Uri"]);
+    let mut expected: Vec<String> = kept.iter().map(|(name, _)| format!("tools/{name}")).collect();
+    expected.sort();
+    assert_eq!(env.keys(&bucket, &prefix).await, expected);
+    for (file, data) in &kept {
+        assert!(env.get(&bucket, &format!("{prefix}tools/{file}")).await == *data, "{file} differs");
+    }
+
+    // The script: shebang, strict mode, ASSETS_DIR, the copy, then the commands in order.
+    let script = env.script(&name).await.expect("the config exists");
+    assert!(script.starts_with("#!/bin/bash\n"), "{script}");
+    let at = |needle: &str| script.find(needle).unwrap_or_else(|| panic!("{needle:?} not in:\n{script}"));
+    assert!(at("set -euo pipefail") < at("export ASSETS_DIR="));
+    assert!(at("export ASSETS_DIR=") < at(&format!("aws s3 cp --recursive --only-show-errors 's3://{STAGING}/lifecycle-assets/lab/{sha}/tools/'")));
+    assert!(at("aws s3 cp") < at("echo first") && at("echo first") < at("echo second"));
+
+    // And it works: run it as the app would.
+    let (ok, output, out) = env.run(&script);
+    let _ = std::fs::remove_dir_all(format!("/tmp/lifecycle-assets/{name}"));
+    assert!(ok, "the script failed:\n{output}");
+    assert_eq!(std::fs::read_to_string(out.path().join("order")).unwrap(), "first\nsecond\n");
+    assert_eq!(std::fs::read(out.path().join("requirements.txt")).unwrap(), kept[0].1);
+    let files = std::fs::read_to_string(out.path().join("files")).unwrap();
+    assert_eq!(files.lines().count(), kept.len(), "{files}");
+    assert!(!files.contains(".pyc"), "{files}");
+}
+
+#[tokio::test]
+async fn the_same_input_gives_the_same_name_and_new_content_a_new_config() {
+    let env = env().await;
+    let files: [(&str, &[u8]); 2] = [("a.txt", b"alpha"), ("dir/b.txt", b"beta")];
+    env.put(SOURCES, "tools.zip", Zip::new().file(files[0].0, files[0].1).file(files[1].0, files[1].1).finish()).await;
+    let props = tools_props("same", json!(["echo hello"]));
+    let first = env.create("Lifecycle", props.clone()).await;
+    assert_success(&first);
+    let r = env.delete("Lifecycle", &first.physical_resource_id, props.clone()).await;
+    assert_success(&r);
+    assert_eq!(env.script(&first.data["StudioLifecycleConfigName"]).await, None, "deleted");
+
+    // The same files zipped again, in another order and compression: the same config.
+    env.put(SOURCES, "tools.zip", Zip::new().stored(files[1].0, files[1].1).file(files[0].0, files[0].1).finish()).await;
+    let again = env.create("Lifecycle", props.clone()).await;
+    assert_success(&again);
+    assert_eq!(again.physical_resource_id, first.physical_resource_id);
+    assert_eq!(again.data, first.data);
+
+    // A tag edit changes the config in place.
+    let mut retagged = props.clone();
+    retagged["Tags"] = json!([{"Key": "team", "Value": "research"}]);
+    let r = env.update("Lifecycle", &again.physical_resource_id, retagged.clone(), props.clone()).await;
+    assert_success(&r);
+    assert_eq!(r.physical_resource_id, again.physical_resource_id);
+    assert!(env.tags(&r.physical_resource_id).await.contains(&("team".to_string(), "research".to_string())));
+
+    // New commands: a new config with a new name; the old one stays until CloudFormation's cleanup.
+    let changed = tools_props("same", json!(["echo hello", "echo again"]));
+    let mut changed = changed;
+    changed["Tags"] = retagged["Tags"].clone();
+    let replaced = env.update("Lifecycle", &again.physical_resource_id, changed.clone(), retagged.clone()).await;
+    assert_success(&replaced);
+    assert_ne!(replaced.physical_resource_id, again.physical_resource_id);
+    assert_ne!(replaced.data["StudioLifecycleConfigName"], again.data["StudioLifecycleConfigName"]);
+    assert!(env.script(&again.data["StudioLifecycleConfigName"]).await.is_some());
+
+    let cleanup = env.delete("Lifecycle", &again.physical_resource_id, retagged).await;
+    assert_success(&cleanup);
+    assert_eq!(env.script(&again.data["StudioLifecycleConfigName"]).await, None);
+    let (bucket, old_prefix) = split_uri(&again.data["AssetsS3Uri"]);
+    assert!(env.keys(&bucket, &old_prefix).await.is_empty(), "the old config's assets are removed");
+    let (_, new_prefix) = split_uri(&replaced.data["AssetsS3Uri"]);
+    assert_eq!(env.keys(&bucket, &new_prefix).await, ["tools/a.txt", "tools/dir/b.txt"], "the new config's assets stay");
+}
+
+#[tokio::test]
+async fn an_oversize_script_is_staged_and_run_by_a_verifying_bootstrap() {
+    let env = env().await;
+    let mut commands: Vec<String> = (0..400).map(|i| format!("echo \"line {i:03} of a long lifecycle script\" >> \"$OUT/lines\"")).collect();
+    commands.push("echo done > \"$OUT/done\"".into());
+    let props = json!({
+        "StudioLifecycleConfigName": "big",
+        "StudioLifecycleConfigAppType": "CodeEditor",
+        "Commands": commands,
+        "AssetBucket": STAGING,
+        "AssetPrefix": "team/scripts/"
+    });
+
+    // Without a bucket to stage it to, the Reason says what to do; nothing is cut.
+    let mut no_bucket = props.clone();
+    no_bucket.as_object_mut().unwrap().remove("AssetBucket");
+    let r = env.create("Lifecycle", no_bucket).await;
+    assert_eq!(r.status, Status::Failed);
+    let reason = r.reason.unwrap_or_default();
+    assert!(reason.starts_with("Invalid property Commands: the lifecycle script is") && reason.contains("set AssetBucket"), "{reason}");
+
+    let r = env.create("Lifecycle", props).await;
+    assert_success(&r);
+    let sha = &r.data["ContentSha256"];
+    let script_uri = format!("s3://{STAGING}/team/scripts/big/{sha}/lifecycle-script.sh");
+    assert_eq!(r.data["AssetsS3Uri"], format!("s3://{STAGING}/team/scripts/big/{sha}/"));
+    let bootstrap = env.script(&r.data["StudioLifecycleConfigName"]).await.expect("config");
+    assert!(bootstrap.len() < 1024 && bootstrap.contains(&script_uri), "{bootstrap}");
+    let full = env.get(STAGING, &format!("team/scripts/big/{sha}/lifecycle-script.sh")).await;
+    assert!(full.len() > 16384 / 4 * 3, "the full script is staged: {} bytes", full.len());
+    assert!(bootstrap.contains(&hex::encode(Sha256::digest(&full))));
+
+    let (ok, output, out) = env.run(&bootstrap);
+    assert!(ok, "the bootstrap failed:\n{output}");
+    assert_eq!(std::fs::read_to_string(out.path().join("lines")).unwrap().lines().count(), 400);
+    assert_eq!(std::fs::read_to_string(out.path().join("done")).unwrap(), "done\n");
+
+    // A staged script that was tampered with is not run.
+    let mut tampered = full.clone();
+    tampered.extend_from_slice(b"echo injected > \"$OUT/injected\"\n");
+    env.put(STAGING, &format!("team/scripts/big/{sha}/lifecycle-script.sh"), tampered).await;
+    let (ok, output, out) = env.run(&bootstrap);
+    assert!(!ok && output.contains("does not match sha256"), "{output}");
+    assert!(!out.path().join("injected").exists());
+}
+
+#[tokio::test]
+async fn unsafe_archives_are_refused_before_anything_is_staged() {
+    let env = env().await;
+    let mut truncated = Zip::new().file("a.txt", b"fine").finish();
+    truncated.truncate(truncated.len() - 8);
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("slip.zip", Zip::new().file("ok.txt", b"ok").file("../../home/sagemaker-user/.bashrc", b"evil").finish(), "entry \"../../home/sagemaker-user/.bashrc\": `..` in the path"),
+        ("absolute.zip", Zip::new().file("/etc/profile.d/evil.sh", b"evil").finish(), "entry \"/etc/profile.d/evil.sh\": absolute path"),
+        ("symlink.zip", Zip::new().file("ok.txt", b"ok").symlink("credentials", "/root/.aws/credentials").finish(), "entry \"credentials\": symbolic links are not allowed"),
+        ("bomb.zip", Zip::new().file("zeros.bin", &vec![0u8; 64 << 20]).finish(), "compression ratio"),
+        ("truncated.zip", truncated, "not a valid zip: no end of central directory record"),
+        ("text.zip", b"just some text, not an archive".to_vec(), "not a valid zip"),
+    ];
+    for (key, zip, problem) in cases {
+        env.put(SOURCES, key, zip).await;
+        let mut props = tools_props("unsafe", json!(["echo hi"]));
+        props["Assets"][0]["SourceKey"] = json!(key);
+        let r = env.create("Lifecycle", props).await;
+        assert_eq!(r.status, Status::Failed, "{key}");
+        let reason = r.reason.unwrap_or_default();
+        assert!(reason.starts_with(&format!("Assets[0] (tools, s3://{SOURCES}/{key}) refused: ")), "{key}: {reason}");
+        assert!(reason.contains(problem), "{key}: {reason}");
+        assert_eq!(r.physical_resource_id, format!("create-failed:{}", r.request_id));
+    }
+    // A corrupt file found mid-way: what was staged before it is removed again.
+    let mut corrupt = Zip::new().stored("a.bin", &noise(300_000, 1)).stored("b.bin", &noise(300_000, 2)).finish();
+    corrupt[300_100] ^= 0xFF; // inside b.bin's data
+    env.put(SOURCES, "corrupt.zip", corrupt).await;
+    let mut props = tools_props("unsafe", json!(["echo hi"]));
+    props["Assets"][0]["SourceKey"] = json!("corrupt.zip");
+    let r = env.create("Lifecycle", props).await;
+    assert!(r.reason.as_deref().unwrap_or_default().contains("entry \"b.bin\": not a valid zip: CRC-32 mismatch"), "{:?}", r.reason);
+
+    assert!(env.keys(STAGING, "").await.is_empty(), "nothing staged is left");
+    assert_eq!(env.cloud.sagemaker.call_count("CreateStudioLifecycleConfig"), 0);
+}
+
+#[tokio::test]
+async fn delete_while_in_use_retains_the_config_and_its_assets() {
+    let env = env().await;
+    env.put(SOURCES, "tools.zip", Zip::new().file("a.txt", b"alpha").finish()).await;
+    let props = tools_props("in-use", json!(["echo hi"]));
+    let r = env.create("Lifecycle", props.clone()).await;
+    assert_success(&r);
+    let arn = r.physical_resource_id.clone();
+    let name = r.data["StudioLifecycleConfigName"].clone();
+    let (bucket, prefix) = split_uri(&r.data["AssetsS3Uri"]);
+
+    use aws_sdk_sagemaker::types::{AuthMode, JupyterLabAppSettings, UserSettings};
+    let settings = UserSettings::builder()
+        .execution_role("arn:aws:iam::123456789012:role/studio")
+        .jupyter_lab_app_settings(JupyterLabAppSettings::builder().lifecycle_config_arns(&arn).build())
+        .build();
+    let domain = env
+        .sagemaker
+        .create_domain()
+        .domain_name("uses-config")
+        .auth_mode(AuthMode::Iam)
+        .default_user_settings(settings)
+        .subnet_ids("subnet-0a1b2c3d")
+        .vpc_id("vpc-0a1b2c3d")
+        .send()
+        .await
+        .expect("domain");
+
+    let r = env.delete("Lifecycle", &arn, props.clone()).await;
+    assert_success(&r);
+    let reason = r.reason.unwrap_or_default();
+    assert!(reason.starts_with("retained: in use") && reason.contains("kept so that it keeps working"), "{reason}");
+    assert!(env.script(&name).await.is_some(), "the config is retained");
+    assert_eq!(env.keys(&bucket, &prefix).await, ["tools/a.txt"], "its assets are kept");
+
+    // Once nothing uses it, a delete removes both.
+    let domain_id = domain.domain_arn().and_then(|a| a.rsplit('/').next()).expect("domain id").to_string();
+    env.sagemaker.delete_domain().domain_id(&domain_id).send().await.expect("delete domain");
+    for _ in 0..100 {
+        if env.sagemaker.describe_domain().domain_id(&domain_id).send().await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let r = env.delete("Lifecycle", &arn, props).await;
+    assert_success(&r);
+    assert_eq!(env.script(&name).await, None);
+    assert!(env.keys(&bucket, &prefix).await.is_empty());
+}
+
+#[tokio::test]
+async fn retain_assets_keeps_the_staged_files_when_the_config_is_deleted() {
+    let env = env().await;
+    env.put(SOURCES, "tools.zip", Zip::new().file("a.txt", b"alpha").finish()).await;
+    let mut props = tools_props("retained", json!(["echo hi"]));
+    props["RetainAssets"] = json!(true);
+    let r = env.create("Lifecycle", props.clone()).await;
+    assert_success(&r);
+    let (bucket, prefix) = split_uri(&r.data["AssetsS3Uri"]);
+    let d = env.delete("Lifecycle", &r.physical_resource_id, props).await;
+    assert_success(&d);
+    assert!(d.reason.unwrap_or_default().contains("RetainAssets"));
+    assert_eq!(env.script(&r.data["StudioLifecycleConfigName"]).await, None, "the config is deleted");
+    assert_eq!(env.keys(&bucket, &prefix).await, ["tools/a.txt"], "its assets are kept");
+}
+
+#[tokio::test]
+async fn delete_leaves_configs_this_stack_did_not_create_and_succeeds_when_gone() {
+    let env = env().await;
+    let content = base64::engine::general_purpose::STANDARD.encode("#!/bin/bash\necho theirs\n");
+    let theirs = env
+        .sagemaker
+        .create_studio_lifecycle_config()
+        .studio_lifecycle_config_name("theirs-0123456789")
+        .studio_lifecycle_config_content(content)
+        .studio_lifecycle_config_app_type(aws_sdk_sagemaker::types::StudioLifecycleConfigAppType::JupyterLab)
+        .send()
+        .await
+        .expect("config");
+    let arn = theirs.studio_lifecycle_config_arn().expect("arn").to_string();
+    let props = json!({"StudioLifecycleConfigName": "theirs", "StudioLifecycleConfigAppType": "JupyterLab", "Commands": ["echo"], "AssetBucket": STAGING});
+    let r = env.delete("Lifecycle", &arn, props.clone()).await;
+    assert_success(&r);
+    assert!(r.reason.unwrap_or_default().contains("not tagged as created by this stack"));
+    assert!(env.script("theirs-0123456789").await.is_some(), "left as it is");
+
+    let gone = arn.replace("theirs-0123456789", "gone-abcdef0123");
+    let r = env.delete("Lifecycle", &gone, props).await;
+    assert_success(&r);
+    assert_eq!(env.cloud.sagemaker.call_count("DeleteStudioLifecycleConfig"), 0);
+}
+
+#[tokio::test]
+async fn a_duplicate_delivery_of_the_create_makes_one_config() {
+    let env = env().await;
+    env.put(SOURCES, "tools.zip", Zip::new().file("a.txt", b"alpha").finish()).await;
+    let event = env
+        .cloud
+        .cfn
+        .event(local_cloud::cloudformation::RequestType::Create, FUNCTION, "Lifecycle", None, tools_props("twice", json!(["echo"])), None)
+        .await
+        .expect("event");
+    let request_id = event["RequestId"].as_str().expect("id").to_string();
+    for _ in 0..2 {
+        env.cloud.lambda.invoke(FUNCTION, event.clone()).await.expect("invoke");
+    }
+    let bodies: Vec<Value> = env
+        .cloud
+        .cfn
+        .puts_for(&request_id)
+        .iter()
+        .map(|p| serde_json::from_slice(p.body.as_deref().unwrap_or_default()).expect("json"))
+        .collect();
+    assert_eq!(bodies.len(), 2);
+    assert!(bodies.iter().all(|b| b["Status"] == "SUCCESS"), "{bodies:?}");
+    assert_eq!(bodies[0]["PhysicalResourceId"], bodies[1]["PhysicalResourceId"]);
+    assert_eq!(env.cloud.sagemaker.call_count("CreateStudioLifecycleConfig"), 1);
+}
+
+#[tokio::test]
+async fn staging_resumes_across_steps_when_the_slice_is_short() {
+    let env = env_with(&[("STAGING_SLICE_SECONDS", "0")]).await;
+    let files: Vec<(String, Vec<u8>)> = (0..6).map(|i| (format!("f{i}.bin"), noise(50_000 + i * 1000, i as u64))).collect();
+    let mut zip = Zip::new();
+    for (name, data) in &files {
+        zip = zip.file(name, data);
+    }
+    env.put(SOURCES, "tools.zip", zip.finish()).await;
+    env.put(SOURCES, "more.zip", Zip::new().file("c.txt", b"charlie").finish()).await;
+    let mut props = tools_props("sliced", json!(["echo"]));
+    props["Assets"] = json!([
+        {"Name": "tools", "SourceBucket": SOURCES, "SourceKey": "tools.zip"},
+        {"Name": "more", "SourceBucket": SOURCES, "SourceKey": "more.zip"}
+    ]);
+    let r = env.create("Lifecycle", props).await;
+    assert_success(&r);
+    let (bucket, prefix) = split_uri(&r.data["AssetsS3Uri"]);
+    let keys = env.keys(&bucket, &prefix).await;
+    assert_eq!(keys.len(), 7, "{keys:?}");
+    for (name, data) in &files {
+        assert!(env.get(&bucket, &format!("{prefix}tools/{name}")).await == *data, "{name}");
+    }
+    let steps = env.cloud.lambda.logs(FUNCTION).matches("\"staged\"").count();
+    assert!(steps >= 7, "one file per step: {steps} staging steps");
+}
+
+/// The sample events in events/, played in order: create, update (a replacement), the old
+/// config's cleanup delete, then the delete of the new one.
+#[tokio::test]
+async fn the_sample_events_play_through() {
+    let env = env().await;
+    let read = |file: &str| -> Value {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("events").join(file);
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("event file")).expect("event JSON")
+    };
+    let create = read("lifecycle-config-create.json");
+    let asset = &create["ResourceProperties"]["Assets"][0];
+    let (source_bucket, source_key) = (asset["SourceBucket"].as_str().unwrap(), asset["SourceKey"].as_str().unwrap());
+    env.cloud.s3.create_bucket(source_bucket).await.unwrap();
+    env.cloud.s3.create_bucket(create["ResourceProperties"]["AssetBucket"].as_str().unwrap()).await.unwrap();
+    let zip = Zip::new().file("requirements.txt", b"pandas\n").file("bin/setup.sh", b"echo setup\n").file("bin/setup.pyc", b"x").finish();
+    env.put(source_bucket, source_key, zip).await;
+
+    let play = |mut event: Value, physical_id: Option<String>| {
+        let env = &env;
+        async move {
+            let request_id = local_cloud::uuid_v4();
+            let logical_id = event["LogicalResourceId"].as_str().unwrap().to_string();
+            event["RequestId"] = json!(request_id);
+            event["ResponseURL"] = json!(env.cloud.cfn.response_url(&logical_id, &request_id).await.unwrap());
+            if let Some(id) = physical_id {
+                event["PhysicalResourceId"] = json!(id);
+            }
+            let r = env.cloud.cfn.send(FUNCTION, event).await.expect("a valid response");
+            assert_success(&r);
+            r
+        }
+    };
+    let created = play(create.clone(), None).await;
+    let updated = play(read("lifecycle-config-update.json"), Some(created.physical_resource_id.clone())).await;
+    assert_ne!(updated.physical_resource_id, created.physical_resource_id, "new commands: a new config");
+    let mut cleanup = read("lifecycle-config-delete.json");
+    cleanup["ResourceProperties"] = create["ResourceProperties"].clone();
+    play(cleanup, Some(created.physical_resource_id.clone())).await;
+    play(read("lifecycle-config-delete.json"), Some(updated.physical_resource_id.clone())).await;
+    for r in [&created, &updated] {
+        assert_eq!(env.script(&r.data["StudioLifecycleConfigName"]).await, None);
+        let (bucket, prefix) = split_uri(&r.data["AssetsS3Uri"]);
+        assert!(env.keys(&bucket, &prefix).await.is_empty());
+    }
+}
