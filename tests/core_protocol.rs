@@ -257,3 +257,17 @@ async fn a_failed_update_names_a_replacement_it_leaves_behind() {
     let reason = r.reason.unwrap();
     assert!(reason.starts_with("timed out after") && reason.contains("the replacement probe-new made during this update is not managed"), "{reason}");
 }
+
+#[tokio::test]
+async fn the_url_signature_stays_out_of_the_logs_even_at_trace_level() {
+    let cloud = LocalCloud::start().await.unwrap();
+    cloud.deploy_with(PROBE, Duration::from_secs(60), &[("RUST_LOG", "trace")]).await.unwrap();
+    let event = cloud.cfn.event(RequestType::Create, PROBE, "Probe", None, json!({"Name": "traced"}), None).await.unwrap();
+    let url = event["ResponseURL"].as_str().unwrap().to_string();
+    let signature = url.split("X-Amz-Signature=").nth(1).unwrap().split('&').next().unwrap().to_string();
+    let r = cloud.cfn.send(PROBE, event).await.unwrap();
+    assert_eq!(r.status, Status::Success);
+    let logs = cloud.lambda.logs(PROBE);
+    assert!(logs.lines().count() > 5, "trace logging is on:\n{logs}");
+    assert!(!logs.contains(&signature), "the ResponseURL signature leaked at trace level:\n{logs}");
+}

@@ -2,16 +2,15 @@
 
 use tracing_subscriber::EnvFilter;
 
+/// Whatever RUST_LOG says, these stay quiet: at trace level they log payloads, URIs and
+/// response bodies, which hold the ResponseURL's signature and presigned sign-in URLs.
+const CREDENTIAL_SAFE: [&str; 6] =
+    ["lambda_runtime=info", "lambda_runtime_api_client=info", "aws_smithy_runtime=debug", "reqwest=info", "hyper=info", "hyper_util=info"];
+
 /// JSON lines on stdout (CloudWatch Logs), level from RUST_LOG, default info.
 pub fn init() {
-    init_with(&[]);
-}
-
-/// Like [`init`], plus directives that apply whatever RUST_LOG says, e.g.
-/// `aws_smithy_runtime=debug` to keep response bodies (which may hold secrets) out of the logs.
-pub fn init_with(forced: &[&str]) {
     let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    for directive in forced {
+    for directive in CREDENTIAL_SAFE {
         if let Ok(directive) = directive.parse() {
             filter = filter.add_directive(directive);
         }

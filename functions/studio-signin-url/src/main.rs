@@ -10,8 +10,7 @@ use tracing::{info, warn, Instrument};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    // The SDK logs response bodies at trace level, and this one's body signs its holder in.
-    shared::logging::init_with(&["aws_smithy_runtime=debug"]);
+    shared::logging::init();
     let sagemaker = shared::Clients::from_env().await.sagemaker;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let sagemaker = sagemaker.clone();
