@@ -95,7 +95,8 @@ impl Play {
         let response = match result {
             Ok(r) => {
                 let data: Value = serde_json::to_value(&r.data).unwrap_or_default();
-                println!("\n{request_type} {logical_id}: {:?} {}", r.status, r.physical_resource_id);
+                let status = if r.status == Status::Success { "SUCCESS" } else { "FAILED" };
+                println!("\n{request_type} {logical_id}: {status} {}", r.physical_resource_id);
                 if let Some(reason) = &r.reason {
                     println!("  Reason: {reason}");
                 }
