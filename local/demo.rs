@@ -1,6 +1,7 @@
 //! The demo: a whole stack lifecycle played through the real function binaries on the local
-//! cloud — a lifecycle config with an asset, a domain that uses it, a user profile; then an
-//! update of each; then the deletes in CloudFormation's order. Prints every response.
+//! cloud. The resources of examples/cloudformation/studio.yaml (a lifecycle config with an asset,
+//! a domain that uses it, two user profiles) are created, updated in place, then deleted in
+//! CloudFormation's order. Prints every response.
 
 use crate::cloud::LocalCloud;
 use crate::cloudformation::{Response, Status};
@@ -55,23 +56,31 @@ pub async fn run() -> Result<(), String> {
     let domain = play.step("Create", "Domain", cloud.cfn.create("studio-domain", "Domain", domain_props("ml")).await);
     let domain_id = domain.as_ref().map(|r| r.physical_resource_id.clone()).unwrap_or_default();
 
-    let profile_props = |idle: u32| {
-        json!({
-            "DomainId": domain_id,
-            "UserProfileName": "alice",
-            "UserSettings": {"JupyterLabAppSettings": {"AppLifecycleManagement": {"IdleSettings": {"LifecycleManagement": "ENABLED", "IdleTimeoutInMinutes": idle}}}},
-            "Tags": [{"Key": "owner", "Value": "alice"}]
-        })
+    // As in examples/cloudformation/studio.yaml: alice with the domain's defaults, bob with his own idle timeout.
+    let profile_props = |name: &str, idle: Option<u32>| {
+        let mut props = json!({"DomainId": domain_id, "UserProfileName": name, "Tags": [{"Key": "owner", "Value": name}]});
+        if let Some(idle) = idle {
+            props["UserSettings"] =
+                json!({"JupyterLabAppSettings": {"AppLifecycleManagement": {"IdleSettings": {"LifecycleManagement": "ENABLED", "IdleTimeoutInMinutes": idle}}}});
+        }
+        props
     };
-    let profile = play.step("Create", "UserProfile", cloud.cfn.create("studio-user-profile", "UserProfile", profile_props(60)).await);
-    let profile_arn = profile.as_ref().map(|r| r.physical_resource_id.clone()).unwrap_or_default();
+    let mut profiles = Vec::new();
+    for (logical_id, name, idle) in [("AliceProfile", "alice", None), ("BobProfile", "bob", Some(60))] {
+        let created = play.step("Create", logical_id, cloud.cfn.create("studio-user-profile", logical_id, profile_props(name, idle)).await);
+        profiles.push((logical_id, name, created.map(|r| r.physical_resource_id).unwrap_or_default()));
+    }
 
-    // Updates in place: a tag edit on the domain, an idle timeout on the profile.
+    // Updates in place: a tag edit on the domain, bob's idle timeout.
     play.step("Update", "Domain", cloud.cfn.update("studio-domain", "Domain", &domain_id, domain_props("ml-platform"), domain_props("ml")).await);
-    play.step("Update", "UserProfile", cloud.cfn.update("studio-user-profile", "UserProfile", &profile_arn, profile_props(120), profile_props(60)).await);
+    let bob_arn = &profiles[1].2;
+    play.step("Update", "BobProfile", cloud.cfn.update("studio-user-profile", "BobProfile", bob_arn, profile_props("bob", Some(120)), profile_props("bob", Some(60))).await);
 
     // Stack delete: dependants first.
-    play.step("Delete", "UserProfile", cloud.cfn.delete("studio-user-profile", "UserProfile", &profile_arn, profile_props(120)).await);
+    for (logical_id, name, arn) in &profiles {
+        let idle = (*name == "bob").then_some(120);
+        play.step("Delete", logical_id, cloud.cfn.delete("studio-user-profile", logical_id, arn, profile_props(name, idle)).await);
+    }
     play.step("Delete", "Domain", cloud.cfn.delete("studio-domain", "Domain", &domain_id, domain_props("ml-platform")).await);
     play.step("Delete", "LifecycleConfig", cloud.cfn.delete("studio-lifecycle-config", "LifecycleConfig", &config_arn, config_props).await);
 
