@@ -321,14 +321,11 @@ fn failed(request: &Request, reason: String, resource: Option<String>) -> Respon
         }
         _ => reason,
     };
-    let physical_resource_id = match (request.request_type, resource) {
-        (RequestType::Create, Some(id)) => id,
-        (_, _) if request.physical_resource_id.is_some() && request.request_type != RequestType::Create => {
-            request.physical_resource_id.clone().unwrap_or_default()
-        }
-        (_, Some(id)) => id,
-        (_, None) => request.create_failed_marker(),
-    };
+    let physical_resource_id = match request.request_type {
+        RequestType::Create => resource,
+        _ => request.physical_resource_id.clone().or(resource),
+    }
+    .unwrap_or_else(|| request.create_failed_marker());
     Response {
         status: Status::Failed,
         reason: Some(reason),
