@@ -1,28 +1,37 @@
 //! Structured JSON logs; each invocation's lines carry the request's identity.
 
+use tracing::Level;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
 
-/// Whatever RUST_LOG says, these stay quiet: at trace level they log payloads, URIs and
-/// response bodies, which hold the ResponseURL's signature and presigned sign-in URLs.
-const CREDENTIAL_SAFE: [&str; 6] =
-    ["lambda_runtime=info", "lambda_runtime_api_client=info", "aws_smithy_runtime=debug", "reqwest=info", "hyper=info", "hyper_util=info"];
+/// Whatever RUST_LOG says, these stay at most this verbose: at trace level they log payloads,
+/// URIs and response bodies, which hold the ResponseURL's signature and presigned sign-in URLs.
+const CREDENTIAL_SAFE: [(&str, Level); 6] = [
+    ("lambda_runtime", Level::INFO),
+    ("lambda_runtime_api_client", Level::INFO),
+    ("aws_smithy_runtime", Level::DEBUG),
+    ("reqwest", Level::INFO),
+    ("hyper", Level::INFO),
+    ("hyper_util", Level::INFO),
+];
 
 /// JSON lines on stdout (CloudWatch Logs), level from RUST_LOG, default info.
 pub fn init() {
-    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    for directive in CREDENTIAL_SAFE {
-        if let Ok(directive) = directive.parse() {
-            filter = filter.add_directive(directive);
-        }
-    }
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_current_span(true)
-        .with_span_list(false)
-        .with_target(false)
-        .without_time()
-        .try_init();
+    let lines = tracing_subscriber::fmt::layer().json().with_current_span(true).with_span_list(false).with_target(false).without_time();
+    let _ = tracing_subscriber::registry().with(level(std::env::var("RUST_LOG").ok().as_deref())).with(caps()).with(lines).try_init();
+}
+
+/// What RUST_LOG asks for; info if it is unset or invalid.
+fn level(rust_log: Option<&str>) -> EnvFilter {
+    rust_log.and_then(|spec| EnvFilter::try_new(spec).ok()).unwrap_or_else(|| EnvFilter::new("info"))
+}
+
+/// A second filter every line must also pass: it caps the credential-safe targets and lets
+/// everything else through, so it can quiet a target but never make one chattier.
+fn caps() -> Targets {
+    CREDENTIAL_SAFE.into_iter().fold(Targets::new().with_default(Level::TRACE), |caps, (target, cap)| caps.with_target(target, cap))
 }
 
 /// The span every line of an invocation is logged in (never the ResponseURL).
@@ -37,4 +46,55 @@ macro_rules! invocation_span {
             RequestId = %$request.request_id,
         )
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// "target LEVEL" of each test event that passes the filters for `rust_log`.
+    fn passing(rust_log: Option<&str>) -> Vec<String> {
+        #[derive(Clone, Default)]
+        struct Seen(Arc<Mutex<Vec<String>>>);
+        impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Seen {
+            fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+                let meta = event.metadata();
+                self.0.lock().unwrap().push(format!("{} {}", meta.target(), meta.level()));
+            }
+        }
+        let seen = Seen::default();
+        let subscriber = tracing_subscriber::registry().with(level(rust_log)).with(caps()).with(seen.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::trace!(target: "aws_smithy_runtime::client::orchestrator", "x");
+            tracing::debug!(target: "aws_smithy_runtime::client::orchestrator", "x");
+            tracing::info!(target: "aws_smithy_runtime::client::orchestrator", "x");
+            tracing::debug!(target: "lambda_runtime", "x");
+            tracing::info!(target: "lambda_runtime", "x");
+            tracing::debug!(target: "shared", "x");
+            tracing::info!(target: "shared", "x");
+        });
+        let lines = seen.0.lock().unwrap().clone();
+        lines
+    }
+
+    #[test]
+    fn the_default_level_is_info_for_every_target() {
+        let info = ["aws_smithy_runtime::client::orchestrator INFO", "lambda_runtime INFO", "shared INFO"];
+        assert_eq!(passing(None), info);
+        assert_eq!(passing(Some("info")), info);
+        assert_eq!(passing(Some("not a [valid filter")), info);
+    }
+
+    #[test]
+    fn caps_quiet_verbose_targets() {
+        let trace = ["aws_smithy_runtime::client::orchestrator DEBUG", "aws_smithy_runtime::client::orchestrator INFO", "lambda_runtime INFO", "shared DEBUG", "shared INFO"];
+        assert_eq!(passing(Some("trace")), trace);
+    }
+
+    #[test]
+    fn caps_never_make_a_target_chattier_than_rust_log() {
+        assert_eq!(passing(Some("info,shared=debug")), ["aws_smithy_runtime::client::orchestrator INFO", "lambda_runtime INFO", "shared DEBUG", "shared INFO"]);
+        assert_eq!(passing(Some("warn")), Vec::<String>::new());
+    }
 }
