@@ -260,7 +260,10 @@ impl<R: CustomResource> Core<R> {
                     Err(e) => Conclusion::Respond(failed(&request, format!("could not continue waiting for {waiting_for}: {e}"), resource_id)),
                 };
             }
-            tokio::time::sleep(pause).await;
+            // Even a zero sleep waits for the timer's next millisecond tick.
+            if !pause.is_zero() {
+                tokio::time::sleep(pause).await;
+            }
         }
     }
 }
