@@ -240,7 +240,8 @@ async fn sso_domains_need_the_identity_center_user_and_iam_domains_refuse_it() {
     let r = cloud.cfn.create(FUNCTION, "Carol", in_iam).await.unwrap();
     assert_eq!(r.status, Status::Failed);
     assert!(reason(&r).contains("SingleSignOnUserIdentifier: not allowed") && reason(&r).contains("AuthMode IAM"), "{}", reason(&r));
-    assert_eq!(cloud.sagemaker.call_count("CreateUserProfile"), 0, "refused before calling CreateUserProfile");
+    assert_eq!(profile_status(&client, &iam, "carol").await, None, "nothing was created");
+    assert_eq!(profile_status(&client, &sso, "carol").await, None, "nothing was created");
 
     let mut good = properties(&sso, "carol");
     good["SingleSignOnUserIdentifier"] = json!("UserName");
@@ -280,7 +281,8 @@ async fn bad_names_and_unknown_domains_fail_naming_the_property() {
     let r = cloud.cfn.create(FUNCTION, "Dave", props).await.unwrap();
     assert!(reason(&r).starts_with("Invalid property Tags[0].Key"), "{}", reason(&r));
 
-    assert_eq!(cloud.sagemaker.call_count("CreateUserProfile"), 0);
+    let profiles = client.list_user_profiles().send().await.unwrap();
+    assert!(profiles.user_profiles().is_empty(), "nothing was created: {profiles:?}");
 }
 
 #[tokio::test]
@@ -336,7 +338,6 @@ async fn a_second_delivery_of_the_create_makes_nothing_twice() {
     assert_eq!(profiles.user_profiles().len(), 1);
 
     // A late redelivery, after both answered, finds the profile and creates nothing.
-    let creates = cloud.sagemaker.call_count("CreateUserProfile");
     again["ResponseURL"] = json!(cloud.cfn.response_url("Frank", &format!("{request_id}-late")).await.unwrap());
     cloud.lambda.invoke_async(twin, again).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -345,7 +346,9 @@ async fn a_second_delivery_of_the_create_makes_nothing_twice() {
     let late: Value = serde_json::from_slice(late.body.as_deref().unwrap()).unwrap();
     assert_eq!(late["Status"], "SUCCESS", "{late}");
     assert_eq!(late["PhysicalResourceId"], first.physical_resource_id);
-    assert_eq!(cloud.sagemaker.call_count("CreateUserProfile"), creates);
+    let profiles = client.list_user_profiles().domain_id_equals(&domain).send().await.unwrap();
+    assert_eq!(profiles.user_profiles().len(), 1);
+    assert_eq!(cloud.sagemaker.call_count("DeleteUserProfile"), 0, "the redelivery left the profile alone");
 }
 
 #[tokio::test]

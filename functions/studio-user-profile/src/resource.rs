@@ -136,24 +136,11 @@ impl CustomResource for UserProfile {
 }
 
 impl UserProfile {
+    /// Creates first: SageMaker itself refuses a taken name and SSO members that do not match
+    /// the domain, and only then are the calls that explain the refusal worth making.
     async fn start_create(&self, request: &Request, properties: &Properties) -> Step {
         properties.validate()?;
         let (domain, name) = (&properties.domain_id, &properties.user_profile_name);
-        properties.check_auth_mode(&self.auth_mode(domain).await?)?;
-        if let Some(existing) = self.describe(domain, name).await? {
-            let tags = self.tags(existing.user_profile_arn().unwrap_or_default()).await?;
-            if !ownership::owned_by(&tags, request) {
-                return Err(PropertyError::new(
-                    "UserProfileName",
-                    format!("user profile {name} already exists in domain {domain} and does not belong to this stack resource; choose another name"),
-                )
-                .into());
-            }
-            // Made by an earlier delivery of this request (or earlier by this resource): carry on with it.
-            info!(UserProfileArn = existing.user_profile_arn(), "the user profile exists already and belongs to this resource");
-            return self.created(properties, existing).await;
-        }
-
         let tags = ownership::creation_tags(properties.tag_pairs()?, request);
         let created = self
             .sagemaker
@@ -176,11 +163,36 @@ impl UserProfile {
                 }
                 .into())
             }
-            // The domain is busy, or another delivery of this request just created the profile:
-            // the next try sees which.
-            Err(e) if error_code(&e) == Some("ResourceInUse") => Err(retryable(Error::aws("CreateUserProfile", &e))),
-            Err(e) => Err(Error::aws("CreateUserProfile", &e)),
+            Err(e) => match error_code(&e) {
+                // The name is taken (perhaps by an earlier delivery of this request), or the domain is busy.
+                Some("ResourceInUse") => self.take_over_existing(request, properties, Error::aws("CreateUserProfile", &e)).await,
+                // A missing domain, or SSO members that do not fit it: say which property is wrong.
+                Some("ValidationException" | "ResourceNotFound") => {
+                    properties.check_auth_mode(&self.auth_mode(domain).await?)?;
+                    Err(Error::aws("CreateUserProfile", &e))
+                }
+                _ => Err(Error::aws("CreateUserProfile", &e)),
+            },
         }
+    }
+
+    /// CreateUserProfile said ResourceInUse: carry on with the profile if this resource made it,
+    /// refuse if someone else did, try again if it does not exist (the domain was busy).
+    async fn take_over_existing(&self, request: &Request, properties: &Properties, in_use: Error) -> Step {
+        let (domain, name) = (&properties.domain_id, &properties.user_profile_name);
+        let Some(existing) = self.describe(domain, name).await? else {
+            return Err(retryable(in_use));
+        };
+        let tags = self.tags(existing.user_profile_arn().unwrap_or_default()).await?;
+        if !ownership::owned_by(&tags, request) {
+            return Err(PropertyError::new(
+                "UserProfileName",
+                format!("user profile {name} already exists in domain {domain} and does not belong to this stack resource; choose another name"),
+            )
+            .into());
+        }
+        info!(UserProfileArn = existing.user_profile_arn(), "the user profile exists already and belongs to this resource");
+        self.created(properties, existing).await
     }
 
     async fn wait_created(&self, properties: &Properties) -> Step {
