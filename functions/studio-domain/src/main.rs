@@ -9,7 +9,8 @@ mod properties;
 mod settings;
 mod teardown;
 
-#[tokio::main]
+// One thread: the work is waiting on SageMaker, and Lambda gives small functions under one vCPU.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), shared::BoxError> {
     shared::run(|clients: shared::Clients| async move { Ok(domain::StudioDomain::new(clients.sagemaker)) }).await
 }

@@ -8,7 +8,8 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 use tracing::{info, warn, Instrument};
 
-#[tokio::main]
+// One thread: the work is waiting on SageMaker, and Lambda gives small functions under one vCPU.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::logging::init();
     let sagemaker = shared::Clients::from_env().await.sagemaker;

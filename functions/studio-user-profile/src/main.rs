@@ -5,7 +5,8 @@ mod cleanup;
 mod properties;
 mod resource;
 
-#[tokio::main]
+// One thread: the work is waiting on SageMaker, and Lambda gives small functions under one vCPU.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), shared::BoxError> {
     shared::run(|clients: shared::Clients| async move { Ok::<_, String>(resource::UserProfile::new(clients.sagemaker)) }).await
 }
