@@ -42,6 +42,9 @@ where
                     continue;
                 }
             };
+            // As AWS endpoints do: without it, a response written in pieces (a streamed S3 body)
+            // waits on Nagle and the client's delayed ACK, 40 ms at a time.
+            let _ = stream.set_nodelay(true);
             let handler = handler.clone();
             connections.spawn(async move {
                 let service = hyper::service::service_fn(handler);

@@ -46,6 +46,8 @@ pub struct RecordedPut {
     pub status: u16,
     /// Whether `status` came from `fail_puts` rather than from S3.
     pub injected: bool,
+    /// When the whole request had arrived (before S3 stored anything).
+    pub received_at: std::time::Instant,
 }
 
 impl RecordedPut {
@@ -225,6 +227,7 @@ fn record_put(parts: &http::request::Parts, body: &Bytes) -> RecordedPut {
         body: (body.len() <= KEEP_BODY_LIMIT).then(|| body.clone()),
         status: 0,
         injected: false,
+        received_at: std::time::Instant::now(),
     }
 }
 

@@ -59,29 +59,17 @@ pub async fn wait_init(lambda: &LambdaService, name: &str, timeout: Duration) ->
     }
 }
 
-/// Plays a CloudFormation event and returns how long CloudFormation waited for the response
-/// (polled every millisecond) and the response, which must be SUCCESS.
+/// Plays `event` to `function` and checks that the one response is SUCCESS. The time is from
+/// the invocation to the arrival of the response's PUT at the local S3 (CloudFormation's receipt).
 pub async fn timed_send(cfn: &CloudFormation, lambda: &LambdaService, function: &str, event: Value) -> Result<(Duration, Response), String> {
     let request_id = event["RequestId"].as_str().ok_or("event without RequestId")?.to_string();
     let started = Instant::now();
-    let send = cfn.send(function, event);
-    tokio::pin!(send);
-    let mut answered = None;
-    let result = loop {
-        tokio::select! {
-            result = &mut send => break result,
-            () = tokio::time::sleep(Duration::from_millis(1)), if answered.is_none() => {
-                if cfn.responses_for(&request_id) > 0 {
-                    answered = Some(started.elapsed());
-                }
-            }
-        }
-    };
-    let response = result.map_err(|e| format!("{e}\n{}", tail(&lambda.logs(function))))?;
+    let response = cfn.send(function, event).await.map_err(|e| format!("{e}\n{}", tail(&lambda.logs(function))))?;
     if response.status != Status::Success {
         return Err(format!("FAILED: {}", response.reason.clone().unwrap_or_default()));
     }
-    Ok((answered.unwrap_or_else(|| started.elapsed()), response))
+    let received = cfn.puts_for(&request_id).into_iter().find(|put| put.succeeded()).ok_or("no recorded response PUT")?.received_at;
+    Ok((received.saturating_duration_since(started), response))
 }
 
 /// The last lines of a log, for error messages.

@@ -22,6 +22,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::serve::ListenerExt;
 use error::ApiError;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -94,6 +95,10 @@ impl SageMakerEmulator {
         let store = Arc::new(Mutex::new(Store::new(options)));
         let app = Router::new().fallback(handle).with_state(store.clone());
         let task = tokio::spawn(async move {
+            // As AWS endpoints do: no Nagle delay between a response's head and body.
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             if let Err(err) = axum::serve(listener, app).await {
                 tracing::error!(%err, "SageMaker emulator stopped");
             }
