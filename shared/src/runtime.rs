@@ -63,13 +63,15 @@ fn margin(remaining: Duration) -> Duration {
     (remaining / 5).clamp(Duration::from_secs(1), Duration::from_secs(60))
 }
 
-/// Pause between polls while waiting on the same thing: look again at once (many things are
-/// ready by then), then from 0.5 s backing off to 10 s.
-fn backoff(polls: u32) -> Duration {
-    match polls {
-        0 => Duration::ZERO,
-        n => Duration::from_millis(500).mul_f64(1.5f64.powi((n - 1).min(10) as i32)).min(Duration::from_secs(10)),
+/// Pause before the next poll, having waited `waited` for the same thing: look again at once
+/// (many things are ready by then), then every 0.5 s, backing off in proportion to the time
+/// waited up to 10 s. A change is so noticed within a fifth of the wait (or 0.5 s) after it
+/// happens, at a few calls a minute for long waits.
+fn backoff(first_look: bool, waited: Duration) -> Duration {
+    if first_look {
+        return Duration::ZERO;
     }
+    (waited / 5).clamp(Duration::from_millis(500), Duration::from_secs(10))
 }
 
 fn now_ms() -> u64 {
@@ -187,7 +189,7 @@ impl<R: CustomResource> Core<R> {
         }
         let margin = margin(remaining);
         let request = Arc::new(request.clone());
-        let mut polls = 0;
+        let mut waiting_since: Option<Instant> = None;
         loop {
             let step_budget = deadline.saturating_duration_since(Instant::now()).saturating_sub(margin / 2);
             let task = tokio::spawn(step(resource.clone(), request.clone(), properties.clone(), old.clone(), progress.clone()));
@@ -224,11 +226,12 @@ impl<R: CustomResource> Core<R> {
             };
             let (now_waiting_for, poll_after) = pending;
             if now_waiting_for != waiting_for {
-                polls = 0;
+                waiting_since = None;
                 waiting_for = now_waiting_for;
             }
-            let pause = poll_after.unwrap_or_else(|| backoff(polls));
-            polls += 1;
+            let first_look = waiting_since.is_none();
+            let waited = waiting_since.get_or_insert_with(Instant::now).elapsed();
+            let pause = poll_after.unwrap_or_else(|| backoff(first_look, waited));
             let elapsed = Duration::from_millis(now_ms().saturating_sub(started_at_ms));
             if elapsed + pause >= service_timeout {
                 let reason = format!("timed out after {} s waiting for {waiting_for} (ServiceTimeout {} s)", elapsed.as_secs(), service_timeout.as_secs());
@@ -353,10 +356,24 @@ mod tests {
     }
 
     #[test]
-    fn backoff_grows_then_caps() {
-        assert_eq!(backoff(0), Duration::ZERO);
-        assert_eq!(backoff(1), Duration::from_millis(500));
-        assert!(backoff(2) > backoff(1));
-        assert_eq!(backoff(40), Duration::from_secs(10));
+    fn polls_look_again_at_once_then_back_off_with_the_wait() {
+        assert_eq!(backoff(true, Duration::from_secs(30)), Duration::ZERO);
+        assert_eq!(backoff(false, Duration::ZERO), Duration::from_millis(500));
+        assert_eq!(backoff(false, Duration::from_secs(5)), Duration::from_secs(1));
+        assert_eq!(backoff(false, Duration::from_secs(3600)), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_change_is_noticed_within_a_fifth_of_the_wait() {
+        // Poll as the loop does and check every gap against the time waited before it.
+        let mut waited = Duration::ZERO;
+        let mut polls = 0;
+        while waited < Duration::from_secs(900) {
+            let pause = backoff(false, waited);
+            assert!(pause <= (waited / 5).max(Duration::from_millis(500)), "at {waited:?}: {pause:?}");
+            waited += pause;
+            polls += 1;
+        }
+        assert!(polls < 150, "{polls} polls in 15 minutes");
     }
 }
