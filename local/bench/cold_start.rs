@@ -215,7 +215,7 @@ fn medians(samples: Option<&Samples>) -> Option<Medians> {
 fn report(settings: &Settings, samples: &BTreeMap<&str, Samples>, errors: Vec<String>) -> Part {
     let mut md = format!(
         "### Cold start\n\nA fresh process per function and run; median of {} run(s). Init: from spawn to the first \
-         Runtime API `next`. First event: from the invocation to the response CloudFormation receives \
+         Runtime API `next`. First event: from the invocation to the arrival of the response PUT \
          (emulator delays 0). Peak RSS: VmHWM after the first event.\n\n\
          | function | first event | init | first event time | peak RSS |\n|---|---|---:|---:|---:|\n",
         settings.runs
