@@ -136,11 +136,12 @@ impl CustomResource for UserProfile {
 }
 
 impl UserProfile {
-    /// Creates first: SageMaker itself refuses a taken name and SSO members that do not match
-    /// the domain, and only then are the calls that explain the refusal worth making.
+    /// Checks the SSO members against the domain, then creates: SageMaker refuses a taken name,
+    /// and only then is it worth the calls that tell whose it is.
     async fn start_create(&self, request: &Request, properties: &Properties) -> Step {
         properties.validate()?;
         let (domain, name) = (&properties.domain_id, &properties.user_profile_name);
+        properties.check_auth_mode(&self.auth_mode(domain).await?)?;
         let tags = ownership::creation_tags(properties.tag_pairs()?, request);
         let created = self
             .sagemaker
@@ -163,16 +164,9 @@ impl UserProfile {
                 }
                 .into())
             }
-            Err(e) => match error_code(&e) {
-                // The name is taken (perhaps by an earlier delivery of this request), or the domain is busy.
-                Some("ResourceInUse") => self.take_over_existing(request, properties, Error::aws("CreateUserProfile", &e)).await,
-                // A missing domain, or SSO members that do not fit it: say which property is wrong.
-                Some("ValidationException" | "ResourceNotFound") => {
-                    properties.check_auth_mode(&self.auth_mode(domain).await?)?;
-                    Err(Error::aws("CreateUserProfile", &e))
-                }
-                _ => Err(Error::aws("CreateUserProfile", &e)),
-            },
+            // The name is taken (perhaps by an earlier delivery of this request), or the domain is busy.
+            Err(e) if error_code(&e) == Some("ResourceInUse") => self.take_over_existing(request, properties, Error::aws("CreateUserProfile", &e)).await,
+            Err(e) => Err(Error::aws("CreateUserProfile", &e)),
         }
     }
 
