@@ -244,18 +244,32 @@ async fn after_a_failed_create_update_creates_and_delete_ignores_bad_properties(
 }
 
 #[tokio::test]
-async fn a_failed_update_names_a_replacement_it_leaves_behind() {
+async fn a_replacement_left_by_a_failed_update_is_deleted_in_a_new_invocation() {
     let cloud = LocalCloud::start().await.unwrap();
     cloud.deploy_with(PROBE, Duration::from_secs(3), &[]).await.unwrap();
-    // The probe's pending steps report probe-<Name>: a new Name stands for a replacement.
-    let r = cloud
-        .cfn
-        .update(PROBE, "Probe", "probe-old", json!({"Name": "new", "Behavior": "Wait", "WaitSeconds": 600, "ServiceTimeout": 4}), json!({"Name": "old"}))
-        .await
-        .unwrap();
+    // The probe's pending steps report probe-<Name>: a new Name stands for a replacement. It
+    // takes 6 s, its Delete too; the Update may wait 4 s.
+    let props = json!({"Name": "new", "Behavior": "Wait", "WaitSeconds": 6, "ServiceTimeout": 4});
+    let r = cloud.cfn.update(PROBE, "Probe", "probe-old", props, json!({"Name": "old"})).await.unwrap();
     assert_eq!((r.status, r.physical_resource_id.as_str()), (Status::Failed, "probe-old"));
     let reason = r.reason.unwrap();
-    assert!(reason.starts_with("timed out after") && reason.contains("the replacement probe-new made during this update is not managed"), "{reason}");
+    assert!(reason.starts_with("timed out after") && reason.ends_with("(the replacement probe-new made during this update is being deleted)"), "{reason}");
+
+    // The Delete of probe-new outlives the spent ServiceTimeout and the 3 s invocations, and
+    // answers nobody: the driver would have failed on a second response to the Update.
+    assert!(cloud.lambda.wait_idle(PROBE, Duration::from_secs(60)).await);
+    let cleanups: Vec<Value> = cloud
+        .lambda
+        .invocations(PROBE)
+        .into_iter()
+        .filter(|i| i.source == InvocationSource::SelfInvoke && i.payload["StudioContinuation"]["Cleanup"] == json!(true))
+        .map(|i| i.payload["StudioContinuation"]["Event"].clone())
+        .collect();
+    assert!(cleanups.len() >= 2, "the cleanup continues across invocations: {cleanups:?}");
+    assert_eq!((cleanups[0]["RequestType"].as_str(), cleanups[0]["PhysicalResourceId"].as_str()), (Some("Delete"), Some("probe-new")));
+    let logs = cloud.lambda.logs(PROBE);
+    assert!(logs.contains("the replacement a failed update left behind is deleted"), "{logs}");
+    assert_eq!(cloud.cfn.responses_for(&r.request_id), 1);
 }
 
 #[tokio::test]

@@ -465,6 +465,28 @@ async fn a_new_name_or_domain_replaces_the_profile() {
 }
 
 #[tokio::test]
+async fn a_replacement_that_outlives_the_service_timeout_is_deleted() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "late", AuthMode::Iam).await;
+    let old = properties(&domain, "kim");
+    let created = cloud.cfn.create(FUNCTION, "Kim", old.clone()).await.unwrap();
+    assert_success(&created);
+
+    // The new profile takes 2 s to become InService; the Update may wait 1 s.
+    cloud.sagemaker.set_transition_delay(Duration::from_secs(2));
+    let mut renamed = properties(&domain, "kimberly");
+    renamed["ServiceTimeout"] = json!(1);
+    let r = cloud.cfn.update(FUNCTION, "Kim", &created.physical_resource_id, renamed, old).await.unwrap();
+    assert_eq!(r.status, Status::Failed);
+    assert_eq!(r.physical_resource_id, created.physical_resource_id, "a failed Update keeps the old id");
+    assert!(reason(&r).contains(&format!("the replacement {} made during this update is being deleted", profile_arn(&domain, "kimberly"))), "{}", reason(&r));
+
+    eventually("the replacement deleted", || async { profile_status(&client, &domain, "kimberly").await.is_none().then_some(()) }).await;
+    assert_eq!(profile_status(&client, &domain, "kim").await.as_deref(), Some("InService"), "the old profile is untouched");
+}
+
+#[tokio::test]
 async fn a_new_identity_center_user_needs_a_new_profile_name() {
     let cloud = cloud().await;
     let client = cloud.sagemaker_client();

@@ -21,6 +21,33 @@ pub struct Continuation {
     pub started_at_ms: u64,
     pub physical_resource_id: Option<String>,
     pub waiting_for: String,
+    /// A Delete of a replacement that a failed Update left behind (CloudFormation keeps the
+    /// old id, so it would never delete the new one). The Update was answered FAILED already:
+    /// this operation is logged, not answered.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cleanup: bool,
+}
+
+impl Continuation {
+    /// The Delete of `replacement`, made by the failed Update `event`, to run in a fresh
+    /// invocation.
+    pub fn cleanup(event: &Value, replacement: &str, now_ms: u64) -> Self {
+        let mut event = event.clone();
+        if let Some(fields) = event.as_object_mut() {
+            fields.insert("RequestType".into(), Value::from("Delete"));
+            fields.insert("PhysicalResourceId".into(), Value::from(replacement));
+            fields.remove("OldResourceProperties");
+        }
+        Continuation {
+            event,
+            progress: Value::Null,
+            attempt: 1,
+            started_at_ms: now_ms,
+            physical_resource_id: Some(replacement.to_string()),
+            waiting_for: String::new(),
+            cleanup: true,
+        }
+    }
 }
 
 /// The CloudFormation event, and the continuation state if this is a continuation.

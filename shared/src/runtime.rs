@@ -83,6 +83,7 @@ impl<R: CustomResource> Core<R> {
         let remaining = Duration::from_millis(event.context.deadline.saturating_sub(now_ms()));
         let deadline = Instant::now() + remaining;
         let (raw, continuation) = continuation::split(event.payload);
+        let cleanup = matches!(&continuation, Some(Ok(c)) if c.cleanup);
         let request = match Request::parse(&raw) {
             Ok(request) => request,
             Err(reason) => return self.answer_unparseable(&raw, reason).await,
@@ -95,6 +96,8 @@ impl<R: CustomResource> Core<R> {
             };
             match conclusion {
                 Conclusion::Continued { attempt } => Ok(json!({ "Continued": attempt })),
+                // The failed Update was answered already; nobody waits for this one.
+                Conclusion::Respond(response) if cleanup => Ok(log_cleanup(&response)),
                 Conclusion::Respond(response) => self.respond(&request.response_url, response).await,
             }
         }
@@ -135,6 +138,41 @@ impl<R: CustomResource> Core<R> {
         Ok(json!({ "Responded": status }))
     }
 
+    /// FAILED. An Update that made a replacement first schedules the replacement's Delete in
+    /// a fresh invocation: CloudFormation keeps the old id after a failed Update, so it would
+    /// never delete the new resource, and it may take longer than this invocation has left.
+    async fn fail(&self, request: &Request, raw: &Value, reason: String, resource_id: Option<String>, deadline: Instant) -> Conclusion {
+        let replacement = match (&resource_id, &request.physical_resource_id) {
+            (Some(new), Some(old)) if request.request_type == RequestType::Update && new != old => Some(new.as_str()),
+            _ => None,
+        };
+        let Some(replacement) = replacement else {
+            return Conclusion::Respond(failed(request, reason, resource_id));
+        };
+        let scheduled = match &self.function_name {
+            None => Err("AWS_LAMBDA_FUNCTION_NAME is not set".to_string()),
+            Some(function_name) => {
+                // Leave time to answer FAILED whatever Lambda does.
+                let budget = deadline.saturating_duration_since(Instant::now()).saturating_sub(Duration::from_secs(1)) / 2;
+                let cleanup = Continuation::cleanup(raw, replacement, now_ms());
+                tokio::time::timeout(budget, continuation::schedule(&self.lambda, function_name, &cleanup))
+                    .await
+                    .unwrap_or_else(|_| Err("Lambda Invoke did not answer in time".into()))
+            }
+        };
+        let reason = match scheduled {
+            Ok(()) => {
+                info!(replacement, "the update failed: deleting its replacement in a new invocation");
+                format!("{reason} (the replacement {replacement} made during this update is being deleted)")
+            }
+            Err(e) => {
+                warn!(replacement, error = %e, "could not schedule the deletion of the replacement");
+                format!("{reason} (the replacement {replacement} made during this update is not managed by the stack, and its deletion could not be started ({e}): delete it if unwanted)")
+            }
+        };
+        Conclusion::Respond(failed(request, reason, resource_id))
+    }
+
     async fn drive(
         &self,
         resource: &Arc<R>,
@@ -157,7 +195,10 @@ impl<R: CustomResource> Core<R> {
                 return Conclusion::Respond(succeeded(request, done));
             }
         }
+        let cleanup = continuation.as_ref().is_some_and(|c| c.cleanup);
         let service_timeout = match (request.service_timeout(), request.request_type) {
+            // The ServiceTimeout was the failed Update's: it is spent.
+            _ if cleanup => crate::event::MAX_SERVICE_TIMEOUT,
             (Ok(t), _) => t,
             // A Delete must not fail on what already failed its Create or Update.
             (Err(_), RequestType::Delete) => crate::event::MAX_SERVICE_TIMEOUT,
@@ -181,10 +222,12 @@ impl<R: CustomResource> Core<R> {
         let mut waiting_for = continuation.as_ref().map(|c| c.waiting_for.clone()).unwrap_or_default();
         let mut progress: Option<R::Progress> = match continuation.map(|c| serde_json::from_value(c.progress)) {
             None => None,
-            Some(Ok(p)) => Some(p),
-            Some(Err(e)) => return Conclusion::Respond(failed(request, format!("corrupt continuation progress: {e}"), resource_id)),
+            Some(Ok(p)) => p,
+            Some(Err(e)) => return self.fail(request, raw, format!("corrupt continuation progress: {e}"), resource_id, deadline).await,
         };
-        if attempt > 0 {
+        if cleanup && attempt == 1 && progress.is_none() {
+            info!(PhysicalResourceId = resource_id.as_deref().unwrap_or_default(), "deleting the replacement a failed update left behind");
+        } else if attempt > 0 {
             info!(attempt, waiting_for = %waiting_for, "continuing");
         }
         let margin = margin(remaining);
@@ -198,7 +241,7 @@ impl<R: CustomResource> Core<R> {
                 Err(_) => {
                     abort.abort();
                     let reason = format!("the function ran out of time during a step{}", describing(&waiting_for));
-                    return Conclusion::Respond(failed(&request, reason, resource_id));
+                    return self.fail(&request, raw, reason, resource_id, deadline).await;
                 }
                 Ok(Err(join_error)) => {
                     let reason = if join_error.is_panic() {
@@ -207,7 +250,7 @@ impl<R: CustomResource> Core<R> {
                         "internal error: the step was cancelled".to_string()
                     };
                     error!(%reason, "step panicked");
-                    return Conclusion::Respond(failed(&request, reason, resource_id));
+                    return self.fail(&request, raw, reason, resource_id, deadline).await;
                 }
                 Ok(Ok(Ok(Outcome::Done(done)))) => return Conclusion::Respond(succeeded(&request, done)),
                 Ok(Ok(Err(e))) if e.retryable => {
@@ -216,7 +259,7 @@ impl<R: CustomResource> Core<R> {
                 }
                 Ok(Ok(Err(e))) => {
                     let id = e.physical_resource_id.or(resource_id);
-                    return Conclusion::Respond(failed(&request, e.reason, id));
+                    return self.fail(&request, raw, e.reason, id, deadline).await;
                 }
                 Ok(Ok(Ok(Outcome::Pending(p)))) => {
                     resource_id = p.physical_resource_id.or(resource_id);
@@ -235,7 +278,7 @@ impl<R: CustomResource> Core<R> {
             let elapsed = Duration::from_millis(now_ms().saturating_sub(started_at_ms));
             if elapsed + pause >= service_timeout {
                 let reason = format!("timed out after {} s waiting for {waiting_for} (ServiceTimeout {} s)", elapsed.as_secs(), service_timeout.as_secs());
-                return Conclusion::Respond(failed(&request, reason, resource_id));
+                return self.fail(&request, raw, reason, resource_id, deadline).await;
             }
             if deadline.saturating_duration_since(Instant::now()) < pause + margin {
                 attempt += 1;
@@ -246,9 +289,10 @@ impl<R: CustomResource> Core<R> {
                     started_at_ms,
                     physical_resource_id: resource_id.clone(),
                     waiting_for: waiting_for.clone(),
+                    cleanup,
                 };
                 let Some(function_name) = &self.function_name else {
-                    return Conclusion::Respond(failed(&request, "cannot continue: AWS_LAMBDA_FUNCTION_NAME is not set".into(), resource_id));
+                    return self.fail(&request, raw, "cannot continue: AWS_LAMBDA_FUNCTION_NAME is not set".into(), resource_id, deadline).await;
                 };
                 // Bounded so a failing Invoke still leaves time to answer FAILED.
                 let budget = deadline.saturating_duration_since(Instant::now()).saturating_sub(margin / 2);
@@ -260,7 +304,7 @@ impl<R: CustomResource> Core<R> {
                         info!(attempt, waiting_for = %waiting_for, "deadline near; continuing in a new invocation");
                         Conclusion::Continued { attempt }
                     }
-                    Err(e) => Conclusion::Respond(failed(&request, format!("could not continue waiting for {waiting_for}: {e}"), resource_id)),
+                    Err(e) => self.fail(&request, raw, format!("could not continue waiting for {waiting_for}: {e}"), resource_id, deadline).await,
                 };
             }
             // Even a zero sleep waits for the timer's next millisecond tick.
@@ -316,17 +360,19 @@ fn succeeded(request: &Request, done: Done) -> Response {
     }
 }
 
+/// The end of a replacement's cleanup, for the logs (its Update was answered long ago).
+fn log_cleanup(response: &Response) -> Value {
+    let reason = response.reason.as_deref().unwrap_or_default();
+    match response.status {
+        Status::Success => info!(PhysicalResourceId = %response.physical_resource_id, reason, "the replacement a failed update left behind is deleted"),
+        Status::Failed => error!(PhysicalResourceId = %response.physical_resource_id, reason, "could not delete the replacement a failed update left behind: delete it by hand"),
+    }
+    json!({ "CleanedUp": response.status })
+}
+
 /// FAILED, reporting `resource` when the operation got as far as making one; otherwise the
 /// event's id, or for a Create the create-failed marker.
 fn failed(request: &Request, reason: String, resource: Option<String>) -> Response {
-    // CloudFormation keeps the old id after a failed Update: a replacement made on the way is
-    // no longer the stack's to clean up, so say so where the user will read it.
-    let reason = match (&resource, &request.physical_resource_id) {
-        (Some(new), Some(old)) if request.request_type == RequestType::Update && new != old => {
-            format!("{reason} (the replacement {new} made during this update is not managed by the stack: delete it if unwanted)")
-        }
-        _ => reason,
-    };
     let physical_resource_id = match request.request_type {
         RequestType::Create => resource,
         _ => request.physical_resource_id.clone().or(resource),
