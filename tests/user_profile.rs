@@ -350,6 +350,39 @@ async fn a_second_delivery_of_the_create_makes_nothing_twice() {
 }
 
 #[tokio::test]
+async fn a_redelivery_is_recognised_whatever_error_reports_the_taken_name() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "refusals", AuthMode::Iam).await;
+    let event = cloud
+        .cfn
+        .event(local_cloud::cloudformation::RequestType::Create, FUNCTION, "Gus", None, properties(&domain, "gus"), None)
+        .await
+        .unwrap();
+    let first = cloud.cfn.send(FUNCTION, event.clone()).await.unwrap();
+    assert_success(&first);
+
+    // A SageMaker that says ValidationException, not ResourceInUse, for a taken name.
+    cloud.sagemaker.refuse_next("CreateUserProfile", "User profile gus already exists");
+    let mut again = event;
+    let request_id = again["RequestId"].as_str().unwrap().to_string();
+    again["ResponseURL"] = json!(cloud.cfn.response_url("Gus", &format!("{request_id}-again")).await.unwrap());
+    cloud.lambda.invoke_async(FUNCTION, again).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(cloud.lambda.wait_idle(FUNCTION, Duration::from_secs(60)).await);
+    let second = cloud.s3.recorded_puts("/cfn-responses/").into_iter().find(|p| p.path.ends_with("-again")).expect("second answer");
+    let second: Value = serde_json::from_slice(second.body.as_deref().unwrap()).unwrap();
+    assert_eq!(second["Status"], "SUCCESS", "{second}");
+    assert_eq!(second["PhysicalResourceId"], first.physical_resource_id);
+
+    // A refusal with no profile of that name stands.
+    cloud.sagemaker.refuse_next("CreateUserProfile", "UserSettings are not acceptable");
+    let r = cloud.cfn.create(FUNCTION, "Hal", properties(&domain, "hal")).await.unwrap();
+    assert_eq!(r.status, Status::Failed);
+    assert!(reason(&r).starts_with("CreateUserProfile: ValidationException: UserSettings are not acceptable"), "{}", reason(&r));
+}
+
+#[tokio::test]
 async fn a_profile_owned_by_someone_else_is_neither_adopted_nor_deleted() {
     let cloud = cloud().await;
     let client = cloud.sagemaker_client();

@@ -164,18 +164,24 @@ impl UserProfile {
                 }
                 .into())
             }
-            // The name is taken (perhaps by an earlier delivery of this request), or the domain is busy.
-            Err(e) if error_code(&e) == Some("ResourceInUse") => self.take_over_existing(request, properties, Error::aws("CreateUserProfile", &e)).await,
-            Err(e) => Err(Error::aws("CreateUserProfile", &e)),
+            // Perhaps the name is taken, by an earlier delivery of this request or by someone
+            // else (SageMaker says ResourceInUse; any refusal is checked).
+            Err(e) => {
+                let busy = error_code(&e) == Some("ResourceInUse");
+                self.take_over_existing(request, properties, Error::aws("CreateUserProfile", &e), busy).await
+            }
         }
     }
 
-    /// CreateUserProfile said ResourceInUse: carry on with the profile if this resource made it,
-    /// refuse if someone else did, try again if it does not exist (the domain was busy).
-    async fn take_over_existing(&self, request: &Request, properties: &Properties, in_use: Error) -> Step {
+    /// CreateUserProfile refused: carry on with the profile of that name if this resource made
+    /// it, refuse if someone else did. Without one the refusal stands; ResourceInUse (`busy`)
+    /// then means the domain was busy, so try again.
+    async fn take_over_existing(&self, request: &Request, properties: &Properties, refusal: Error, busy: bool) -> Step {
         let (domain, name) = (&properties.domain_id, &properties.user_profile_name);
-        let Some(existing) = self.describe(domain, name).await? else {
-            return Err(retryable(in_use));
+        let existing = match self.describe(domain, name).await {
+            Ok(Some(existing)) => existing,
+            Ok(None) | Err(_) if busy => return Err(retryable(refusal)),
+            Ok(None) | Err(_) => return Err(refusal),
         };
         let tags = self.tags(existing.user_profile_arn().unwrap_or_default()).await?;
         if !ownership::owned_by(&tags, request) {

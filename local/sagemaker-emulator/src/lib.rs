@@ -24,6 +24,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::serve::ListenerExt;
 use error::ApiError;
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -142,6 +143,12 @@ impl SageMakerEmulator {
         self.lock().arm_fault(kind, phase, reason);
     }
 
+    /// The next call of `operation` (e.g. "CreateUserProfile") is refused with a
+    /// ValidationException saying `message`, before it has any effect. Calls queue up.
+    pub fn refuse_next(&self, operation: &str, message: &str) {
+        self.lock().refusals.entry(operation.to_string()).or_default().push_back(message.to_string());
+    }
+
     /// How many calls of `operation` (e.g. "CreateDomain") were received, throttled ones included.
     pub fn call_count(&self, operation: &str) -> usize {
         self.lock().calls.iter().filter(|c| *c == operation).count()
@@ -208,6 +215,9 @@ fn call(store: &mut Store, target: &str, body: &[u8]) -> Result<serde_json::Valu
     };
     if store.throttle_rate > 0.0 && fastrand::f64() < store.throttle_rate {
         return Err(ApiError::throttling());
+    }
+    if let Some(message) = store.refusals.get_mut(operation).and_then(VecDeque::pop_front) {
+        return Err(ApiError::validation(message));
     }
     store.advance();
     let body = if body.iter().all(u8::is_ascii_whitespace) {

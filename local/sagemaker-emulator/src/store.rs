@@ -197,6 +197,8 @@ pub(crate) struct Store {
     pub delay: Duration,
     pub page_size: usize,
     pub throttle_rate: f64,
+    /// Messages of ValidationExceptions armed by operation (see `refuse_next`).
+    pub refusals: HashMap<String, VecDeque<String>>,
     pub calls: Vec<String>,
     seq: u64,
     next_uid: u64,
@@ -241,6 +243,7 @@ impl Store {
             delay: options.transition_delay,
             page_size: options.page_size.max(1),
             throttle_rate: 0.0,
+            refusals: HashMap::new(),
             calls: Vec::new(),
             seq: 0,
             next_uid: 200_000,

@@ -174,6 +174,16 @@ async fn throttling_answers_before_any_effect_and_the_sdk_sees_the_code() {
 }
 
 #[tokio::test]
+async fn an_armed_refusal_answers_the_next_call_of_its_operation_only() {
+    let Env { client, emulator } = env().await;
+    emulator.refuse_next("ListDomains", "refused as asked");
+    let (code, message) = error(client.list_domains().send().await);
+    assert_eq!((code.as_str(), message.as_str()), ("ValidationException", "refused as asked"));
+    client.list_domains().send().await.expect("one refusal per arming");
+    assert_eq!(emulator.call_count("ListDomains"), 2);
+}
+
+#[tokio::test]
 async fn unknown_operations_and_malformed_bodies_are_400s() {
     let Env {
         emulator,
