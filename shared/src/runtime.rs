@@ -149,18 +149,9 @@ impl<R: CustomResource> Core<R> {
         let Some(replacement) = replacement else {
             return Conclusion::Respond(failed(request, reason, resource_id));
         };
-        let scheduled = match &self.function_name {
-            None => Err("AWS_LAMBDA_FUNCTION_NAME is not set".to_string()),
-            Some(function_name) => {
-                // Leave time to answer FAILED whatever Lambda does.
-                let budget = deadline.saturating_duration_since(Instant::now()).saturating_sub(Duration::from_secs(1)) / 2;
-                let cleanup = Continuation::cleanup(raw, replacement, now_ms());
-                tokio::time::timeout(budget, continuation::schedule(&self.lambda, function_name, &cleanup))
-                    .await
-                    .unwrap_or_else(|_| Err("Lambda Invoke did not answer in time".into()))
-            }
-        };
-        let reason = match scheduled {
+        // Half of what is left, keeping time to answer FAILED whatever Lambda does.
+        let budget = deadline.saturating_duration_since(Instant::now()).saturating_sub(Duration::from_secs(1)) / 2;
+        let reason = match self.schedule(&Continuation::cleanup(raw, replacement, now_ms()), budget).await {
             Ok(()) => {
                 info!(replacement, "the update failed: deleting its replacement in a new invocation");
                 format!("{reason} (the replacement {replacement} made during this update is being deleted)")
@@ -171,6 +162,16 @@ impl<R: CustomResource> Core<R> {
             }
         };
         Conclusion::Respond(failed(request, reason, resource_id))
+    }
+
+    /// Invokes this function again, asynchronously, with `continuation`, within `budget`.
+    async fn schedule(&self, continuation: &Continuation, budget: Duration) -> Result<(), String> {
+        let Some(function_name) = &self.function_name else {
+            return Err("AWS_LAMBDA_FUNCTION_NAME is not set".into());
+        };
+        tokio::time::timeout(budget, continuation::schedule(&self.lambda, function_name, continuation))
+            .await
+            .unwrap_or_else(|_| Err("Lambda Invoke did not answer in time".into()))
     }
 
     async fn drive(
@@ -291,15 +292,9 @@ impl<R: CustomResource> Core<R> {
                     waiting_for: waiting_for.clone(),
                     cleanup,
                 };
-                let Some(function_name) = &self.function_name else {
-                    return self.fail(&request, raw, "cannot continue: AWS_LAMBDA_FUNCTION_NAME is not set".into(), resource_id, deadline).await;
-                };
                 // Bounded so a failing Invoke still leaves time to answer FAILED.
                 let budget = deadline.saturating_duration_since(Instant::now()).saturating_sub(margin / 2);
-                let scheduled = tokio::time::timeout(budget, continuation::schedule(&self.lambda, function_name, &next))
-                    .await
-                    .unwrap_or_else(|_| Err("Lambda Invoke did not answer in time".into()));
-                return match scheduled {
+                return match self.schedule(&next, budget).await {
                     Ok(()) => {
                         info!(attempt, waiting_for = %waiting_for, "deadline near; continuing in a new invocation");
                         Conclusion::Continued { attempt }
