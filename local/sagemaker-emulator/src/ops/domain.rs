@@ -42,6 +42,17 @@ pub(crate) fn domain_id<'a>(checks: &mut Checks, body: &'a Body) -> ApiResult<Op
     Ok(id)
 }
 
+/// DomainId and the name member (`SpaceName`, `UserProfileName`) of something in a domain,
+/// both required.
+pub(crate) fn domain_member_key<'a>(checks: &mut Checks, body: &'a Body, name_member: &'static str) -> ApiResult<(&'a str, &'a str)> {
+    let id = domain_id(checks, body)?;
+    let name = checks.required(name_member, opt_str(body, name_member)?);
+    if let Some(name) = name {
+        checks.name(name_member, name);
+    }
+    Ok((id.unwrap_or_default(), name.unwrap_or_default()))
+}
+
 /// Constraints shared by CreateDomain and UpdateDomain on the members they both have.
 fn check_common(checks: &mut Checks, body: &Body) -> ApiResult<()> {
     for (key, allowed) in [

@@ -1,6 +1,6 @@
 //! CreateSpace, DescribeSpace, UpdateSpace, DeleteSpace, ListSpaces.
 
-use super::domain::domain_id;
+use super::domain::domain_member_key;
 use super::{
     Intent, Item, check_status, copy_members, list_output, merge_member, names, page, sort,
 };
@@ -44,12 +44,7 @@ pub(crate) fn get<'a>(store: &'a Store, domain_id: &str, name: &str) -> ApiResul
 }
 
 fn key<'a>(checks: &mut Checks, body: &'a Body) -> ApiResult<(&'a str, &'a str)> {
-    let id = domain_id(checks, body)?;
-    let name = checks.required("SpaceName", opt_str(body, "SpaceName")?);
-    if let Some(name) = name {
-        checks.name("SpaceName", name);
-    }
-    Ok((id.unwrap_or_default(), name.unwrap_or_default()))
+    domain_member_key(checks, body, "SpaceName")
 }
 
 /// SpaceSettings and SpaceDisplayName, accepted by CreateSpace and UpdateSpace.

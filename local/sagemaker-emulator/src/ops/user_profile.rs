@@ -1,6 +1,6 @@
 //! CreateUserProfile, DescribeUserProfile, UpdateUserProfile, DeleteUserProfile, ListUserProfiles.
 
-use super::domain::domain_id;
+use super::domain::domain_member_key;
 use super::{
     Intent, Item, check_status, copy_members, list_output, merge_member, names, page, sort,
 };
@@ -31,14 +31,8 @@ pub(crate) fn get<'a>(store: &'a Store, domain_id: &str, name: &str) -> ApiResul
         })
 }
 
-/// DomainId and UserProfileName, both required.
 fn key<'a>(checks: &mut Checks, body: &'a Body) -> ApiResult<(&'a str, &'a str)> {
-    let id = domain_id(checks, body)?;
-    let name = checks.required("UserProfileName", opt_str(body, "UserProfileName")?);
-    if let Some(name) = name {
-        checks.name("UserProfileName", name);
-    }
-    Ok((id.unwrap_or_default(), name.unwrap_or_default()))
+    domain_member_key(checks, body, "UserProfileName")
 }
 
 pub(crate) fn create(store: &mut Store, body: &Body) -> ApiResult<Value> {
