@@ -1,8 +1,9 @@
 import * as path from 'path';
-import { CfnOutput, CfnParameter, CustomResource, Duration, Fn, Stack, StackProps } from 'aws-cdk-lib';
+import { CfnOutput, CfnParameter, Duration, Stack, StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
+import { StudioDomain, StudioLifecycleConfig, StudioProvider, StudioUserProfile } from './studio';
 
 export interface StudioStackProps extends StackProps {
   /** The stack deployed from the project's template.yaml: its exports are the ServiceTokens. */
@@ -36,7 +37,7 @@ export class StudioStack extends Stack {
       description: "Bucket the assets are staged to; the provider stack's AssetBucketName",
     });
 
-    const serviceToken = (output: string) => Fn.importValue(`${props.providerStackName}-${output}`);
+    const provider = StudioProvider.fromStackName(props.providerStackName);
 
     // VpcOnly: NFS to the home EFS and app-to-app traffic within the group; HTTPS out.
     const securityGroup = new ec2.CfnSecurityGroup(this, 'StudioSecurityGroup', {
@@ -66,53 +67,46 @@ export class StudioStack extends Stack {
       exclude: ['*.pyc', '__pycache__'],
     });
 
-    const lifecycleConfig = new CustomResource(this, 'LifecycleConfig', {
-      resourceType: 'Custom::StudioLifecycleConfig',
-      serviceToken: serviceToken('StudioLifecycleConfigFunctionArn'),
-      serviceTimeout: Duration.minutes(15),
-      properties: {
-        StudioLifecycleConfigName: 'jupyterlab-setup',
-        StudioLifecycleConfigAppType: 'JupyterLab',
-        Assets: [{ Name: 'testing', SourceBucket: asset.s3BucketName, SourceKey: asset.s3ObjectKey }],
-        AssetBucket: assetBucket.valueAsString,
-        Commands: ['echo "testing jupyterlab (Studio Latest)"', 'sh "$ASSETS_DIR/testing/test.sh"'],
-        Tags: [{ Key: 'project', Value: 'ml-studio' }],
-      },
+    const lifecycleConfig = new StudioLifecycleConfig(this, 'LifecycleConfig', {
+      provider,
+      ServiceTimeout: Duration.minutes(15),
+      StudioLifecycleConfigName: 'jupyterlab-setup',
+      StudioLifecycleConfigAppType: 'JupyterLab',
+      Assets: [{ Name: 'testing', SourceBucket: asset.s3BucketName, SourceKey: asset.s3ObjectKey }],
+      AssetBucket: assetBucket.valueAsString,
+      Commands: ['echo "testing jupyterlab (Studio Latest)"', 'sh "$ASSETS_DIR/testing/test.sh"'],
+      Tags: [{ Key: 'project', Value: 'ml-studio' }],
     });
-    const lifecycleConfigArn = lifecycleConfig.getAttString('StudioLifecycleConfigArn');
+    const lifecycleConfigArn = lifecycleConfig.studioLifecycleConfigArn;
 
-    const domain = new CustomResource(this, 'Domain', {
-      resourceType: 'Custom::StudioDomain',
-      serviceToken: serviceToken('StudioDomainFunctionArn'),
-      serviceTimeout: Duration.hours(1),
-      properties: {
-        DomainName: 'ml-studio',
-        AuthMode: 'IAM',
-        AppNetworkAccessType: 'VpcOnly',
-        VpcId: vpcId.valueAsString,
-        SubnetIds: subnetIds.valueAsList,
-        DefaultUserSettings: {
-          ExecutionRole: executionRoleArn.valueAsString,
-          SecurityGroups: [securityGroup.attrGroupId],
-          StudioWebPortal: 'ENABLED',
-          DefaultLandingUri: 'studio::',
-          JupyterLabAppSettings: {
-            LifecycleConfigArns: [lifecycleConfigArn],
-            DefaultResourceSpec: { InstanceType: 'ml.t3.medium', LifecycleConfigArn: lifecycleConfigArn },
-            AppLifecycleManagement: {
-              IdleSettings: { LifecycleManagement: 'ENABLED', IdleTimeoutInMinutes: 60 },
-            },
+    const domain = new StudioDomain(this, 'Domain', {
+      provider,
+      ServiceTimeout: Duration.hours(1),
+      DomainName: 'ml-studio',
+      AuthMode: 'IAM',
+      AppNetworkAccessType: 'VpcOnly',
+      VpcId: vpcId.valueAsString,
+      SubnetIds: subnetIds.valueAsList,
+      DefaultUserSettings: {
+        ExecutionRole: executionRoleArn.valueAsString,
+        SecurityGroups: [securityGroup.attrGroupId],
+        StudioWebPortal: 'ENABLED',
+        DefaultLandingUri: 'studio::',
+        JupyterLabAppSettings: {
+          LifecycleConfigArns: [lifecycleConfigArn],
+          DefaultResourceSpec: { InstanceType: 'ml.t3.medium', LifecycleConfigArn: lifecycleConfigArn },
+          AppLifecycleManagement: {
+            IdleSettings: { LifecycleManagement: 'ENABLED', IdleTimeoutInMinutes: 60 },
           },
         },
-        DefaultSpaceSettings: {
-          ExecutionRole: executionRoleArn.valueAsString,
-          SecurityGroups: [securityGroup.attrGroupId],
-        },
-        RetentionPolicy: { HomeEfsFileSystem: 'Retain' },
-        Tags: [{ Key: 'project', Value: 'ml-studio' }],
       },
+      DefaultSpaceSettings: {
+        ExecutionRole: executionRoleArn.valueAsString,
+        SecurityGroups: [securityGroup.attrGroupId],
+      },
+      RetentionPolicy: { HomeEfsFileSystem: 'Retain' },
+      Tags: [{ Key: 'project', Value: 'ml-studio' }],
     });
-    const domainId = domain.getAttString('DomainId');
 
     // IAM mode: no SingleSignOn* properties. alice inherits the domain's DefaultUserSettings;
     // bob gets a longer idle timeout.
@@ -122,23 +116,20 @@ export class StudioStack extends Stack {
     ];
     for (const [user, userSettings] of profiles) {
       const id = `${user[0].toUpperCase()}${user.slice(1)}Profile`;
-      const profile = new CustomResource(this, id, {
-        resourceType: 'Custom::StudioUserProfile',
-        serviceToken: serviceToken('StudioUserProfileFunctionArn'),
-        serviceTimeout: Duration.minutes(30),
-        properties: {
-          DomainId: domainId,
-          UserProfileName: user,
-          ...(userSettings ? { UserSettings: userSettings } : {}),
-          Tags: [{ Key: 'owner', Value: user }],
-        },
+      const profile = new StudioUserProfile(this, id, {
+        provider,
+        ServiceTimeout: Duration.minutes(30),
+        DomainId: domain.domainId,
+        UserProfileName: user,
+        UserSettings: userSettings,
+        Tags: [{ Key: 'owner', Value: user }],
       });
-      new CfnOutput(this, `${id}Arn`, { value: profile.getAttString('UserProfileArn') });
+      new CfnOutput(this, `${id}Arn`, { value: profile.userProfileArn });
     }
 
-    new CfnOutput(this, 'DomainId', { value: domainId });
-    new CfnOutput(this, 'DomainUrl', { value: domain.getAttString('Url') });
+    new CfnOutput(this, 'DomainId', { value: domain.domainId });
+    new CfnOutput(this, 'DomainUrl', { value: domain.attrUrl });
     new CfnOutput(this, 'LifecycleConfigArn', { value: lifecycleConfigArn });
-    new CfnOutput(this, 'AssetsS3Uri', { value: lifecycleConfig.getAttString('AssetsS3Uri') });
+    new CfnOutput(this, 'AssetsS3Uri', { value: lifecycleConfig.attrAssetsS3Uri });
   }
 }
