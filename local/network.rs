@@ -100,6 +100,9 @@ struct State {
     unknown_rule: UnknownRule,
     page_size: usize,
     calls: CallLog,
+    /// The Authorization and X-Amz-Security-Token headers of the last request (signatures are
+    /// not checked, but a test can see that a request was signed for this service).
+    last_signature: (Option<String>, Option<String>),
 }
 
 /// A running EC2 + EFS emulator; clones share it. The server stops with the last clone.
@@ -147,6 +150,7 @@ impl Network {
             unknown_rule: UnknownRule::Report,
             page_size: 5,
             calls: CallLog::default(),
+            last_signature: (None, None),
         }));
         let listener = httpd::bind_loopback().await?;
         let endpoint = format!("http://{}", listener.local_addr()?);
@@ -328,6 +332,11 @@ impl Network {
         self.state().calls.count(operation)
     }
 
+    /// The Authorization and X-Amz-Security-Token headers of the last request.
+    pub fn last_signature(&self) -> (Option<String>, Option<String>) {
+        self.state().last_signature.clone()
+    }
+
     /// Operation names of all calls received, in order.
     pub fn calls(&self) -> Vec<String> {
         self.state().calls.all()
@@ -371,8 +380,11 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Resp
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or_default().to_string();
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let signature = (header("authorization"), header("x-amz-security-token"));
     let body = req.into_body().collect().await?.to_bytes();
     let mut state = lock(&state);
+    state.last_signature = signature;
     state.advance();
     let request_id = uuid_v4();
     if let Some(resource) = path.strip_prefix("/2015-02-01/") {
