@@ -107,6 +107,9 @@ struct DomainResources {
 
 impl DomainHooks for DomainResources {
     fn create_sso_application(&self, domain_id: &str, domain_name: &str) -> Result<String, String> {
+        if !self.identity_center.instance_enabled() {
+            return Err("AuthMode SSO needs an IAM Identity Center instance in this account and region; none is enabled".into());
+        }
         let description = format!("SageMaker Studio domain {domain_name} ({domain_id})");
         Ok(self.identity_center.create_application(&format!("SageMakerStudioDomain-{domain_id}"), &description))
     }

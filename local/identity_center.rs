@@ -90,6 +90,8 @@ struct Membership {
 }
 
 struct State {
+    /// Off: the account has no Identity Center instance (ListInstances is empty).
+    instance_enabled: bool,
     instance_arn: String,
     identity_store_id: String,
     instance_created: f64,
@@ -156,6 +158,7 @@ impl IdentityCenter {
     pub async fn start() -> std::io::Result<Self> {
         let instance_arn = format!("arn:aws:sso:::instance/ssoins-{}", random_hex(16));
         let state = Arc::new(Mutex::new(State {
+            instance_enabled: true,
             instance_arn,
             identity_store_id: format!("d-{}", random_hex(10)),
             instance_created: epoch_seconds(),
@@ -191,6 +194,16 @@ impl IdentityCenter {
 
     pub fn identity_store_id(&self) -> String {
         self.state().identity_store_id.clone()
+    }
+
+    /// Whether the account has its Identity Center instance (on by default). Without one,
+    /// ListInstances is empty and SageMaker refuses SSO domains.
+    pub fn set_instance_enabled(&self, enabled: bool) {
+        self.state().instance_enabled = enabled;
+    }
+
+    pub fn instance_enabled(&self) -> bool {
+        self.state().instance_enabled
     }
 
     /// A user with this user name (what people sign in with); returns its UserId.
@@ -433,7 +446,8 @@ fn list_instances(state: &mut State, req: Req) -> ApiResult {
         "CreatedDate": state.instance_created,
         "Status": "ACTIVE",
     });
-    paged(&[instance], req, max, "Instances")
+    let instances = if state.instance_enabled { vec![instance] } else { Vec::new() };
+    paged(&instances, req, max, "Instances")
 }
 
 fn application<'s>(state: &'s State, arn: &str) -> Result<&'s Application, ApiError> {

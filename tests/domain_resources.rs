@@ -80,6 +80,29 @@ async fn an_sso_domain_names_an_application_of_the_identity_center_that_goes_wit
 }
 
 #[tokio::test]
+async fn without_an_identity_center_instance_sso_domains_are_refused() {
+    let cloud = cloud().await;
+    cloud.identity_center.set_instance_enabled(false);
+    let out = sso_admin(&cloud).list_instances().send().await.expect("ListInstances");
+    assert!(out.instances().is_empty());
+    let err = cloud
+        .sagemaker_client()
+        .create_domain()
+        .domain_name("sso")
+        .auth_mode(AuthMode::Sso)
+        .default_user_settings(UserSettings::builder().execution_role(ROLE).build())
+        .subnet_ids("subnet-1")
+        .vpc_id("vpc-1")
+        .send()
+        .await
+        .expect_err("no instance");
+    assert_eq!(aws_sdk_sagemaker::error::ProvideErrorMetadata::code(&err), Some("ValidationException"));
+    assert!(cloud.network.security_groups().is_empty(), "nothing made");
+    assert_eq!(cloud.sagemaker.snapshot()["domains"].as_array().map(Vec::len), Some(0));
+    domain(&cloud, "iam", AuthMode::Iam).await;
+}
+
+#[tokio::test]
 async fn create_domain_makes_the_home_efs_a_mount_target_per_subnet_and_the_nfs_groups() {
     let cloud = cloud().await;
     let id = domain(&cloud, "studio", AuthMode::Iam).await;
