@@ -65,6 +65,7 @@ pub struct SecurityGroup {
 #[derive(Debug, Clone)]
 struct NetworkInterface {
     subnet_id: String,
+    description: String,
     groups: Vec<String>,
 }
 
@@ -211,9 +212,9 @@ impl Network {
     }
 
     /// A network interface using `groups` (an app's ENI, a mount target's ...); returns its id.
-    pub fn create_network_interface(&self, subnet_id: &str, groups: &[String]) -> String {
+    pub fn create_network_interface(&self, subnet_id: &str, description: &str, groups: &[String]) -> String {
         let id = format!("eni-{}", random_hex(17));
-        let interface = NetworkInterface { subnet_id: subnet_id.to_string(), groups: groups.to_vec() };
+        let interface = NetworkInterface { subnet_id: subnet_id.to_string(), description: description.to_string(), groups: groups.to_vec() };
         self.state().interfaces.insert(id.clone(), interface);
         id
     }
@@ -260,11 +261,14 @@ impl Network {
     /// An available mount target of `file_system_id` in `subnet_id`, with a network interface
     /// using `groups`; returns its id (None when there is no such file system).
     pub fn create_mount_target(&self, file_system_id: &str, vpc_id: &str, subnet_id: &str, groups: &[String]) -> Option<String> {
-        let interface_id = self.create_network_interface(subnet_id, groups);
-        let mut state = self.state();
-        state.file_systems.iter().find(|f| f.id == file_system_id)?;
-        let zone = state.mount_targets.iter().filter(|m| m.file_system_id == file_system_id).count();
+        if !self.state().file_systems.iter().any(|f| f.id == file_system_id) {
+            return None;
+        }
         let id = format!("fsmt-{}", random_hex(17));
+        // As EFS describes the interfaces it makes.
+        let interface_id = self.create_network_interface(subnet_id, &format!("EFS mount target for {file_system_id} ({id})"), groups);
+        let mut state = self.state();
+        let zone = state.mount_targets.iter().filter(|m| m.file_system_id == file_system_id).count();
         state.mount_targets.push(MountTarget {
             id: id.clone(),
             file_system_id: file_system_id.to_string(),
@@ -464,6 +468,7 @@ fn ec2_call(state: &mut State, action: &str, params: &Params) -> Result<String, 
         "RevokeSecurityGroupIngress" => revoke(state, params, Direction::Ingress),
         "RevokeSecurityGroupEgress" => revoke(state, params, Direction::Egress),
         "DeleteSecurityGroup" => delete_security_group(state, params),
+        "DescribeNetworkInterfaces" => describe_network_interfaces(state, params),
         "" => Err(ApiError::ec2("MissingAction", "The request must contain the parameter Action")),
         _ => Err(ApiError::ec2("InvalidAction", format!("The action {action} is not valid for this web service."))),
     }
@@ -496,23 +501,8 @@ fn describe_security_groups(state: &mut State, params: &Params) -> Result<String
             return Err(ApiError::ec2("InvalidGroup.NotFound", format!("The security group '{name}' does not exist in default VPC")));
         }
     }
-    let mut filters: Vec<(&str, Vec<&str>)> = Vec::new();
-    for i in 1.. {
-        let prefix = format!("Filter.{i}");
-        if !params.has_member(&prefix) {
-            break;
-        }
-        let name = params.get(&format!("{prefix}.Name")).unwrap_or_default();
-        if !matches!(name, "group-name" | "vpc-id" | "group-id" | "description") {
-            return Err(ApiError::ec2("InvalidParameterValue", format!("The filter '{name}' is invalid")));
-        }
-        filters.push((name, params.list(&format!("{prefix}.Value"))));
-    }
-    let max = match params.int("MaxResults")? {
-        None => state.page_size,
-        Some(n) if (5..=1000).contains(&n) => (n as usize).min(state.page_size),
-        Some(n) => return Err(ApiError::ec2("InvalidParameterValue", format!("Value ( {n} ) for parameter maxResults is invalid. Expecting a value between 5 and 1000."))),
-    };
+    let filters = filters(params, &["group-name", "vpc-id", "group-id", "description"])?;
+    let max = max_results(state, params)?;
     let selected: Vec<&SecurityGroup> = state
         .groups
         .values()
@@ -531,9 +521,74 @@ fn describe_security_groups(state: &mut State, params: &Params) -> Result<String
         })
         .collect();
     let items: Vec<String> = selected.iter().map(|g| group_xml(g)).collect();
-    let (items, next) = page(&items, params.get("NextToken"), max).map_err(|m| ApiError::ec2("InvalidParameterValue", m))?;
-    let next = next.map(|t| format!("<nextToken>{t}</nextToken>")).unwrap_or_default();
-    Ok(format!("<securityGroupInfo>{}</securityGroupInfo>{next}", items.concat()))
+    let (items, next) = paged_xml(&items, params, max)?;
+    Ok(format!("<securityGroupInfo>{items}</securityGroupInfo>{next}"))
+}
+
+/// The filters `Filter.N.Name` / `Filter.N.Value.M`, each name checked against `allowed`.
+fn filters<'p>(params: &'p Params, allowed: &[&str]) -> Result<Vec<(&'p str, Vec<&'p str>)>, ApiError> {
+    let mut filters = Vec::new();
+    for i in 1.. {
+        let prefix = format!("Filter.{i}");
+        if !params.has_member(&prefix) {
+            break;
+        }
+        let name = params.get(&format!("{prefix}.Name")).unwrap_or_default();
+        if !allowed.contains(&name) {
+            return Err(ApiError::ec2("InvalidParameterValue", format!("The filter '{name}' is invalid")));
+        }
+        filters.push((name, params.list(&format!("{prefix}.Value"))));
+    }
+    Ok(filters)
+}
+
+/// MaxResults (5 to 1000 for EC2's Describe* calls), bounded by the page size.
+fn max_results(state: &State, params: &Params) -> Result<usize, ApiError> {
+    match params.int("MaxResults")? {
+        None => Ok(state.page_size),
+        Some(n) if (5..=1000).contains(&n) => Ok((n as usize).min(state.page_size)),
+        Some(n) => Err(ApiError::ec2("InvalidParameterValue", format!("Value ( {n} ) for parameter maxResults is invalid. Expecting a value between 5 and 1000."))),
+    }
+}
+
+/// The page of `items` a request asks for, with its nextToken element.
+fn paged_xml(items: &[String], params: &Params, max: usize) -> Result<(String, String), ApiError> {
+    let (items, next) = page(items, params.get("NextToken"), max).map_err(|m| ApiError::ec2("InvalidParameterValue", m))?;
+    Ok((items.concat(), next.map(|t| format!("<nextToken>{t}</nextToken>")).unwrap_or_default()))
+}
+
+/// With filters group-id, subnet-id and network-interface-id: enough to say what uses a group.
+fn describe_network_interfaces(state: &mut State, params: &Params) -> Result<String, ApiError> {
+    let filters = filters(params, &["group-id", "subnet-id", "network-interface-id"])?;
+    let max = max_results(state, params)?;
+    let items: Vec<String> = state
+        .interfaces
+        .iter()
+        .filter(|(id, i)| {
+            filters.iter().all(|(name, values)| match *name {
+                "group-id" => i.groups.iter().any(|g| values.iter().any(|v| wildcard_match(v, g))),
+                "subnet-id" => values.iter().any(|v| wildcard_match(v, &i.subnet_id)),
+                _ => values.iter().any(|v| wildcard_match(v, id)),
+            })
+        })
+        .map(|(id, i)| {
+            let groups: String = i
+                .groups
+                .iter()
+                .map(|g| {
+                    let name = state.groups.get(g).map(|g| escape(&g.name)).unwrap_or_default();
+                    format!("<item><groupId>{g}</groupId><groupName>{name}</groupName></item>")
+                })
+                .collect();
+            format!(
+                "<item><networkInterfaceId>{id}</networkInterfaceId><subnetId>{}</subnetId><description>{}</description><ownerId>{ACCOUNT_ID}</ownerId><requesterManaged>true</requesterManaged><status>in-use</status><interfaceType>interface</interfaceType><groupSet>{groups}</groupSet></item>",
+                i.subnet_id,
+                escape(&i.description)
+            )
+        })
+        .collect();
+    let (items, next) = paged_xml(&items, params, max)?;
+    Ok(format!("<networkInterfaceSet>{items}</networkInterfaceSet>{next}"))
 }
 
 fn escape(text: &str) -> String {

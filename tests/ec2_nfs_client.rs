@@ -54,6 +54,7 @@ async fn finds_revokes_and_deletes_the_named_groups_and_nothing_else() {
     let err = ec2.delete_security_group(&inbound).await.expect_err("referenced");
     assert_eq!(err.code(), "DependencyViolation");
     assert!(err.message().contains(&inbound), "{err}");
+    assert!(ec2.network_interfaces_using(&inbound).await.expect("interfaces").is_empty());
 
     for group in &groups {
         ec2.revoke_ingress(&group.id, &group.ingress).await.expect("revoke ingress");
@@ -94,4 +95,16 @@ async fn throttling_is_retried_and_other_errors_are_not() {
     let err = ec2.delete_security_group("sg-1").await.expect_err("denied");
     assert_eq!(err.code(), "UnauthorizedOperation");
     assert_eq!(network.call_count("DeleteSecurityGroup"), 1, "not retried");
+}
+
+#[tokio::test]
+async fn names_the_network_interfaces_that_keep_a_group_in_use() {
+    let network = Network::start().await.unwrap();
+    let (inbound, _) = nfs_pair(&network, "vpc-1", "d-abc");
+    let fs = network.create_file_system("d-abc", None, &[]);
+    let mount = network.create_mount_target(&fs, "vpc-1", "subnet-1", std::slice::from_ref(&inbound)).expect("mount target");
+    let interfaces = client(&network).network_interfaces_using(&inbound).await.expect("interfaces");
+    let [interface] = interfaces.as_slice() else { panic!("{interfaces:?}") };
+    assert!(interface.id.starts_with("eni-"));
+    assert_eq!(interface.description, format!("EFS mount target for {fs} ({mount})"));
 }

@@ -158,7 +158,7 @@ async fn delete_security_group_is_a_dependency_violation_while_referenced_or_use
     }
     client.revoke_security_group_ingress().group_id(&inbound).ip_permissions(nfs_rule(&outbound)).send().await.expect("revoke");
     // Nothing references outbound now; inbound is still named by outbound's egress rule.
-    let eni = network.create_network_interface("subnet-1", std::slice::from_ref(&outbound));
+    let eni = network.create_network_interface("subnet-1", "a Studio app", std::slice::from_ref(&outbound));
     let err = delete(&outbound).await.expect_err("used by an interface");
     assert_eq!(err.code(), Some("DependencyViolation"));
     network.delete_network_interface(&eni);
@@ -261,4 +261,29 @@ async fn throttled_calls_are_retried_and_refusals_are_typed() {
     let err = ec2(&network).delete_security_group().group_id(&group).send().await.expect_err("denied");
     assert_eq!(err.code(), Some("UnauthorizedOperation"));
     assert!(network.security_group(&group).is_some(), "a refused call has no effect");
+}
+
+#[tokio::test]
+async fn describe_network_interfaces_says_what_uses_a_group() {
+    let network = Network::start().await.unwrap();
+    let (inbound, outbound) = nfs_pair(&network, "vpc-1", "d-abc");
+    let fs = network.create_file_system("d-abc", None, &[]);
+    let mount = network.create_mount_target(&fs, "vpc-1", "subnet-1", std::slice::from_ref(&inbound)).expect("mount target");
+    let app = network.create_network_interface("subnet-2", "a Studio app", std::slice::from_ref(&outbound));
+    let client = ec2(&network);
+
+    let out = client.describe_network_interfaces().filters(filter("group-id", &[&inbound])).send().await.expect("DescribeNetworkInterfaces");
+    let [interface] = out.network_interfaces() else { panic!("{out:?}") };
+    assert_eq!(interface.description(), Some(format!("EFS mount target for {fs} ({mount})").as_str()));
+    assert_eq!(interface.subnet_id(), Some("subnet-1"));
+    let groups: Vec<Option<&str>> = interface.groups().iter().map(|g| g.group_name()).collect();
+    assert_eq!(groups, vec![Some("security-group-for-inbound-nfs-d-abc")]);
+
+    let out = client.describe_network_interfaces().filters(filter("group-id", &[&outbound])).send().await.expect("outbound");
+    let ids: Vec<Option<&str>> = out.network_interfaces().iter().map(|i| i.network_interface_id()).collect();
+    assert_eq!(ids, vec![Some(app.as_str())]);
+    let out = client.describe_network_interfaces().filters(filter("group-id", &["sg-unused"])).send().await.expect("none");
+    assert!(out.network_interfaces().is_empty());
+    let err = client.describe_network_interfaces().filters(filter("colour", &["red"])).send().await.expect_err("bad filter");
+    assert_eq!(err.code(), Some("InvalidParameterValue"));
 }
