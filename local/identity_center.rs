@@ -300,7 +300,9 @@ impl IdentityCenter {
         self.state().calls.set_denied(operation, denied);
     }
 
-    /// The next call of `operation` fails with `code` (e.g. "ConflictException") and `message`.
+    /// The next call of `operation` fails with `code` and `message` before any effect: one of
+    /// ConflictException, ResourceNotFoundException, InternalServerException,
+    /// ServiceQuotaExceededException; anything else is a ValidationException.
     pub fn refuse_next(&self, operation: &str, code: &str, message: &str) {
         self.state().calls.refuse_next(operation, code, message);
     }

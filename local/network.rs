@@ -331,6 +331,12 @@ impl Network {
         self.state().calls.set_denied(operation, denied);
     }
 
+    /// The next call of `operation` fails with `code` and `message` before any effect. EC2 codes:
+    /// DependencyViolation or (anything else) InvalidParameterValue; EFS calls answer BadRequest.
+    pub fn refuse_next(&self, operation: &str, code: &str, message: &str) {
+        self.state().calls.refuse_next(operation, code, message);
+    }
+
     /// How many calls of `operation` were received, refused ones included.
     pub fn call_count(&self, operation: &str) -> usize {
         self.state().calls.count(operation)

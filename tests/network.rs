@@ -256,8 +256,15 @@ async fn throttled_calls_are_retried_and_refusals_are_typed() {
     let err = efs(&network).describe_mount_targets().file_system_id(&fs).send().await.expect_err("throttled");
     assert_eq!(err.code(), Some("ThrottlingException"));
 
-    network.set_denied("DeleteSecurityGroup", true);
     let group = network.create_security_group("vpc-1", "g", "g");
+    network.refuse_next("DeleteSecurityGroup", "DependencyViolation", "resource has a dependent object");
+    let err = ec2(&network).delete_security_group().group_id(&group).send().await.expect_err("refused");
+    assert_eq!(err.code(), Some("DependencyViolation"));
+    network.refuse_next("DescribeFileSystems", "BadRequest", "no");
+    let err = efs(&network).describe_file_systems().send().await.expect_err("refused");
+    assert_eq!(err.code(), Some("BadRequest"));
+
+    network.set_denied("DeleteSecurityGroup", true);
     let err = ec2(&network).delete_security_group().group_id(&group).send().await.expect_err("denied");
     assert_eq!(err.code(), Some("UnauthorizedOperation"));
     assert!(network.security_group(&group).is_some(), "a refused call has no effect");
