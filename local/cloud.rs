@@ -1,17 +1,25 @@
-//! The whole local cloud in one value: SageMaker, S3, Lambda and a CloudFormation driver,
-//! wired so that deployed functions reach the emulators through the standard AWS env.
+//! The whole local cloud in one value: SageMaker, IAM Identity Center, EC2/EFS, S3, Lambda and a
+//! CloudFormation driver, wired so that deployed functions reach the emulators through the
+//! standard AWS env, and so that SageMaker's domains make and remove what AWS makes for them.
 
 use crate::binaries::function_binary;
 use crate::cloudformation::CloudFormation;
+use crate::identity_center::IdentityCenter;
 use crate::lambda::{FunctionConfig, LambdaService};
+use crate::network::{Direction, Network};
 use crate::s3::S3Server;
 use crate::REGION;
 use aws_sdk_sagemaker::config::{BehaviorVersion, Credentials, Region};
-use sagemaker_emulator::{Options, SageMakerEmulator};
+use sagemaker_emulator::{DomainHooks, Options, SageMakerEmulator};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub struct LocalCloud {
     pub sagemaker: SageMakerEmulator,
+    /// sso-admin and identitystore.
+    pub identity_center: IdentityCenter,
+    /// EC2 security groups and EFS file systems.
+    pub network: Network,
     pub s3: S3Server,
     pub lambda: LambdaService,
     /// Plays events for one stack ("local-stack").
@@ -24,9 +32,16 @@ impl LocalCloud {
     }
 
     pub async fn start_with(options: Options) -> std::io::Result<Self> {
-        let (sagemaker, s3, lambda) = tokio::try_join!(SageMakerEmulator::start(options), S3Server::start(), LambdaService::start())?;
+        let (sagemaker, identity_center, network, s3, lambda) = tokio::try_join!(
+            SageMakerEmulator::start(options),
+            IdentityCenter::start(),
+            Network::start(),
+            S3Server::start(),
+            LambdaService::start()
+        )?;
+        sagemaker.set_domain_hooks(Arc::new(DomainResources { identity_center: identity_center.clone(), network: network.clone() }));
         let cfn = CloudFormation::new(&lambda, &s3, "local-stack");
-        Ok(Self { sagemaker, s3, lambda, cfn })
+        Ok(Self { sagemaker, identity_center, network, s3, lambda, cfn })
     }
 
     /// The environment a deployed function gets on top of Lambda's own.
@@ -34,6 +49,10 @@ impl LocalCloud {
         vec![
             ("AWS_ENDPOINT_URL_SAGEMAKER".into(), self.sagemaker.endpoint()),
             ("AWS_ENDPOINT_URL_S3".into(), self.s3.endpoint()),
+            ("AWS_ENDPOINT_URL_SSO_ADMIN".into(), self.identity_center.endpoint()),
+            ("AWS_ENDPOINT_URL_IDENTITYSTORE".into(), self.identity_center.endpoint()),
+            ("AWS_ENDPOINT_URL_EC2".into(), self.network.endpoint()),
+            ("AWS_ENDPOINT_URL_EFS".into(), self.network.endpoint()),
             ("RUST_LOG".into(), "info".into()),
         ]
     }
@@ -70,5 +89,55 @@ impl LocalCloud {
             .credentials_provider(Credentials::new("test", "test", None, None, "local-cloud"))
             .build();
         aws_sdk_sagemaker::Client::from_conf(config)
+    }
+}
+
+/// The NFS security groups SageMaker makes for a domain's home EFS, by DomainId:
+/// `security-group-for-inbound-nfs-<DomainId>`, `security-group-for-outbound-nfs-<DomainId>`.
+pub fn nfs_security_group_names(domain_id: &str) -> [String; 2] {
+    [format!("security-group-for-inbound-nfs-{domain_id}"), format!("security-group-for-outbound-nfs-{domain_id}")]
+}
+
+/// What SageMaker makes outside itself for a domain, in the emulators that stand in for those
+/// services (see background.md: the NFS groups outlive the domain).
+struct DomainResources {
+    identity_center: IdentityCenter,
+    network: Network,
+}
+
+impl DomainHooks for DomainResources {
+    fn create_sso_application(&self, domain_id: &str, domain_name: &str) -> Result<String, String> {
+        if !self.identity_center.instance_enabled() {
+            return Err("AuthMode SSO needs an IAM Identity Center instance in this account and region; none is enabled".into());
+        }
+        let description = format!("SageMaker Studio domain {domain_name} ({domain_id})");
+        Ok(self.identity_center.create_application(&format!("SageMakerStudioDomain-{domain_id}"), &description))
+    }
+
+    /// The inbound group takes NFS from the outbound one, the outbound group sends NFS only to
+    /// the inbound one; the mount targets' interfaces use the inbound group (the Studio apps'
+    /// interfaces would use the outbound one).
+    fn create_home_efs(&self, domain_id: &str, domain_arn: &str, vpc_id: &str, subnet_ids: &[String]) -> String {
+        let [inbound_name, outbound_name] = nfs_security_group_names(domain_id);
+        let describe = |way: &str| format!("[DO NOT DELETE] Security Group that allows {way} NFS traffic for SageMaker Notebooks Domain [{domain_id}]");
+        let inbound = self.network.create_security_group(vpc_id, &inbound_name, &describe("inbound"));
+        let outbound = self.network.create_security_group(vpc_id, &outbound_name, &describe("outbound"));
+        self.network.clear_rules(&outbound, Direction::Egress);
+        self.network.authorize_group(&inbound, Direction::Ingress, 2049, &outbound);
+        self.network.authorize_group(&outbound, Direction::Egress, 2049, &inbound);
+        let file_system = self.network.create_file_system(domain_id, None, &[("ManagedByAmazonSageMakerResource", domain_arn)]);
+        for subnet in subnet_ids {
+            self.network.create_mount_target(&file_system, vpc_id, subnet, std::slice::from_ref(&inbound));
+        }
+        file_system
+    }
+
+    fn domain_deleted(&self, sso_application_arn: Option<&str>, home_efs_id: &str, retain_efs: bool) {
+        if let Some(arn) = sso_application_arn {
+            self.identity_center.delete_application(arn);
+        }
+        if !retain_efs {
+            self.network.delete_file_system_later(home_efs_id);
+        }
     }
 }

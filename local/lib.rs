@@ -1,13 +1,17 @@
 //! The local cloud: emulators and drivers that run the Lambda functions as real processes
 //! against local services on 127.0.0.1.
 
+mod api_calls;
 mod httpd;
 
 pub mod binaries;
 pub mod cloud;
 pub mod cloudformation;
 pub mod demo;
+pub mod ec2_nfs_client;
+pub mod identity_center;
 pub mod lambda;
+pub mod network;
 pub mod s3;
 
 /// The account and region every local ARN uses.

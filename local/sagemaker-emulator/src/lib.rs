@@ -70,6 +70,20 @@ pub enum Phase {
     Delete,
 }
 
+/// What a domain makes and removes outside SageMaker (IAM Identity Center, EFS, EC2), for a local
+/// cloud that runs those services too. Called while the emulator's lock is held: an
+/// implementation must not call back into this emulator.
+pub trait DomainHooks: Send + Sync {
+    /// CreateDomain with AuthMode SSO: the domain's Identity Center application, as its ARN;
+    /// `Err(message)` refuses the CreateDomain with a ValidationException (no Identity Center).
+    fn create_sso_application(&self, domain_id: &str, domain_name: &str) -> Result<String, String>;
+    /// CreateDomain: the home EFS, a mount target per subnet and the NFS security groups; returns
+    /// the file system id.
+    fn create_home_efs(&self, domain_id: &str, domain_arn: &str, vpc_id: &str, subnet_ids: &[String]) -> String;
+    /// A domain's delete finished: its application goes, and its home EFS unless retained.
+    fn domain_deleted(&self, sso_application_arn: Option<&str>, home_efs_id: &str, retain_efs: bool);
+}
+
 /// A running emulator. Clones share the server; it stops when the last clone is dropped or on
 /// [`SageMakerEmulator::shutdown`].
 #[derive(Clone)]
@@ -129,6 +143,12 @@ impl SageMakerEmulator {
     /// transitions already in progress too (a long delay holds them, zero releases them).
     pub fn set_transition_delay(&self, delay: Duration) {
         self.lock().delay = delay;
+    }
+
+    /// Connects domains to the other emulated services (see [`DomainHooks`]); without hooks a
+    /// domain's application ARN and home EFS id are made up.
+    pub fn set_domain_hooks(&self, hooks: Arc<dyn DomainHooks>) {
+        self.lock().hooks = Some(hooks);
     }
 
     /// Fraction (0..=1) of calls answered with ThrottlingException, before they have any effect.

@@ -212,6 +212,7 @@ pub(crate) struct Store {
     pub tags: BTreeMap<String, Vec<(String, String)>>,
     /// Home EFS file systems: "Available", then "Retained" or "Deleted" with their domain.
     pub efs: BTreeMap<String, &'static str>,
+    pub hooks: Option<std::sync::Arc<dyn crate::DomainHooks>>,
 }
 
 pub(crate) fn epoch_now() -> f64 {
@@ -255,6 +256,7 @@ impl Store {
             configs: BTreeMap::new(),
             tags: BTreeMap::new(),
             efs: BTreeMap::new(),
+            hooks: None,
         }
     }
 
@@ -320,7 +322,8 @@ impl Store {
             let gone = d.meta.life.settle(now, delay);
             if gone {
                 gone_arns.push(d.meta.arn.clone());
-                gone_domains.push((id.clone(), d.home_efs_id.clone(), d.retention.clone()));
+                let application = d.attrs.get("SingleSignOnApplicationArn").and_then(Value::as_str).map(str::to_string);
+                gone_domains.push((id.clone(), d.home_efs_id.clone(), d.retention.clone(), application));
             }
             !gone
         });
@@ -343,12 +346,12 @@ impl Store {
             (now, delay),
             &mut gone_arns,
         );
-        for (domain_id, efs_id, retention) in gone_domains {
-            let state = if retention.as_deref() == Some("Delete") {
-                "Deleted"
-            } else {
-                "Retained"
-            };
+        for (domain_id, efs_id, retention, application) in gone_domains {
+            let retain = retention.as_deref() != Some("Delete");
+            if let Some(hooks) = &self.hooks {
+                hooks.domain_deleted(application.as_deref(), &efs_id, retain);
+            }
+            let state = if retain { "Retained" } else { "Deleted" };
             self.efs.insert(efs_id, state);
             // Deleted apps stay listed only while their domain exists.
             self.apps.retain(|k, _| k.domain_id != domain_id);

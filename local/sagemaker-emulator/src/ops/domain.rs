@@ -112,7 +112,21 @@ pub(crate) fn create(store: &mut Store, body: &Body) -> ApiResult<Value> {
     let id = format!("d-{}", random_lower_alnum(12));
     let arn = store.arn(&format!("domain/{id}"));
     let url = format!("https://{id}.studio.{}.sagemaker.aws", store.region);
-    let home_efs_id = format!("fs-{}", random_hex(17));
+    let hooks = store.hooks.clone();
+    // The application first: without an Identity Center instance nothing is made.
+    let sso_application = match (&hooks, auth_mode) {
+        (Some(hooks), "SSO") => Some(hooks.create_sso_application(&id, name).map_err(ApiError::validation)?),
+        _ => None,
+    };
+    let home_efs_id = match &hooks {
+        Some(hooks) => {
+            let vpc = opt_str(body, "VpcId")?.unwrap_or_default();
+            let subnets = opt_str_list(body, "SubnetIds")?.unwrap_or_default();
+            let subnets: Vec<String> = subnets.iter().map(|s| s.to_string()).collect();
+            hooks.create_home_efs(&id, &arn, vpc, &subnets)
+        }
+        None => format!("fs-{}", random_hex(17)),
+    };
 
     let mut attrs = Body::new();
     attrs.insert("AppNetworkAccessType".into(), json!("PublicInternetOnly"));
@@ -145,14 +159,10 @@ pub(crate) fn create(store: &mut Store, body: &Body) -> ApiResult<Value> {
             "SingleSignOnManagedApplicationInstanceId".into(),
             json!(format!("ins-{instance}")),
         );
-        attrs.insert(
-            "SingleSignOnApplicationArn".into(),
-            json!(format!(
-                "arn:aws:sso::{}:application/ssoins-{instance}/apl-{}",
-                store.account_id,
-                random_hex(16)
-            )),
-        );
+        let application = sso_application.unwrap_or_else(|| {
+            format!("arn:aws:sso::{}:application/ssoins-{instance}/apl-{}", store.account_id, random_hex(16))
+        });
+        attrs.insert("SingleSignOnApplicationArn".into(), json!(application));
     }
 
     let now = epoch_now();
