@@ -5,6 +5,7 @@ use crate::binaries::function_binary;
 use crate::cloudformation::CloudFormation;
 use crate::lambda::{FunctionConfig, LambdaService};
 use crate::s3::S3Server;
+use crate::stacks::{CloudFormationApi, Stacks};
 use crate::REGION;
 use aws_sdk_sagemaker::config::{BehaviorVersion, Credentials, Region};
 use sagemaker_emulator::{Options, SageMakerEmulator};
@@ -16,6 +17,9 @@ pub struct LocalCloud {
     pub lambda: LambdaService,
     /// Plays events for one stack ("local-stack").
     pub cfn: CloudFormation,
+    /// What CloudFormation shows of every stack (DescribeStackResource, DescribeStacks).
+    pub stacks: Stacks,
+    pub cloudformation_api: CloudFormationApi,
 }
 
 impl LocalCloud {
@@ -25,8 +29,15 @@ impl LocalCloud {
 
     pub async fn start_with(options: Options) -> std::io::Result<Self> {
         let (sagemaker, s3, lambda) = tokio::try_join!(SageMakerEmulator::start(options), S3Server::start(), LambdaService::start())?;
-        let cfn = CloudFormation::new(&lambda, &s3, "local-stack");
-        Ok(Self { sagemaker, s3, lambda, cfn })
+        let stacks = Stacks::default();
+        let cloudformation_api = CloudFormationApi::start(stacks.clone()).await?;
+        let cfn = CloudFormation::in_stacks(&stacks, &lambda, &s3, "local-stack");
+        Ok(Self { sagemaker, s3, lambda, cfn, stacks, cloudformation_api })
+    }
+
+    /// A driver for another stack of this cloud (its state is served like local-stack's).
+    pub fn stack(&self, name: &str) -> CloudFormation {
+        CloudFormation::in_stacks(&self.stacks, &self.lambda, &self.s3, name)
     }
 
     /// The environment a deployed function gets on top of Lambda's own.
@@ -34,6 +45,9 @@ impl LocalCloud {
         vec![
             ("AWS_ENDPOINT_URL_SAGEMAKER".into(), self.sagemaker.endpoint()),
             ("AWS_ENDPOINT_URL_S3".into(), self.s3.endpoint()),
+            ("AWS_ENDPOINT_URL_CLOUDFORMATION".into(), self.cloudformation_api.endpoint()),
+            // The ResponseURLs point at the local S3 server (never set in the template).
+            ("CFN_RESPONSE_URL_ALLOWED_HOSTS".into(), self.s3.endpoint().trim_start_matches("http://").to_string()),
             ("RUST_LOG".into(), "info".into()),
         ]
     }

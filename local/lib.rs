@@ -9,6 +9,7 @@ pub mod cloudformation;
 pub mod demo;
 pub mod lambda;
 pub mod s3;
+pub mod stacks;
 
 /// The account and region every local ARN uses.
 pub const ACCOUNT_ID: &str = "123456789012";
