@@ -224,7 +224,6 @@ impl CloudFormation {
         let service_token = function_arn(function);
         let request_id = uuid_v4();
         let resource_type = format!("Custom::{}", logical_id.replace(|c: char| !c.is_ascii_alphanumeric(), ""));
-        self.stacks.update(&self.stack_id, |stack| begin(stack, request_type, logical_id, physical_id, &resource_type));
         let mut event = json!({
             "RequestType": request_type.to_string(),
             "ServiceToken": service_token,
@@ -241,6 +240,7 @@ impl CloudFormation {
         if let Some(old) = old_properties {
             event["OldResourceProperties"] = resource_properties(old, &service_token)?;
         }
+        self.begin(&event);
         Ok(event)
     }
 
@@ -275,6 +275,8 @@ impl CloudFormation {
             .ok_or_else(|| ProtocolError::BadEvent("no RequestId to wait for".into()))?
             .to_string();
         tracing::info!(function, %request_id, request_type = %event["RequestType"], "CloudFormation event");
+        // Whatever the event says, CloudFormation is now doing it (its StackId may be another stack's).
+        self.begin(&event);
         self.lambda
             .invoke_async(function, event.clone())
             .await
@@ -289,9 +291,26 @@ impl CloudFormation {
         if count > 1 {
             return Err(ProtocolError::Duplicate { request_id, count });
         }
-        self.stacks.update(&self.stack_id, |stack| finish(stack, &event, &response));
+        if let Some(stack_id) = event.get("StackId").and_then(Value::as_str) {
+            self.stacks.update(stack_id, |stack| finish(stack, &event, &response));
+        }
         tracing::info!(%request_id, status = ?response.status, physical_id = %response.physical_resource_id, "CloudFormation response");
         Ok(response)
+    }
+
+    /// The stack shows the event's operation in progress, as once CloudFormation sends it.
+    fn begin(&self, event: &Value) {
+        let text = |name: &str| event.get(name).and_then(Value::as_str);
+        let request_type = match text("RequestType") {
+            Some("Create") => RequestType::Create,
+            Some("Update") => RequestType::Update,
+            Some("Delete") => RequestType::Delete,
+            _ => return,
+        };
+        let (Some(stack_id), Some(logical_id)) = (text("StackId"), text("LogicalResourceId")) else { return };
+        let resource_type = text("ResourceType").unwrap_or_default();
+        let physical_id = text("PhysicalResourceId");
+        self.stacks.update(stack_id, |stack| begin(stack, request_type, logical_id, physical_id, resource_type));
     }
 
     /// How many responses (PUTs that S3 accepted) arrived for the request.
