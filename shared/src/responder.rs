@@ -120,6 +120,48 @@ fn redact_error(e: &reqwest::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    #[tokio::test]
+    async fn a_redirect_is_not_followed_and_an_unlisted_url_gets_no_connection() {
+        let target = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let target_port = target.local_addr().unwrap().port();
+        let redirector = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = redirector.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = redirector.accept().await {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let answer = format!("HTTP/1.1 307 Temporary Redirect\r\nLocation: http://127.0.0.1:{target_port}/\r\nContent-Length: 0\r\n\r\n");
+                let _ = stream.write_all(answer.as_bytes()).await;
+            }
+        });
+        // Both hosts listed: only the redirect policy stands between them.
+        let responder = Responder::with_allowlist(Allowlist::parse(&format!("127.0.0.1:{port},127.0.0.1:{target_port}")));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let e = responder.send(&format!("http://127.0.0.1:{port}/k?sig"), b"{}".to_vec(), deadline).await.unwrap_err();
+        assert!(e.contains("HTTP 307"), "{e}");
+        assert!(tokio::time::timeout(Duration::from_millis(300), target.accept()).await.is_err(), "the redirect was followed");
+
+        let unlisted = Responder::with_allowlist(Allowlist::parse(&format!("127.0.0.1:{port}")));
+        let e = unlisted.send(&format!("http://127.0.0.1:{target_port}/k"), b"{}".to_vec(), deadline).await.unwrap_err();
+        assert!(e.contains("CFN_RESPONSE_URL_ALLOWED_HOSTS"), "{e}");
+        assert!(tokio::time::timeout(Duration::from_millis(300), target.accept()).await.is_err(), "an unlisted URL was connected to");
+    }
+
+    #[tokio::test]
+    async fn retries_stop_when_the_invocation_has_no_time_left() {
+        // Nothing listens on this port: every attempt is a connection error, retried.
+        let port = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
+        let responder = Responder::with_allowlist(Allowlist::parse(&format!("127.0.0.1:{port}")));
+        let started = Instant::now();
+        let e = responder.send(&format!("http://127.0.0.1:{port}/k"), b"{}".to_vec(), started + Duration::from_millis(600)).await.unwrap_err();
+        assert!(started.elapsed() < Duration::from_millis(900), "{:?}", started.elapsed());
+        assert!(!e.contains(&format!("after {ATTEMPTS} attempts")), "{e}");
+    }
+
     #[test]
     fn redact_drops_the_signature() {
         let url = "https://cfn.s3.amazonaws.com/key?X-Amz-Signature=secret&X-Amz-Credential=AKIA";
