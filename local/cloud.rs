@@ -48,6 +48,8 @@ impl LocalCloud {
             ("AWS_ENDPOINT_URL_CLOUDFORMATION".into(), self.cloudformation_api.endpoint()),
             // The ResponseURLs point at the local S3 server (never set in the template).
             ("CFN_RESPONSE_URL_ALLOWED_HOSTS".into(), self.s3.endpoint().trim_start_matches("http://").to_string()),
+            // As the template sets it for the lifecycle-config function.
+            ("EXPECTED_BUCKET_OWNER".into(), crate::ACCOUNT_ID.into()),
             ("RUST_LOG".into(), "info".into()),
         ]
     }

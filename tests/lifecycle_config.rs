@@ -238,6 +238,12 @@ async fn assets_are_staged_byte_identical_without_the_excluded_files_and_the_scr
     for (file, data) in &kept {
         assert!(env.get(&bucket, &format!("{prefix}tools/{file}")).await == *data, "{file} differs");
     }
+    // Pinned to this account: every staged PUT names the bucket owner it expects.
+    let puts = env.cloud.s3.recorded_puts(&format!("/{STAGING}/"));
+    assert!(!puts.is_empty());
+    for put in &puts {
+        assert_eq!(put.header("x-amz-expected-bucket-owner"), Some(local_cloud::ACCOUNT_ID), "{}", put.path);
+    }
 
     // The script: shebang, strict mode, ASSETS_DIR, the copy, then the commands in order.
     let script = env.script(&name).await.expect("the config exists");
