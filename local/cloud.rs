@@ -8,6 +8,7 @@ use crate::identity_center::IdentityCenter;
 use crate::lambda::{FunctionConfig, LambdaService};
 use crate::network::{Direction, Network};
 use crate::s3::S3Server;
+use crate::stacks::{CloudFormationApi, Stacks};
 use crate::REGION;
 use aws_sdk_sagemaker::config::{BehaviorVersion, Credentials, Region};
 use sagemaker_emulator::{DomainHooks, Options, SageMakerEmulator};
@@ -24,6 +25,9 @@ pub struct LocalCloud {
     pub lambda: LambdaService,
     /// Plays events for one stack ("local-stack").
     pub cfn: CloudFormation,
+    /// What CloudFormation shows of every stack (DescribeStackResource, DescribeStacks).
+    pub stacks: Stacks,
+    pub cloudformation_api: CloudFormationApi,
 }
 
 impl LocalCloud {
@@ -40,8 +44,15 @@ impl LocalCloud {
             LambdaService::start()
         )?;
         sagemaker.set_domain_hooks(Arc::new(DomainResources { identity_center: identity_center.clone(), network: network.clone() }));
-        let cfn = CloudFormation::new(&lambda, &s3, "local-stack");
-        Ok(Self { sagemaker, identity_center, network, s3, lambda, cfn })
+        let stacks = Stacks::default();
+        let cloudformation_api = CloudFormationApi::start(stacks.clone()).await?;
+        let cfn = CloudFormation::in_stacks(&stacks, &lambda, &s3, "local-stack");
+        Ok(Self { sagemaker, identity_center, network, s3, lambda, cfn, stacks, cloudformation_api })
+    }
+
+    /// A driver for another stack of this cloud (its state is served like local-stack's).
+    pub fn stack(&self, name: &str) -> CloudFormation {
+        CloudFormation::in_stacks(&self.stacks, &self.lambda, &self.s3, name)
     }
 
     /// The environment a deployed function gets on top of Lambda's own.
@@ -53,6 +64,11 @@ impl LocalCloud {
             ("AWS_ENDPOINT_URL_IDENTITYSTORE".into(), self.identity_center.endpoint()),
             ("AWS_ENDPOINT_URL_EC2".into(), self.network.endpoint()),
             ("AWS_ENDPOINT_URL_EFS".into(), self.network.endpoint()),
+            ("AWS_ENDPOINT_URL_CLOUDFORMATION".into(), self.cloudformation_api.endpoint()),
+            // The ResponseURLs point at the local S3 server (never set in the template).
+            ("CFN_RESPONSE_URL_ALLOWED_HOSTS".into(), self.s3.endpoint().trim_start_matches("http://").to_string()),
+            // As the template sets it for the lifecycle-config function.
+            ("EXPECTED_BUCKET_OWNER".into(), crate::ACCOUNT_ID.into()),
             ("RUST_LOG".into(), "info".into()),
         ]
     }

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use crate::lambda::{self, LambdaService, Outcome, function_arn};
 use crate::s3::{RecordedPut, S3Server};
+use crate::stacks::{Stack, StackResource, Stacks};
 use crate::{ACCOUNT_ID, REGION, uuid_v4};
 
 /// The bucket ResponseURLs point into.
@@ -134,12 +135,19 @@ pub struct CloudFormation {
     stack_id: String,
     timeout: Duration,
     bucket: tokio::sync::OnceCell<()>,
+    /// CloudFormation's state, as the functions see it through DescribeStackResource.
+    stacks: Stacks,
 }
 
 impl CloudFormation {
     /// `stack` is a stack ARN, or a stack name from which one is made
     /// ("arn:aws:cloudformation:us-east-1:123456789012:stack/<name>/<uuid>").
     pub fn new(lambda: &LambdaService, s3: &S3Server, stack: impl Into<String>) -> Self {
+        Self::in_stacks(&Stacks::default(), lambda, s3, stack)
+    }
+
+    /// A driver whose state is part of `stacks` (which the local CloudFormation API serves).
+    pub fn in_stacks(stacks: &Stacks, lambda: &LambdaService, s3: &S3Server, stack: impl Into<String>) -> Self {
         let stack = stack.into();
         let stack_id = if stack.starts_with("arn:") {
             stack
@@ -152,7 +160,13 @@ impl CloudFormation {
             stack_id,
             timeout: Duration::from_secs(120),
             bucket: tokio::sync::OnceCell::new(),
+            stacks: stacks.clone(),
         }
+    }
+
+    /// The state of every stack this driver's functions can see.
+    pub fn stacks(&self) -> &Stacks {
+        &self.stacks
     }
 
     pub fn stack_id(&self) -> &str {
@@ -196,7 +210,8 @@ impl CloudFormation {
     }
 
     /// The event CloudFormation would send, with a fresh RequestId and ResponseURL; change it
-    /// and pass it to [`send`](Self::send) to play a variation.
+    /// and pass it to [`send`](Self::send) to play a variation. From here on the stack shows
+    /// the operation in progress (DescribeStackResource), as CloudFormation does once it sends it.
     pub async fn event(
         &self,
         request_type: RequestType,
@@ -208,6 +223,7 @@ impl CloudFormation {
     ) -> Result<Value, ProtocolError> {
         let service_token = function_arn(function);
         let request_id = uuid_v4();
+        let resource_type = format!("Custom::{}", logical_id.replace(|c: char| !c.is_ascii_alphanumeric(), ""));
         let mut event = json!({
             "RequestType": request_type.to_string(),
             "ServiceToken": service_token,
@@ -215,7 +231,7 @@ impl CloudFormation {
             "StackId": self.stack_id,
             "RequestId": request_id,
             "LogicalResourceId": logical_id,
-            "ResourceType": format!("Custom::{}", logical_id.replace(|c: char| !c.is_ascii_alphanumeric(), "")),
+            "ResourceType": resource_type,
             "ResourceProperties": resource_properties(properties, &service_token)?,
         });
         if let Some(physical_id) = physical_id {
@@ -224,6 +240,7 @@ impl CloudFormation {
         if let Some(old) = old_properties {
             event["OldResourceProperties"] = resource_properties(old, &service_token)?;
         }
+        self.begin(&event);
         Ok(event)
     }
 
@@ -258,6 +275,8 @@ impl CloudFormation {
             .ok_or_else(|| ProtocolError::BadEvent("no RequestId to wait for".into()))?
             .to_string();
         tracing::info!(function, %request_id, request_type = %event["RequestType"], "CloudFormation event");
+        // Whatever the event says, CloudFormation is now doing it (its StackId may be another stack's).
+        self.begin(&event);
         self.lambda
             .invoke_async(function, event.clone())
             .await
@@ -272,8 +291,26 @@ impl CloudFormation {
         if count > 1 {
             return Err(ProtocolError::Duplicate { request_id, count });
         }
+        if let Some(stack_id) = event.get("StackId").and_then(Value::as_str) {
+            self.stacks.update(stack_id, |stack| finish(stack, &event, &response));
+        }
         tracing::info!(%request_id, status = ?response.status, physical_id = %response.physical_resource_id, "CloudFormation response");
         Ok(response)
+    }
+
+    /// The stack shows the event's operation in progress, as once CloudFormation sends it.
+    fn begin(&self, event: &Value) {
+        let text = |name: &str| event.get(name).and_then(Value::as_str);
+        let request_type = match text("RequestType") {
+            Some("Create") => RequestType::Create,
+            Some("Update") => RequestType::Update,
+            Some("Delete") => RequestType::Delete,
+            _ => return,
+        };
+        let (Some(stack_id), Some(logical_id)) = (text("StackId"), text("LogicalResourceId")) else { return };
+        let resource_type = text("ResourceType").unwrap_or_default();
+        let physical_id = text("PhysicalResourceId");
+        self.stacks.update(stack_id, |stack| begin(stack, request_type, logical_id, physical_id, resource_type));
     }
 
     /// How many responses (PUTs that S3 accepted) arrived for the request.
@@ -345,6 +382,83 @@ impl CloudFormation {
             detail.push('\n');
         }
         ProtocolError::NoResponse { request_id: request_id.to_string(), waited, detail }
+    }
+}
+
+/// The stack and resource status CloudFormation shows once it sends the event.
+fn begin(stack: &mut Stack, request_type: RequestType, logical_id: &str, physical_id: Option<&str>, resource_type: &str) {
+    let in_progress = |status: &str| StackResource { resource_type: resource_type.to_string(), physical_id: physical_id.map(str::to_string), status: status.into() };
+    let rolling_back = matches!(stack.status.as_str(), "ROLLBACK_IN_PROGRESS" | "UPDATE_ROLLBACK_IN_PROGRESS");
+    match request_type {
+        RequestType::Create => {
+            stack.status = if matches!(stack.status.as_str(), "REVIEW_IN_PROGRESS" | "CREATE_IN_PROGRESS") { "CREATE_IN_PROGRESS" } else { "UPDATE_IN_PROGRESS" }.into();
+            stack.resources.insert(logical_id.into(), in_progress("CREATE_IN_PROGRESS"));
+        }
+        RequestType::Update => {
+            // An Update during a rollback is the rollback's (back to the old properties).
+            if !rolling_back {
+                stack.status = "UPDATE_IN_PROGRESS".into();
+            }
+            stack.resources.insert(logical_id.into(), in_progress("UPDATE_IN_PROGRESS"));
+        }
+        RequestType::Delete => match stack.resources.get(logical_id) {
+            // An id the stack no longer keeps: a replaced one, deleted in the cleanup phase.
+            Some(kept) if kept.physical_id.is_some() && kept.physical_id.as_deref() != physical_id => {
+                let rolled_back = stack.status.starts_with("UPDATE_ROLLBACK");
+                stack.status = if rolled_back { "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS" } else { "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS" }.into();
+            }
+            _ => {
+                if !rolling_back {
+                    stack.status = "DELETE_IN_PROGRESS".into();
+                }
+                stack.resources.insert(logical_id.into(), in_progress("DELETE_IN_PROGRESS"));
+            }
+        },
+    }
+}
+
+/// The statuses once CloudFormation has the response to `event`.
+fn finish(stack: &mut Stack, event: &Value, response: &Response) {
+    let text = |name: &str| event.get(name).and_then(Value::as_str).unwrap_or_default().to_string();
+    let logical_id = text("LogicalResourceId");
+    let ok = response.status == Status::Success;
+    let next = |stack_status: &str| -> Option<&'static str> {
+        Some(match (stack_status, ok) {
+            ("CREATE_IN_PROGRESS", true) => "CREATE_COMPLETE",
+            ("CREATE_IN_PROGRESS", false) => "ROLLBACK_IN_PROGRESS",
+            ("UPDATE_IN_PROGRESS", true) => "UPDATE_COMPLETE",
+            ("UPDATE_IN_PROGRESS", false) => "UPDATE_ROLLBACK_IN_PROGRESS",
+            ("UPDATE_ROLLBACK_IN_PROGRESS", true) => "UPDATE_ROLLBACK_COMPLETE",
+            ("UPDATE_ROLLBACK_IN_PROGRESS", false) => "UPDATE_ROLLBACK_FAILED",
+            ("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", _) => "UPDATE_COMPLETE",
+            ("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", _) => "UPDATE_ROLLBACK_COMPLETE",
+            _ => return None,
+        })
+    };
+    let Some(resource) = stack.resources.get_mut(&logical_id) else { return };
+    let (resource_status, physical_id) = match (text("RequestType").as_str(), ok) {
+        ("Create", true) => ("CREATE_COMPLETE", Some(response.physical_resource_id.clone())),
+        ("Create", false) => ("CREATE_FAILED", Some(response.physical_resource_id.clone())),
+        ("Update", true) => ("UPDATE_COMPLETE", Some(response.physical_resource_id.clone())),
+        // CloudFormation keeps the old id after a failed Update.
+        ("Update", false) => ("UPDATE_FAILED", resource.physical_id.clone()),
+        ("Delete", _) if resource.status != "DELETE_IN_PROGRESS" => {
+            // The cleanup of a replaced id: the resource itself is untouched.
+            if let Some(status) = next(&stack.status) {
+                stack.status = status.into();
+            }
+            return;
+        }
+        ("Delete", true) => ("DELETE_COMPLETE", resource.physical_id.clone()),
+        ("Delete", false) => ("DELETE_FAILED", resource.physical_id.clone()),
+        _ => return,
+    };
+    resource.status = resource_status.into();
+    resource.physical_id = physical_id;
+    if text("RequestType") != "Delete"
+        && let Some(status) = next(&stack.status)
+    {
+        stack.status = status.into();
     }
 }
 

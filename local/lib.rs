@@ -13,6 +13,7 @@ pub mod identity_center;
 pub mod lambda;
 pub mod network;
 pub mod s3;
+pub mod stacks;
 
 /// The account and region every local ARN uses.
 pub const ACCOUNT_ID: &str = "123456789012";

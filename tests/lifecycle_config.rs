@@ -238,6 +238,12 @@ async fn assets_are_staged_byte_identical_without_the_excluded_files_and_the_scr
     for (file, data) in &kept {
         assert!(env.get(&bucket, &format!("{prefix}tools/{file}")).await == *data, "{file} differs");
     }
+    // Pinned to this account: every staged PUT names the bucket owner it expects.
+    let puts = env.cloud.s3.recorded_puts(&format!("/{STAGING}/"));
+    assert!(!puts.is_empty());
+    for put in &puts {
+        assert_eq!(put.header("x-amz-expected-bucket-owner"), Some(local_cloud::ACCOUNT_ID), "{}", put.path);
+    }
 
     // The script: shebang, strict mode, ASSETS_DIR, the copy, then the commands in order.
     let script = env.script(&name).await.expect("the config exists");
@@ -385,6 +391,59 @@ async fn unsafe_archives_are_refused_before_anything_is_staged() {
 
     assert!(env.keys(STAGING, "").await.is_empty(), "nothing staged is left");
     assert_eq!(env.cloud.sagemaker.call_count("CreateStudioLifecycleConfig"), 0);
+}
+
+/// A one-entry stored zip written byte by byte: the zip crate refuses names this long.
+fn stored_zip(name: &str, data: &[u8], crc32: u32) -> Vec<u8> {
+    let (n, len) = (name.len() as u16, data.len() as u32);
+    let mut zip = Vec::new();
+    zip.extend(0x0403_4b50u32.to_le_bytes());
+    zip.extend([20u16, 0, 0, 0, 0].iter().flat_map(|v| v.to_le_bytes()));
+    zip.extend([crc32, len, len].iter().flat_map(|v| v.to_le_bytes()));
+    zip.extend([n, 0].iter().flat_map(|v| v.to_le_bytes()));
+    zip.extend(name.as_bytes());
+    zip.extend(data);
+    let directory = zip.len() as u32;
+    zip.extend(0x0201_4b50u32.to_le_bytes());
+    zip.extend([20u16, 20, 0, 0, 0, 0].iter().flat_map(|v| v.to_le_bytes()));
+    zip.extend([crc32, len, len].iter().flat_map(|v| v.to_le_bytes()));
+    zip.extend([n, 0, 0, 0, 0].iter().flat_map(|v| v.to_le_bytes()));
+    zip.extend([0u32, 0].iter().flat_map(|v| v.to_le_bytes()));
+    zip.extend(name.as_bytes());
+    let directory_len = zip.len() as u32 - directory;
+    zip.extend(0x0605_4b50u32.to_le_bytes());
+    zip.extend([0u16, 0, 1, 1].iter().flat_map(|v| v.to_le_bytes()));
+    zip.extend([directory_len, directory].iter().flat_map(|v| v.to_le_bytes()));
+    zip.extend(0u16.to_le_bytes());
+    zip
+}
+
+#[tokio::test]
+async fn a_deep_path_zip_is_refused_with_the_process_alive_and_small() {
+    let env = env().await;
+    // 131 KB: one entry whose path is 65,535 bytes of a/a/a/... (it once made the index
+    // allocate about 1 GB and the process abort, answering nothing).
+    let deep = stored_zip(&("a/".repeat(32_767) + "a"), b"x", 0x8CDC_1683);
+    assert!(deep.len() > 131_000 && deep.len() < 132_000, "{}", deep.len());
+    env.put(SOURCES, "deep.zip", deep).await;
+    let mut props = tools_props("deep", json!(["echo hi"]));
+    props["Assets"][0]["SourceKey"] = json!("deep.zip");
+    let r = env.create("Lifecycle", props).await;
+    assert_eq!(r.status, Status::Failed);
+    let reason = r.reason.unwrap_or_default();
+    assert!(reason.starts_with(&format!("Assets[0] (tools, s3://{SOURCES}/deep.zip) refused: ")), "{reason}");
+    assert!(reason.contains("the path is 65535 bytes; at most 1024"), "{reason}");
+
+    let processes = env.cloud.lambda.processes(FUNCTION);
+    assert_eq!(processes.len(), 1, "the same process served it and lives on");
+    let pid = processes[0].pid.expect("pid");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the process is alive");
+    let peak_kb: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM");
+    assert!(peak_kb < 100 * 1024, "peak RSS {peak_kb} kB");
 }
 
 #[tokio::test]

@@ -335,15 +335,16 @@ async fn a_second_delivery_of_the_create_makes_nothing_twice() {
     let profiles = client.list_user_profiles().domain_id_equals(&domain).send().await.unwrap();
     assert_eq!(profiles.user_profiles().len(), 1);
 
-    // A late redelivery, after both answered, finds the profile and creates nothing.
+    // A late redelivery, once CloudFormation has the answer and waits no more: refused
+    // (it no longer shows the profile CREATE_IN_PROGRESS), and nothing is made or removed.
     again["ResponseURL"] = json!(cloud.cfn.response_url("Frank", &format!("{request_id}-late")).await.unwrap());
     cloud.lambda.invoke_async(twin, again).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(cloud.lambda.wait_idle(twin, Duration::from_secs(60)).await);
     let late = cloud.s3.recorded_puts("/cfn-responses/").into_iter().find(|p| p.path.ends_with("-late")).expect("late answer");
     let late: Value = serde_json::from_slice(late.body.as_deref().unwrap()).unwrap();
-    assert_eq!(late["Status"], "SUCCESS", "{late}");
-    assert_eq!(late["PhysicalResourceId"], first.physical_resource_id);
+    assert_eq!(late["Status"], "FAILED", "{late}");
+    assert!(late["Reason"].as_str().unwrap_or_default().starts_with("refused: "), "{late}");
     let profiles = client.list_user_profiles().domain_id_equals(&domain).send().await.unwrap();
     assert_eq!(profiles.user_profiles().len(), 1);
     assert_eq!(cloud.sagemaker.call_count("DeleteUserProfile"), 0, "the redelivery left the profile alone");
@@ -361,6 +362,12 @@ async fn a_redelivery_is_recognised_whatever_error_reports_the_taken_name() {
         .unwrap();
     let first = cloud.cfn.send(FUNCTION, event.clone()).await.unwrap();
     assert_success(&first);
+    // The redelivery arrives while CloudFormation still waits (before it read the answer).
+    cloud.cfn.stacks().update(cloud.cfn.stack_id(), |stack| {
+        if let Some(gus) = stack.resources.get_mut("Gus") {
+            gus.status = "CREATE_IN_PROGRESS".into();
+        }
+    });
 
     // A SageMaker that says ValidationException, not ResourceInUse, for a taken name.
     cloud.sagemaker.refuse_next("CreateUserProfile", "User profile gus already exists");

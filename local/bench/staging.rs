@@ -137,7 +137,7 @@ async fn prepare(sets: &[Dataset]) -> Result<(LocalCloud, CloudFormation), Strin
         std::fs::remove_file(&path).map_err(|e| e.to_string())?;
     }
     // Its own driver: staging a GiB may take longer than the default wait.
-    let mut cfn = CloudFormation::new(&cloud.lambda, &cloud.s3, "bench-staging");
+    let mut cfn = cloud.stack("bench-staging");
     cfn.set_timeout(Duration::from_secs(900));
     Ok((cloud, cfn))
 }

@@ -14,6 +14,8 @@ pub struct Clients {
     pub sagemaker: aws_sdk_sagemaker::Client,
     pub s3: aws_sdk_s3::Client,
     pub lambda: aws_sdk_lambda::Client,
+    /// For checking that an event is CloudFormation's own (verification.rs).
+    pub cloudformation: aws_sdk_cloudformation::Client,
 }
 
 impl Clients {
@@ -25,6 +27,7 @@ impl Clients {
             sagemaker: aws_sdk_sagemaker::Client::new(&config),
             s3: aws_sdk_s3::Client::from_conf(s3_config.build()),
             lambda: aws_sdk_lambda::Client::new(&config),
+            cloudformation: aws_sdk_cloudformation::Client::new(&config),
         }
     }
 }

@@ -10,7 +10,7 @@ const ENVELOPE_KEY: &str = "StudioContinuation";
 /// Lambda refuses asynchronous payloads over 256 KiB.
 const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Continuation {
     pub event: Value,
@@ -37,6 +37,8 @@ impl Continuation {
             fields.insert("RequestType".into(), Value::from("Delete"));
             fields.insert("PhysicalResourceId".into(), Value::from(replacement));
             fields.remove("OldResourceProperties");
+            // Nobody waits for this Delete: nothing of it may be PUT anywhere (issue 13).
+            fields.insert("ResponseURL".into(), Value::from(""));
         }
         Continuation {
             event,
@@ -47,6 +49,25 @@ impl Continuation {
             waiting_for: String::new(),
             cleanup: true,
         }
+    }
+}
+
+/// The ResponseURL's signature is a credential: never in logs (issue 13).
+impl std::fmt::Debug for Continuation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut event = self.event.clone();
+        if let Some(url) = event.get_mut("ResponseURL") {
+            *url = Value::from("<redacted>");
+        }
+        f.debug_struct("Continuation")
+            .field("event", &event)
+            .field("progress", &self.progress)
+            .field("attempt", &self.attempt)
+            .field("started_at_ms", &self.started_at_ms)
+            .field("physical_resource_id", &self.physical_resource_id)
+            .field("waiting_for", &self.waiting_for)
+            .field("cleanup", &self.cleanup)
+            .finish()
     }
 }
 
@@ -81,5 +102,21 @@ pub async fn schedule(lambda: &aws_sdk_lambda::Client, function_name: &str, cont
         Ok(out) if (200..300).contains(&out.status_code()) => Ok(()),
         Ok(out) => Err(format!("Lambda Invoke answered HTTP {}", out.status_code())),
         Err(e) => Err(crate::aws::describe("Lambda Invoke", &e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cleanup_carries_no_response_url_and_debug_shows_none() {
+        let event = serde_json::json!({"RequestType": "Update", "ResponseURL": "https://h/k?X-Amz-Signature=secret", "PhysicalResourceId": "old"});
+        let cleanup = Continuation::cleanup(&event, "new", 1);
+        assert_eq!(cleanup.event["ResponseURL"], "");
+        let mut c = cleanup.clone();
+        c.event = event;
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("secret") && shown.contains("<redacted>"), "{shown}");
     }
 }

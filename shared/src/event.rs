@@ -23,7 +23,7 @@ impl RequestType {
 
 /// Everything of the event except the properties (which the core parses into the resource's
 /// own types) and the ResponseURL (a credential only the responder sees).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Request {
     pub request_type: RequestType,
     pub request_id: String,
@@ -35,6 +35,23 @@ pub struct Request {
     pub(crate) response_url: String,
     pub(crate) properties: Map<String, Value>,
     pub(crate) old_properties: Option<Map<String, Value>>,
+}
+
+/// Every field but the ResponseURL, whose signature is a credential (issue 13).
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("request_type", &self.request_type)
+            .field("request_id", &self.request_id)
+            .field("stack_id", &self.stack_id)
+            .field("logical_resource_id", &self.logical_resource_id)
+            .field("resource_type", &self.resource_type)
+            .field("physical_resource_id", &self.physical_resource_id)
+            .field("response_url", &"<redacted>")
+            .field("properties", &self.properties)
+            .field("old_properties", &self.old_properties)
+            .finish()
+    }
 }
 
 /// CloudFormation's default and maximum wait for a custom resource.
@@ -127,5 +144,21 @@ impl RawIds {
             logical_resource_id: text("LogicalResourceId").unwrap_or_default(),
             physical_resource_id: text("PhysicalResourceId").filter(|s| !s.is_empty()),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_the_response_url() {
+        let event = serde_json::json!({
+            "RequestType": "Create", "ServiceToken": "arn", "ResponseURL": "https://h/k?X-Amz-Signature=secret",
+            "StackId": "s", "RequestId": "r", "LogicalResourceId": "L", "ResourceType": "Custom::X", "ResourceProperties": {}
+        });
+        let request = Request::parse(&event).unwrap();
+        let shown = format!("{request:?}");
+        assert!(!shown.contains("secret") && shown.contains("<redacted>"), "{shown}");
     }
 }

@@ -16,7 +16,9 @@ pub mod properties;
 pub mod resource;
 pub mod responder;
 pub mod response;
+pub mod response_url;
 pub mod runtime;
+pub mod verification;
 
 pub use api_shape::Api;
 pub use aws::Clients;

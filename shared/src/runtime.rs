@@ -7,9 +7,12 @@ use crate::resource::{CustomResource, Done, Outcome};
 use crate::response::{Response, Status};
 use crate::responder::Responder;
 use crate::properties;
+use crate::verification::{self, Verifier};
+use futures::FutureExt;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::{json, Value};
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tracing::{error, info, warn, Instrument};
@@ -34,6 +37,7 @@ where
         resource,
         lambda: clients.lambda,
         responder: Responder::new(),
+        verifier: Verifier::new(clients.cloudformation.clone()),
         function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok(),
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
@@ -48,6 +52,8 @@ struct Core<R> {
     resource: Result<Arc<R>, String>,
     lambda: aws_sdk_lambda::Client,
     responder: Responder,
+    /// Asks CloudFormation whether an event is real (issue 13).
+    verifier: Verifier,
     function_name: Option<String>,
 }
 
@@ -84,21 +90,50 @@ impl<R: CustomResource> Core<R> {
         let deadline = Instant::now() + remaining;
         let (raw, continuation) = continuation::split(event.payload);
         let cleanup = matches!(&continuation, Some(Ok(c)) if c.cleanup);
-        let request = match Request::parse(&raw) {
+        // A panic outside the step (parsing, building the response) still answers FAILED
+        // (issue 13); a cleanup is answered by nobody.
+        let answer_to = if cleanup { None } else { RawIds::find(&raw) };
+        match AssertUnwindSafe(self.serve(&raw, continuation, cleanup, deadline, remaining)).catch_unwind().await {
+            Ok(result) => result,
+            Err(panic) => {
+                let reason = format!("internal error: {}", panic_message(panic));
+                error!(%reason, "the invocation panicked");
+                match answer_to {
+                    Some(ids) => self.answer_failed(ids, reason, deadline).await,
+                    None => Err(reason.into()),
+                }
+            }
+        }
+    }
+
+    async fn serve(
+        &self,
+        raw: &Value,
+        continuation: Option<Result<Continuation, String>>,
+        cleanup: bool,
+        deadline: Instant,
+        remaining: Duration,
+    ) -> Result<Value, BoxError> {
+        let request = match Request::parse(raw) {
             Ok(request) => request,
-            Err(reason) => return self.answer_unparseable(&raw, reason).await,
+            Err(reason) => return self.answer_unparseable(raw, reason, deadline).await,
         };
+        // Issue 13: an event whose ResponseURL may not be answered is not acted on either.
+        if !cleanup && let Err(e) = self.responder.admit(&request.response_url) {
+            error!(error = %e, "refused: the ResponseURL is not allowed; nothing done, nothing sent");
+            return Err(e.into());
+        }
         let span = crate::invocation_span!(request);
         async {
             let conclusion = match &self.resource {
                 Err(e) => Conclusion::Respond(failed(&request, format!("the function failed to initialise: {e}"), None)),
-                Ok(resource) => Box::pin(self.drive(resource, &request, &raw, continuation, deadline, remaining)).await,
+                Ok(resource) => Box::pin(self.drive(resource, &request, raw, continuation, deadline, remaining)).await,
             };
             match conclusion {
                 Conclusion::Continued { attempt } => Ok(json!({ "Continued": attempt })),
                 // The failed Update was answered already; nobody waits for this one.
                 Conclusion::Respond(response) if cleanup => Ok(log_cleanup(&response)),
-                Conclusion::Respond(response) => self.respond(&request.response_url, response).await,
+                Conclusion::Respond(response) => self.respond(&request.response_url, response, deadline).await,
             }
         }
         .instrument(span)
@@ -107,11 +142,20 @@ impl<R: CustomResource> Core<R> {
 
     /// A payload that is not a valid CloudFormation event: answer FAILED if it at least
     /// has a ResponseURL, otherwise there is no one to tell but the caller.
-    async fn answer_unparseable(&self, raw: &Value, reason: String) -> Result<Value, BoxError> {
+    async fn answer_unparseable(&self, raw: &Value, reason: String, deadline: Instant) -> Result<Value, BoxError> {
         let Some(ids) = RawIds::find(raw) else {
             error!(%reason, "not a CloudFormation event and no ResponseURL to answer");
             return Err(reason.into());
         };
+        self.answer_failed(ids, reason, deadline).await
+    }
+
+    /// FAILED from the raw ids, to an allowed ResponseURL only.
+    async fn answer_failed(&self, ids: RawIds, reason: String, deadline: Instant) -> Result<Value, BoxError> {
+        if let Err(e) = self.responder.admit(&ids.response_url) {
+            error!(%reason, error = %e, "cannot answer: the ResponseURL is not allowed");
+            return Err(format!("{reason}; not answered: {e}").into());
+        }
         let response = Response {
             status: Status::Failed,
             reason: Some(reason),
@@ -122,16 +166,16 @@ impl<R: CustomResource> Core<R> {
             no_echo: false,
             data: Default::default(),
         };
-        self.respond(&ids.response_url, response).await
+        self.respond(&ids.response_url, response, deadline).await
     }
 
-    async fn respond(&self, url: &str, response: Response) -> Result<Value, BoxError> {
+    async fn respond(&self, url: &str, response: Response, deadline: Instant) -> Result<Value, BoxError> {
         let status = response.status;
         match status {
             Status::Success => info!(PhysicalResourceId = %response.physical_resource_id, reason = response.reason.as_deref().unwrap_or(""), "SUCCESS"),
             Status::Failed => warn!(PhysicalResourceId = %response.physical_resource_id, reason = response.reason.as_deref().unwrap_or(""), "FAILED"),
         }
-        self.responder.send(url, response.into_body()).await.map_err(|e| {
+        self.responder.send(url, response.into_body(), deadline.into()).await.map_err(|e| {
             error!(error = %e, "could not deliver the response");
             BoxError::from(e)
         })?;
@@ -174,6 +218,16 @@ impl<R: CustomResource> Core<R> {
             .unwrap_or_else(|_| Err("Lambda Invoke did not answer in time".into()))
     }
 
+    /// A continuation within its bounds, of an operation CloudFormation is carrying out.
+    async fn admit(&self, request: &Request, continuation: Option<&Continuation>) -> Result<(), String> {
+        let cleanup = continuation.is_some_and(|c| c.cleanup);
+        if let Some(c) = continuation {
+            let service_timeout = if cleanup { crate::event::MAX_SERVICE_TIMEOUT } else { request.service_timeout().unwrap_or(crate::event::MAX_SERVICE_TIMEOUT) };
+            verification::check_continuation(c, service_timeout, now_ms())?;
+        }
+        self.verifier.verify(request, cleanup).await
+    }
+
     async fn drive(
         &self,
         resource: &Arc<R>,
@@ -195,6 +249,11 @@ impl<R: CustomResource> Core<R> {
                     .reason(format!("nothing to delete: {id:?} was not created by this function"));
                 return Conclusion::Respond(succeeded(request, done));
             }
+        }
+        // Issue 13: nothing changes unless CloudFormation shows it doing this now.
+        if let Err(refusal) = self.admit(request, continuation.as_ref()).await {
+            warn!(%refusal, "refused: not a request CloudFormation is making");
+            return Conclusion::Respond(failed(request, format!("refused: {refusal}"), None));
         }
         let cleanup = continuation.as_ref().is_some_and(|c| c.cleanup);
         let service_timeout = match (request.service_timeout(), request.request_type) {

@@ -30,7 +30,12 @@ pub struct LifecycleConfig {
     tuning: Tuning,
     limits: Limits,
     slice: Duration,
+    /// This account (EXPECTED_BUCKET_OWNER, set by the template): every S3 call carries it as
+    /// ExpectedBucketOwner, so that a bucket name now owned by another account is refused.
+    bucket_owner: Option<String>,
 }
+
+pub const BUCKET_OWNER_ENV: &str = "EXPECTED_BUCKET_OWNER";
 
 /// Where a multi-step operation is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,7 +81,12 @@ impl LifecycleConfig {
                 .map(Duration::from_secs_f64)
                 .ok_or_else(|| format!("{SLICE_ENV} must be a number of seconds from 0 to 600, got {text:?}"))?,
         };
-        Ok(Self { sagemaker, s3, tuning: Tuning::default(), limits: Limits::default(), slice })
+        let bucket_owner = match std::env::var(BUCKET_OWNER_ENV) {
+            Err(_) => None,
+            Ok(id) if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) => Some(id),
+            Ok(other) => return Err(format!("{BUCKET_OWNER_ENV} must be a 12-digit account id, got {other:?}")),
+        };
+        Ok(Self { sagemaker, s3, tuning: Tuning::default(), limits: Limits::default(), slice, bucket_owner })
     }
 
     /// The config's ARN, or None if there is no config of that name.
@@ -134,7 +144,7 @@ impl LifecycleConfig {
     }
 
     async fn plan(&self, spec: &Spec) -> Result<Plan, Error> {
-        plan::plan(&self.s3, spec, &self.limits).await
+        plan::plan(&self.s3, spec, &self.limits, self.bucket_owner.as_deref()).await
     }
 
     fn done(arn: &str, spec: &Spec, plan: &Plan) -> Done {
@@ -180,7 +190,7 @@ impl LifecycleConfig {
 
         let until = Instant::now() + self.slice;
         if let (Some(location), Some(prefix)) = (&spec.location, &plan.staged_prefix) {
-            let sink = Arc::new(S3Bucket::new(&self.s3, &location.bucket));
+            let sink = Arc::new(S3Bucket::new(&self.s3, &location.bucket, self.bucket_owner.as_deref()));
             while asset < plan.assets.len() {
                 let planned = &plan.assets[asset];
                 let started = Instant::now();
@@ -265,7 +275,7 @@ impl LifecycleConfig {
     /// Best effort, within a bounded time: a failure is logged, not reported.
     async fn remove_staged(&self, location: &Location, prefix: &str) {
         let until = Instant::now() + CLEANUP_BUDGET;
-        match delete_prefix(&self.s3, &location.bucket, prefix, |_| true, until).await {
+        match delete_prefix(&self.s3, &location.bucket, self.bucket_owner.as_deref(), prefix, |_| true, until).await {
             Ok(true) => info!(prefix, "removed the files staged before the failure"),
             Ok(false) => warn!(prefix, "could not remove all files staged before the failure in time"),
             Err(e) => warn!(prefix, error = %e.reason, "could not remove the files staged before the failure"),
@@ -283,7 +293,7 @@ impl LifecycleConfig {
             })
         };
         let uri = location.uri(&format!("{search}.../"));
-        match delete_prefix(&self.s3, &location.bucket, &search, ours, Instant::now() + self.slice.max(Duration::from_secs(1))).await {
+        match delete_prefix(&self.s3, &location.bucket, self.bucket_owner.as_deref(), &search, ours, Instant::now() + self.slice.max(Duration::from_secs(1))).await {
             Ok(true) => Ok(Done::new(physical_id).reason(format!("deleted {} and its staged assets", arn.name)).into()),
             Ok(false) => Ok(Pending::new(Progress::RemovingAssets, format!("removing the staged assets at {uri}")).poll_after(Duration::ZERO).into()),
             Err(e) if e.retryable => Err(e),

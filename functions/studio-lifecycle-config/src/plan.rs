@@ -51,11 +51,23 @@ impl Plan {
     }
 }
 
-pub async fn plan(s3: &aws_sdk_s3::Client, spec: &Spec, limits: &Limits) -> Result<Plan, Error> {
+pub async fn plan(s3: &aws_sdk_s3::Client, spec: &Spec, limits: &Limits, owner: Option<&str>) -> Result<Plan, Error> {
+    if spec.assets.len() > limits.max_assets {
+        return Err(PropertyError::new("Assets", format!("{} assets; at most {} are accepted", spec.assets.len(), limits.max_assets)).into());
+    }
     let mut assets = Vec::with_capacity(spec.assets.len());
+    // The limits hold across all assets, not per archive.
+    let (mut files, mut bytes) = (0usize, 0u64);
     for asset in &spec.assets {
-        let source = S3Object::open(s3, &asset.source_bucket, &asset.source_key).await.map_err(|e| asset_error(asset, e.into()))?;
-        let zip = staging::inspect(&source, source.len, &asset.exclude, limits).await.map_err(|e| asset_error(asset, e))?;
+        let source = S3Object::open(s3, &asset.source_bucket, &asset.source_key, owner).await.map_err(|e| asset_error(asset, e.into()))?;
+        let left = Limits {
+            max_files: limits.max_files.saturating_sub(files),
+            max_total_size: limits.max_total_size.saturating_sub(bytes),
+            ..limits.clone()
+        };
+        let zip = staging::inspect(&source, source.len, &asset.exclude, &left).await.map_err(|e| asset_error(asset, e))?;
+        files += zip.files.len();
+        bytes = bytes.saturating_add(zip.total_size);
         tracing::info!(asset = %asset.name, source = %source.uri(), files = zip.files.len(), excluded = zip.excluded, bytes = zip.total_size, "inspected");
         assets.push(PlannedAsset { spec: asset.clone(), source: Arc::new(source), zip });
     }

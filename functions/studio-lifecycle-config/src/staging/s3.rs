@@ -21,13 +21,15 @@ pub struct S3Object {
     bucket: String,
     key: String,
     etag: Option<String>,
+    /// ExpectedBucketOwner on every call: a bucket of another account is refused by S3.
+    owner: Option<String>,
     pub len: u64,
 }
 
 impl S3Object {
     /// Looks the object up (HeadObject): its size, and the ETag later reads are pinned to.
-    pub async fn open(client: &Client, bucket: &str, key: &str) -> Result<Self, Error> {
-        let head = client.head_object().bucket(bucket).key(key).send().await.map_err(|e| {
+    pub async fn open(client: &Client, bucket: &str, key: &str, owner: Option<&str>) -> Result<Self, Error> {
+        let head = client.head_object().bucket(bucket).set_expected_bucket_owner(owner.map(str::to_string)).key(key).send().await.map_err(|e| {
             let mut error = Error::aws("HeadObject", &e);
             if matches!(error_code(&e), Some("NotFound" | "NoSuchKey")) {
                 error.reason = format!("s3://{bucket}/{key} does not exist ({})", error.reason);
@@ -35,7 +37,14 @@ impl S3Object {
             error
         })?;
         let len = head.content_length().and_then(|l| u64::try_from(l).ok()).unwrap_or_default();
-        Ok(Self { client: client.clone(), bucket: bucket.into(), key: key.into(), etag: head.e_tag().map(str::to_string), len })
+        Ok(Self {
+            client: client.clone(),
+            bucket: bucket.into(),
+            key: key.into(),
+            etag: head.e_tag().map(str::to_string),
+            owner: owner.map(str::to_string),
+            len,
+        })
     }
 
     pub fn uri(&self) -> String {
@@ -54,6 +63,7 @@ impl RangeSource for S3Object {
                 .client
                 .get_object()
                 .bucket(&self.bucket)
+                .set_expected_bucket_owner(self.owner.clone())
                 .key(&self.key)
                 .range(format!("bytes={start}-{}", end - 1))
                 .set_if_match(self.etag.clone())
@@ -84,11 +94,13 @@ impl RangeSource for S3Object {
 pub struct S3Bucket {
     client: Client,
     bucket: String,
+    /// ExpectedBucketOwner on every call.
+    owner: Option<String>,
 }
 
 impl S3Bucket {
-    pub fn new(client: &Client, bucket: &str) -> Self {
-        Self { client: client.clone(), bucket: bucket.into() }
+    pub fn new(client: &Client, bucket: &str, owner: Option<&str>) -> Self {
+        Self { client: client.clone(), bucket: bucket.into(), owner: owner.map(str::to_string) }
     }
 }
 
@@ -97,6 +109,7 @@ impl ObjectSink for S3Bucket {
         self.client
             .put_object()
             .bucket(&self.bucket)
+                .set_expected_bucket_owner(self.owner.clone())
             .key(key)
             .body(ByteStream::from(body))
             .send()
@@ -110,6 +123,7 @@ impl ObjectSink for S3Bucket {
             .client
             .create_multipart_upload()
             .bucket(&self.bucket)
+                .set_expected_bucket_owner(self.owner.clone())
             .key(key)
             .checksum_algorithm(ChecksumAlgorithm::Crc32)
             .send()
@@ -123,6 +137,7 @@ impl ObjectSink for S3Bucket {
             .client
             .upload_part()
             .bucket(&self.bucket)
+                .set_expected_bucket_owner(self.owner.clone())
             .key(key)
             .upload_id(upload_id)
             .part_number(number)
@@ -146,6 +161,7 @@ impl ObjectSink for S3Bucket {
         self.client
             .complete_multipart_upload()
             .bucket(&self.bucket)
+                .set_expected_bucket_owner(self.owner.clone())
             .key(key)
             .upload_id(upload_id)
             .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
@@ -159,6 +175,7 @@ impl ObjectSink for S3Bucket {
         self.client
             .abort_multipart_upload()
             .bucket(&self.bucket)
+                .set_expected_bucket_owner(self.owner.clone())
             .key(key)
             .upload_id(upload_id)
             .send()
@@ -173,6 +190,7 @@ impl ObjectSink for S3Bucket {
 pub async fn delete_prefix(
     client: &Client,
     bucket: &str,
+    owner: Option<&str>,
     prefix: &str,
     select: impl Fn(&str) -> bool,
     until: Instant,
@@ -182,6 +200,7 @@ pub async fn delete_prefix(
         let page = client
             .list_objects_v2()
             .bucket(bucket)
+            .set_expected_bucket_owner(owner.map(str::to_string))
             .prefix(prefix)
             .set_continuation_token(token)
             .send()
@@ -199,7 +218,7 @@ pub async fn delete_prefix(
             .collect();
         if !keys.is_empty() {
             let delete = Delete::builder().set_objects(Some(keys)).quiet(true).build().map_err(|e| Error::new(format!("DeleteObjects: {e}")))?;
-            let output = client.delete_objects().bucket(bucket).delete(delete).send().await.map_err(|e| Error::aws("DeleteObjects", &e))?;
+            let output = client.delete_objects().bucket(bucket).set_expected_bucket_owner(owner.map(str::to_string)).delete(delete).send().await.map_err(|e| Error::aws("DeleteObjects", &e))?;
             if let Some(failed) = output.errors().first() {
                 return Err(Error::new(format!(
                     "DeleteObjects: {}: {} (s3://{bucket}/{})",

@@ -375,3 +375,34 @@ async fn excluded_large_files_are_skipped_without_being_read() {
     let read = source.reads.load(Ordering::Relaxed) as u64 * small().window;
     assert!(read < 1 << 20, "about {read} bytes read for 2 MiB skipped");
 }
+
+#[tokio::test]
+async fn a_file_under_a_file_is_refused_in_either_order_and_beside_it_is_fine() {
+    let zip = Zip::new().file("a/b/c.txt", b"2").file("a/b", b"1").finish();
+    assert!(refusal(inspect_zip(&zip, &[]).await).message.contains("both a file and a directory"));
+    let zip = Zip::new().file("a", b"1").file("a!", b"2").file("a.b/c", b"3").file("ab/c", b"4").finish();
+    assert_eq!(inspect_zip(&zip, &[]).await.unwrap().files.len(), 4);
+}
+
+#[tokio::test]
+async fn long_and_deep_paths_are_refused_before_any_allocation_grows_with_them() {
+    // (tests/lifecycle_config.rs plays the 65,535-byte path the zip crate cannot write.)
+    let deep: String = "a/".repeat(1000) + "a";
+    let zip = Zip::new().file(&deep, b"x").finish();
+    let e = refusal(inspect_zip(&zip, &[]).await);
+    assert!(e.message.contains("at most 1024"), "{e}");
+    let nested = "d/".repeat(70) + "f";
+    let e = refusal(inspect_zip(&Zip::new().file(&nested, b"x").finish(), &[]).await);
+    assert!(e.message.contains("levels deep"), "{e}");
+}
+
+#[tokio::test]
+async fn many_small_entries_that_compress_too_well_are_refused_as_a_whole() {
+    // Each entry is under the per-entry threshold; together they are a bomb.
+    let mut zip = Zip::new();
+    for i in 0..8 {
+        zip = zip.file(&format!("zeros-{i}.bin"), &vec![0u8; 1 << 20]);
+    }
+    let e = refusal(inspect_zip(&zip.finish(), &[]).await);
+    assert!(e.message.contains("over the whole archive"), "{e}");
+}

@@ -18,6 +18,12 @@ pub struct Limits {
     /// ... applied to entries larger than this (small files of one repeated byte are fine).
     pub ratio_min_size: u64,
     pub max_central_directory: u64,
+    /// Longest entry path in bytes: S3 keys are at most 1024 bytes, prefix included.
+    pub max_path_len: usize,
+    /// Most directory levels in a path.
+    pub max_depth: usize,
+    /// Most Assets of one config; `max_files` and `max_total_size` hold across all of them.
+    pub max_assets: usize,
 }
 
 impl Default for Limits {
@@ -28,6 +34,9 @@ impl Default for Limits {
             max_ratio: 100,
             ratio_min_size: 1 << 20,
             max_central_directory: 16 << 20,
+            max_path_len: 1024,
+            max_depth: 64,
+            max_assets: 20,
         }
     }
 }
@@ -381,14 +390,27 @@ fn check_entries(mut entries: Vec<RawEntry>, directory_offset: u64, limits: &Lim
     }
 
     let mut total: u64 = 0;
+    let mut compressed: u64 = 0;
     let mut files = Vec::new();
     let mut paths = HashSet::new();
-    let mut dirs = HashSet::new();
+    // Every path with its kind: a file clashes with any path under it (checked once sorted).
+    // Listing each entry's parent directories instead costs the square of a path's depth.
+    let mut all: Vec<(String, bool)> = Vec::with_capacity(entries.len());
     for RawEntry { entry, is_dir } in entries {
+        if entry.path.len() > limits.max_path_len {
+            let shown: String = entry.name.chars().take(64).collect();
+            return Err(ArchiveError::entry(format!("{shown}..."), format!("the path is {} bytes; at most {} are accepted", entry.path.len(), limits.max_path_len)).into());
+        }
+        let depth = entry.path.split('/').count();
+        if depth > limits.max_depth {
+            let shown: String = entry.name.chars().take(64).collect();
+            return Err(ArchiveError::entry(format!("{shown}..."), format!("the path is {depth} levels deep; at most {} are accepted", limits.max_depth)).into());
+        }
+        all.push((entry.path.clone(), is_dir));
         if is_dir {
-            dirs.insert(entry.path);
             continue;
         }
+        compressed = compressed.saturating_add(entry.compressed_size);
         total = total.saturating_add(entry.size);
         if total > limits.max_total_size {
             return Err(ArchiveError::new(format!(
@@ -410,18 +432,36 @@ fn check_entries(mut entries: Vec<RawEntry>, directory_offset: u64, limits: &Lim
             )
             .into());
         }
-        let mut parent = entry.path.as_str();
-        while let Some((dir, _)) = parent.rsplit_once('/') {
-            dirs.insert(dir.to_string());
-            parent = dir;
-        }
         if !paths.insert(entry.path.clone()) {
             return Err(ArchiveError::entry(entry.name, "the same path appears twice").into());
         }
         files.push(entry);
     }
-    if let Some(clash) = files.iter().find(|f| dirs.contains(&f.path)) {
-        return Err(ArchiveError::entry(clash.name.clone(), "is both a file and a directory").into());
+    // Archive-wide: many entries each under the per-entry threshold add up to a bomb too.
+    if total > limits.ratio_min_size && total / compressed.max(1) > limits.max_ratio {
+        return Err(ArchiveError::new(format!(
+            "compression ratio {}:1 over the whole archive ({total} bytes from {compressed}) exceeds {}:1 (a zip bomb?)",
+            total / compressed.max(1),
+            limits.max_ratio
+        ))
+        .into());
+    }
+    if let Some(clash) = file_under_which_paths_lie(&mut all) {
+        let name = files.iter().find(|f| f.path == clash).map_or(clash, |f| f.name.clone());
+        return Err(ArchiveError::entry(name, "is both a file and a directory").into());
     }
     Ok(ZipIndex { files })
+}
+
+/// A file path that is also a directory (a path lies under it, or a directory entry has its
+/// name). Sorted with `/` lowest, everything under `f/` follows `f` directly.
+fn file_under_which_paths_lie(paths: &mut [(String, bool)]) -> Option<String> {
+    let key = |p: &str| p.bytes().map(|b| if b == b'/' { 0 } else { b }).collect::<Vec<u8>>();
+    paths.sort_by_cached_key(|(p, is_dir)| (key(p), !*is_dir));
+    paths.windows(2).find_map(|pair| {
+        let ((a, a_dir), (b, b_dir)) = (&pair[0], &pair[1]);
+        let under = b.len() > a.len() && b.starts_with(a.as_str()) && b.as_bytes()[a.len()] == b'/';
+        let clash = (!a_dir && under) || (a == b && a_dir != b_dir);
+        clash.then(|| a.clone())
+    })
 }
