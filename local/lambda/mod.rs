@@ -12,8 +12,10 @@
 //!
 //! Layers, each using only those below it: [`LambdaService`] (this file) over `process`
 //! (supervision of instances) over `runtime_api` (one instance's Runtime API) over
-//! `invoke_api` (the Invoke API) over `state` (deployed functions) and `types` (public values).
+//! `invoke_api` (the Invoke API) over `state` (deployed functions) and `types` (public values);
+//! `function_url` turns requests into Function URL events and outcomes into HTTP responses.
 
+mod function_url;
 mod http;
 mod invoke_api;
 mod process;
@@ -21,6 +23,7 @@ mod runtime_api;
 mod state;
 mod types;
 
+pub use function_url::{FunctionUrlResponse, signed_request_event};
 pub use types::{Error, EVENT_PAYLOAD_LIMIT, FunctionConfig, FunctionError, InvocationRecord, InvocationSource, Outcome, ProcessRecord, SYNC_PAYLOAD_LIMIT, function_arn};
 
 use std::collections::HashMap;
@@ -112,6 +115,16 @@ impl LambdaService {
             Some(reply) => outcome_result(reply.await.map_err(|_| Error::Stopped(name.to_string()))?),
             None => Err(Error::Stopped(name.to_string()).into()),
         }
+    }
+
+    /// Invokes as a Function URL does for a request: `event` is the payload 2.0 event (e.g.
+    /// [`signed_request_event`]); the answer is the HTTP response the URL returns.
+    pub async fn invoke_url(&self, name: &str, event: Value) -> Result<FunctionUrlResponse, Error> {
+        let size = json_size(&event);
+        let reply = self.inner.submit(name, event, size, InvocationSource::FunctionUrl, true)?;
+        let reply = reply.ok_or_else(|| Error::Stopped(name.to_string()))?;
+        let outcome = reply.await.map_err(|_| Error::Stopped(name.to_string()))?;
+        Ok(function_url::http_response(outcome))
     }
 
     /// Every finished invocation of the function, oldest first.

@@ -85,6 +85,8 @@ impl ProcessRecord {
 pub enum InvocationSource {
     /// The Rust API or the service endpoint (a test, the CloudFormation driver, a client).
     Api,
+    /// A request to the function's URL ([`LambdaService::invoke_url`](super::LambdaService::invoke_url)).
+    FunctionUrl,
     /// The function itself, through the Invoke API (a continuation).
     SelfInvoke,
     /// Another deployed function, through the Invoke API.
