@@ -22,7 +22,7 @@ struct Role {
 impl Role {
     fn from_role_arn(arn: &str) -> Option<Role> {
         let [partition, resource] = arn_parts(arn, "iam", "")?;
-        let name = resource.strip_prefix("role/")?.rsplit('/').next()?;
+        let name = resource.strip_prefix("role/")?.rsplit('/').next().filter(|name| !name.is_empty())?;
         Some(Role { partition: partition.to_string(), account: account_of(arn)?, name: name.to_string() })
     }
 }
@@ -217,6 +217,7 @@ mod tests {
         };
         assert!(err("SIGNIN_TRUSTED_CALLER_ARNS", "PortalBackend").starts_with("SIGNIN_TRUSTED_CALLER_ARNS: \"PortalBackend\" is not an IAM role ARN"));
         assert!(err("SIGNIN_SELF_SERVICE_ROLE_ARNS", "arn:aws:sts::123456789012:assumed-role/R/s").starts_with("SIGNIN_SELF_SERVICE_ROLE_ARNS:"));
+        assert!(err("SIGNIN_TRUSTED_CALLER_ARNS", "arn:aws:iam::123456789012:role/").starts_with("SIGNIN_TRUSTED_CALLER_ARNS:"));
         assert!(err("SIGNIN_DOMAIN_IDS", "portal").starts_with("SIGNIN_DOMAIN_IDS:"));
         assert!(err("SIGNIN_MAX_SESSION_SECONDS", "60").contains("from 1800 to 43200"));
         let defaults = Access::from_vars(|_| None).unwrap();
