@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_sagemaker::types::{AuthMode, UserSettings};
 use local_cloud::cloud::LocalCloud;
 use local_cloud::cloudformation::RequestType;
-use local_cloud::lambda::FunctionConfig;
+use local_cloud::lambda::{FunctionConfig, signed_request_event};
 use sagemaker_emulator::Options;
 use serde_json::{Value, json};
 
@@ -20,6 +20,9 @@ use crate::Settings;
 const ROLE: &str = "arn:aws:iam::123456789012:role/StudioExecution";
 pub const PEER: &str = "python-user-profile";
 const ASSET_BUCKET: &str = "bench-cold-assets";
+/// The sign-in function's trusted caller: a portal backend's role and a session of it.
+const PORTAL_ROLE: &str = "arn:aws:iam::123456789012:role/PortalBackend";
+const PORTAL: &str = "arn:aws:sts::123456789012:assumed-role/PortalBackend/bench";
 
 /// What is measured, in the order measured within a run.
 const SUBJECTS: [(&str, &str); 5] = [
@@ -27,7 +30,7 @@ const SUBJECTS: [(&str, &str); 5] = [
     (PEER, "user-profile Create"),
     ("studio-domain", "domain Create"),
     ("studio-lifecycle-config", "lifecycle-config Create (a 3-file asset)"),
-    ("studio-signin-url", "direct invoke"),
+    ("studio-signin-url", "Function URL request (a portal backend)"),
 ];
 
 #[derive(Default)]
@@ -138,6 +141,9 @@ async fn measure(cloud: &LocalCloud, fixture: &Fixture, settings: &Settings, fun
     for (name, value) in cloud.function_env() {
         config = config.env(name, value);
     }
+    if function == "studio-signin-url" {
+        config = config.env("SIGNIN_TRUSTED_CALLER_ARNS", PORTAL_ROLE).env("SIGNIN_DOMAIN_IDS", &fixture.domain_id);
+    }
     cloud.lambda.deploy(config).await.map_err(|e| format!("deploy: {e}"))?;
     let process = wait_init(&cloud.lambda, function, Duration::from_secs(60)).await?;
     let init = process.init_duration().ok_or("no init time")?;
@@ -174,14 +180,12 @@ async fn measure(cloud: &LocalCloud, fixture: &Fixture, settings: &Settings, fun
         }
         "studio-signin-url" => {
             let started = Instant::now();
-            let answer = cloud
-                .lambda
-                .invoke(function, json!({"DomainId": fixture.domain_id, "UserProfileName": "signin-user", "ExpiresInSeconds": 60}))
-                .await
-                .map_err(|e| e.to_string())?;
+            let body = json!({"DomainId": fixture.domain_id, "UserProfileName": "signin-user", "ExpiresInSeconds": 60});
+            let event = signed_request_event(PORTAL, "POST", &body.to_string());
+            let response = cloud.lambda.invoke_url(function, event).await.map_err(|e| e.to_string())?;
             let elapsed = started.elapsed();
-            if answer.get("AuthorizedUrl").and_then(Value::as_str).is_none() {
-                return Err(format!("no AuthorizedUrl in {answer}"));
+            if response.status != 200 || response.json().get("AuthorizedUrl").and_then(Value::as_str).is_none() {
+                return Err(format!("no AuthorizedUrl: {} {}", response.status, response.body));
             }
             elapsed
         }

@@ -5,8 +5,8 @@ use aws_sdk_sagemaker::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sagemaker::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_sagemaker::types::AuthMode;
 use aws_sdk_sagemaker::Client;
-use lambda_runtime::Diagnostic;
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use shared::aws::{describe, error_code};
 use shared::names::{check_domain_id, check_name};
 use shared::PropertyError;
@@ -41,9 +41,15 @@ pub struct Output {
 /// What the caller gets as errorType / errorMessage.
 #[derive(Debug, thiserror::Error)]
 pub enum SigninError {
-    /// A field is missing, unknown or outside the API's constraints.
+    /// A field is missing, unknown or outside the API's constraints (or the function's cap).
     #[error("Invalid input {0}")]
     InvalidInput(PropertyError),
+    /// No Function URL identity, an unknown caller, or a profile the caller may not sign in as.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Anything but POST.
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// The domain, user profile or space does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -59,10 +65,28 @@ impl SigninError {
     pub fn error_type(&self) -> &str {
         match self {
             SigninError::InvalidInput(_) => "InvalidInput",
+            SigninError::Forbidden(_) => "AccessDenied",
+            SigninError::MethodNotAllowed(_) => "MethodNotAllowed",
             SigninError::NotFound(_) => "ResourceNotFound",
             SigninError::UnsupportedAuthMode(_) => "UnsupportedAuthMode",
             SigninError::Aws { code, .. } => code,
         }
+    }
+
+    /// The HTTP status the caller gets: 502 when SageMaker failed us, not the caller.
+    pub fn status(&self) -> u16 {
+        match self {
+            SigninError::InvalidInput(_) | SigninError::UnsupportedAuthMode(_) => 400,
+            SigninError::Forbidden(_) => 403,
+            SigninError::NotFound(_) => 404,
+            SigninError::MethodNotAllowed(_) => 405,
+            SigninError::Aws { .. } => 502,
+        }
+    }
+
+    /// The response body: {errorType, errorMessage}.
+    pub fn body(&self) -> Value {
+        json!({"errorType": self.error_type(), "errorMessage": self.to_string()})
     }
 
     fn aws<E, R>(operation: &str, err: &SdkError<E, R>) -> Self
@@ -82,15 +106,25 @@ impl From<PropertyError> for SigninError {
     }
 }
 
-impl From<SigninError> for Diagnostic {
-    fn from(e: SigninError) -> Self {
-        Diagnostic { error_type: e.error_type().to_string(), error_message: e.to_string() }
-    }
-}
-
 impl Input {
+    /// The request body, read and checked; `max_session_seconds` is SIGNIN_MAX_SESSION_SECONDS.
+    pub fn parse(body: &[u8], max_session_seconds: i32) -> Result<Input, SigninError> {
+        let value: Value = serde_json::from_slice(body).ok().filter(Value::is_object).ok_or_else(|| {
+            PropertyError::new("body", "must be a JSON object {DomainId, UserProfileName, ExpiresInSeconds, SessionExpirationDurationInSeconds, LandingUri, SpaceName}")
+        })?;
+        let input: Input = shared::properties::from_value(&value)?;
+        input.validate(max_session_seconds)?;
+        Ok(input)
+    }
+
+    /// The session length to ask for: the one asked, or the cap (SageMaker's own default,
+    /// 12 hours, may be above the cap).
+    pub fn session_seconds(&self, max_session_seconds: i32) -> i32 {
+        self.session_expiration_duration_in_seconds.unwrap_or(max_session_seconds)
+    }
+
     /// The API's constraints, checked here so that the error names the field.
-    pub fn validate(&self) -> Result<(), PropertyError> {
+    pub fn validate(&self, max_session_seconds: i32) -> Result<(), PropertyError> {
         check_domain_id("DomainId", &self.domain_id)?;
         check_name("UserProfileName", &self.user_profile_name)?;
         if let Some(space) = &self.space_name {
@@ -107,6 +141,14 @@ impl Input {
             return Err(PropertyError::new(
                 "SessionExpirationDurationInSeconds",
                 format!("must be from 1800 to 43200 (how long the Studio session lasts: 30 minutes to 12 hours), got {seconds}"),
+            ));
+        }
+        if let Some(seconds) = self.session_expiration_duration_in_seconds
+            && seconds > max_session_seconds
+        {
+            return Err(PropertyError::new(
+                "SessionExpirationDurationInSeconds",
+                format!("must be at most {max_session_seconds}, the longest Studio session this function issues (SIGNIN_MAX_SESSION_SECONDS), got {seconds}"),
             ));
         }
         if let Some(uri) = &self.landing_uri {
@@ -132,10 +174,8 @@ fn check_landing_uri(uri: &str) -> Result<(), PropertyError> {
     Ok(())
 }
 
-/// One invocation: the input JSON in, the URL and its expiry out.
-pub async fn sign_in(sagemaker: &Client, payload: &serde_json::Value) -> Result<Output, SigninError> {
-    let input: Input = shared::properties::from_value(payload)?;
-    input.validate()?;
+/// A checked input (of a caller allowed this profile) in, the URL and its expiry out.
+pub async fn sign_in(sagemaker: &Client, input: &Input, session_seconds: i32) -> Result<Output, SigninError> {
     let domain_id = &input.domain_id;
 
     let domain = sagemaker.describe_domain().domain_id(domain_id).send().await.map_err(|e| match error_code(&e) {
@@ -156,14 +196,14 @@ pub async fn sign_in(sagemaker: &Client, payload: &serde_json::Value) -> Result<
         .domain_id(domain_id)
         .user_profile_name(&input.user_profile_name)
         .set_expires_in_seconds(input.expires_in_seconds)
-        .set_session_expiration_duration_in_seconds(input.session_expiration_duration_in_seconds)
+        .session_expiration_duration_in_seconds(session_seconds)
         .set_landing_uri(input.landing_uri.clone())
         .set_space_name(input.space_name.clone())
         .send()
         .await;
     let output = match created {
         Ok(output) => output,
-        Err(e) if error_code(&e) == Some("ResourceNotFound") => return Err(what_is_missing(sagemaker, &input, describe("CreatePresignedDomainUrl", &e)).await),
+        Err(e) if error_code(&e) == Some("ResourceNotFound") => return Err(what_is_missing(sagemaker, input, describe("CreatePresignedDomainUrl", &e)).await),
         Err(e) => return Err(SigninError::aws("CreatePresignedDomainUrl", &e)),
     };
     let Some(url) = output.authorized_url() else {
@@ -200,7 +240,7 @@ mod tests {
 
     fn input(value: serde_json::Value) -> Result<Input, PropertyError> {
         let input: Input = shared::properties::from_value(&value)?;
-        input.validate()?;
+        input.validate(43200)?;
         Ok(input)
     }
 
@@ -243,11 +283,23 @@ mod tests {
     }
 
     #[test]
-    fn errors_carry_a_type_the_caller_can_branch_on() {
-        let d: Diagnostic = SigninError::from(PropertyError::new("ExpiresInSeconds", "must be from 5 to 300, got 600")).into();
-        assert_eq!(d.error_type, "InvalidInput");
-        assert_eq!(d.error_message, "Invalid input ExpiresInSeconds: must be from 5 to 300, got 600");
-        let d: Diagnostic = SigninError::Aws { code: "AccessDeniedException".into(), message: "m".into() }.into();
-        assert_eq!(d.error_type, "AccessDeniedException");
+    fn errors_carry_a_type_the_caller_can_branch_on_and_an_http_status() {
+        let e = SigninError::from(PropertyError::new("ExpiresInSeconds", "must be from 5 to 300, got 600"));
+        assert_eq!(e.body(), json!({"errorType": "InvalidInput", "errorMessage": "Invalid input ExpiresInSeconds: must be from 5 to 300, got 600"}));
+        assert_eq!(e.status(), 400);
+        let e = SigninError::Aws { code: "AccessDeniedException".into(), message: "m".into() };
+        assert_eq!((e.error_type(), e.status()), ("AccessDeniedException", 502));
+        assert_eq!(SigninError::Forbidden("no".into()).status(), 403);
+        assert_eq!(SigninError::NotFound("no".into()).status(), 404);
+    }
+
+    #[test]
+    fn the_session_is_capped_and_defaults_to_the_cap() {
+        let body = |session: &str| format!(r#"{{"DomainId": "d-abc123", "UserProfileName": "alice"{session}}}"#);
+        let e = Input::parse(body(r#", "SessionExpirationDurationInSeconds": 7200"#).as_bytes(), 3600).unwrap_err();
+        assert!(e.to_string().starts_with("Invalid input SessionExpirationDurationInSeconds: must be at most 3600"), "{e}");
+        let i = Input::parse(body("").as_bytes(), 3600).unwrap();
+        assert_eq!(i.session_seconds(3600), 3600);
+        assert!(Input::parse(b"not json", 3600).unwrap_err().to_string().starts_with("Invalid input body: must be a JSON object"));
     }
 }
