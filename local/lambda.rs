@@ -205,6 +205,8 @@ pub struct LambdaService {
 struct Inner {
     endpoint: String,
     functions: Mutex<HashMap<String, Arc<Function>>>,
+    /// (access key id, "Invoke") of every signed Invoke API call, in order.
+    signed: Mutex<Vec<(String, String)>>,
     supervisors: Mutex<Vec<JoinHandle<()>>>,
     _server: ServerHandle,
 }
@@ -254,6 +256,7 @@ impl LambdaService {
             Inner {
                 endpoint,
                 functions: Mutex::new(HashMap::new()),
+                signed: Mutex::new(Vec::new()),
                 supervisors: Mutex::new(Vec::new()),
                 _server: server,
             }
@@ -312,6 +315,11 @@ impl LambdaService {
     }
 
     /// Every finished invocation of the function, oldest first.
+    /// (access key id, "Invoke") of every signed Invoke API call, in order.
+    pub fn signed_calls(&self) -> Vec<(String, String)> {
+        lock(&self.inner.signed).clone()
+    }
+
     pub fn invocations(&self, name: &str) -> Vec<InvocationRecord> {
         self.inner.function(name).map(|f| lock(&f.state).records.clone()).unwrap_or_default()
     }
@@ -756,6 +764,9 @@ async fn invoke_api(service: &Weak<Inner>, caller: Option<&str>, req: Request<In
         return aws_error(404, "UnknownOperationException", "unknown operation");
     };
     let name = name_from_function_name(&function_name);
+    if let Some(key) = header(&req, "authorization").as_deref().and_then(access_key_id) {
+        lock(&inner.signed).push((key, "Invoke".to_string()));
+    }
     let invocation_type = header(&req, "x-amz-invocation-type").unwrap_or_else(|| "RequestResponse".into());
     let Ok(body) = read_body(req).await else { return bad_request("unreadable body") };
 
@@ -846,6 +857,12 @@ fn aws_error(status: u16, code: &str, message: &str) -> Response<Full<Bytes>> {
 
 async fn read_body(req: Request<Incoming>) -> Result<Bytes, hyper::Error> {
     Ok(req.into_body().collect().await?.to_bytes())
+}
+
+/// "AKID" of `AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/lambda/aws4_request, ...`.
+fn access_key_id(authorization: &str) -> Option<String> {
+    let key = authorization.split("Credential=").nth(1)?.split('/').next()?;
+    (!key.is_empty()).then(|| key.to_string())
 }
 
 fn header(req: &Request<Incoming>, name: &str) -> Option<String> {

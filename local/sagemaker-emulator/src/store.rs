@@ -7,7 +7,7 @@
 
 use crate::validate::Body;
 use crate::{Options, Outage, Phase, ResourceKind};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
