@@ -2,7 +2,7 @@
 //! Lambda action the function calls. The calls are not guessed from the code: each deployed
 //! function signs with its own name as access key id, the emulators record (key id, operation),
 //! and the test plays the demo stack plus the calls the demo does not make (a lifecycle config's
-//! tags-only Update that removes a tag, a sign-in URL), then checks every recorded call against
+//! tags-only Update that removes a tag, a sign-in URL, a continuation), then checks every recorded call against
 //! the Allow statements of that function's role (both branches of an !If count as allowed).
 
 use local_cloud::cloud::LocalCloud;
@@ -191,12 +191,22 @@ async fn every_call_a_function_makes_is_allowed_by_its_role() {
         .expect("a sign-in URL");
     assert!(url.to_string().contains("AuthorizedUrl") || url.to_string().contains("https://"), "{url}");
 
+    // A continuation: a 3 s Lambda timeout against 4 s transitions makes the domain function
+    // invoke itself (lambda:InvokeFunction).
+    let slow_options = sagemaker_emulator::Options { transition_delay: Duration::from_secs(4), ..Default::default() };
+    let slow = LocalCloud::start_with(slow_options).await.expect("local cloud");
+    slow.deploy_with("studio-domain", Duration::from_secs(3), &[]).await.expect("deploy studio-domain");
+    let domain_props = json!({
+        "DomainName": "slow", "AuthMode": "IAM", "VpcId": "vpc-0a", "SubnetIds": ["subnet-0a"],
+        "DefaultUserSettings": {"ExecutionRole": "arn:aws:iam::123456789012:role/x"}
+    });
+    let created = slow.cfn.create("studio-domain", "SlowDomain", domain_props).await.expect("Create response");
+    assert_eq!(created.status, Status::Success, "{:?}", created.reason);
+
     let mut calls: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let recorded = [
-        (cloud.sagemaker.signed_calls(), "sagemaker"),
-        (cloud.s3.signed_calls(), "s3"),
-        (cloud.lambda.signed_calls(), "lambda"),
-    ];
+    let recorded = [&cloud, &slow].into_iter().flat_map(|c| {
+        [(c.sagemaker.signed_calls(), "sagemaker"), (c.s3.signed_calls(), "s3"), (c.lambda.signed_calls(), "lambda")]
+    });
     for (records, service) in recorded {
         for (function, operation) in records.into_iter().filter(|(key, _)| FUNCTIONS.contains(&key.as_str())) {
             let actions: Vec<String> = match service {
@@ -212,6 +222,7 @@ async fn every_call_a_function_makes_is_allowed_by_its_role() {
     }
     assert!(calls["studio-lifecycle-config"].contains("sagemaker:DeleteTags"), "the tag removal was played");
     assert!(calls["studio-lifecycle-config"].contains("s3:PutObject"), "the asset staging was played");
+    assert!(calls["studio-domain"].contains("lambda:InvokeFunction"), "the continuation was played");
 
     let roles = allowed_actions();
     let denied: Vec<String> = calls

@@ -191,7 +191,8 @@ impl SageMakerEmulator {
         self.lock().outages.remove(operation);
     }
 
-    /// See [`Options::visibility_lag`]; applies to resources created from now on.
+    /// See [`Options::visibility_lag`]. A resource keeps the lag in force at its Create, unless
+    /// a lower one is set later: a long lag holds new resources hidden, zero shows them all.
     pub fn set_visibility_lag(&self, lag: Duration) {
         self.lock().visibility_lag = lag;
     }

@@ -66,15 +66,13 @@ pub(crate) struct Meta {
     pub created: f64,
     pub modified: f64,
     pub life: Lifecycle,
-    /// Until then Describe*/List* do not see the resource (see `Options::visibility_lag`).
-    pub visible_at: Instant,
+    /// When the Create was accepted; the visibility lag counts from here.
+    pub created_at: Instant,
+    /// The visibility lag in force at the Create (zero for apps: they show at once).
+    pub lag: Duration,
 }
 
 impl Meta {
-    pub fn is_visible(&self) -> bool {
-        Instant::now() >= self.visible_at
-    }
-
     /// Status, FailureReason, CreationTime, LastModifiedTime as Describe* returns them.
     pub fn describe_into(&self, out: &mut Body) {
         out.insert("Status".into(), json!(self.life.status));
@@ -294,17 +292,17 @@ impl Store {
     /// hidden for the visibility lag unless it is an app (apps show at once).
     pub fn new_meta(&mut self, arn: String, kind: ResourceKind) -> Meta {
         let now = epoch_now();
-        let lag = match kind {
-            ResourceKind::App => Duration::ZERO,
-            _ => self.visibility_lag,
-        };
         Meta {
             seq: self.next_seq(),
             arn,
             created: now,
             modified: now,
             life: self.start(kind, Phase::Create),
-            visible_at: Instant::now() + lag,
+            created_at: Instant::now(),
+            lag: match kind {
+                ResourceKind::App => Duration::ZERO,
+                _ => self.visibility_lag,
+            },
         }
     }
 
@@ -388,6 +386,12 @@ impl Store {
         for arn in gone_arns {
             self.tags.remove(&arn);
         }
+    }
+
+    /// Whether Describe*/List* see the resource yet: its lag, shortened by a lower lag set
+    /// since (so zero shows everything at once).
+    pub fn is_visible(&self, meta: &Meta) -> bool {
+        meta.created_at.elapsed() >= meta.lag.min(self.visibility_lag)
     }
 
     /// Whether an ARN names a resource that exists (for the tagging operations).

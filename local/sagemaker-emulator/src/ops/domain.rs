@@ -31,7 +31,7 @@ pub(crate) fn get<'a>(store: &'a Store, id: &str) -> ApiResult<&'a Domain> {
     store
         .domains
         .get(id)
-        .filter(|d| d.meta.is_visible())
+        .filter(|d| store.is_visible(&d.meta))
         .ok_or_else(|| ApiError::not_found(format!("Domain '{id}' does not exist")))
 }
 
@@ -378,7 +378,7 @@ pub(crate) fn list(store: &mut Store, body: &Body) -> ApiResult<Value> {
     let mut items: Vec<Item> = store
         .domains
         .values()
-        .filter(|d| d.meta.is_visible())
+        .filter(|d| store.is_visible(&d.meta))
         .map(|d| Item {
             seq: d.meta.seq,
             created: d.meta.created,

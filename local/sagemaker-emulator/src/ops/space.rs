@@ -36,7 +36,7 @@ pub(crate) fn get<'a>(store: &'a Store, domain_id: &str, name: &str) -> ApiResul
     store
         .spaces
         .get(&(domain_id.to_string(), name.to_string()))
-        .filter(|s| s.meta.is_visible())
+        .filter(|s| store.is_visible(&s.meta))
         .ok_or_else(|| {
             ApiError::not_found(format!(
                 "Space '{name}' does not exist in domain {domain_id}"
@@ -254,7 +254,7 @@ pub(crate) fn list(store: &mut Store, body: &Body) -> ApiResult<Value> {
     let mut items: Vec<Item> = store
         .spaces
         .values()
-        .filter(|s| s.meta.is_visible())
+        .filter(|s| store.is_visible(&s.meta))
         .filter(|s| domain_filter.is_none_or(|id| s.domain_id == id))
         .filter(|s| name_filter.is_none_or(|n| s.name.contains(n)))
         .map(|s| Item {

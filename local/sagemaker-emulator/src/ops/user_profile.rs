@@ -24,7 +24,7 @@ pub(crate) fn get<'a>(store: &'a Store, domain_id: &str, name: &str) -> ApiResul
     store
         .profiles
         .get(&(domain_id.to_string(), name.to_string()))
-        .filter(|p| p.meta.is_visible())
+        .filter(|p| store.is_visible(&p.meta))
         .ok_or_else(|| {
             ApiError::not_found(format!(
                 "User profile '{name}' does not exist in domain {domain_id}"
@@ -216,7 +216,7 @@ pub(crate) fn list(store: &mut Store, body: &Body) -> ApiResult<Value> {
     let mut items: Vec<Item> = store
         .profiles
         .values()
-        .filter(|p| p.meta.is_visible())
+        .filter(|p| store.is_visible(&p.meta))
         .filter(|p| domain_filter.is_none_or(|id| p.domain_id == id))
         .filter(|p| name_filter.is_none_or(|n| p.name.contains(n)))
         .map(|p| Item {
