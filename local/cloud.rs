@@ -79,6 +79,8 @@ impl LocalCloud {
     }
 
     /// Deploy with a Lambda timeout and extra environment (applied last, so it can override).
+    /// Each function signs its calls with its own name as access key id, so the emulators'
+    /// records (`signed_calls`) tell which function called what.
     pub async fn deploy_with(&self, function: &str, timeout: Duration, env: &[(&str, &str)]) -> std::io::Result<()> {
         let binary = tokio::task::spawn_blocking({
             let function = function.to_string();
@@ -90,6 +92,7 @@ impl LocalCloud {
         for (name, value) in self.function_env() {
             config = config.env(name, value);
         }
+        config = config.env("AWS_ACCESS_KEY_ID", function);
         for (name, value) in env {
             config = config.env(*name, *value);
         }

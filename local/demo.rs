@@ -12,15 +12,20 @@ use std::time::Duration;
 const SOURCE_BUCKET: &str = "demo-asset-sources";
 const ASSET_BUCKET: &str = "demo-lifecycle-assets";
 
-/// Plays the stack; Err if any response was not the expected SUCCESS.
+/// Plays the stack on a new local cloud; Err if any response was not the expected SUCCESS.
 pub async fn run() -> Result<(), String> {
     let options = sagemaker_emulator::Options { transition_delay: Duration::from_millis(300), ..Default::default() };
     let cloud = LocalCloud::start_with(options).await.map_err(|e| format!("starting the local cloud: {e}"))?;
     println!("local cloud: SageMaker {}  S3 {}  Lambda {}", cloud.sagemaker.endpoint(), cloud.s3.endpoint(), cloud.lambda.endpoint());
+    play_stack(&cloud).await
+}
+
+/// Deploys the stack's functions on `cloud` and plays the stack (tests inspect the cloud after).
+pub async fn play_stack(cloud: &LocalCloud) -> Result<(), String> {
     for function in ["studio-lifecycle-config", "studio-domain", "studio-user-profile"] {
         cloud.deploy(function).await.map_err(|e| format!("deploying {function}: {e}"))?;
     }
-    stage_sources(&cloud).await?;
+    stage_sources(cloud).await?;
     let mut play = Play::default();
 
     let config_props = json!({

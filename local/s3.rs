@@ -1,6 +1,7 @@
 //! A real S3-protocol server in-process: s3s + s3s-fs over a temp directory, SigV4 verified
-//! for the access key "test"/"test" (so presigned URLs are really checked), wrapped in a thin
-//! layer that records every PUT and can inject faults.
+//! with the secret key "test" under any access key id (so presigned URLs are really checked,
+//! and each deployed function can sign with its own key id), wrapped in a thin layer that
+//! records every PUT and can inject faults. Every signed operation is recorded with its key id.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -16,7 +17,7 @@ use tokio::sync::watch;
 use crate::httpd::{self, ServerHandle};
 use crate::{REGION, lock};
 
-/// The access key and secret the server accepts (and every local client uses).
+/// The access key local clients use, and the one secret the server accepts (under any key id).
 pub const ACCESS_KEY: &str = "test";
 pub const SECRET_KEY: &str = "test";
 
@@ -82,6 +83,33 @@ struct Shared {
     faults: Mutex<Vec<Fault>>,
     /// Bumped after every recorded PUT, so waiters need not poll.
     put_count: watch::Sender<usize>,
+    /// (access key id, S3 operation) of every signed request, in order.
+    signed: Mutex<Vec<(String, String)>>,
+}
+
+/// Any access key id, with the one secret key: identities without a user database.
+struct AnyKeyId;
+
+#[async_trait::async_trait]
+impl s3s::auth::S3Auth for AnyKeyId {
+    async fn get_secret_key(&self, _access_key: &str) -> s3s::S3Result<s3s::auth::SecretKey> {
+        Ok(SECRET_KEY.into())
+    }
+}
+
+/// Records who called which operation; denies only unsigned requests (as s3s's default does).
+struct RecordCalls(Arc<Shared>);
+
+#[async_trait::async_trait]
+impl s3s::access::S3Access for RecordCalls {
+    async fn check(&self, cx: &mut s3s::access::S3AccessContext<'_>) -> s3s::S3Result<()> {
+        let Some(credentials) = cx.credentials() else {
+            return Err(s3s::s3_error!(AccessDenied, "Signature is required"));
+        };
+        let call = (credentials.access_key.clone(), cx.s3_op().name().to_string());
+        lock(&self.0.signed).push(call);
+        Ok(())
+    }
 }
 
 struct Fault {
@@ -94,11 +122,12 @@ impl S3Server {
     pub async fn start() -> std::io::Result<Self> {
         let root = tempfile::Builder::new().prefix("local-s3-").tempdir()?;
         let fs = s3s_fs::FileSystem::new(root.path()).map_err(|e| std::io::Error::other(format!("s3s-fs: {e:?}")))?;
+        let shared = Arc::new(Shared::default());
         let mut builder = S3ServiceBuilder::new(fs);
-        builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+        builder.set_auth(AnyKeyId);
+        builder.set_access(RecordCalls(shared.clone()));
         let service = builder.build();
 
-        let shared = Arc::new(Shared::default());
         let listener = httpd::bind_loopback().await?;
         let endpoint = format!("http://{}", listener.local_addr()?);
         let handler_shared = shared.clone();
@@ -154,6 +183,11 @@ impl S3Server {
     /// storing anything; later PUTs pass through.
     pub fn fail_puts(&self, path_prefix: &str, n: usize, status: u16) {
         lock(&self.inner.shared.faults).push(Fault { prefix: absolute(path_prefix), remaining: n, status });
+    }
+
+    /// (access key id, operation) of every signed request, e.g. ("studio-lifecycle-config", "PutObject").
+    pub fn signed_calls(&self) -> Vec<(String, String)> {
+        lock(&self.inner.shared.signed).clone()
     }
 
     /// Notified (with the total count) after every recorded PUT.

@@ -60,6 +60,7 @@ impl LambdaService {
             Inner {
                 endpoint,
                 functions: Mutex::new(HashMap::new()),
+                signed: Mutex::new(Vec::new()),
                 supervisors: Mutex::new(Vec::new()),
                 _server: server,
             }
@@ -125,6 +126,11 @@ impl LambdaService {
         let reply = reply.ok_or_else(|| Error::Stopped(name.to_string()))?;
         let outcome = reply.await.map_err(|_| Error::Stopped(name.to_string()))?;
         Ok(function_url::http_response(outcome))
+    }
+
+    /// (access key id, "Invoke") of every signed Invoke API call, in order.
+    pub fn signed_calls(&self) -> Vec<(String, String)> {
+        lock(&self.inner.signed).clone()
     }
 
     /// Every finished invocation of the function, oldest first.

@@ -14,6 +14,8 @@ use crate::{lock, uuid_v4};
 pub(super) struct Inner {
     pub(super) endpoint: String,
     pub(super) functions: Mutex<HashMap<String, Arc<Function>>>,
+    /// (access key id, "Invoke") of every signed Invoke API call, in order.
+    pub(super) signed: Mutex<Vec<(String, String)>>,
     pub(super) supervisors: Mutex<Vec<JoinHandle<()>>>,
     pub(super) _server: ServerHandle,
 }

@@ -3,7 +3,12 @@
 //! aws-sdk-sagemaker client can be pointed at it.
 //!
 //! Protocol: awsJson1_1, `POST /` with `X-Amz-Target: SageMaker.<Operation>` and a JSON body;
-//! errors are HTTP 400 `{"__type": "<Code>", "message": "..."}`. Signatures are not checked.
+//! errors are HTTP 400 `{"__type": "<Code>", "message": "..."}`. Signatures are not checked,
+//! but the access key id of each call's SigV4 Authorization header is recorded
+//! ([`SageMakerEmulator::signed_calls`]), so tests can see who called what.
+//!
+//! Realistic behaviour is the default: eventual consistency ([`Options::visibility_lag`]) and
+//! the account's domain quota ([`Options::domain_quota`]) are opt-in.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -28,7 +33,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use store::Store;
+use store::{Call, Store};
 
 /// How the emulated service behaves.
 #[derive(Debug, Clone)]
@@ -39,6 +44,18 @@ pub struct Options {
     pub page_size: usize,
     pub region: String,
     pub account_id: String,
+    /// How long a new domain, user profile or space stays invisible to Describe*/List* (and to
+    /// every call naming it) after its Create answered: the eventual consistency AWS's own
+    /// CloudFormation handlers wait out. Zero (the default) makes it visible at once.
+    pub visibility_lag: Duration,
+    /// How many domains the account may hold (every status counts, Failed and Deleting too):
+    /// CreateDomain beyond it is refused with ResourceLimitExceeded. None: no limit.
+    pub domain_quota: Option<usize>,
+    /// Whether CreateDomain refuses a DomainName that an existing domain has (ResourceInUse).
+    /// The API reference does not say; CreateDomain lists ResourceInUse among its errors, and
+    /// with no parent resource a name clash is the one thing it can mean, so the default is
+    /// true. Tests play the functions under both.
+    pub unique_domain_names: bool,
 }
 
 impl Default for Options {
@@ -49,6 +66,9 @@ impl Default for Options {
             page_size: 2,
             region: "us-east-1".into(),
             account_id: "123456789012".into(),
+            visibility_lag: Duration::ZERO,
+            domain_quota: None,
+            unique_domain_names: true,
         }
     }
 }
@@ -82,6 +102,18 @@ pub trait DomainHooks: Send + Sync {
     fn create_home_efs(&self, domain_id: &str, domain_arn: &str, vpc_id: &str, subnet_ids: &[String]) -> String;
     /// A domain's delete finished: its application goes, and its home EFS unless retained.
     fn domain_deleted(&self, sso_application_arn: Option<&str>, home_efs_id: &str, retain_efs: bool);
+}
+
+/// A persistent server-side failure of one operation (see [`SageMakerEmulator::fail_operation`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outage {
+    /// HTTP 500 `{"__type": "InternalFailure"}`, as SageMaker reports its own faults.
+    InternalFailure,
+    /// HTTP 503 `{"__type": "ServiceUnavailable"}`.
+    ServiceUnavailable,
+    /// What moto's server answers for a SageMaker action it does not implement: HTTP 500 with
+    /// an HTML page and no error code.
+    NotImplemented,
 }
 
 /// A running emulator. Clones share the server; it stops when the last clone is dropped or on
@@ -169,9 +201,35 @@ impl SageMakerEmulator {
         self.lock().refusals.entry(operation.to_string()).or_default().push_back(message.to_string());
     }
 
+    /// From now on every call of `operation` fails with `outage`, before it has any effect,
+    /// until [`SageMakerEmulator::clear_outage`].
+    pub fn fail_operation(&self, operation: &str, outage: Outage) {
+        self.lock().outages.insert(operation.to_string(), outage);
+    }
+
+    pub fn clear_outage(&self, operation: &str) {
+        self.lock().outages.remove(operation);
+    }
+
+    /// See [`Options::visibility_lag`]. A resource keeps the lag in force at its Create, unless
+    /// a lower one is set later: a long lag holds new resources hidden, zero shows them all.
+    pub fn set_visibility_lag(&self, lag: Duration) {
+        self.lock().visibility_lag = lag;
+    }
+
+    /// See [`Options::domain_quota`].
+    pub fn set_domain_quota(&self, quota: Option<usize>) {
+        self.lock().domain_quota = quota;
+    }
+
+    /// See [`Options::unique_domain_names`].
+    pub fn set_unique_domain_names(&self, unique: bool) {
+        self.lock().unique_domain_names = unique;
+    }
+
     /// How many calls of `operation` (e.g. "CreateDomain") were received, throttled ones included.
     pub fn call_count(&self, operation: &str) -> usize {
-        self.lock().calls.iter().filter(|c| *c == operation).count()
+        self.lock().calls.iter().filter(|c| c.operation == operation).count()
     }
 
     pub fn total_calls(&self) -> usize {
@@ -180,7 +238,16 @@ impl SageMakerEmulator {
 
     /// Operation names of all calls received, in order.
     pub fn calls(&self) -> Vec<String> {
-        self.lock().calls.clone()
+        self.lock().calls.iter().map(|c| c.operation.clone()).collect()
+    }
+
+    /// (access key id, operation) of every call that carried a SigV4 Authorization header, in order.
+    pub fn signed_calls(&self) -> Vec<(String, String)> {
+        self.lock()
+            .calls
+            .iter()
+            .filter_map(|c| Some((c.access_key.clone()?, c.operation.clone())))
+            .collect()
     }
 
     /// All state, as the Describe* operations show it: `domains`, `profiles`, `spaces`, `apps`,
@@ -189,7 +256,7 @@ impl SageMakerEmulator {
     pub fn snapshot(&self) -> serde_json::Value {
         let mut store = self.lock();
         store.advance();
-        store.snapshot()
+        ops::snapshot(&store)
     }
 }
 
@@ -205,39 +272,73 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let target = headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let result = call(&mut lock(&store), target, &body);
-    let (status, body) = match result {
-        Ok(value) => (StatusCode::OK, value),
-        Err(err) => (err.status, err.body()),
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let target = header("x-amz-target").unwrap_or_default();
+    let access_key = header("authorization").and_then(access_key_id);
+    let result = call(&mut lock(&store), target, access_key, &body);
+    let (status, content_type, body) = match result {
+        Ok(value) => (StatusCode::OK, "application/x-amz-json-1.1", value.to_string()),
+        Err(Failure::Api(err)) => (err.status, "application/x-amz-json-1.1", err.body().to_string()),
+        Err(Failure::Html(status)) => (status, "text/html; charset=utf-8", INTERNAL_ERROR_PAGE.to_string()),
     };
-    let mut response = (status, body.to_string()).into_response();
+    let mut response = (status, body).into_response();
     let response_headers = response.headers_mut();
-    response_headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/x-amz-json-1.1"),
-    );
+    response_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if let Ok(id) = HeaderValue::from_str(&request_id()) {
         response_headers.insert("x-amzn-requestid", id);
     }
     response
 }
 
-/// One API call: recorded, maybe throttled, then dispatched on the parsed body.
-fn call(store: &mut Store, target: &str, body: &[u8]) -> Result<serde_json::Value, ApiError> {
+/// The page a Python web server (moto's) serves for an unhandled exception.
+const INTERNAL_ERROR_PAGE: &str = "<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>\n<h1>Internal Server Error</h1>\n<p>The server encountered an internal error and was unable to complete your request.</p>\n";
+
+/// Why a call did not succeed: an API error, or a bare HTML error page.
+enum Failure {
+    Api(ApiError),
+    Html(StatusCode),
+}
+
+impl From<ApiError> for Failure {
+    fn from(err: ApiError) -> Self {
+        Failure::Api(err)
+    }
+}
+
+/// "AKID" of `AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/sagemaker/aws4_request, ...`
+/// (any service's SigV4 header: the local cloud's other services read it too).
+pub fn access_key_id(authorization: &str) -> Option<String> {
+    let credential = authorization.split("Credential=").nth(1)?;
+    let key = credential.split('/').next()?;
+    (!key.is_empty()).then(|| key.to_string())
+}
+
+/// One API call: recorded, maybe failed or throttled, then dispatched on the parsed body.
+fn call(
+    store: &mut Store,
+    target: &str,
+    access_key: Option<String>,
+    body: &[u8],
+) -> Result<serde_json::Value, Failure> {
     let operation = target.strip_prefix("SageMaker.");
-    store.calls.push(operation.unwrap_or(target).to_string());
+    store.calls.push(Call {
+        operation: operation.unwrap_or(target).to_string(),
+        access_key,
+    });
     let Some(operation) = operation else {
-        return Err(ApiError::unknown_operation(target));
+        return Err(ApiError::unknown_operation(target).into());
     };
+    match store.outages.get(operation) {
+        Some(Outage::InternalFailure) => return Err(ApiError::internal_failure().into()),
+        Some(Outage::ServiceUnavailable) => return Err(ApiError::service_unavailable().into()),
+        Some(Outage::NotImplemented) => return Err(Failure::Html(StatusCode::INTERNAL_SERVER_ERROR)),
+        None => {}
+    }
     if store.throttle_rate > 0.0 && fastrand::f64() < store.throttle_rate {
-        return Err(ApiError::throttling());
+        return Err(ApiError::throttling().into());
     }
     if let Some(message) = store.refusals.get_mut(operation).and_then(VecDeque::pop_front) {
-        return Err(ApiError::validation(message));
+        return Err(ApiError::validation(message).into());
     }
     store.advance();
     let body = if body.iter().all(u8::is_ascii_whitespace) {
@@ -248,17 +349,19 @@ fn call(store: &mut Store, target: &str, body: &[u8]) -> Result<serde_json::Valu
             Ok(_) => {
                 return Err(ApiError::serialization(
                     "The request body must be a JSON object",
-                ));
+                )
+                .into());
             }
             Err(err) => {
                 return Err(ApiError::serialization(format!(
                     "The request body is not valid JSON: {err}"
-                )));
+                ))
+                .into());
             }
         }
     };
     tracing::debug!(operation, "SageMaker emulator call");
-    ops::dispatch(store, operation, &body)
+    Ok(ops::dispatch(store, operation, &body)?)
 }
 
 fn request_id() -> String {

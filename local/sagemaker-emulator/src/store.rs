@@ -6,8 +6,8 @@
 //! Pending/Updating/Deleting (long delay) and then release them all (zero delay).
 
 use crate::validate::Body;
-use crate::{Options, Phase, ResourceKind};
-use serde_json::{Map, Value, json};
+use crate::{Options, Outage, Phase, ResourceKind};
+use serde_json::json;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -66,6 +66,10 @@ pub(crate) struct Meta {
     pub created: f64,
     pub modified: f64,
     pub life: Lifecycle,
+    /// When the Create was accepted; the visibility lag counts from here.
+    pub created_at: Instant,
+    /// The visibility lag in force at the Create (zero for apps: they show at once).
+    pub lag: Duration,
 }
 
 impl Meta {
@@ -115,14 +119,6 @@ impl Space {
             .get("OwnershipSettings")?
             .get("OwnerUserProfileName")?
             .as_str()
-    }
-
-    pub fn is_private(&self) -> bool {
-        self.attrs
-            .get("SpaceSharingSettings")
-            .and_then(|s| s.get("SharingType"))
-            .and_then(Value::as_str)
-            == Some("Private")
     }
 }
 
@@ -190,6 +186,13 @@ pub(crate) struct LifecycleConfig {
     pub modified: f64,
 }
 
+/// One call as received: the operation and the access key id it was signed with.
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
+    pub operation: String,
+    pub access_key: Option<String>,
+}
+
 /// Everything the emulator knows, behind one lock.
 pub(crate) struct Store {
     pub region: String,
@@ -199,7 +202,12 @@ pub(crate) struct Store {
     pub throttle_rate: f64,
     /// Messages of ValidationExceptions armed by operation (see `refuse_next`).
     pub refusals: HashMap<String, VecDeque<String>>,
-    pub calls: Vec<String>,
+    /// Operations failing until cleared (see `fail_operation`).
+    pub outages: HashMap<String, Outage>,
+    pub visibility_lag: Duration,
+    pub domain_quota: Option<usize>,
+    pub unique_domain_names: bool,
+    pub calls: Vec<Call>,
     seq: u64,
     next_uid: u64,
     faults: HashMap<(ResourceKind, Phase), VecDeque<String>>,
@@ -245,6 +253,10 @@ impl Store {
             page_size: options.page_size.max(1),
             throttle_rate: 0.0,
             refusals: HashMap::new(),
+            outages: HashMap::new(),
+            visibility_lag: options.visibility_lag,
+            domain_quota: options.domain_quota,
+            unique_domain_names: options.unique_domain_names,
             calls: Vec::new(),
             seq: 0,
             next_uid: 200_000,
@@ -276,6 +288,24 @@ impl Store {
     pub fn next_uid(&mut self) -> String {
         self.next_uid += 1;
         self.next_uid.to_string()
+    }
+
+    /// The common fields of a resource being created now: its Create transition started, and
+    /// hidden for the visibility lag unless it is an app (apps show at once).
+    pub fn new_meta(&mut self, arn: String, kind: ResourceKind) -> Meta {
+        let now = epoch_now();
+        Meta {
+            seq: self.next_seq(),
+            arn,
+            created: now,
+            modified: now,
+            life: self.start(kind, Phase::Create),
+            created_at: Instant::now(),
+            lag: match kind {
+                ResourceKind::App => Duration::ZERO,
+                _ => self.visibility_lag,
+            },
+        }
     }
 
     pub fn arm_fault(&mut self, kind: ResourceKind, phase: Phase, reason: &str) {
@@ -322,7 +352,7 @@ impl Store {
             let gone = d.meta.life.settle(now, delay);
             if gone {
                 gone_arns.push(d.meta.arn.clone());
-                let application = d.attrs.get("SingleSignOnApplicationArn").and_then(Value::as_str).map(str::to_string);
+                let application = d.attrs.get("SingleSignOnApplicationArn").and_then(serde_json::Value::as_str).map(str::to_string);
                 gone_domains.push((id.clone(), d.home_efs_id.clone(), d.retention.clone(), application));
             }
             !gone
@@ -361,6 +391,12 @@ impl Store {
         }
     }
 
+    /// Whether Describe*/List* see the resource yet: its lag, shortened by a lower lag set
+    /// since (so zero shows everything at once).
+    pub fn is_visible(&self, meta: &Meta) -> bool {
+        meta.created_at.elapsed() >= meta.lag.min(self.visibility_lag)
+    }
+
     /// Whether an ARN names a resource that exists (for the tagging operations).
     pub fn arn_exists(&self, arn: &str) -> bool {
         self.domains.values().any(|d| d.meta.arn == arn)
@@ -378,27 +414,6 @@ impl Store {
                 None => stored.push((key, value)),
             }
         }
-    }
-
-    pub fn snapshot(&self) -> Value {
-        let tags: Map<String, Value> = self
-            .tags
-            .iter()
-            .map(|(arn, tags)| {
-                let tags: Map<String, Value> =
-                    tags.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
-                (arn.clone(), Value::Object(tags))
-            })
-            .collect();
-        json!({
-            "domains": sorted(self.domains.values().map(|d| (d.meta.seq, crate::ops::domain::describe(d)))),
-            "profiles": sorted(self.profiles.values().map(|p| (p.meta.seq, crate::ops::user_profile::describe(p)))),
-            "spaces": sorted(self.spaces.values().map(|s| (s.meta.seq, crate::ops::space::describe(s)))),
-            "apps": sorted(self.apps.values().map(|a| (a.meta.seq, crate::ops::app::describe(a)))),
-            "configs": sorted(self.configs.values().map(|c| (c.seq, crate::ops::lifecycle_config::describe(c)))),
-            "tags": tags,
-            "efs": self.efs,
-        })
     }
 }
 
@@ -418,11 +433,4 @@ fn settle_all<K: Ord, V>(
         }
         !is_gone
     });
-}
-
-/// Values in creation order.
-fn sorted(items: impl Iterator<Item = (u64, Value)>) -> Vec<Value> {
-    let mut items: Vec<(u64, Value)> = items.collect();
-    items.sort_by_key(|(seq, _)| *seq);
-    items.into_iter().map(|(_, v)| v).collect()
 }

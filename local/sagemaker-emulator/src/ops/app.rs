@@ -5,7 +5,7 @@ use super::domain::domain_id;
 use super::space::APP_TYPES;
 use super::{Intent, Item, check_status, copy_members, list_output, page, sort};
 use crate::error::{ApiError, ApiResult};
-use crate::store::{App, AppKey, Meta, Owner, Store, epoch_now};
+use crate::store::{App, AppKey, Owner, Store, epoch_now};
 use crate::validate::{self, Body, Checks, opt_str};
 use crate::{Phase, ResourceKind};
 use serde_json::{Value, json};
@@ -123,14 +123,7 @@ pub(crate) fn create(store: &mut Store, body: &Body) -> ApiResult<Value> {
     ));
     let mut attrs = Body::new();
     copy_members(&mut attrs, body, &["ResourceSpec", "RecoveryMode"]);
-    let now = epoch_now();
-    let meta = Meta {
-        seq: store.next_seq(),
-        arn: arn.clone(),
-        created: now,
-        modified: now,
-        life: store.start(ResourceKind::App, Phase::Create),
-    };
+    let meta = store.new_meta(arn.clone(), ResourceKind::App);
     store.set_tags(&arn, tags);
     // Re-creating an app that was deleted (or failed) replaces the finished record.
     store.apps.insert(key.clone(), App { meta, key, attrs });
@@ -141,7 +134,12 @@ pub(crate) fn describe_op(store: &mut Store, body: &Body) -> ApiResult<Value> {
     let mut checks = Checks::default();
     let key = key(&mut checks, body)?;
     checks.finish()?;
-    Ok(describe(get(store, &key)?))
+    super::domain::get(store, &key.domain_id)?;
+    match get(store, &key) {
+        Ok(app) => Ok(describe(app)),
+        Err(err) if err.code == "ResourceNotFound" => Err(ApiError::record_not_found(err.message)),
+        Err(err) => Err(err),
+    }
 }
 
 pub(crate) fn delete(store: &mut Store, body: &Body) -> ApiResult<Value> {
@@ -150,7 +148,9 @@ pub(crate) fn delete(store: &mut Store, body: &Body) -> ApiResult<Value> {
     checks.finish()?;
 
     let app = get(store, &key)?;
+    // Only InService apps can be deleted (terraform-provider-aws matches these messages).
     match app.meta.life.status {
+        "InService" => {}
         "Deleted" => {
             return Err(ApiError::validation(format!(
                 "App {} has already been deleted.",
@@ -168,11 +168,12 @@ pub(crate) fn delete(store: &mut Store, body: &Body) -> ApiResult<Value> {
                     .unwrap_or("unknown reason")
             )));
         }
-        _ => check_status(
-            &format!("App {}", app.meta.arn),
-            &app.meta.life,
-            Intent::Delete,
-        )?,
+        status => {
+            return Err(ApiError::validation(format!(
+                "App {} is in status {status}: only apps in status InService can be deleted",
+                app.meta.arn
+            )));
+        }
     }
     let life = store.start(ResourceKind::App, Phase::Delete);
     let Some(app) = store.apps.get_mut(&key) else {

@@ -1,10 +1,11 @@
 //! CreateDomain, DescribeDomain, UpdateDomain, DeleteDomain, ListDomains, CreatePresignedDomainUrl.
 
 use super::{
-    Intent, Item, check_status, copy_members, list_output, merge, merge_member, names, page,
+    Intent, Item, apps_in, check_status, copy_members, list_output, merge, merge_member, names,
+    page,
 };
 use crate::error::{ApiError, ApiResult};
-use crate::store::{Domain, Meta, Store, epoch_now, random_hex, random_lower_alnum};
+use crate::store::{Domain, Store, epoch_now, random_hex, random_lower_alnum};
 use crate::validate::{self, Body, Checks, opt_int, opt_obj, opt_str, opt_str_list};
 use crate::{Phase, ResourceKind};
 use serde_json::{Value, json};
@@ -25,11 +26,12 @@ pub(crate) fn describe(d: &Domain) -> Value {
     Value::Object(out)
 }
 
-/// The domain named by `key` (DomainId or DomainIdEquals), with its id checked.
+/// The domain of that id, if it exists and is visible yet.
 pub(crate) fn get<'a>(store: &'a Store, id: &str) -> ApiResult<&'a Domain> {
     store
         .domains
         .get(id)
+        .filter(|d| store.is_visible(&d.meta))
         .ok_or_else(|| ApiError::not_found(format!("Domain '{id}' does not exist")))
 }
 
@@ -103,7 +105,19 @@ pub(crate) fn create(store: &mut Store, body: &Body) -> ApiResult<Value> {
     checks.finish()?;
     let (name, auth_mode) = (name.unwrap_or_default(), auth_mode.unwrap_or_default());
 
-    if let Some(existing) = store.domains.values().find(|d| d.name == name) {
+    if let Some(quota) = store.domain_quota
+        && store.domains.len() >= quota
+    {
+        let used = store.domains.len();
+        return Err(ApiError::limit_exceeded(format!(
+            "The account-level service limit 'Total domains' is {quota} Domains, with current utilization of {used} Domains and a request delta of 1 Domains. Please use AWS Service Quotas to request an increase for this quota."
+        )));
+    }
+    if let Some(existing) = store
+        .domains
+        .values()
+        .find(|d| store.unique_domain_names && d.name == name)
+    {
         return Err(ApiError::in_use(format!(
             "Domain '{name}' already exists: {}",
             existing.meta.arn
@@ -165,14 +179,7 @@ pub(crate) fn create(store: &mut Store, body: &Body) -> ApiResult<Value> {
         attrs.insert("SingleSignOnApplicationArn".into(), json!(application));
     }
 
-    let now = epoch_now();
-    let meta = Meta {
-        seq: store.next_seq(),
-        arn: arn.clone(),
-        created: now,
-        modified: now,
-        life: store.start(ResourceKind::Domain, Phase::Create),
-    };
+    let meta = store.new_meta(arn.clone(), ResourceKind::Domain);
     store.efs.insert(home_efs_id.clone(), "Available");
     store.set_tags(&arn, tags);
     store.domains.insert(
@@ -207,6 +214,7 @@ pub(crate) fn update(store: &mut Store, body: &Body) -> ApiResult<Value> {
 
     let domain = get(store, id)?;
     check_status(&format!("Domain {id}"), &domain.meta.life, Intent::Update)?;
+    refuse_while_apps_run(store, domain, body, settings_update)?;
     let mut attrs = domain.attrs.clone();
     for key in ["DefaultUserSettings", "DefaultSpaceSettings"] {
         merge_member(&mut attrs, body, key);
@@ -246,6 +254,75 @@ pub(crate) fn update(store: &mut Store, body: &Body) -> ApiResult<Value> {
     domain.meta.life = life;
     domain.meta.modified = epoch_now();
     Ok(json!({ "DomainArn": domain.meta.arn }))
+}
+
+/// The UpdateDomain members SageMaker documents as changeable only while no app runs, and
+/// the VpcOnly switch that needs the network in the same request.
+fn refuse_while_apps_run(
+    store: &Store,
+    domain: &Domain,
+    body: &Body,
+    settings_update: Option<&Body>,
+) -> ApiResult<()> {
+    let stored = |key: &str| domain.attrs.get(key);
+    let access = opt_str(body, "AppNetworkAccessType")?;
+    let current_access = stored("AppNetworkAccessType").and_then(Value::as_str);
+    if access == Some("VpcOnly")
+        && current_access != Some("VpcOnly")
+        && (body.get("VpcId").is_none() || body.get("SubnetIds").is_none())
+    {
+        return Err(ApiError::validation(
+            "Switching AppNetworkAccessType to VpcOnly requires VpcId and SubnetIds in the same UpdateDomain request",
+        ));
+    }
+    let kept_subnets = |new: &[&str]| {
+        stored("SubnetIds")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .all(|s| new.contains(&s))
+    };
+    let stored_settings = stored("DomainSettings");
+    let identity = settings_update.and_then(|u| u.get("ExecutionRoleIdentityConfig"));
+    let stored_identity = stored_settings
+        .and_then(|s| s.get("ExecutionRoleIdentityConfig"))
+        .cloned()
+        .unwrap_or(json!("DISABLED"));
+    // (what changes, app statuses that block it), as the UpdateDomain model documents them.
+    let mut changes: Vec<(&str, &[&str])> = Vec::new();
+    const RUNNING_OR_DELETING: &[&str] = &["InService", "Pending", "Deleting"];
+    const RUNNING: &[&str] = &["InService", "Pending"];
+    if access.is_some_and(|a| Some(a) != current_access) {
+        changes.push(("AppNetworkAccessType", RUNNING_OR_DELETING));
+    }
+    if let Some(subnets) = opt_str_list(body, "SubnetIds")?
+        && !kept_subnets(&subnets)
+    {
+        changes.push(("SubnetIds (removing a subnet)", RUNNING_OR_DELETING));
+    }
+    if identity.is_some_and(|i| *i != stored_identity) {
+        changes.push((
+            "DomainSettings.ExecutionRoleIdentityConfig",
+            RUNNING,
+        ));
+    }
+    // Users report any RStudio settings sent while apps run refused, changed or not.
+    if settings_update.is_some_and(|u| u.contains_key("RStudioServerProDomainSettingsForUpdate")) {
+        changes.push(("DomainSettings.RStudioServerProDomainSettings", RUNNING));
+    }
+    for (change, statuses) in changes {
+        let apps = apps_in(store, &domain.id, statuses);
+        if !apps.is_empty() {
+            return Err(ApiError::validation(format!(
+                "{change} of domain {} cannot be updated while apps are in status {}: {}; delete them first",
+                domain.id,
+                statuses.join(" or "),
+                names(&apps)
+            )));
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn delete(store: &mut Store, body: &Body) -> ApiResult<Value> {
@@ -311,6 +388,7 @@ pub(crate) fn list(store: &mut Store, body: &Body) -> ApiResult<Value> {
     let mut items: Vec<Item> = store
         .domains
         .values()
+        .filter(|d| store.is_visible(&d.meta))
         .map(|d| Item {
             seq: d.meta.seq,
             created: d.meta.created,

@@ -11,7 +11,7 @@ pub(crate) mod user_profile;
 use crate::error::{ApiError, ApiResult};
 use crate::store::{Lifecycle, Store};
 use crate::validate::{Body, Checks, opt_str};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 pub(crate) fn dispatch(store: &mut Store, operation: &str, body: &Body) -> ApiResult<Value> {
     match operation {
@@ -44,6 +44,44 @@ pub(crate) fn dispatch(store: &mut Store, operation: &str, body: &Body) -> ApiRe
         "ListTags" => tags::list(store, body),
         _ => Err(ApiError::unknown_operation(operation)),
     }
+}
+
+/// All state, as the Describe* operations show it (see `SageMakerEmulator::snapshot`); hidden
+/// resources (visibility lag) included, so tests see what the account really holds.
+pub(crate) fn snapshot(store: &Store) -> Value {
+    let tags: Map<String, Value> = store
+        .tags
+        .iter()
+        .map(|(arn, tags)| {
+            let tags: Map<String, Value> = tags.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+            (arn.clone(), Value::Object(tags))
+        })
+        .collect();
+    json!({
+        "domains": in_creation_order(store.domains.values().map(|d| (d.meta.seq, domain::describe(d)))),
+        "profiles": in_creation_order(store.profiles.values().map(|p| (p.meta.seq, user_profile::describe(p)))),
+        "spaces": in_creation_order(store.spaces.values().map(|s| (s.meta.seq, space::describe(s)))),
+        "apps": in_creation_order(store.apps.values().map(|a| (a.meta.seq, app::describe(a)))),
+        "configs": in_creation_order(store.configs.values().map(|c| (c.seq, lifecycle_config::describe(c)))),
+        "tags": tags,
+        "efs": store.efs,
+    })
+}
+
+fn in_creation_order(items: impl Iterator<Item = (u64, Value)>) -> Vec<Value> {
+    let mut items: Vec<(u64, Value)> = items.collect();
+    items.sort_by_key(|(seq, _)| *seq);
+    items.into_iter().map(|(_, v)| v).collect()
+}
+
+/// Labels of the domain's apps in one of `statuses` (what blocks some UpdateDomain changes).
+pub(crate) fn apps_in(store: &Store, domain_id: &str, statuses: &[&str]) -> Vec<String> {
+    store
+        .apps
+        .values()
+        .filter(|a| a.key.domain_id == domain_id && statuses.contains(&a.meta.life.status))
+        .map(|a| a.key.label())
+        .collect()
 }
 
 /// What a request wants to do with a resource whose status is checked.

@@ -5,7 +5,7 @@ use super::{
     Intent, Item, check_status, copy_members, list_output, merge_member, names, page, sort,
 };
 use crate::error::{ApiError, ApiResult};
-use crate::store::{Meta, Owner, Space, Store, epoch_now};
+use crate::store::{Owner, Space, Store, epoch_now};
 use crate::validate::{self, Body, Checks, opt_obj, opt_str};
 use crate::{Phase, ResourceKind};
 use serde_json::{Map, Value, json};
@@ -36,6 +36,7 @@ pub(crate) fn get<'a>(store: &'a Store, domain_id: &str, name: &str) -> ApiResul
     store
         .spaces
         .get(&(domain_id.to_string(), name.to_string()))
+        .filter(|s| store.is_visible(&s.meta))
         .ok_or_else(|| {
             ApiError::not_found(format!(
                 "Space '{name}' does not exist in domain {domain_id}"
@@ -126,14 +127,7 @@ pub(crate) fn create(store: &mut Store, body: &Body) -> ApiResult<Value> {
         ],
     );
     attrs.insert("HomeEfsFileSystemUid".into(), json!(store.next_uid()));
-    let now = epoch_now();
-    let meta = Meta {
-        seq: store.next_seq(),
-        arn: arn.clone(),
-        created: now,
-        modified: now,
-        life: store.start(ResourceKind::Space, Phase::Create),
-    };
+    let meta = store.new_meta(arn.clone(), ResourceKind::Space);
     store.set_tags(&arn, tags);
     store.spaces.insert(
         key,
@@ -151,7 +145,12 @@ pub(crate) fn describe_op(store: &mut Store, body: &Body) -> ApiResult<Value> {
     let mut checks = Checks::default();
     let (domain_id, name) = key(&mut checks, body)?;
     checks.finish()?;
-    Ok(describe(get(store, domain_id, name)?))
+    super::domain::get(store, domain_id)?;
+    match get(store, domain_id, name) {
+        Ok(space) => Ok(describe(space)),
+        Err(err) if err.code == "ResourceNotFound" => Err(ApiError::record_not_found(err.message)),
+        Err(err) => Err(err),
+    }
 }
 
 pub(crate) fn update(store: &mut Store, body: &Body) -> ApiResult<Value> {
@@ -255,6 +254,7 @@ pub(crate) fn list(store: &mut Store, body: &Body) -> ApiResult<Value> {
     let mut items: Vec<Item> = store
         .spaces
         .values()
+        .filter(|s| store.is_visible(&s.meta))
         .filter(|s| domain_filter.is_none_or(|id| s.domain_id == id))
         .filter(|s| name_filter.is_none_or(|n| s.name.contains(n)))
         .map(|s| Item {

@@ -5,7 +5,7 @@ use super::{
     Intent, Item, check_status, copy_members, list_output, merge_member, names, page, sort,
 };
 use crate::error::{ApiError, ApiResult};
-use crate::store::{Meta, Owner, Store, UserProfile, epoch_now};
+use crate::store::{Owner, Store, UserProfile, epoch_now};
 use crate::validate::{self, Body, Checks, opt_str};
 use crate::{Phase, ResourceKind};
 use serde_json::{Value, json};
@@ -24,6 +24,7 @@ pub(crate) fn get<'a>(store: &'a Store, domain_id: &str, name: &str) -> ApiResul
     store
         .profiles
         .get(&(domain_id.to_string(), name.to_string()))
+        .filter(|p| store.is_visible(&p.meta))
         .ok_or_else(|| {
             ApiError::not_found(format!(
                 "User profile '{name}' does not exist in domain {domain_id}"
@@ -87,7 +88,12 @@ pub(crate) fn create(store: &mut Store, body: &Body) -> ApiResult<Value> {
         )));
     }
     let key = (domain_id.to_string(), name.to_string());
-    if let Some(existing) = store.profiles.get(&key) {
+    // Names are unique regardless of case: "Alice" and "alice" cannot both exist.
+    if let Some(existing) = store
+        .profiles
+        .values()
+        .find(|p| p.domain_id == domain_id && p.name.eq_ignore_ascii_case(name))
+    {
         return Err(ApiError::in_use(format!(
             "User profile '{name}' already exists: {}",
             existing.meta.arn
@@ -106,14 +112,7 @@ pub(crate) fn create(store: &mut Store, body: &Body) -> ApiResult<Value> {
         ],
     );
     attrs.insert("HomeEfsFileSystemUid".into(), json!(store.next_uid()));
-    let now = epoch_now();
-    let meta = Meta {
-        seq: store.next_seq(),
-        arn: arn.clone(),
-        created: now,
-        modified: now,
-        life: store.start(ResourceKind::UserProfile, Phase::Create),
-    };
+    let meta = store.new_meta(arn.clone(), ResourceKind::UserProfile);
     store.set_tags(&arn, tags);
     store.profiles.insert(
         key,
@@ -182,12 +181,13 @@ pub(crate) fn delete(store: &mut Store, body: &Body) -> ApiResult<Value> {
     let spaces: Vec<String> = store
         .spaces
         .values()
-        .filter(|s| s.domain_id == domain_id && s.is_private() && s.owner() == Some(name))
+        .filter(|s| s.domain_id == domain_id && s.owner() == Some(name))
         .map(|s| s.name.clone())
         .collect();
+    // Every space the profile owns blocks it, shared ones too (remove-user-profile docs).
     if !apps.is_empty() || !spaces.is_empty() {
         return Err(ApiError::in_use(format!(
-            "User profile {name} cannot be deleted: it still has apps {} and private spaces {}; delete them first",
+            "User profile {name} cannot be deleted: it still has apps {} and owns spaces {}; delete them first",
             names(&apps),
             names(&spaces)
         )));
@@ -216,6 +216,7 @@ pub(crate) fn list(store: &mut Store, body: &Body) -> ApiResult<Value> {
     let mut items: Vec<Item> = store
         .profiles
         .values()
+        .filter(|p| store.is_visible(&p.meta))
         .filter(|p| domain_filter.is_none_or(|id| p.domain_id == id))
         .filter(|p| name_filter.is_none_or(|n| p.name.contains(n)))
         .map(|p| Item {

@@ -31,10 +31,19 @@ pub async fn env() -> Env {
 }
 
 pub async fn client(endpoint: &str, retry: RetryConfig) -> Client {
+    signed_client(endpoint, retry, "test").await
+}
+
+/// A client that never retries, signing with `access_key`.
+pub async fn client_as(endpoint: &str, access_key: &str) -> Client {
+    signed_client(endpoint, RetryConfig::disabled(), access_key).await
+}
+
+async fn signed_client(endpoint: &str, retry: RetryConfig, access_key: &str) -> Client {
     let config = aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .credentials_provider(Credentials::new(access_key, "test", None, None, "test"))
         .retry_config(retry)
         .load()
         .await;

@@ -3,6 +3,7 @@
 
 mod common;
 mod domain;
+mod fidelity;
 mod lifecycle_config;
 mod protocol;
 mod studio;
