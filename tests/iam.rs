@@ -7,6 +7,7 @@
 
 use local_cloud::cloud::LocalCloud;
 use local_cloud::cloudformation::Status;
+use local_cloud::lambda::signed_request_event;
 use serde_json::json;
 use serde_yaml::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -183,13 +184,14 @@ async fn every_call_a_function_makes_is_allowed_by_its_role() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    cloud.deploy("studio-signin-url").await.expect("deploy studio-signin-url");
-    let url = cloud
-        .lambda
-        .invoke("studio-signin-url", json!({"DomainId": domain_id, "UserProfileName": "alice"}))
-        .await
-        .expect("a sign-in URL");
-    assert!(url.to_string().contains("AuthorizedUrl") || url.to_string().contains("https://"), "{url}");
+    // Through its Function URL, as a trusted portal backend (a direct invoke is refused).
+    let portal_role = "arn:aws:iam::123456789012:role/PortalBackend";
+    let env = [("SIGNIN_TRUSTED_CALLER_ARNS", portal_role), ("SIGNIN_DOMAIN_IDS", domain_id.as_str())];
+    cloud.deploy_with("studio-signin-url", Duration::from_secs(30), &env).await.expect("deploy studio-signin-url");
+    let body = json!({"DomainId": domain_id, "UserProfileName": "alice"}).to_string();
+    let caller = "arn:aws:sts::123456789012:assumed-role/PortalBackend/portal";
+    let url = cloud.lambda.invoke_url("studio-signin-url", signed_request_event(caller, "POST", &body)).await.expect("the URL answers");
+    assert_eq!(url.status, 200, "{url:?}");
 
     // A continuation: a 3 s Lambda timeout against 4 s transitions makes the domain function
     // invoke itself (lambda:InvokeFunction).
