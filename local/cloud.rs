@@ -2,6 +2,7 @@
 //! CloudFormation driver, wired so that deployed functions reach the emulators through the
 //! standard AWS env, and so that SageMaker's domains make and remove what AWS makes for them.
 
+use crate::REGION;
 use crate::binaries::function_binary;
 use crate::cloudformation::CloudFormation;
 use crate::identity_center::IdentityCenter;
@@ -9,7 +10,6 @@ use crate::lambda::{FunctionConfig, LambdaService};
 use crate::network::{Direction, Network};
 use crate::s3::S3Server;
 use crate::stacks::{CloudFormationApi, Stacks};
-use crate::REGION;
 use aws_sdk_sagemaker::config::{BehaviorVersion, Credentials, Region};
 use sagemaker_emulator::{DomainHooks, Options, SageMakerEmulator};
 use std::sync::Arc;
@@ -36,13 +36,8 @@ impl LocalCloud {
     }
 
     pub async fn start_with(options: Options) -> std::io::Result<Self> {
-        let (sagemaker, identity_center, network, s3, lambda) = tokio::try_join!(
-            SageMakerEmulator::start(options),
-            IdentityCenter::start(),
-            Network::start(),
-            S3Server::start(),
-            LambdaService::start()
-        )?;
+        let (sagemaker, identity_center, network, s3, lambda) =
+            tokio::try_join!(SageMakerEmulator::start(options), IdentityCenter::start(), Network::start(), S3Server::start(), LambdaService::start())?;
         sagemaker.set_domain_hooks(Arc::new(DomainResources { identity_center: identity_center.clone(), network: network.clone() }));
         let stacks = Stacks::default();
         let cloudformation_api = CloudFormationApi::start(stacks.clone()).await?;

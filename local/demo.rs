@@ -5,7 +5,7 @@
 
 use crate::cloud::LocalCloud;
 use crate::cloudformation::{Response, Status};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::io::Write;
 use std::time::Duration;
 
@@ -65,8 +65,7 @@ pub async fn play_stack(cloud: &LocalCloud) -> Result<(), String> {
     let profile_props = |name: &str, idle: Option<u32>| {
         let mut props = json!({"DomainId": domain_id, "UserProfileName": name, "Tags": [{"Key": "owner", "Value": name}]});
         if let Some(idle) = idle {
-            props["UserSettings"] =
-                json!({"JupyterLabAppSettings": {"AppLifecycleManagement": {"IdleSettings": {"LifecycleManagement": "ENABLED", "IdleTimeoutInMinutes": idle}}}});
+            props["UserSettings"] = json!({"JupyterLabAppSettings": {"AppLifecycleManagement": {"IdleSettings": {"LifecycleManagement": "ENABLED", "IdleTimeoutInMinutes": idle}}}});
         }
         props
     };
@@ -79,7 +78,11 @@ pub async fn play_stack(cloud: &LocalCloud) -> Result<(), String> {
     // Updates in place: a tag edit on the domain, bob's idle timeout.
     play.step("Update", "Domain", cloud.cfn.update("studio-domain", "Domain", &domain_id, domain_props("ml-platform"), domain_props("ml")).await);
     let bob_arn = &profiles[1].2;
-    play.step("Update", "BobProfile", cloud.cfn.update("studio-user-profile", "BobProfile", bob_arn, profile_props("bob", Some(120)), profile_props("bob", Some(60))).await);
+    play.step(
+        "Update",
+        "BobProfile",
+        cloud.cfn.update("studio-user-profile", "BobProfile", bob_arn, profile_props("bob", Some(120)), profile_props("bob", Some(60))).await,
+    );
 
     // Stack delete: dependants first.
     for (logical_id, name, arn) in &profiles {

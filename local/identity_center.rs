@@ -259,11 +259,7 @@ impl IdentityCenter {
 
     /// Assigns directly (as the console's "Who will use Studio?" does), bypassing the API.
     pub fn assign(&self, application_arn: &str, principal_type: PrincipalType, principal_id: &str) {
-        let assignment = Assignment {
-            application_arn: application_arn.to_string(),
-            principal_type,
-            principal_id: principal_id.to_string(),
-        };
+        let assignment = Assignment { application_arn: application_arn.to_string(), principal_type, principal_id: principal_id.to_string() };
         let mut state = self.state();
         if !state.assignments.contains(&assignment) {
             state.assignments.push(assignment);
@@ -342,10 +338,7 @@ fn call(state: &mut State, target: &str, body: &[u8]) -> ApiResult {
         Some(Fault::Throttled) => return Err(ApiError::new("ThrottlingException", "Rate exceeded")),
         Some(Fault::AccessDenied) => {
             let action = if service == "AWSIdentityStore" { "identitystore" } else { "sso" };
-            return Err(ApiError::new(
-                "AccessDeniedException",
-                format!("User is not authorized to perform: {action}:{operation}"),
-            ));
+            return Err(ApiError::new("AccessDeniedException", format!("User is not authorized to perform: {action}:{operation}")));
         }
         Some(Fault::Refused(code, message)) => {
             let code = match code.as_str() {
@@ -423,9 +416,7 @@ impl<'a> Req<'a> {
 
     fn principal_type(self) -> Result<PrincipalType, ApiError> {
         let value = self.str("PrincipalType")?;
-        PrincipalType::parse(value).ok_or_else(|| {
-            ApiError::validation(format!("PrincipalType must be one of [USER, GROUP], got '{value}'"))
-        })
+        PrincipalType::parse(value).ok_or_else(|| ApiError::validation(format!("PrincipalType must be one of [USER, GROUP], got '{value}'")))
     }
 }
 
@@ -453,10 +444,7 @@ fn list_instances(state: &mut State, req: Req) -> ApiResult {
 }
 
 fn application<'s>(state: &'s State, arn: &str) -> Result<&'s Application, ApiError> {
-    state
-        .applications
-        .get(arn)
-        .ok_or_else(|| ApiError::not_found("APPLICATION", format!("Application {arn} does not exist")))
+    state.applications.get(arn).ok_or_else(|| ApiError::not_found("APPLICATION", format!("Application {arn} does not exist")))
 }
 
 fn describe_application(state: &mut State, req: Req) -> ApiResult {
@@ -515,10 +503,7 @@ fn create_assignment(state: &mut State, req: Req) -> ApiResult {
 }
 
 fn assignment_not_found(a: &Assignment) -> ApiError {
-    ApiError::not_found(
-        "APPLICATION_ASSIGNMENT",
-        format!("{} {} is not assigned to {}", a.principal_type.as_str(), a.principal_id, a.application_arn),
-    )
+    ApiError::not_found("APPLICATION_ASSIGNMENT", format!("{} {} is not assigned to {}", a.principal_type.as_str(), a.principal_id, a.application_arn))
 }
 
 fn delete_assignment(state: &mut State, req: Req) -> ApiResult {

@@ -451,9 +451,7 @@ impl Params {
     }
 
     fn int(&self, key: &str) -> Result<Option<i64>, ApiError> {
-        self.get(key)
-            .map(|v| v.parse().map_err(|_| ApiError::ec2("InvalidParameterValue", format!("Invalid value '{v}' for {key}"))))
-            .transpose()
+        self.get(key).map(|v| v.parse().map_err(|_| ApiError::ec2("InvalidParameterValue", format!("Invalid value '{v}' for {key}")))).transpose()
     }
 }
 
@@ -461,7 +459,10 @@ fn ec2_call(state: &mut State, action: &str, params: &Params) -> Result<String, 
     match state.calls.record(action) {
         Some(Fault::Throttled) => return Err(ApiError::new(503, "RequestLimitExceeded", "Request limit exceeded.")),
         Some(Fault::AccessDenied) => {
-            return Err(ApiError::ec2("UnauthorizedOperation", format!("You are not authorized to perform this operation. User is not authorized to perform: ec2:{action}")));
+            return Err(ApiError::ec2(
+                "UnauthorizedOperation",
+                format!("You are not authorized to perform this operation. User is not authorized to perform: ec2:{action}"),
+            ));
         }
         Some(Fault::Refused(code, message)) => {
             let code = if code == "DependencyViolation" { "DependencyViolation" } else { "InvalidParameterValue" };
@@ -553,7 +554,9 @@ fn max_results(state: &State, params: &Params) -> Result<usize, ApiError> {
     match params.int("MaxResults")? {
         None => Ok(state.page_size),
         Some(n) if (5..=1000).contains(&n) => Ok((n as usize).min(state.page_size)),
-        Some(n) => Err(ApiError::ec2("InvalidParameterValue", format!("Value ( {n} ) for parameter maxResults is invalid. Expecting a value between 5 and 1000."))),
+        Some(n) => {
+            Err(ApiError::ec2("InvalidParameterValue", format!("Value ( {n} ) for parameter maxResults is invalid. Expecting a value between 5 and 1000.")))
+        }
     }
 }
 
@@ -608,10 +611,7 @@ fn permission_xml(rule: &Rule) -> String {
         Peer::Cidr(cidr) => (String::new(), format!("<item><cidrIp>{cidr}</cidrIp></item>")),
     };
     let ports = if rule.protocol == "-1" { String::new() } else { format!("<fromPort>{}</fromPort><toPort>{}</toPort>", rule.from_port, rule.to_port) };
-    format!(
-        "<item><ipProtocol>{}</ipProtocol>{ports}<groups>{groups}</groups><ipRanges>{ranges}</ipRanges><ipv6Ranges/><prefixListIds/></item>",
-        rule.protocol
-    )
+    format!("<item><ipProtocol>{}</ipProtocol>{ports}<groups>{groups}</groups><ipRanges>{ranges}</ipRanges><ipv6Ranges/><prefixListIds/></item>", rule.protocol)
 }
 
 fn group_xml(g: &SecurityGroup) -> String {
@@ -726,12 +726,8 @@ fn delete_security_group(state: &mut State, params: &Params) -> Result<String, A
         return Err(ApiError::group_not_found(&group_id));
     }
     let dependency = || ApiError::ec2("DependencyViolation", format!("resource {group_id} has a dependent object"));
-    let referenced = state
-        .groups
-        .values()
-        .filter(|g| g.id != group_id)
-        .flat_map(|g| g.ingress.iter().chain(&g.egress))
-        .any(|r| r.peer == Peer::Group(group_id.clone()));
+    let referenced =
+        state.groups.values().filter(|g| g.id != group_id).flat_map(|g| g.ingress.iter().chain(&g.egress)).any(|r| r.peer == Peer::Group(group_id.clone()));
     let in_use = state.interfaces.values().any(|i| i.groups.contains(&group_id));
     if referenced || in_use {
         return Err(dependency());

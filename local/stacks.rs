@@ -62,10 +62,7 @@ impl Stacks {
     }
 
     fn find(&self, stack_name_or_id: &str) -> Option<(String, Stack)> {
-        lock(&self.inner)
-            .iter()
-            .find(|(id, stack)| *id == stack_name_or_id || stack.name == stack_name_or_id)
-            .map(|(id, stack)| (id.clone(), stack.clone()))
+        lock(&self.inner).iter().find(|(id, stack)| *id == stack_name_or_id || stack.name == stack_name_or_id).map(|(id, stack)| (id.clone(), stack.clone()))
     }
 }
 
@@ -135,15 +132,8 @@ const TIMESTAMP: &str = "2026-01-01T00:00:00.000Z";
 
 fn describe_stack_resource(stacks: &Stacks, stack_name: &str, logical_id: &str) -> Result<String, String> {
     let (stack_id, stack) = stacks.find(stack_name).ok_or_else(|| format!("Stack '{stack_name}' does not exist"))?;
-    let resource = stack
-        .resources
-        .get(logical_id)
-        .ok_or_else(|| format!("Resource {logical_id} does not exist for stack {stack_name}"))?;
-    let physical = resource
-        .physical_id
-        .as_deref()
-        .map(|id| format!("<PhysicalResourceId>{}</PhysicalResourceId>", xml(id)))
-        .unwrap_or_default();
+    let resource = stack.resources.get(logical_id).ok_or_else(|| format!("Resource {logical_id} does not exist for stack {stack_name}"))?;
+    let physical = resource.physical_id.as_deref().map(|id| format!("<PhysicalResourceId>{}</PhysicalResourceId>", xml(id))).unwrap_or_default();
     Ok(format!(
         "<StackResourceDetail><StackId>{}</StackId><StackName>{}</StackName><LogicalResourceId>{}</LogicalResourceId>{physical}\
          <ResourceType>{}</ResourceType><LastUpdatedTimestamp>{TIMESTAMP}</LastUpdatedTimestamp>\

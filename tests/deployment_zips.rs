@@ -83,7 +83,8 @@ fn unpack(zip_path: &Path, dir: &Path) -> PathBuf {
 #[tokio::test]
 #[ignore = "needs the zips of scripts/package in DEPLOYMENT_ZIP_DIR; run by .ci/run"]
 async fn every_function_zip_starts_and_answers_one_event() {
-    let zip_dir = PathBuf::from(std::env::var_os("DEPLOYMENT_ZIP_DIR").expect("DEPLOYMENT_ZIP_DIR: where scripts/package put the zips, e.g. target/lambda/x86_64"));
+    let zip_dir =
+        PathBuf::from(std::env::var_os("DEPLOYMENT_ZIP_DIR").expect("DEPLOYMENT_ZIP_DIR: where scripts/package put the zips, e.g. target/lambda/x86_64"));
     let zip_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(zip_dir);
     let binaries = function_binaries();
     assert!(!binaries.is_empty(), "no function binaries under functions/");

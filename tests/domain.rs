@@ -6,7 +6,7 @@ use local_cloud::cloud::LocalCloud;
 use local_cloud::cloudformation::{RequestType, Response, Status};
 use local_cloud::lambda::InvocationSource;
 use sagemaker_emulator::{Options, Phase, ResourceKind};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::time::Duration;
 
 const FUNCTION: &str = "studio-domain";
@@ -91,9 +91,9 @@ fn tags(cloud: &LocalCloud, id: &str) -> Value {
 async fn settled(cloud: &LocalCloud) {
     for _ in 0..200 {
         let snapshot = cloud.sagemaker.snapshot();
-        let busy = ["domains", "profiles", "spaces", "apps"].iter().any(|kind| {
-            snapshot[kind].as_array().into_iter().flatten().any(|r| matches!(r["Status"].as_str(), Some("Pending" | "Updating" | "Deleting")))
-        });
+        let busy = ["domains", "profiles", "spaces", "apps"]
+            .iter()
+            .any(|kind| snapshot[kind].as_array().into_iter().flatten().any(|r| matches!(r["Status"].as_str(), Some("Pending" | "Updating" | "Deleting"))));
         if !busy {
             return;
         }
@@ -124,22 +124,8 @@ async fn seed_users(cloud: &LocalCloud, domain_id: &str) {
         .expect("CreateSpace");
     sm.create_space().domain_id(domain_id).space_name("team-shared").send().await.expect("CreateSpace");
     settled(cloud).await;
-    sm.create_app()
-        .domain_id(domain_id)
-        .user_profile_name("alice")
-        .app_type(AppType::JupyterServer)
-        .app_name("default")
-        .send()
-        .await
-        .expect("CreateApp");
-    sm.create_app()
-        .domain_id(domain_id)
-        .space_name("alice-notebooks")
-        .app_type(AppType::JupyterLab)
-        .app_name("default")
-        .send()
-        .await
-        .expect("CreateApp");
+    sm.create_app().domain_id(domain_id).user_profile_name("alice").app_type(AppType::JupyterServer).app_name("default").send().await.expect("CreateApp");
+    sm.create_app().domain_id(domain_id).space_name("alice-notebooks").app_type(AppType::JupyterLab).app_name("default").send().await.expect("CreateApp");
     settled(cloud).await;
 }
 

@@ -141,18 +141,12 @@ async fn every_call_a_function_makes_is_allowed_by_its_role() {
     }
 
     // A tags-only Update of a lifecycle config that drops a tag: AddTags and DeleteTags.
-    let config = |tags: serde_json::Value| {
-        json!({"StudioLifecycleConfigName": "iam-check", "StudioLifecycleConfigAppType": "JupyterLab", "Commands": ["echo hi"], "Tags": tags})
-    };
+    let config = |tags: serde_json::Value| json!({"StudioLifecycleConfigName": "iam-check", "StudioLifecycleConfigAppType": "JupyterLab", "Commands": ["echo hi"], "Tags": tags});
     let old = config(json!([{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}]));
     let new = config(json!([{"Key": "a", "Value": "changed"}]));
     let created = cloud.cfn.create("studio-lifecycle-config", "IamConfig", old.clone()).await.expect("Create response");
     assert_eq!(created.status, Status::Success, "{:?}", created.reason);
-    let updated = cloud
-        .cfn
-        .update("studio-lifecycle-config", "IamConfig", &created.physical_resource_id, new, old)
-        .await
-        .expect("Update response");
+    let updated = cloud.cfn.update("studio-lifecycle-config", "IamConfig", &created.physical_resource_id, new, old).await.expect("Update response");
     assert_eq!(updated.status, Status::Success, "{:?}", updated.reason);
 
     // A sign-in URL for a profile of an IAM domain.
@@ -206,9 +200,8 @@ async fn every_call_a_function_makes_is_allowed_by_its_role() {
     assert_eq!(created.status, Status::Success, "{:?}", created.reason);
 
     let mut calls: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let recorded = [&cloud, &slow].into_iter().flat_map(|c| {
-        [(c.sagemaker.signed_calls(), "sagemaker"), (c.s3.signed_calls(), "s3"), (c.lambda.signed_calls(), "lambda")]
-    });
+    let recorded =
+        [&cloud, &slow].into_iter().flat_map(|c| [(c.sagemaker.signed_calls(), "sagemaker"), (c.s3.signed_calls(), "s3"), (c.lambda.signed_calls(), "lambda")]);
     for (records, service) in recorded {
         for (function, operation) in records.into_iter().filter(|(key, _)| FUNCTIONS.contains(&key.as_str())) {
             let actions: Vec<String> = match service {

@@ -125,11 +125,8 @@ async fn group_memberships_answer_is_member_in_groups_and_list_for_member() {
         .collect::<Vec<_>>()
         .await;
     assert_eq!(pages.len(), 2);
-    let listed: Vec<String> = pages
-        .into_iter()
-        .flat_map(|p| p.expect("page").group_memberships().to_vec())
-        .filter_map(|m| m.group_id().map(str::to_string))
-        .collect();
+    let listed: Vec<String> =
+        pages.into_iter().flat_map(|p| p.expect("page").group_memberships().to_vec()).filter_map(|m| m.group_id().map(str::to_string)).collect();
     assert_eq!(listed, groups);
 
     let err = client
@@ -149,9 +146,7 @@ async fn application_assignments_are_created_listed_described_and_deleted() {
     let users: Vec<String> = ["u1", "u2"].iter().map(|u| center.add_user(u)).collect();
     let group = center.add_group("team");
     let client = sso_admin(&center);
-    let assign = |id: &str, kind: PrincipalType| {
-        client.create_application_assignment().application_arn(&app).principal_id(id).principal_type(kind).send()
-    };
+    let assign = |id: &str, kind: PrincipalType| client.create_application_assignment().application_arn(&app).principal_id(id).principal_type(kind).send();
     assign(&users[0], PrincipalType::User).await.expect("assign u1");
     assign(&users[1], PrincipalType::User).await.expect("assign u2");
     assign(&group, PrincipalType::Group).await.expect("assign group");
@@ -172,9 +167,7 @@ async fn application_assignments_are_created_listed_described_and_deleted() {
     assert_eq!(listed, expected);
     assert_eq!(center.call_count("ListApplicationAssignments"), 2, "pages of 2");
 
-    let describe = |id: &str, kind: PrincipalType| {
-        client.describe_application_assignment().application_arn(&app).principal_id(id).principal_type(kind).send()
-    };
+    let describe = |id: &str, kind: PrincipalType| client.describe_application_assignment().application_arn(&app).principal_id(id).principal_type(kind).send();
     describe(&group, PrincipalType::Group).await.expect("assigned");
     // The same id as another principal type is another assignment.
     let err = describe(&group, PrincipalType::User).await.expect_err("not as a user");
@@ -199,9 +192,7 @@ async fn application_assignments_are_created_listed_described_and_deleted() {
         .expect_err("unknown application");
     assert_eq!(err.code(), Some("ResourceNotFoundException"));
 
-    let delete = |id: &str, kind: PrincipalType| {
-        client.delete_application_assignment().application_arn(&app).principal_id(id).principal_type(kind).send()
-    };
+    let delete = |id: &str, kind: PrincipalType| client.delete_application_assignment().application_arn(&app).principal_id(id).principal_type(kind).send();
     delete(&users[1], PrincipalType::User).await.expect("unassign u2");
     let left: Vec<String> = center.assignments(&app).into_iter().map(|a| a.principal_id).collect();
     assert_eq!(left, vec![users[0].clone(), group.clone()]);
@@ -223,11 +214,8 @@ async fn assignments_for_a_principal_are_its_direct_ones_only() {
     center.assign(&studio, Principal::Group, &team);
     let client = sso_admin(&center);
     let list = |id: &str, filter: Option<&str>| {
-        let mut request = client
-            .list_application_assignments_for_principal()
-            .instance_arn(center.instance_arn())
-            .principal_id(id)
-            .principal_type(PrincipalType::User);
+        let mut request =
+            client.list_application_assignments_for_principal().instance_arn(center.instance_arn()).principal_id(id).principal_type(PrincipalType::User);
         if let Some(app) = filter {
             request = request.filter(ListApplicationAssignmentsFilter::builder().application_arn(app).build());
         }

@@ -362,9 +362,17 @@ async fn unsafe_archives_are_refused_before_anything_is_staged() {
     let mut truncated = Zip::new().file("a.txt", b"fine").finish();
     truncated.truncate(truncated.len() - 8);
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("slip.zip", Zip::new().file("ok.txt", b"ok").file("../../home/sagemaker-user/.bashrc", b"evil").finish(), "entry \"../../home/sagemaker-user/.bashrc\": `..` in the path"),
+        (
+            "slip.zip",
+            Zip::new().file("ok.txt", b"ok").file("../../home/sagemaker-user/.bashrc", b"evil").finish(),
+            "entry \"../../home/sagemaker-user/.bashrc\": `..` in the path",
+        ),
         ("absolute.zip", Zip::new().file("/etc/profile.d/evil.sh", b"evil").finish(), "entry \"/etc/profile.d/evil.sh\": absolute path"),
-        ("symlink.zip", Zip::new().file("ok.txt", b"ok").symlink("credentials", "/root/.aws/credentials").finish(), "entry \"credentials\": symbolic links are not allowed"),
+        (
+            "symlink.zip",
+            Zip::new().file("ok.txt", b"ok").symlink("credentials", "/root/.aws/credentials").finish(),
+            "entry \"credentials\": symbolic links are not allowed",
+        ),
         ("bomb.zip", Zip::new().file("zeros.bin", &vec![0u8; 64 << 20]).finish(), "compression ratio"),
         ("truncated.zip", truncated, "not a valid zip: no end of central directory record"),
         ("text.zip", b"just some text, not an archive".to_vec(), "not a valid zip"),
@@ -438,11 +446,8 @@ async fn a_deep_path_zip_is_refused_with_the_process_alive_and_small() {
     assert_eq!(processes.len(), 1, "the same process served it and lives on");
     let pid = processes[0].pid.expect("pid");
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the process is alive");
-    let peak_kb: u64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM");
+    let peak_kb: u64 =
+        status.lines().find_map(|line| line.strip_prefix("VmHWM:")).and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok()).expect("VmHWM");
     assert!(peak_kb < 100 * 1024, "peak RSS {peak_kb} kB");
 }
 
@@ -552,13 +557,8 @@ async fn a_duplicate_delivery_of_the_create_makes_one_config() {
     for _ in 0..2 {
         env.cloud.lambda.invoke(FUNCTION, event.clone()).await.expect("invoke");
     }
-    let bodies: Vec<Value> = env
-        .cloud
-        .cfn
-        .puts_for(&request_id)
-        .iter()
-        .map(|p| serde_json::from_slice(p.body.as_deref().unwrap_or_default()).expect("json"))
-        .collect();
+    let bodies: Vec<Value> =
+        env.cloud.cfn.puts_for(&request_id).iter().map(|p| serde_json::from_slice(p.body.as_deref().unwrap_or_default()).expect("json")).collect();
     assert_eq!(bodies.len(), 2);
     assert!(bodies.iter().all(|b| b["Status"] == "SUCCESS"), "{bodies:?}");
     assert_eq!(bodies[0]["PhysicalResourceId"], bodies[1]["PhysicalResourceId"]);

@@ -28,10 +28,7 @@ fn moto_server() -> Option<PathBuf> {
 
 async fn start_moto(binary: PathBuf) -> Moto {
     // A free port: bind, read, release (moto_server binds it itself).
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
     let process = tokio::process::Command::new(binary)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(Stdio::null())
@@ -78,10 +75,7 @@ async fn the_domain_function_plays_create_update_and_a_bounded_delete_on_moto() 
     };
     let moto = start_moto(binary).await;
     let mut cloud = LocalCloud::start().await.expect("local cloud");
-    cloud
-        .deploy_with(FUNCTION, Duration::from_secs(900), &[("AWS_ENDPOINT_URL_SAGEMAKER", &moto.endpoint)])
-        .await
-        .expect("deploy studio-domain");
+    cloud.deploy_with(FUNCTION, Duration::from_secs(900), &[("AWS_ENDPOINT_URL_SAGEMAKER", &moto.endpoint)]).await.expect("deploy studio-domain");
     cloud.cfn.set_timeout(Duration::from_secs(120));
 
     let created = cloud.cfn.create(FUNCTION, "Domain", properties("ml")).await.expect("Create response");
@@ -89,11 +83,7 @@ async fn the_domain_function_plays_create_update_and_a_bounded_delete_on_moto() 
     let domain_id = created.physical_resource_id.clone();
     assert!(domain_id.starts_with("d-"), "a DomainId from moto: {domain_id}");
 
-    let updated = cloud
-        .cfn
-        .update(FUNCTION, "Domain", &domain_id, properties("ml-platform"), properties("ml"))
-        .await
-        .expect("Update response");
+    let updated = cloud.cfn.update(FUNCTION, "Domain", &domain_id, properties("ml-platform"), properties("ml")).await.expect("Update response");
     succeeded("tags-only Update", &updated);
 
     // CloudFormation would wait up to ServiceTimeout (900 s here); the function must give up on
@@ -112,9 +102,6 @@ async fn the_domain_function_plays_create_update_and_a_bounded_delete_on_moto() 
     let took = started.elapsed();
     assert_eq!(deleted.status, Status::Failed, "moto lacks the listing calls a Delete needs: {:?}", deleted.reason);
     let reason = deleted.reason.clone().unwrap_or_default();
-    assert!(
-        ["ListApps", "ListSpaces", "ListUserProfiles"].iter().any(|op| reason.contains(op)),
-        "the Reason names the operation moto lacks: {reason}"
-    );
+    assert!(["ListApps", "ListSpaces", "ListUserProfiles"].iter().any(|op| reason.contains(op)), "the Reason names the operation moto lacks: {reason}");
     assert!(took < Duration::from_secs(300), "FAILED within 5 minutes, not at ServiceTimeout (took {took:?})");
 }

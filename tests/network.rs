@@ -35,12 +35,7 @@ fn filter(name: &str, values: &[&str]) -> Filter {
 
 /// An NFS rule on port 2049 naming `peer`, as a revoke names it.
 fn nfs_rule(peer: &str) -> IpPermission {
-    IpPermission::builder()
-        .ip_protocol("tcp")
-        .from_port(2049)
-        .to_port(2049)
-        .user_id_group_pairs(UserIdGroupPair::builder().group_id(peer).build())
-        .build()
+    IpPermission::builder().ip_protocol("tcp").from_port(2049).to_port(2049).user_id_group_pairs(UserIdGroupPair::builder().group_id(peer).build()).build()
 }
 
 /// Two groups referencing each other as SageMaker's NFS groups do: (inbound, outbound).
@@ -176,10 +171,8 @@ async fn efs_describes_file_systems_and_mount_targets_and_deletes_mount_targets_
     let network = Network::start().await.unwrap();
     let group = network.create_security_group("vpc-1", "security-group-for-inbound-nfs-d-abc", "in");
     let fs = network.create_file_system("d-abc", None, &[("ManagedByAmazonSageMakerResource", "arn:domain")]);
-    let mounts: Vec<String> = ["subnet-1", "subnet-2"]
-        .iter()
-        .map(|s| network.create_mount_target(&fs, "vpc-1", s, std::slice::from_ref(&group)).expect("mount target"))
-        .collect();
+    let mounts: Vec<String> =
+        ["subnet-1", "subnet-2"].iter().map(|s| network.create_mount_target(&fs, "vpc-1", s, std::slice::from_ref(&group)).expect("mount target")).collect();
     let client = efs(&network);
 
     let out = client.describe_file_systems().file_system_id(&fs).send().await.expect("DescribeFileSystems");

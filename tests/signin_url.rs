@@ -144,11 +144,16 @@ async fn a_trusted_caller_gets_a_url_for_any_profile_of_an_allowed_domain_and_th
     assert!((before + 300..=now_secs() + 300).contains(&expires_at(&for_bob)));
 
     let logs = cloud.lambda.logs(FUNCTION);
-    let issued: Vec<Value> = logs.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter(|l| l["fields"]["message"] == "presigned domain URL created").collect();
+    let issued: Vec<Value> =
+        logs.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter(|l| l["fields"]["message"] == "presigned domain URL created").collect();
     assert_eq!(issued.len(), 2, "{logs}");
     for (line, profile) in issued.iter().zip(["alice", "bob"]) {
         let span = &line["span"];
-        assert_eq!((span["CallerArn"].as_str(), span["DomainId"].as_str(), span["UserProfileName"].as_str()), (Some(PORTAL), Some(domain.as_str()), Some(profile)), "{line}");
+        assert_eq!(
+            (span["CallerArn"].as_str(), span["DomainId"].as_str(), span["UserProfileName"].as_str()),
+            (Some(PORTAL), Some(domain.as_str()), Some(profile)),
+            "{line}"
+        );
         assert!(line["fields"]["ExpiresAt"].as_str().is_some_and(|t| t.ends_with('Z')), "{line}");
     }
     for token in [token(&response), token(&for_bob)] {
@@ -187,7 +192,12 @@ async fn a_self_service_caller_gets_their_own_profile_and_nobody_elses() {
 
     let calls = cloud.sagemaker.total_calls();
     let response = post(&cloud, &user("alice"), json!({"DomainId": domain, "UserProfileName": "bob"})).await;
-    assert_error(&response, 403, "AccessDenied", "UserProfileName: a self-service caller may sign in only as the user profile named like its role session (alice), not as bob");
+    assert_error(
+        &response,
+        403,
+        "AccessDenied",
+        "UserProfileName: a self-service caller may sign in only as the user profile named like its role session (alice), not as bob",
+    );
     assert_eq!(cloud.sagemaker.total_calls(), calls, "a refusal called SageMaker: {:?}", cloud.sagemaker.calls());
     assert_eq!(cloud.sagemaker.call_count("CreatePresignedDomainUrl"), 1);
     let logs = cloud.lambda.logs(FUNCTION);
@@ -247,12 +257,20 @@ async fn a_session_longer_than_the_cap_is_refused_naming_the_cap() {
     );
     assert_eq!(cloud.sagemaker.total_calls(), calls);
     // At the cap, and without asking (the cap is asked for, not SageMaker's 12 hours): a URL.
-    for body in [json!({"DomainId": domain, "UserProfileName": "alice", "SessionExpirationDurationInSeconds": 3600}), json!({"DomainId": domain, "UserProfileName": "alice"})] {
+    for body in [
+        json!({"DomainId": domain, "UserProfileName": "alice", "SessionExpirationDurationInSeconds": 3600}),
+        json!({"DomainId": domain, "UserProfileName": "alice"}),
+    ] {
         let response = post(&cloud, PORTAL, body).await;
         assert_eq!(response.status, 200, "{}", response.body);
     }
     let logs = cloud.lambda.logs(FUNCTION);
-    let sessions: Vec<Value> = logs.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).map(|l| l["fields"]["SessionExpirationDurationInSeconds"].clone()).filter(|s| !s.is_null()).collect();
+    let sessions: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .map(|l| l["fields"]["SessionExpirationDurationInSeconds"].clone())
+        .filter(|s| !s.is_null())
+        .collect();
     assert_eq!(sessions, [json!(3600), json!(3600)], "{logs}");
 }
 
@@ -314,7 +332,11 @@ async fn an_identity_center_domain_is_refused_with_an_explanation() {
 
     let response = post(&cloud, PORTAL, json!({"DomainId": domain, "UserProfileName": "alice"})).await;
     assert_error(&response, 400, "UnsupportedAuthMode", &format!("domain {domain} uses IAM Identity Center (AuthMode SSO)"));
-    assert!(response.json()["errorMessage"].as_str().unwrap_or_default().contains("presigned URLs exist only for domains with AuthMode IAM"), "{}", response.body);
+    assert!(
+        response.json()["errorMessage"].as_str().unwrap_or_default().contains("presigned URLs exist only for domains with AuthMode IAM"),
+        "{}",
+        response.body
+    );
     assert_eq!(cloud.sagemaker.call_count("CreatePresignedDomainUrl"), 0);
 }
 
@@ -341,7 +363,11 @@ async fn a_sagemaker_failure_is_a_502_with_its_code() {
 
     let response = post(&cloud, PORTAL, json!({"DomainId": domain, "UserProfileName": "alice"})).await;
     assert_eq!(response.status, 502, "{}", response.body);
-    assert!(response.json()["errorMessage"].as_str().unwrap_or_default().contains("not authorized to perform sagemaker:CreatePresignedDomainUrl"), "{}", response.body);
+    assert!(
+        response.json()["errorMessage"].as_str().unwrap_or_default().contains("not authorized to perform sagemaker:CreatePresignedDomainUrl"),
+        "{}",
+        response.body
+    );
 }
 
 #[tokio::test]

@@ -51,10 +51,7 @@ async fn profile_status(client: &Client, domain: &str, name: &str) -> Option<Str
 
 async fn tags(client: &Client, arn: &str) -> BTreeMap<String, String> {
     let tags: Vec<_> = client.list_tags().resource_arn(arn).into_paginator().items().send().collect().await;
-    tags.into_iter()
-        .map(|t| t.expect("ListTags"))
-        .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
-        .collect()
+    tags.into_iter().map(|t| t.expect("ListTags")).map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())).collect()
 }
 
 /// An app of a user profile or a space, waited until InService.
@@ -314,11 +311,7 @@ async fn a_second_delivery_of_the_create_makes_nothing_twice() {
     }
     cloud.lambda.deploy(config).await.unwrap();
 
-    let event = cloud
-        .cfn
-        .event(local_cloud::cloudformation::RequestType::Create, FUNCTION, "Frank", None, properties(&domain, "frank"), None)
-        .await
-        .unwrap();
+    let event = cloud.cfn.event(local_cloud::cloudformation::RequestType::Create, FUNCTION, "Frank", None, properties(&domain, "frank"), None).await.unwrap();
     let request_id = event["RequestId"].as_str().unwrap().to_string();
     // The same event, answered to a second URL so that both answers can be read.
     let mut again = event.clone();
@@ -355,11 +348,7 @@ async fn a_redelivery_is_recognised_whatever_error_reports_the_taken_name() {
     let cloud = cloud().await;
     let client = cloud.sagemaker_client();
     let domain = domain(&client, "refusals", AuthMode::Iam).await;
-    let event = cloud
-        .cfn
-        .event(local_cloud::cloudformation::RequestType::Create, FUNCTION, "Gus", None, properties(&domain, "gus"), None)
-        .await
-        .unwrap();
+    let event = cloud.cfn.event(local_cloud::cloudformation::RequestType::Create, FUNCTION, "Gus", None, properties(&domain, "gus"), None).await.unwrap();
     let first = cloud.cfn.send(FUNCTION, event.clone()).await.unwrap();
     assert_success(&first);
     // The redelivery arrives while CloudFormation still waits (before it read the answer).

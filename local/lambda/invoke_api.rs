@@ -74,9 +74,7 @@ pub(super) async fn invoke_api(service: &Weak<Inner>, caller: Option<&str>, req:
     };
     let version = ("x-amz-executed-version", "$LATEST");
     match outcome {
-        Outcome::Response(value) => {
-            httpd::response(200, &[("content-type", "application/json"), version], serde_json::to_vec(&value).unwrap_or_default())
-        }
+        Outcome::Response(value) => httpd::response(200, &[("content-type", "application/json"), version], serde_json::to_vec(&value).unwrap_or_default()),
         Outcome::Error(document) => function_error_response(&document),
         Outcome::TimedOut => function_error_response(&timed_out_document()),
     }
@@ -85,11 +83,7 @@ pub(super) async fn invoke_api(service: &Weak<Inner>, caller: Option<&str>, req:
 fn function_error_response(document: &Value) -> Response<Full<Bytes>> {
     httpd::response(
         200,
-        &[
-            ("content-type", "application/json"),
-            ("x-amz-executed-version", "$LATEST"),
-            ("x-amz-function-error", "Unhandled"),
-        ],
+        &[("content-type", "application/json"), ("x-amz-executed-version", "$LATEST"), ("x-amz-function-error", "Unhandled")],
         serde_json::to_vec(document).unwrap_or_default(),
     )
 }
@@ -110,11 +104,7 @@ fn service_error(error: &Error) -> Response<Full<Bytes>> {
 /// An error in the shape restJson1 clients parse: the code in x-amzn-ErrorType and __type.
 fn aws_error(status: u16, code: &str, message: &str) -> Response<Full<Bytes>> {
     let body = json!({"__type": code, "Type": "User", "message": message});
-    httpd::response(
-        status,
-        &[("content-type", "application/json"), ("x-amzn-errortype", code)],
-        body.to_string(),
-    )
+    httpd::response(status, &[("content-type", "application/json"), ("x-amzn-errortype", code)], body.to_string())
 }
 
 #[cfg(test)]

@@ -24,7 +24,9 @@ mod state;
 mod types;
 
 pub use function_url::{FunctionUrlResponse, signed_request_event};
-pub use types::{Error, EVENT_PAYLOAD_LIMIT, FunctionConfig, FunctionError, InvocationRecord, InvocationSource, Outcome, ProcessRecord, SYNC_PAYLOAD_LIMIT, function_arn};
+pub use types::{
+    EVENT_PAYLOAD_LIMIT, Error, FunctionConfig, FunctionError, InvocationRecord, InvocationSource, Outcome, ProcessRecord, SYNC_PAYLOAD_LIMIT, function_arn,
+};
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -57,13 +59,7 @@ impl LambdaService {
                 let service = service.clone();
                 async move { Ok::<_, Infallible>(invoke_api(&service, None, req).await) }
             });
-            Inner {
-                endpoint,
-                functions: Mutex::new(HashMap::new()),
-                signed: Mutex::new(Vec::new()),
-                supervisors: Mutex::new(Vec::new()),
-                _server: server,
-            }
+            Inner { endpoint, functions: Mutex::new(HashMap::new()), signed: Mutex::new(Vec::new()), supervisors: Mutex::new(Vec::new()), _server: server }
         });
         Ok(Self { inner })
     }
@@ -77,23 +73,15 @@ impl LambdaService {
     /// Fails if the binary cannot be started or the name is taken.
     pub async fn deploy(&self, config: FunctionConfig) -> std::io::Result<()> {
         let (queue, queue_rx) = mpsc::unbounded_channel();
-        let function = Arc::new(Function {
-            config,
-            queue,
-            state: Mutex::new(FunctionState::default()),
-            busy: watch::Sender::new(0),
-            logs: Mutex::new(String::new()),
-        });
+        let function =
+            Arc::new(Function { config, queue, state: Mutex::new(FunctionState::default()), busy: watch::Sender::new(0), logs: Mutex::new(String::new()) });
         let service = Arc::downgrade(&self.inner);
         let instance = Instance::spawn(&function, &service).await?;
         let name = function.config.name.clone();
         {
             let mut functions = lock(&self.inner.functions);
             if functions.contains_key(&name) {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::AlreadyExists,
-                    format!("function {name} is already deployed"),
-                ));
+                return Err(std::io::Error::new(std::io::ErrorKind::AlreadyExists, format!("function {name} is already deployed")));
             }
             functions.insert(name, function.clone());
         }

@@ -20,12 +20,7 @@ use crate::{REGION, lock};
 /// How long a new process may take to ask for its first invocation (Lambda's init limit).
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub(super) async fn supervise(
-    function: Arc<Function>,
-    service: Weak<Inner>,
-    mut instance: Option<Instance>,
-    mut queue: mpsc::UnboundedReceiver<Queued>,
-) {
+pub(super) async fn supervise(function: Arc<Function>, service: Weak<Inner>, mut instance: Option<Instance>, mut queue: mpsc::UnboundedReceiver<Queued>) {
     while let Some(queued) = queue.recv().await {
         let started = Instant::now();
         function.log(format!("START RequestId: {} Version: $LATEST", queued.request_id));
@@ -55,12 +50,7 @@ pub(super) async fn supervise(
 }
 
 /// Delivers one invocation to the instance (starting one if needed) and waits for its outcome.
-async fn run_invocation(
-    function: &Arc<Function>,
-    service: &Weak<Inner>,
-    slot: &mut Option<Instance>,
-    queued: &Queued,
-) -> Outcome {
+async fn run_invocation(function: &Arc<Function>, service: &Weak<Inner>, slot: &mut Option<Instance>, queued: &Queued) -> Outcome {
     if let Some(instance) = slot
         && let Ok(Some(status)) = instance.child.try_wait()
     {
@@ -132,7 +122,6 @@ async fn run_invocation(
     outcome
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // An instance: one process and its Runtime API server.
 
@@ -155,13 +144,8 @@ impl Instance {
             state.processes.push(ProcessRecord { pid: None, spawned: std::time::Instant::now(), first_next: None });
             state.processes.len() - 1
         };
-        let api = Arc::new(RuntimeApi {
-            function: function.clone(),
-            process,
-            next: tokio::sync::Mutex::new(next_rx),
-            events: events_tx,
-            service: service.clone(),
-        });
+        let api =
+            Arc::new(RuntimeApi { function: function.clone(), process, next: tokio::sync::Mutex::new(next_rx), events: events_tx, service: service.clone() });
         let server = httpd::serve(listener, move |req| {
             let api = api.clone();
             async move { Ok::<_, Infallible>(api.handle(req).await) }
@@ -191,9 +175,7 @@ impl Instance {
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true);
         lock(&function.state).processes[process].spawned = std::time::Instant::now();
-        let mut child = command.spawn().map_err(|e| {
-            std::io::Error::new(e.kind(), format!("cannot start {}: {e}", config.binary.display()))
-        })?;
+        let mut child = command.spawn().map_err(|e| std::io::Error::new(e.kind(), format!("cannot start {}: {e}", config.binary.display())))?;
         lock(&function.state).processes[process].pid = child.id();
         if let Some(stdout) = child.stdout.take() {
             tokio::spawn(capture(stdout, function.clone()));
@@ -222,7 +204,6 @@ async fn capture(stream: impl AsyncRead + Unpin, function: Arc<Function>) {
         }
     }
 }
-
 
 /// "YYYY/MM/DD/[$LATEST]<32 hex>", as Lambda names log streams.
 fn log_stream_name() -> String {

@@ -89,14 +89,8 @@ impl RuntimeApi {
             return httpd::response(500, &[], "{\"errorMessage\":\"instance stopped\"}");
         };
         let timeout = self.function.config.timeout;
-        let deadline_ms = (SystemTime::now() + timeout)
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis())
-            .to_string();
-        let _ = self.events.send(RuntimeEvent::Picked {
-            request_id: delivery.request_id.clone(),
-            deadline: Instant::now() + timeout,
-        });
+        let deadline_ms = (SystemTime::now() + timeout).duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis()).to_string();
+        let _ = self.events.send(RuntimeEvent::Picked { request_id: delivery.request_id.clone(), deadline: Instant::now() + timeout });
         let arn = function_arn(&self.function.config.name);
         let trace = format!(
             "Root=1-{:08x}-{:024x};Parent={:016x};Sampled=0",

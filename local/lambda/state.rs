@@ -7,7 +7,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use super::types::{Error, EVENT_PAYLOAD_LIMIT, FunctionConfig, InvocationRecord, InvocationSource, Outcome, ProcessRecord, SYNC_PAYLOAD_LIMIT};
+use super::types::{EVENT_PAYLOAD_LIMIT, Error, FunctionConfig, InvocationRecord, InvocationSource, Outcome, ProcessRecord, SYNC_PAYLOAD_LIMIT};
 use crate::httpd::ServerHandle;
 use crate::{lock, uuid_v4};
 

@@ -35,14 +35,7 @@ pub struct FunctionConfig {
 impl FunctionConfig {
     /// Lambda's defaults for the rest: 900 s timeout (the maximum), 128 MB.
     pub fn new(name: impl Into<String>, binary: impl Into<PathBuf>) -> Self {
-        Self {
-            name: name.into(),
-            binary: binary.into(),
-            args: Vec::new(),
-            env: Vec::new(),
-            timeout: Duration::from_secs(900),
-            memory_mb: 128,
-        }
+        Self { name: name.into(), binary: binary.into(), args: Vec::new(), env: Vec::new(), timeout: Duration::from_secs(900), memory_mb: 128 }
     }
 
     pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
@@ -162,11 +155,7 @@ pub struct FunctionError {
 impl From<Error> for FunctionError {
     fn from(error: Error) -> Self {
         let message = error.to_string();
-        FunctionError {
-            error_type: error.code().to_string(),
-            body: json!({"errorType": error.code(), "errorMessage": message}),
-            error_message: message,
-        }
+        FunctionError { error_type: error.code().to_string(), body: json!({"errorType": error.code(), "errorMessage": message}), error_message: message }
     }
 }
 
@@ -183,11 +172,7 @@ pub(super) fn outcome_result(outcome: Outcome) -> Result<Value, FunctionError> {
         }
         Outcome::TimedOut => {
             let body = timed_out_document();
-            Err(FunctionError {
-                error_type: "Sandbox.Timedout".into(),
-                error_message: "Task timed out".into(),
-                body,
-            })
+            Err(FunctionError { error_type: "Sandbox.Timedout".into(), error_message: "Task timed out".into(), body })
         }
     }
 }

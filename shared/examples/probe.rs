@@ -77,9 +77,9 @@ impl Probe {
         if let Some(s) = &p.settings {
             done = done.with("DoubledIdleTimeout", (s.idle.idle_timeout_in_minutes * 2).to_string()).with("IdleEnabled", s.idle.enabled.to_string());
         }
-        if let Some(idle) = p.default_user_settings.as_ref().and_then(|u| {
-            u.jupyter_lab_app_settings()?.app_lifecycle_management()?.idle_settings()?.idle_timeout_in_minutes()
-        }) {
+        if let Some(idle) =
+            p.default_user_settings.as_ref().and_then(|u| u.jupyter_lab_app_settings()?.app_lifecycle_management()?.idle_settings()?.idle_timeout_in_minutes())
+        {
             done = done.with("JupyterLabIdleTimeout", idle.to_string());
         }
         for (k, v) in p.data.clone().unwrap_or_default() {

@@ -25,4 +25,4 @@ pub use aws::Clients;
 pub use event::{Request, RequestType};
 pub use properties::PropertyError;
 pub use resource::{CustomResource, Done, Error, Outcome, Pending};
-pub use runtime::{run, BoxError};
+pub use runtime::{BoxError, run};

@@ -14,10 +14,7 @@ pub fn check_name(path: &str, value: &str) -> Result<(), PropertyError> {
     if valid {
         Ok(())
     } else {
-        Err(PropertyError::new(
-            path,
-            format!("must be 1 to 63 letters, digits and hyphens, starting and ending with a letter or digit, got {value:?}"),
-        ))
+        Err(PropertyError::new(path, format!("must be 1 to 63 letters, digits and hyphens, starting and ending with a letter or digit, got {value:?}")))
     }
 }
 
@@ -25,9 +22,9 @@ pub fn check_name(path: &str, value: &str) -> Result<(), PropertyError> {
 pub fn check_domain_id(path: &str, value: &str) -> Result<(), PropertyError> {
     let lower_alphanumeric = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
     let valid = value.len() <= 63
-        && value.strip_prefix("d-").is_some_and(|rest| {
-            rest.chars().all(|c| lower_alphanumeric(c) || c == '-') && rest.chars().last().is_some_and(lower_alphanumeric)
-        });
+        && value
+            .strip_prefix("d-")
+            .is_some_and(|rest| rest.chars().all(|c| lower_alphanumeric(c) || c == '-') && rest.chars().last().is_some_and(lower_alphanumeric));
     if valid {
         Ok(())
     } else {

@@ -23,11 +23,7 @@ fn value<'a>(tags: &'a [(String, String)], key: &str) -> Option<&'a str> {
 
 /// The tags a new resource is created with: the user's, then ours.
 pub fn creation_tags(user_tags: Vec<(String, String)>, request: &Request) -> Vec<aws_sdk_sagemaker::types::Tag> {
-    user_tags
-        .into_iter()
-        .chain(tags(request))
-        .map(|(key, value)| aws_sdk_sagemaker::types::Tag::builder().key(key).value(value).build())
-        .collect()
+    user_tags.into_iter().chain(tags(request)).map(|(key, value)| aws_sdk_sagemaker::types::Tag::builder().key(key).value(value).build()).collect()
 }
 
 /// Whether the resource carrying `tags` belongs to this stack's logical resource.
@@ -75,12 +71,8 @@ pub fn user_tags(tags: &[crate::Api<aws_sdk_sagemaker::types::Tag>]) -> Result<V
 /// tags: (tags to add or overwrite, keys to remove). Ownership and aws:* tags are left alone.
 pub fn tag_changes(actual: &[(String, String)], desired: &[(String, String)]) -> (Vec<(String, String)>, Vec<String>) {
     let add = desired.iter().filter(|(k, v)| !actual.iter().any(|(ak, av)| ak == k && av == v)).cloned().collect();
-    let remove = actual
-        .iter()
-        .map(|(k, _)| k)
-        .filter(|k| !is_ownership_key(k) && !k.starts_with("aws:") && !desired.iter().any(|(d, _)| d == *k))
-        .cloned()
-        .collect();
+    let remove =
+        actual.iter().map(|(k, _)| k).filter(|k| !is_ownership_key(k) && !k.starts_with("aws:") && !desired.iter().any(|(d, _)| d == *k)).cloned().collect();
     (add, remove)
 }
 

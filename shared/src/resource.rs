@@ -5,7 +5,7 @@
 //! pause, in this invocation or a continuation, until done, failed or out of time.
 
 use crate::event::Request;
-use serde::{de::DeserializeOwned, Serialize};
+use serde::{Serialize, de::DeserializeOwned};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;

@@ -2,20 +2,20 @@
 
 use crate::aws::Clients;
 use crate::continuation::{self, Continuation};
-use crate::event::{RawIds, Request, RequestType, CREATE_FAILED_PREFIX};
-use crate::resource::{CustomResource, Done, Outcome};
-use crate::response::{Response, Status};
-use crate::responder::Responder;
+use crate::event::{CREATE_FAILED_PREFIX, RawIds, Request, RequestType};
 use crate::properties;
+use crate::resource::{CustomResource, Done, Outcome};
+use crate::responder::Responder;
+use crate::response::{Response, Status};
 use crate::verification::{self, Verifier};
 use futures::FutureExt;
-use lambda_runtime::{service_fn, LambdaEvent};
-use serde_json::{json, Value};
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::{Value, json};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tracing::{error, info, warn, Instrument};
+use tracing::{Instrument, error, info, warn};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -202,7 +202,9 @@ impl<R: CustomResource> Core<R> {
             }
             Err(e) => {
                 warn!(replacement, error = %e, "could not schedule the deletion of the replacement");
-                format!("{reason} (the replacement {replacement} made during this update is not managed by the stack, and its deletion could not be started ({e}): delete it if unwanted)")
+                format!(
+                    "{reason} (the replacement {replacement} made during this update is not managed by the stack, and its deletion could not be started ({e}): delete it if unwanted)"
+                )
             }
         };
         Conclusion::Respond(failed(request, reason, resource_id))
@@ -222,7 +224,8 @@ impl<R: CustomResource> Core<R> {
     async fn admit(&self, request: &Request, continuation: Option<&Continuation>) -> Result<(), String> {
         let cleanup = continuation.is_some_and(|c| c.cleanup);
         if let Some(c) = continuation {
-            let service_timeout = if cleanup { crate::event::MAX_SERVICE_TIMEOUT } else { request.service_timeout().unwrap_or(crate::event::MAX_SERVICE_TIMEOUT) };
+            let service_timeout =
+                if cleanup { crate::event::MAX_SERVICE_TIMEOUT } else { request.service_timeout().unwrap_or(crate::event::MAX_SERVICE_TIMEOUT) };
             verification::check_continuation(c, service_timeout, now_ms())?;
         }
         self.verifier.verify(request, cleanup).await
@@ -419,7 +422,9 @@ fn log_cleanup(response: &Response) -> Value {
     let reason = response.reason.as_deref().unwrap_or_default();
     match response.status {
         Status::Success => info!(PhysicalResourceId = %response.physical_resource_id, reason, "the replacement a failed update left behind is deleted"),
-        Status::Failed => error!(PhysicalResourceId = %response.physical_resource_id, reason, "could not delete the replacement a failed update left behind: delete it by hand"),
+        Status::Failed => {
+            error!(PhysicalResourceId = %response.physical_resource_id, reason, "could not delete the replacement a failed update left behind: delete it by hand")
+        }
     }
     json!({ "CleanedUp": response.status })
 }

@@ -40,22 +40,25 @@ const DELETING_STACK_STATUSES: [&str; 5] = [
 
 /// Stack statuses during and after a failed update, while its replacement may still be deleted
 /// (the deletion may outlive the rollback, never ServiceTimeout).
-const FAILED_UPDATE_STACK_STATUSES: [&str; 5] = [
-    "UPDATE_IN_PROGRESS",
-    "UPDATE_ROLLBACK_IN_PROGRESS",
-    "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
-    "UPDATE_ROLLBACK_COMPLETE",
-    "UPDATE_ROLLBACK_FAILED",
-];
+const FAILED_UPDATE_STACK_STATUSES: [&str; 5] =
+    ["UPDATE_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED"];
 
 /// What the invocation is about to do, which CloudFormation must show it doing.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Claim<'a> {
-    Create { resource_type: &'a str },
-    Update { physical_id: &'a str },
-    Delete { physical_id: &'a str },
+    Create {
+        resource_type: &'a str,
+    },
+    Update {
+        physical_id: &'a str,
+    },
+    Delete {
+        physical_id: &'a str,
+    },
     /// The Delete of `replacement`, made by a failed Update of this resource.
-    CleanupReplacement { replacement: &'a str },
+    CleanupReplacement {
+        replacement: &'a str,
+    },
 }
 
 impl<'a> Claim<'a> {
@@ -96,25 +99,23 @@ fn decide(claim: Claim, resource: &ResourceState, stack_status: Option<&str>) ->
     );
     let is = |status: &str, physical_id: &str| resource.status == status && resource.physical_id.as_deref() == Some(physical_id);
     match (claim, stack_status) {
-        (Claim::Create { resource_type }, _) if resource.status == "CREATE_IN_PROGRESS" && resource.resource_type == resource_type => {
-            Decision::Allowed
-        }
+        (Claim::Create { resource_type }, _) if resource.status == "CREATE_IN_PROGRESS" && resource.resource_type == resource_type => Decision::Allowed,
         (Claim::Create { resource_type }, _) => Decision::Refused(format!("{shown}, not CREATE_IN_PROGRESS as {resource_type}")),
         (Claim::Update { physical_id }, _) if is("UPDATE_IN_PROGRESS", physical_id) => Decision::Allowed,
         (Claim::Update { physical_id }, _) => Decision::Refused(format!("{shown}, not UPDATE_IN_PROGRESS as {physical_id:?}")),
         (Claim::Delete { physical_id }, _) if is("DELETE_IN_PROGRESS", physical_id) => Decision::Allowed,
         (Claim::Delete { .. } | Claim::CleanupReplacement { .. }, None) => Decision::AskStack,
         (Claim::Delete { .. }, Some(stack)) if DELETING_STACK_STATUSES.contains(&stack) => Decision::Allowed,
-        (Claim::Delete { physical_id }, Some(stack)) => Decision::Refused(format!(
-            "{shown} in a stack {stack}: not deleting {physical_id:?}, nor cleaning up or rolling back"
-        )),
+        (Claim::Delete { physical_id }, Some(stack)) => {
+            Decision::Refused(format!("{shown} in a stack {stack}: not deleting {physical_id:?}, nor cleaning up or rolling back"))
+        }
         (Claim::CleanupReplacement { replacement }, Some(_)) if resource.physical_id.as_deref() == Some(replacement) => {
             Decision::Refused(format!("{shown}: {replacement:?} is the resource the stack keeps, not a replacement left by a failed update"))
         }
         (Claim::CleanupReplacement { .. }, Some(stack)) if FAILED_UPDATE_STACK_STATUSES.contains(&stack) => Decision::Allowed,
-        (Claim::CleanupReplacement { replacement }, Some(stack)) => Decision::Refused(format!(
-            "the stack is {stack}: not in a failed update that could have left {replacement:?} behind"
-        )),
+        (Claim::CleanupReplacement { replacement }, Some(stack)) => {
+            Decision::Refused(format!("the stack is {stack}: not in a failed update that could have left {replacement:?} behind"))
+        }
     }
 }
 
@@ -126,11 +127,7 @@ pub fn check_continuation(continuation: &Continuation, service_timeout: Duration
     }
     let age = Duration::from_millis(now_ms.saturating_sub(continuation.started_at_ms));
     if age > service_timeout + CLOCK_SKEW {
-        return Err(format!(
-            "the operation started {} s ago, longer than its ServiceTimeout of {} s allows",
-            age.as_secs(),
-            service_timeout.as_secs()
-        ));
+        return Err(format!("the operation started {} s ago, longer than its ServiceTimeout of {} s allows", age.as_secs(), service_timeout.as_secs()));
     }
     if !(1..=MAX_ATTEMPTS).contains(&continuation.attempt) {
         return Err(format!("continuation attempt {} is not between 1 and {MAX_ATTEMPTS}", continuation.attempt));
@@ -187,13 +184,8 @@ impl Verifier {
     }
 
     async fn stack_status(&self, stack_id: &str) -> Result<String, String> {
-        let out = self
-            .cloudformation
-            .describe_stacks()
-            .stack_name(stack_id)
-            .send()
-            .await
-            .map_err(|e| crate::aws::describe("CloudFormation DescribeStacks", &e))?;
+        let out =
+            self.cloudformation.describe_stacks().stack_name(stack_id).send().await.map_err(|e| crate::aws::describe("CloudFormation DescribeStacks", &e))?;
         out.stacks()
             .iter()
             .find(|s| s.stack_id() == Some(stack_id))

@@ -1,14 +1,12 @@
 //! The studio-domain resource: create and update (delete is in [`crate::teardown`]).
 
-use crate::properties::{is_domain_id, Identity, Properties};
+use crate::properties::{Identity, Properties, is_domain_id};
 use crate::settings::Changes;
 use aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput;
-use aws_sdk_sagemaker::types::{
-    AppNetworkAccessType, AppSecurityGroupManagement, AuthMode, DomainStatus, RetentionPolicy, RetentionType, Tag, TagPropagation,
-};
+use aws_sdk_sagemaker::types::{AppNetworkAccessType, AppSecurityGroupManagement, AuthMode, DomainStatus, RetentionPolicy, RetentionType, Tag, TagPropagation};
 use serde::{Deserialize, Serialize};
 use shared::aws::error_code;
-use shared::{ownership, CustomResource, Done, Error, Outcome, Pending, Request};
+use shared::{CustomResource, Done, Error, Outcome, Pending, Request, ownership};
 use tracing::{info, warn};
 
 pub struct StudioDomain {
@@ -19,16 +17,25 @@ pub struct StudioDomain {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Progress {
     /// A new domain (Create, or a replacing Update) is on its way to InService.
-    Creating { domain_id: String },
+    Creating {
+        domain_id: String,
+    },
     /// Update: the domain is busy with another operation; the update starts when it ends.
     WaitingToUpdate,
     /// Update: UpdateDomain was called; waiting for InService.
     Updating,
     /// Delete, in this order: apps, then (ForceDelete) spaces and user profiles, then the domain.
     DeletingApps,
-    DeletingSpaces { requested: Vec<String> },
-    DeletingUserProfiles { requested: Vec<String> },
-    DeletingDomain { requested: bool, home_efs_file_system_id: Option<String> },
+    DeletingSpaces {
+        requested: Vec<String>,
+    },
+    DeletingUserProfiles {
+        requested: Vec<String>,
+    },
+    DeletingDomain {
+        requested: bool,
+        home_efs_file_system_id: Option<String>,
+    },
 }
 
 impl StudioDomain {
@@ -46,31 +53,15 @@ impl StudioDomain {
     }
 
     pub(crate) async fn list_tags(&self, arn: &str) -> Result<Vec<(String, String)>, Error> {
-        let tags: Vec<Tag> = self
-            .sagemaker
-            .list_tags()
-            .resource_arn(arn)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| Error::aws("ListTags", &e))?;
+        let tags: Vec<Tag> =
+            self.sagemaker.list_tags().resource_arn(arn).into_paginator().items().send().try_collect().await.map_err(|e| Error::aws("ListTags", &e))?;
         Ok(tags.into_iter().map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default())).collect())
     }
 
     /// A domain named `domain_name` that this very request created (Lambda delivered the
     /// event twice, or an earlier attempt timed out after CreateDomain).
     async fn find_made_by(&self, request: &Request, domain_name: &str) -> Result<Option<String>, Error> {
-        let domains: Vec<_> = self
-            .sagemaker
-            .list_domains()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| Error::aws("ListDomains", &e))?;
+        let domains: Vec<_> = self.sagemaker.list_domains().into_paginator().items().send().try_collect().await.map_err(|e| Error::aws("ListDomains", &e))?;
         for domain in domains.iter().filter(|d| d.domain_name() == Some(domain_name)) {
             let (Some(id), Some(arn)) = (domain.domain_id(), domain.domain_arn()) else { continue };
             if ownership::made_by(&self.list_tags(arn).await?, request) {
@@ -129,9 +120,11 @@ impl StudioDomain {
         };
         match domain.status() {
             Some(DomainStatus::InService) => Ok(done(domain_id, &domain).into()),
-            Some(DomainStatus::Pending) => Ok(Pending::new(Progress::Creating { domain_id: domain_id.to_string() }, format!("domain {domain_id} to become InService"))
-                .resource(domain_id)
-                .into()),
+            Some(DomainStatus::Pending) => {
+                Ok(Pending::new(Progress::Creating { domain_id: domain_id.to_string() }, format!("domain {domain_id} to become InService"))
+                    .resource(domain_id)
+                    .into())
+            }
             Some(DomainStatus::Failed) => Err(self.discard_failed(domain_id, &domain).await),
             status => Err(Error::new(format!(
                 "domain {domain_id} is {} instead of becoming InService{}",

@@ -7,9 +7,7 @@
 //! serialized by the SDK's own schema, so "60" and 60 compare equal.
 
 use crate::properties::Properties;
-use aws_sdk_sagemaker::types::{
-    AppNetworkAccessType, AppSecurityGroupManagement, DefaultSpaceSettings, DomainSettingsForUpdate, TagPropagation, UserSettings,
-};
+use aws_sdk_sagemaker::types::{AppNetworkAccessType, AppSecurityGroupManagement, DefaultSpaceSettings, DomainSettingsForUpdate, TagPropagation, UserSettings};
 use aws_smithy_json::codec::JsonCodec;
 use aws_smithy_schema::codec::Codec;
 use aws_smithy_schema::serde::{SerializableStruct, ShapeSerializer};
@@ -86,20 +84,16 @@ impl Changes {
                 None => new.app_network_access_type.as_deref().map(AppNetworkAccessType::from),
             },
             tag_propagation: match old {
-                Some(old) => changed(
-                    with_default(&new.tag_propagation, propagation_default).as_ref(),
-                    with_default(&old.tag_propagation, propagation_default).as_ref(),
-                )
-                .then(|| TagPropagation::from(new.tag_propagation.as_deref().unwrap_or(propagation_default))),
+                Some(old) => {
+                    changed(with_default(&new.tag_propagation, propagation_default).as_ref(), with_default(&old.tag_propagation, propagation_default).as_ref())
+                        .then(|| TagPropagation::from(new.tag_propagation.as_deref().unwrap_or(propagation_default)))
+                }
                 None => new.tag_propagation.as_deref().map(TagPropagation::from),
             },
             // Has no default to return to: removing it leaves the domain as it is.
-            app_security_group_management: changed(
-                new.app_security_group_management.as_ref(),
-                old.and_then(|o| o.app_security_group_management.as_ref()),
-            )
-            .then(|| new.app_security_group_management.as_deref().map(AppSecurityGroupManagement::from))
-            .flatten(),
+            app_security_group_management: changed(new.app_security_group_management.as_ref(), old.and_then(|o| o.app_security_group_management.as_ref()))
+                .then(|| new.app_security_group_management.as_deref().map(AppSecurityGroupManagement::from))
+                .flatten(),
         })
     }
 
@@ -127,9 +121,10 @@ impl Changes {
 /// DomainSettings as UpdateDomain takes them: the same members, RStudio's under another name.
 fn for_update(mut settings: Value) -> Value {
     if let Some(members) = settings.as_object_mut()
-        && let Some(rstudio) = members.remove("RStudioServerProDomainSettings") {
-            members.insert("RStudioServerProDomainSettingsForUpdate".into(), rstudio);
-        }
+        && let Some(rstudio) = members.remove("RStudioServerProDomainSettings")
+    {
+        members.insert("RStudioServerProDomainSettingsForUpdate".into(), rstudio);
+    }
     settings
 }
 
@@ -167,9 +162,10 @@ pub fn with_removals_cleared(new: &Value, old: &Value) -> Value {
             }
             for (name, old_value) in old {
                 if !new.contains_key(name)
-                    && let Some(emptied) = emptied(old_value) {
-                        out.insert(name.clone(), emptied);
-                    }
+                    && let Some(emptied) = emptied(old_value)
+                {
+                    out.insert(name.clone(), emptied);
+                }
             }
             Value::Object(out)
         }
@@ -241,10 +237,7 @@ mod tests {
         let changes = Changes::between(&new, Some(&old)).unwrap();
         assert_eq!(changes.members(), ["DefaultUserSettings"]);
         let sent = to_json(changes.default_user_settings.as_ref().unwrap()).unwrap();
-        assert_eq!(
-            sent,
-            json!({"ExecutionRole": "arn:aws:iam::123456789012:role/studio", "JupyterLabAppSettings": {"LifecycleConfigArns": []}})
-        );
+        assert_eq!(sent, json!({"ExecutionRole": "arn:aws:iam::123456789012:role/studio", "JupyterLabAppSettings": {"LifecycleConfigArns": []}}));
     }
 
     #[test]
@@ -267,10 +260,7 @@ mod tests {
         let new = properties(json!({"DomainSettings": {"RStudioServerProDomainSettings": {"DomainExecutionRoleArn": "arn:aws:iam::123456789012:role/r"}}}));
         let changes = Changes::between(&new, Some(&properties(json!({})))).unwrap();
         let sent = changes.domain_settings_for_update.unwrap();
-        assert_eq!(
-            sent.r_studio_server_pro_domain_settings_for_update().and_then(|r| r.domain_execution_role_arn()),
-            Some("arn:aws:iam::123456789012:role/r")
-        );
+        assert_eq!(sent.r_studio_server_pro_domain_settings_for_update().and_then(|r| r.domain_execution_role_arn()), Some("arn:aws:iam::123456789012:role/r"));
     }
 
     #[test]

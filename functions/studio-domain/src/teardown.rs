@@ -4,13 +4,13 @@
 //! continuation simply carries on. App deletion can take many minutes: the steps return
 //! Pending and the core keeps polling (across invocations when needed).
 
-use crate::domain::{reason, Progress, StudioDomain};
+use crate::domain::{Progress, StudioDomain, reason};
 use crate::properties::{HomeEfsFileSystem, Properties};
 use aws_sdk_sagemaker::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sagemaker::types::{AppDetails, AppStatus, DomainStatus, RetentionPolicy, RetentionType};
 use futures::StreamExt;
 use shared::aws::error_code;
-use shared::{ownership, Done, Error, Outcome, Pending, Request};
+use shared::{Done, Error, Outcome, Pending, Request, ownership};
 use std::future::Future;
 use tracing::{info, warn};
 
@@ -46,21 +46,13 @@ enum Deletion {
 }
 
 impl StudioDomain {
-    pub(crate) async fn delete_step(
-        &self,
-        request: &Request,
-        domain_id: &str,
-        p: &Properties,
-        progress: Option<Progress>,
-    ) -> Result<Outcome<Progress>, Error> {
+    pub(crate) async fn delete_step(&self, request: &Request, domain_id: &str, p: &Properties, progress: Option<Progress>) -> Result<Outcome<Progress>, Error> {
         match progress {
             None => self.begin_delete(request, domain_id, p).await,
             Some(Progress::DeletingApps) => self.delete_apps(domain_id, p).await,
             Some(Progress::DeletingSpaces { requested }) => self.force_delete(Kind::Space, domain_id, p, requested).await,
             Some(Progress::DeletingUserProfiles { requested }) => self.force_delete(Kind::UserProfile, domain_id, p, requested).await,
-            Some(Progress::DeletingDomain { requested, home_efs_file_system_id }) => {
-                self.delete_domain(domain_id, p, requested, home_efs_file_system_id).await
-            }
+            Some(Progress::DeletingDomain { requested, home_efs_file_system_id }) => self.delete_domain(domain_id, p, requested, home_efs_file_system_id).await,
             Some(other) => Err(Error::new(format!("internal error: a Delete cannot resume from {other:?}"))),
         }
     }
@@ -179,9 +171,10 @@ impl StudioDomain {
             Kind::UserProfile => (Vec::new(), requested),
         };
         if kind == Kind::Space
-            && let Some(pending) = self.delete_children(Kind::Space, domain_id, spaces_requested).await? {
-                return Ok(pending);
-            }
+            && let Some(pending) = self.delete_children(Kind::Space, domain_id, spaces_requested).await?
+        {
+            return Ok(pending);
+        }
         if let Some(pending) = self.delete_children(Kind::UserProfile, domain_id, profiles_requested).await? {
             return Ok(pending);
         }
@@ -254,10 +247,7 @@ impl StudioDomain {
                     .try_collect()
                     .await
                     .map_err(|e| Error::aws("ListUserProfiles", &e))?;
-                Ok(profiles
-                    .iter()
-                    .map(|p| (p.user_profile_name().unwrap_or_default().to_string(), status(p.status().map(|s| s.as_str()))))
-                    .collect())
+                Ok(profiles.iter().map(|p| (p.user_profile_name().unwrap_or_default().to_string(), status(p.status().map(|s| s.as_str())))).collect())
             }
         }
     }
@@ -265,10 +255,7 @@ impl StudioDomain {
     async fn delete_child(&self, kind: Kind, domain_id: &str, name: String) -> Result<Deletion, Error> {
         match kind {
             Kind::Space => deletion("DeleteSpace", self.sagemaker.delete_space().domain_id(domain_id).space_name(&name).send().await),
-            Kind::UserProfile => deletion(
-                "DeleteUserProfile",
-                self.sagemaker.delete_user_profile().domain_id(domain_id).user_profile_name(&name).send().await,
-            ),
+            Kind::UserProfile => deletion("DeleteUserProfile", self.sagemaker.delete_user_profile().domain_id(domain_id).user_profile_name(&name).send().await),
         }
     }
 

@@ -102,14 +102,7 @@ impl LifecycleConfig {
         let mut tags = Vec::new();
         let mut token = None;
         loop {
-            let page = self
-                .sagemaker
-                .list_tags()
-                .resource_arn(arn)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| Error::aws("ListTags", &e))?;
+            let page = self.sagemaker.list_tags().resource_arn(arn).set_next_token(token).send().await.map_err(|e| Error::aws("ListTags", &e))?;
             tags.extend(page.tags().iter().map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())));
             token = page.next_token().map(str::to_string);
             if token.is_none() {
@@ -132,13 +125,7 @@ impl LifecycleConfig {
                 .map_err(|e| Error::aws("AddTags", &e))?;
         }
         if !remove.is_empty() {
-            self.sagemaker
-                .delete_tags()
-                .resource_arn(arn)
-                .set_tag_keys(Some(remove))
-                .send()
-                .await
-                .map_err(|e| Error::aws("DeleteTags", &e))?;
+            self.sagemaker.delete_tags().resource_arn(arn).set_tag_keys(Some(remove)).send().await.map_err(|e| Error::aws("DeleteTags", &e))?;
         }
         Ok(())
     }
@@ -288,12 +275,14 @@ impl LifecycleConfig {
         let search = format!("{parent}{}", arn.hash);
         // Only `<parent><64 hex starting with the name's 10>/...`: never another base's files.
         let ours = |key: &str| {
-            key.strip_prefix(&parent).and_then(|rest| rest.split_once('/')).is_some_and(|(hash, _)| {
-                hash.len() == 64 && hash.starts_with(&arn.hash) && hash.chars().all(|c| c.is_ascii_hexdigit())
-            })
+            key.strip_prefix(&parent)
+                .and_then(|rest| rest.split_once('/'))
+                .is_some_and(|(hash, _)| hash.len() == 64 && hash.starts_with(&arn.hash) && hash.chars().all(|c| c.is_ascii_hexdigit()))
         };
         let uri = location.uri(&format!("{search}.../"));
-        match delete_prefix(&self.s3, &location.bucket, self.bucket_owner.as_deref(), &search, ours, Instant::now() + self.slice.max(Duration::from_secs(1))).await {
+        match delete_prefix(&self.s3, &location.bucket, self.bucket_owner.as_deref(), &search, ours, Instant::now() + self.slice.max(Duration::from_secs(1)))
+            .await
+        {
             Ok(true) => Ok(Done::new(physical_id).reason(format!("deleted {} and its staged assets", arn.name)).into()),
             Ok(false) => Ok(Pending::new(Progress::RemovingAssets, format!("removing the staged assets at {uri}")).poll_after(Duration::ZERO).into()),
             Err(e) if e.retryable => Err(e),
@@ -381,10 +370,9 @@ impl CustomResource for LifecycleConfig {
                         Err(e) if error_code(&e) == Some("ResourceNotFound") => info!(name, "the config is already gone"),
                         Err(e) if error_code(&e) == Some("ResourceInUse") => {
                             let why = error_message(&e).unwrap_or("a domain, user profile, space or running app uses it");
-                            let kept = if staged.is_empty() { String::new() } else { format!("; its staged assets at {staged} are kept so that it keeps working") };
-                            return Ok(Done::new(physical_id)
-                                .reason(format!("retained: in use: {why}{kept}. Delete it once nothing uses it"))
-                                .into());
+                            let kept =
+                                if staged.is_empty() { String::new() } else { format!("; its staged assets at {staged} are kept so that it keeps working") };
+                            return Ok(Done::new(physical_id).reason(format!("retained: in use: {why}{kept}. Delete it once nothing uses it")).into());
                         }
                         Err(e) => return Err(Error::aws("DeleteStudioLifecycleConfig", &e)),
                     }

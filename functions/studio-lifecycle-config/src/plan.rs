@@ -60,11 +60,7 @@ pub async fn plan(s3: &aws_sdk_s3::Client, spec: &Spec, limits: &Limits, owner: 
     let (mut files, mut bytes) = (0usize, 0u64);
     for asset in &spec.assets {
         let source = S3Object::open(s3, &asset.source_bucket, &asset.source_key, owner).await.map_err(|e| asset_error(asset, e.into()))?;
-        let left = Limits {
-            max_files: limits.max_files.saturating_sub(files),
-            max_total_size: limits.max_total_size.saturating_sub(bytes),
-            ..limits.clone()
-        };
+        let left = Limits { max_files: limits.max_files.saturating_sub(files), max_total_size: limits.max_total_size.saturating_sub(bytes), ..limits.clone() };
         let zip = staging::inspect(&source, source.len, &asset.exclude, &left).await.map_err(|e| asset_error(asset, e))?;
         files += zip.files.len();
         bytes = bytes.saturating_add(zip.total_size);

@@ -137,8 +137,8 @@ impl Properties {
             if asset.source_key.is_empty() {
                 return Err(PropertyError::new(format!("{path}.SourceKey"), "must name the zip object"));
             }
-            let exclude = Exclude::new(&asset.exclude)
-                .map_err(|(j, e)| PropertyError::new(format!("{path}.Exclude[{j}]"), format!("not a valid glob pattern: {e}")))?;
+            let exclude =
+                Exclude::new(&asset.exclude).map_err(|(j, e)| PropertyError::new(format!("{path}.Exclude[{j}]"), format!("not a valid glob pattern: {e}")))?;
             assets.push(AssetSpec {
                 name: asset.name.clone(),
                 source_bucket: asset.source_bucket.clone(),

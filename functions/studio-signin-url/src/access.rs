@@ -96,9 +96,8 @@ impl Access {
     }
 
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Access, ConfigError> {
-        let list = |name: &str| -> Vec<String> {
-            var(name).unwrap_or_default().split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
-        };
+        let list =
+            |name: &str| -> Vec<String> { var(name).unwrap_or_default().split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect() };
         let roles = |variable: &'static str| -> Result<Vec<Role>, ConfigError> {
             list(variable)
                 .iter()
@@ -116,22 +115,12 @@ impl Access {
         }
         let max_session_seconds = match var("SIGNIN_MAX_SESSION_SECONDS").filter(|s| !s.trim().is_empty()) {
             None => LONGEST_SESSION_SECONDS,
-            Some(text) => text
-                .trim()
-                .parse()
-                .ok()
-                .filter(|n| (SHORTEST_SESSION_SECONDS..=LONGEST_SESSION_SECONDS).contains(n))
-                .ok_or_else(|| ConfigError {
-                    variable: "SIGNIN_MAX_SESSION_SECONDS",
-                    message: format!("must be a number of seconds from {SHORTEST_SESSION_SECONDS} to {LONGEST_SESSION_SECONDS}, got {text:?}"),
-                })?,
+            Some(text) => text.trim().parse().ok().filter(|n| (SHORTEST_SESSION_SECONDS..=LONGEST_SESSION_SECONDS).contains(n)).ok_or_else(|| ConfigError {
+                variable: "SIGNIN_MAX_SESSION_SECONDS",
+                message: format!("must be a number of seconds from {SHORTEST_SESSION_SECONDS} to {LONGEST_SESSION_SECONDS}, got {text:?}"),
+            })?,
         };
-        Ok(Access {
-            trusted: roles("SIGNIN_TRUSTED_CALLER_ARNS")?,
-            self_service: roles("SIGNIN_SELF_SERVICE_ROLE_ARNS")?,
-            domains,
-            max_session_seconds,
-        })
+        Ok(Access { trusted: roles("SIGNIN_TRUSTED_CALLER_ARNS")?, self_service: roles("SIGNIN_SELF_SERVICE_ROLE_ARNS")?, domains, max_session_seconds })
     }
 
     /// What the caller may do at all; None: nothing (an unknown caller).
@@ -212,9 +201,7 @@ mod tests {
 
     #[test]
     fn a_bad_setting_is_named() {
-        let err = |var: &'static str, value: &'static str| {
-            Access::from_vars(|name| (name == var).then(|| value.to_string())).unwrap_err().to_string()
-        };
+        let err = |var: &'static str, value: &'static str| Access::from_vars(|name| (name == var).then(|| value.to_string())).unwrap_err().to_string();
         assert!(err("SIGNIN_TRUSTED_CALLER_ARNS", "PortalBackend").starts_with("SIGNIN_TRUSTED_CALLER_ARNS: \"PortalBackend\" is not an IAM role ARN"));
         assert!(err("SIGNIN_SELF_SERVICE_ROLE_ARNS", "arn:aws:sts::123456789012:assumed-role/R/s").starts_with("SIGNIN_SELF_SERVICE_ROLE_ARNS:"));
         assert!(err("SIGNIN_TRUSTED_CALLER_ARNS", "arn:aws:iam::123456789012:role/").starts_with("SIGNIN_TRUSTED_CALLER_ARNS:"));

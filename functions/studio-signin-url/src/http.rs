@@ -52,7 +52,10 @@ mod tests {
             "requestContext": {"authorizer": {"iam": {"userArn": "arn:aws:sts::123456789012:assumed-role/R/s"}},
                 "http": {"method": "POST", "sourceIp": "10.0.0.1"}}});
         let request = Request::from_event(&event).unwrap();
-        assert_eq!((request.caller_arn.as_str(), request.method.as_str(), request.body.as_slice()), ("arn:aws:sts::123456789012:assumed-role/R/s", "POST", b"{\"a\":1}".as_slice()));
+        assert_eq!(
+            (request.caller_arn.as_str(), request.method.as_str(), request.body.as_slice()),
+            ("arn:aws:sts::123456789012:assumed-role/R/s", "POST", b"{\"a\":1}".as_slice())
+        );
         assert!(Request::from_event(&json!({"DomainId": "d-abc123", "UserProfileName": "alice"})).is_none());
         assert!(Request::from_event(&json!({"requestContext": {"authorizer": null, "http": {"method": "POST"}}})).is_none());
     }

@@ -1,15 +1,15 @@
 //! A sign-in link for a user profile of an IAM domain: CreatePresignedDomainUrl with every
 //! input checked first, and errors that say what to change.
 
+use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sagemaker::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_sagemaker::types::AuthMode;
-use aws_sdk_sagemaker::Client;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use shared::PropertyError;
 use shared::aws::{describe, error_code};
 use shared::names::{check_domain_id, check_name};
-use shared::PropertyError;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// How long a URL stays valid when ExpiresInSeconds is not given (the API's default).
@@ -110,7 +110,10 @@ impl Input {
     /// The request body, read and checked; `max_session_seconds` is SIGNIN_MAX_SESSION_SECONDS.
     pub fn parse(body: &[u8], max_session_seconds: i32) -> Result<Input, SigninError> {
         let value: Value = serde_json::from_slice(body).ok().filter(Value::is_object).ok_or_else(|| {
-            PropertyError::new("body", "must be a JSON object {DomainId, UserProfileName, ExpiresInSeconds, SessionExpirationDurationInSeconds, LandingUri, SpaceName}")
+            PropertyError::new(
+                "body",
+                "must be a JSON object {DomainId, UserProfileName, ExpiresInSeconds, SessionExpirationDurationInSeconds, LandingUri, SpaceName}",
+            )
         })?;
         let input: Input = shared::properties::from_value(&value)?;
         input.validate(max_session_seconds)?;
@@ -160,8 +163,8 @@ impl Input {
 
 /// `studio::<relative/path>` or `app:<App>:<relative/path>`, at most 1023 characters.
 fn check_landing_uri(uri: &str) -> Result<(), PropertyError> {
-    let known_form = uri.starts_with("studio::")
-        || uri.strip_prefix("app:").and_then(|rest| rest.split_once(':')).is_some_and(|(app, _)| LANDING_APPS.contains(&app));
+    let known_form =
+        uri.starts_with("studio::") || uri.strip_prefix("app:").and_then(|rest| rest.split_once(':')).is_some_and(|(app, _)| LANDING_APPS.contains(&app));
     if !known_form {
         return Err(PropertyError::new(
             "LandingUri",
@@ -211,10 +214,7 @@ pub async fn sign_in(sagemaker: &Client, input: &Input, session_seconds: i32) ->
     };
     let expires_in = input.expires_in_seconds.unwrap_or(DEFAULT_EXPIRES_IN_SECONDS);
     let expires_at = DateTime::from_secs((issued_at + expires_in.unsigned_abs() as u64) as i64);
-    Ok(Output {
-        authorized_url: url.to_string(),
-        expires_at: expires_at.fmt(DateTimeFormat::DateTime).unwrap_or_default(),
-    })
+    Ok(Output { authorized_url: url.to_string(), expires_at: expires_at.fmt(DateTimeFormat::DateTime).unwrap_or_default() })
 }
 
 /// ResourceNotFound names no field: find out whether the user profile or the space is missing.

@@ -2,10 +2,10 @@
 //! after its own apps). Every call starts what can be started and reports what is still going,
 //! so that the caller can return Pending and look again.
 
-use aws_sdk_sagemaker::types::{AppDetails, AppStatus, SharingType, SpaceDetails, SpaceStatus};
 use aws_sdk_sagemaker::Client;
-use shared::aws::{describe, error_code};
+use aws_sdk_sagemaker::types::{AppDetails, AppStatus, SharingType, SpaceDetails, SpaceStatus};
 use shared::Error;
+use shared::aws::{describe, error_code};
 
 /// Whose apps to delete.
 #[derive(Debug, Clone, Copy)]

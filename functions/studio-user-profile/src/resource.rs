@@ -3,12 +3,12 @@
 
 use crate::cleanup::{self, AppOwner};
 use crate::properties::{ProfileKey, Properties};
+use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::operation::describe_user_profile::DescribeUserProfileOutput;
 use aws_sdk_sagemaker::types::{AuthMode, SpaceStatus, Tag, UserProfileStatus, UserSettings};
-use aws_sdk_sagemaker::Client;
 use serde::{Deserialize, Serialize};
 use shared::aws::{describe, error_code};
-use shared::{ownership, CustomResource, Done, Error, Outcome, Pending, PropertyError, Request};
+use shared::{CustomResource, Done, Error, Outcome, Pending, PropertyError, Request, ownership};
 use tracing::{info, warn};
 
 /// Where a pending operation stands. Everything else is read back from SageMaker.
@@ -104,8 +104,7 @@ impl CustomResource for UserProfile {
 
         // Refuse before deleting anything: a delete that cannot finish should not half-empty the profile.
         let spaces = cleanup::private_spaces(&self.sagemaker, domain, &name).await?;
-        let blocking: Vec<&str> =
-            spaces.iter().filter(|s| s.status() != Some(&SpaceStatus::Deleting)).filter_map(|s| s.space_name()).collect();
+        let blocking: Vec<&str> = spaces.iter().filter(|s| s.status() != Some(&SpaceStatus::Deleting)).filter_map(|s| s.space_name()).collect();
         if !blocking.is_empty() && !properties.force_delete {
             return Err(Error::new(format!(
                 "user profile {name} still owns private spaces [{}] in domain {domain}: delete them first, or set ForceDelete to true to delete them with the profile",
@@ -128,7 +127,9 @@ impl CustomResource for UserProfile {
             Err(e) => match error_code(&e) {
                 Some("ResourceNotFound") => Ok(Done::new(physical_id).into()),
                 // In a transition, or still in use by something not gone yet.
-                Some("ResourceInUse") => Ok(Pending::new(Progress::Emptying, format!("user profile {name} to become deletable ({})", describe("DeleteUserProfile", &e))).into()),
+                Some("ResourceInUse") => {
+                    Ok(Pending::new(Progress::Emptying, format!("user profile {name} to become deletable ({})", describe("DeleteUserProfile", &e))).into())
+                }
                 _ => Err(Error::aws("DeleteUserProfile", &e)),
             },
         }
@@ -227,7 +228,9 @@ impl UserProfile {
             Ok(_) => Ok(Pending::new(Progress::RemovingFailed { reason }, format!("failed user profile {name} to be deleted")).resource(arn).into()),
             Err(e) => match error_code(&e) {
                 Some("ResourceNotFound") => Err(Error::new(format!("{reason} (the failed user profile was deleted)"))),
-                Some("ResourceInUse") => Ok(Pending::new(Progress::RemovingFailed { reason }, format!("failed user profile {name} to be deleted")).resource(arn).into()),
+                Some("ResourceInUse") => {
+                    Ok(Pending::new(Progress::RemovingFailed { reason }, format!("failed user profile {name} to be deleted")).resource(arn).into())
+                }
                 _ => Err(Error::new(format!("{reason}; deleting the failed user profile failed too: {}", describe("DeleteUserProfile", &e))).for_resource(arn)),
             },
         }

@@ -12,11 +12,7 @@ pub(crate) struct ApiError {
 
 impl ApiError {
     fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            code,
-            message: message.into(),
-        }
+        Self { status: StatusCode::BAD_REQUEST, code, message: message.into() }
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
@@ -51,24 +47,15 @@ impl ApiError {
     }
 
     pub fn internal_failure() -> Self {
-        Self {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            ..Self::new("InternalFailure", "We encountered an internal error. Please try again.")
-        }
+        Self { status: StatusCode::INTERNAL_SERVER_ERROR, ..Self::new("InternalFailure", "We encountered an internal error. Please try again.") }
     }
 
     pub fn service_unavailable() -> Self {
-        Self {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            ..Self::new("ServiceUnavailable", "The service is unavailable. Please try again later.")
-        }
+        Self { status: StatusCode::SERVICE_UNAVAILABLE, ..Self::new("ServiceUnavailable", "The service is unavailable. Please try again later.") }
     }
 
     pub fn unknown_operation(target: &str) -> Self {
-        Self::new(
-            "UnknownOperationException",
-            format!("Unknown operation: '{target}'"),
-        )
+        Self::new("UnknownOperationException", format!("Unknown operation: '{target}'"))
     }
 
     pub fn body(&self) -> serde_json::Value {

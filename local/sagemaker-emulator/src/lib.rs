@@ -150,11 +150,7 @@ impl SageMakerEmulator {
                 tracing::error!(%err, "SageMaker emulator stopped");
             }
         });
-        Ok(Self {
-            store,
-            addr,
-            server: Arc::new(ServerTask(task)),
-        })
+        Ok(Self { store, addr, server: Arc::new(ServerTask(task)) })
     }
 
     /// `http://127.0.0.1:PORT`
@@ -243,11 +239,7 @@ impl SageMakerEmulator {
 
     /// (access key id, operation) of every call that carried a SigV4 Authorization header, in order.
     pub fn signed_calls(&self) -> Vec<(String, String)> {
-        self.lock()
-            .calls
-            .iter()
-            .filter_map(|c| Some((c.access_key.clone()?, c.operation.clone())))
-            .collect()
+        self.lock().calls.iter().filter_map(|c| Some((c.access_key.clone()?, c.operation.clone()))).collect()
     }
 
     /// All state, as the Describe* operations show it: `domains`, `profiles`, `spaces`, `apps`,
@@ -262,16 +254,10 @@ impl SageMakerEmulator {
 
 /// A panic while holding the lock must not take every later request down with it.
 fn lock(store: &Mutex<Store>) -> MutexGuard<'_, Store> {
-    store
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-async fn handle(
-    State(store): State<Arc<Mutex<Store>>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn handle(State(store): State<Arc<Mutex<Store>>>, headers: HeaderMap, body: Bytes) -> Response {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let target = header("x-amz-target").unwrap_or_default();
     let access_key = header("authorization").and_then(access_key_id);
@@ -314,17 +300,9 @@ pub fn access_key_id(authorization: &str) -> Option<String> {
 }
 
 /// One API call: recorded, maybe failed or throttled, then dispatched on the parsed body.
-fn call(
-    store: &mut Store,
-    target: &str,
-    access_key: Option<String>,
-    body: &[u8],
-) -> Result<serde_json::Value, Failure> {
+fn call(store: &mut Store, target: &str, access_key: Option<String>, body: &[u8]) -> Result<serde_json::Value, Failure> {
     let operation = target.strip_prefix("SageMaker.");
-    store.calls.push(Call {
-        operation: operation.unwrap_or(target).to_string(),
-        access_key,
-    });
+    store.calls.push(Call { operation: operation.unwrap_or(target).to_string(), access_key });
     let Some(operation) = operation else {
         return Err(ApiError::unknown_operation(target).into());
     };
@@ -347,16 +325,10 @@ fn call(
         match serde_json::from_slice::<serde_json::Value>(body) {
             Ok(serde_json::Value::Object(map)) => map,
             Ok(_) => {
-                return Err(ApiError::serialization(
-                    "The request body must be a JSON object",
-                )
-                .into());
+                return Err(ApiError::serialization("The request body must be a JSON object").into());
             }
             Err(err) => {
-                return Err(ApiError::serialization(format!(
-                    "The request body is not valid JSON: {err}"
-                ))
-                .into());
+                return Err(ApiError::serialization(format!("The request body is not valid JSON: {err}")).into());
             }
         }
     };
@@ -366,12 +338,5 @@ fn call(
 
 fn request_id() -> String {
     let hex = store::random_hex(32);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
+    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
 }

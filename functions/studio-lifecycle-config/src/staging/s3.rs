@@ -109,7 +109,7 @@ impl ObjectSink for S3Bucket {
         self.client
             .put_object()
             .bucket(&self.bucket)
-                .set_expected_bucket_owner(self.owner.clone())
+            .set_expected_bucket_owner(self.owner.clone())
             .key(key)
             .body(ByteStream::from(body))
             .send()
@@ -123,7 +123,7 @@ impl ObjectSink for S3Bucket {
             .client
             .create_multipart_upload()
             .bucket(&self.bucket)
-                .set_expected_bucket_owner(self.owner.clone())
+            .set_expected_bucket_owner(self.owner.clone())
             .key(key)
             .checksum_algorithm(ChecksumAlgorithm::Crc32)
             .send()
@@ -137,7 +137,7 @@ impl ObjectSink for S3Bucket {
             .client
             .upload_part()
             .bucket(&self.bucket)
-                .set_expected_bucket_owner(self.owner.clone())
+            .set_expected_bucket_owner(self.owner.clone())
             .key(key)
             .upload_id(upload_id)
             .part_number(number)
@@ -146,22 +146,16 @@ impl ObjectSink for S3Bucket {
             .send()
             .await
             .map_err(|e| Error::aws("UploadPart", &e))?;
-        Ok(Part {
-            number,
-            etag: part.e_tag().unwrap_or_default().to_string(),
-            checksum_crc32: part.checksum_crc32().map(str::to_string),
-        })
+        Ok(Part { number, etag: part.e_tag().unwrap_or_default().to_string(), checksum_crc32: part.checksum_crc32().map(str::to_string) })
     }
 
     async fn complete_multipart(&self, key: &str, upload_id: &str, parts: Vec<Part>) -> Result<(), Error> {
-        let parts = parts
-            .into_iter()
-            .map(|p| CompletedPart::builder().part_number(p.number).e_tag(p.etag).set_checksum_crc32(p.checksum_crc32).build())
-            .collect();
+        let parts =
+            parts.into_iter().map(|p| CompletedPart::builder().part_number(p.number).e_tag(p.etag).set_checksum_crc32(p.checksum_crc32).build()).collect();
         self.client
             .complete_multipart_upload()
             .bucket(&self.bucket)
-                .set_expected_bucket_owner(self.owner.clone())
+            .set_expected_bucket_owner(self.owner.clone())
             .key(key)
             .upload_id(upload_id)
             .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
@@ -175,7 +169,7 @@ impl ObjectSink for S3Bucket {
         self.client
             .abort_multipart_upload()
             .bucket(&self.bucket)
-                .set_expected_bucket_owner(self.owner.clone())
+            .set_expected_bucket_owner(self.owner.clone())
             .key(key)
             .upload_id(upload_id)
             .send()
@@ -209,16 +203,18 @@ pub async fn delete_prefix(
                 Some("NoSuchBucket") => Error::new(format!("ListObjectsV2: NoSuchBucket: the bucket {bucket} does not exist")),
                 _ => Error::aws("ListObjectsV2", &e),
             })?;
-        let keys: Vec<ObjectIdentifier> = page
-            .contents()
-            .iter()
-            .filter_map(|o| o.key())
-            .filter(|k| select(k))
-            .filter_map(|k| ObjectIdentifier::builder().key(k).build().ok())
-            .collect();
+        let keys: Vec<ObjectIdentifier> =
+            page.contents().iter().filter_map(|o| o.key()).filter(|k| select(k)).filter_map(|k| ObjectIdentifier::builder().key(k).build().ok()).collect();
         if !keys.is_empty() {
             let delete = Delete::builder().set_objects(Some(keys)).quiet(true).build().map_err(|e| Error::new(format!("DeleteObjects: {e}")))?;
-            let output = client.delete_objects().bucket(bucket).set_expected_bucket_owner(owner.map(str::to_string)).delete(delete).send().await.map_err(|e| Error::aws("DeleteObjects", &e))?;
+            let output = client
+                .delete_objects()
+                .bucket(bucket)
+                .set_expected_bucket_owner(owner.map(str::to_string))
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| Error::aws("DeleteObjects", &e))?;
             if let Some(failed) = output.errors().first() {
                 return Err(Error::new(format!(
                     "DeleteObjects: {}: {} (s3://{bucket}/{})",

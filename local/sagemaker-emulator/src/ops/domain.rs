@@ -1,9 +1,6 @@
 //! CreateDomain, DescribeDomain, UpdateDomain, DeleteDomain, ListDomains, CreatePresignedDomainUrl.
 
-use super::{
-    Intent, Item, apps_in, check_status, copy_members, list_output, merge, merge_member, names,
-    page,
-};
+use super::{Intent, Item, apps_in, check_status, copy_members, list_output, merge, merge_member, names, page};
 use crate::error::{ApiError, ApiResult};
 use crate::store::{Domain, Store, epoch_now, random_hex, random_lower_alnum};
 use crate::validate::{self, Body, Checks, opt_int, opt_obj, opt_str, opt_str_list};
@@ -28,11 +25,7 @@ pub(crate) fn describe(d: &Domain) -> Value {
 
 /// The domain of that id, if it exists and is visible yet.
 pub(crate) fn get<'a>(store: &'a Store, id: &str) -> ApiResult<&'a Domain> {
-    store
-        .domains
-        .get(id)
-        .filter(|d| store.is_visible(&d.meta))
-        .ok_or_else(|| ApiError::not_found(format!("Domain '{id}' does not exist")))
+    store.domains.get(id).filter(|d| store.is_visible(&d.meta)).ok_or_else(|| ApiError::not_found(format!("Domain '{id}' does not exist")))
 }
 
 /// Reads and checks a required DomainId member.
@@ -113,15 +106,8 @@ pub(crate) fn create(store: &mut Store, body: &Body) -> ApiResult<Value> {
             "The account-level service limit 'Total domains' is {quota} Domains, with current utilization of {used} Domains and a request delta of 1 Domains. Please use AWS Service Quotas to request an increase for this quota."
         )));
     }
-    if let Some(existing) = store
-        .domains
-        .values()
-        .find(|d| store.unique_domain_names && d.name == name)
-    {
-        return Err(ApiError::in_use(format!(
-            "Domain '{name}' already exists: {}",
-            existing.meta.arn
-        )));
+    if let Some(existing) = store.domains.values().find(|d| store.unique_domain_names && d.name == name) {
+        return Err(ApiError::in_use(format!("Domain '{name}' already exists: {}", existing.meta.arn)));
     }
     let id = format!("d-{}", random_lower_alnum(12));
     let arn = store.arn(&format!("domain/{id}"));
@@ -163,37 +149,20 @@ pub(crate) fn create(store: &mut Store, body: &Body) -> ApiResult<Value> {
         ],
     );
     attrs.insert("Url".into(), json!(url));
-    attrs.insert(
-        "SecurityGroupIdForDomainBoundary".into(),
-        json!(format!("sg-{}", random_hex(17))),
-    );
+    attrs.insert("SecurityGroupIdForDomainBoundary".into(), json!(format!("sg-{}", random_hex(17))));
     if auth_mode == "SSO" {
         let instance = random_hex(16);
-        attrs.insert(
-            "SingleSignOnManagedApplicationInstanceId".into(),
-            json!(format!("ins-{instance}")),
-        );
-        let application = sso_application.unwrap_or_else(|| {
-            format!("arn:aws:sso::{}:application/ssoins-{instance}/apl-{}", store.account_id, random_hex(16))
-        });
+        attrs.insert("SingleSignOnManagedApplicationInstanceId".into(), json!(format!("ins-{instance}")));
+        let application = sso_application.unwrap_or_else(|| format!("arn:aws:sso::{}:application/ssoins-{instance}/apl-{}", store.account_id, random_hex(16)));
         attrs.insert("SingleSignOnApplicationArn".into(), json!(application));
     }
 
     let meta = store.new_meta(arn.clone(), ResourceKind::Domain);
     store.efs.insert(home_efs_id.clone(), "Available");
     store.set_tags(&arn, tags);
-    store.domains.insert(
-        id.clone(),
-        Domain {
-            meta,
-            id: id.clone(),
-            name: name.to_string(),
-            auth_mode: auth_mode.to_string(),
-            home_efs_id,
-            attrs,
-            retention: None,
-        },
-    );
+    store
+        .domains
+        .insert(id.clone(), Domain { meta, id: id.clone(), name: name.to_string(), auth_mode: auth_mode.to_string(), home_efs_id, attrs, retention: None });
     Ok(json!({ "DomainArn": arn, "DomainId": id, "Url": url }))
 }
 
@@ -225,22 +194,12 @@ pub(crate) fn update(store: &mut Store, body: &Body) -> ApiResult<Value> {
         if let Some(rstudio) = update.remove("RStudioServerProDomainSettingsForUpdate") {
             update.insert("RStudioServerProDomainSettings".into(), rstudio);
         }
-        merge(
-            attrs.entry("DomainSettings").or_insert(json!({})),
-            &Value::Object(update),
-        );
+        merge(attrs.entry("DomainSettings").or_insert(json!({})), &Value::Object(update));
     }
     copy_members(
         &mut attrs,
         body,
-        &[
-            "SubnetIds",
-            "VpcId",
-            "AppNetworkAccessType",
-            "AppSecurityGroupManagement",
-            "TagPropagation",
-            "HomeEfsFileSystemCreation",
-        ],
+        &["SubnetIds", "VpcId", "AppNetworkAccessType", "AppSecurityGroupManagement", "TagPropagation", "HomeEfsFileSystemCreation"],
     );
 
     let life = store.start(ResourceKind::Domain, Phase::Update);
@@ -258,37 +217,17 @@ pub(crate) fn update(store: &mut Store, body: &Body) -> ApiResult<Value> {
 
 /// The UpdateDomain members SageMaker documents as changeable only while no app runs, and
 /// the VpcOnly switch that needs the network in the same request.
-fn refuse_while_apps_run(
-    store: &Store,
-    domain: &Domain,
-    body: &Body,
-    settings_update: Option<&Body>,
-) -> ApiResult<()> {
+fn refuse_while_apps_run(store: &Store, domain: &Domain, body: &Body, settings_update: Option<&Body>) -> ApiResult<()> {
     let stored = |key: &str| domain.attrs.get(key);
     let access = opt_str(body, "AppNetworkAccessType")?;
     let current_access = stored("AppNetworkAccessType").and_then(Value::as_str);
-    if access == Some("VpcOnly")
-        && current_access != Some("VpcOnly")
-        && (body.get("VpcId").is_none() || body.get("SubnetIds").is_none())
-    {
-        return Err(ApiError::validation(
-            "Switching AppNetworkAccessType to VpcOnly requires VpcId and SubnetIds in the same UpdateDomain request",
-        ));
+    if access == Some("VpcOnly") && current_access != Some("VpcOnly") && (body.get("VpcId").is_none() || body.get("SubnetIds").is_none()) {
+        return Err(ApiError::validation("Switching AppNetworkAccessType to VpcOnly requires VpcId and SubnetIds in the same UpdateDomain request"));
     }
-    let kept_subnets = |new: &[&str]| {
-        stored("SubnetIds")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .all(|s| new.contains(&s))
-    };
+    let kept_subnets = |new: &[&str]| stored("SubnetIds").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).all(|s| new.contains(&s));
     let stored_settings = stored("DomainSettings");
     let identity = settings_update.and_then(|u| u.get("ExecutionRoleIdentityConfig"));
-    let stored_identity = stored_settings
-        .and_then(|s| s.get("ExecutionRoleIdentityConfig"))
-        .cloned()
-        .unwrap_or(json!("DISABLED"));
+    let stored_identity = stored_settings.and_then(|s| s.get("ExecutionRoleIdentityConfig")).cloned().unwrap_or(json!("DISABLED"));
     // (what changes, app statuses that block it), as the UpdateDomain model documents them.
     let mut changes: Vec<(&str, &[&str])> = Vec::new();
     const RUNNING_OR_DELETING: &[&str] = &["InService", "Pending", "Deleting"];
@@ -302,10 +241,7 @@ fn refuse_while_apps_run(
         changes.push(("SubnetIds (removing a subnet)", RUNNING_OR_DELETING));
     }
     if identity.is_some_and(|i| *i != stored_identity) {
-        changes.push((
-            "DomainSettings.ExecutionRoleIdentityConfig",
-            RUNNING,
-        ));
+        changes.push(("DomainSettings.ExecutionRoleIdentityConfig", RUNNING));
     }
     // Users report any RStudio settings sent while apps run refused, changed or not.
     if settings_update.is_some_and(|u| u.contains_key("RStudioServerProDomainSettingsForUpdate")) {
@@ -333,35 +269,16 @@ pub(crate) fn delete(store: &mut Store, body: &Body) -> ApiResult<Value> {
         None => None,
     };
     if let Some(r) = retention {
-        checks.one_of(
-            "RetentionPolicy.HomeEfsFileSystem",
-            r,
-            &["Retain", "Delete"],
-        );
+        checks.one_of("RetentionPolicy.HomeEfsFileSystem", r, &["Retain", "Delete"]);
     }
     checks.finish()?;
     let id = id.unwrap_or_default();
 
     let domain = get(store, id)?;
     check_status(&format!("Domain {id}"), &domain.meta.life, Intent::Delete)?;
-    let profiles: Vec<String> = store
-        .profiles
-        .values()
-        .filter(|p| p.domain_id == id)
-        .map(|p| p.name.clone())
-        .collect();
-    let spaces: Vec<String> = store
-        .spaces
-        .values()
-        .filter(|s| s.domain_id == id)
-        .map(|s| s.name.clone())
-        .collect();
-    let apps: Vec<String> = store
-        .apps
-        .values()
-        .filter(|a| a.key.domain_id == id && a.is_active())
-        .map(|a| a.key.label())
-        .collect();
+    let profiles: Vec<String> = store.profiles.values().filter(|p| p.domain_id == id).map(|p| p.name.clone()).collect();
+    let spaces: Vec<String> = store.spaces.values().filter(|s| s.domain_id == id).map(|s| s.name.clone()).collect();
+    let apps: Vec<String> = store.apps.values().filter(|a| a.key.domain_id == id && a.is_active()).map(|a| a.key.label()).collect();
     if !(profiles.is_empty() && spaces.is_empty() && apps.is_empty()) {
         return Err(ApiError::in_use(format!(
             "Domain {id} cannot be deleted: it still has user profiles {}, spaces {}, apps {}; delete them first",
@@ -443,10 +360,6 @@ pub(crate) fn presigned_url(store: &mut Store, body: &Body) -> ApiResult<Value> 
     if let Some(space) = space {
         super::space::get(store, id, space)?;
     }
-    let url = format!(
-        "https://{id}.studio.{}.sagemaker.aws/auth?token={}",
-        store.region,
-        random_lower_alnum(64)
-    );
+    let url = format!("https://{id}.studio.{}.sagemaker.aws/auth?token={}", store.region, random_lower_alnum(64));
     Ok(json!({ "AuthorizedUrl": url }))
 }

@@ -4,62 +4,31 @@
 //! quota, domain-name uniqueness, persistent server errors, and who signed each call.
 
 use crate::common::*;
+use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::error::ProvideErrorMetadata;
 use aws_sdk_sagemaker::types::{
-    AppNetworkAccessType, AppStatus, AppType, AuthMode, DomainSettingsForUpdate,
-    ExecutionRoleIdentityConfig, OwnershipSettings, RStudioServerProDomainSettingsForUpdate,
-    SharingType, SpaceSharingSettings, UserSettings,
+    AppNetworkAccessType, AppStatus, AppType, AuthMode, DomainSettingsForUpdate, ExecutionRoleIdentityConfig, OwnershipSettings,
+    RStudioServerProDomainSettingsForUpdate, SharingType, SpaceSharingSettings, UserSettings,
 };
-use aws_sdk_sagemaker::Client;
 use sagemaker_emulator::{Outage, Phase, ResourceKind};
 use std::time::Duration;
 
 async fn app_status(client: &Client, domain: &str, profile: &str) -> Option<AppStatus> {
-    let out = client
-        .describe_app()
-        .domain_id(domain)
-        .user_profile_name(profile)
-        .app_type(AppType::JupyterLab)
-        .app_name("lab")
-        .send()
-        .await
-        .ok()?;
+    let out = client.describe_app().domain_id(domain).user_profile_name(profile).app_type(AppType::JupyterLab).app_name("lab").send().await.ok()?;
     out.status().cloned()
 }
 
 /// Creates the JupyterLab app "lab" of a profile; waits for InService unless transitions are held.
 async fn lab(client: &Client, domain: &str, profile: &str, wait: bool) {
-    client
-        .create_app()
-        .domain_id(domain)
-        .user_profile_name(profile)
-        .app_type(AppType::JupyterLab)
-        .app_name("lab")
-        .send()
-        .await
-        .expect("CreateApp");
+    client.create_app().domain_id(domain).user_profile_name(profile).app_type(AppType::JupyterLab).app_name("lab").send().await.expect("CreateApp");
     if wait {
-        eventually("app InService", || async {
-            (app_status(client, domain, profile).await == Some(AppStatus::InService)).then_some(())
-        })
-        .await;
+        eventually("app InService", || async { (app_status(client, domain, profile).await == Some(AppStatus::InService)).then_some(()) }).await;
     }
 }
 
 async fn delete_lab(client: &Client, domain: &str, profile: &str) {
-    client
-        .delete_app()
-        .domain_id(domain)
-        .user_profile_name(profile)
-        .app_type(AppType::JupyterLab)
-        .app_name("lab")
-        .send()
-        .await
-        .expect("DeleteApp");
-    eventually("app Deleted", || async {
-        (app_status(client, domain, profile).await == Some(AppStatus::Deleted)).then_some(())
-    })
-    .await;
+    client.delete_app().domain_id(domain).user_profile_name(profile).app_type(AppType::JupyterLab).app_name("lab").send().await.expect("DeleteApp");
+    eventually("app Deleted", || async { (app_status(client, domain, profile).await == Some(AppStatus::Deleted)).then_some(()) }).await;
 }
 
 async fn space(client: &Client, domain: &str, name: &str, owner: &str, sharing: SharingType) {
@@ -85,12 +54,7 @@ async fn create_domain(client: &Client, name: &str) -> Result<String, (String, S
         .send()
         .await
         .map(|out| out.domain_id().unwrap_or_default().to_string())
-        .map_err(|err| {
-            (
-                err.code().unwrap_or_default().to_string(),
-                err.message().unwrap_or_default().to_string(),
-            )
-        })
+        .map_err(|err| (err.code().unwrap_or_default().to_string(), err.message().unwrap_or_default().to_string()))
 }
 
 #[tokio::test]
@@ -104,37 +68,16 @@ async fn new_domains_profiles_and_spaces_stay_invisible_for_the_lag() {
     let (code, _) = error(client.describe_domain().domain_id(&hidden).send().await);
     assert_eq!(code, "ResourceNotFound", "a new domain is not visible at once");
     let listed = client.list_domains().send().await.expect("ListDomains");
-    assert!(
-        listed.domains().iter().all(|d| d.domain_id() != Some(hidden.as_str())),
-        "ListDomains omits it too"
-    );
+    assert!(listed.domains().iter().all(|d| d.domain_id() != Some(hidden.as_str())), "ListDomains omits it too");
     assert_eq!(emulator.snapshot()["domains"].as_array().map(Vec::len), Some(2), "yet it exists");
 
-    client
-        .create_user_profile()
-        .domain_id(&domain)
-        .user_profile_name("late")
-        .send()
-        .await
-        .expect("CreateUserProfile");
+    client.create_user_profile().domain_id(&domain).user_profile_name("late").send().await.expect("CreateUserProfile");
     assert_eq!(profile_status(&client, &domain, "late").await, None);
-    let profiles = client
-        .list_user_profiles()
-        .domain_id_equals(&domain)
-        .send()
-        .await
-        .expect("ListUserProfiles");
+    let profiles = client.list_user_profiles().domain_id_equals(&domain).send().await.expect("ListUserProfiles");
     assert_eq!(profiles.user_profiles().len(), 1, "only the old profile is listed");
 
     space(&client, &domain, "late-space", "owner", SharingType::Shared).await;
-    let (code, message) = error(
-        client
-            .describe_space()
-            .domain_id(&domain)
-            .space_name("late-space")
-            .send()
-            .await,
-    );
+    let (code, message) = error(client.describe_space().domain_id(&domain).space_name("late-space").send().await);
     assert_eq!((code.as_str(), message.contains("RecordNotFound")), ("ValidationException", true), "{message}");
     let spaces = client.list_spaces().domain_id_equals(&domain).send().await.expect("ListSpaces");
     assert!(spaces.spaces().is_empty());
@@ -143,13 +86,7 @@ async fn new_domains_profiles_and_spaces_stay_invisible_for_the_lag() {
     emulator.set_visibility_lag(Duration::ZERO);
     wait_domain(&client, &hidden, "InService").await;
     assert!(profile_status(&client, &domain, "late").await.is_some());
-    client
-        .describe_space()
-        .domain_id(&domain)
-        .space_name("late-space")
-        .send()
-        .await
-        .expect("DescribeSpace after the lag");
+    client.describe_space().domain_id(&domain).space_name("late-space").send().await.expect("DescribeSpace after the lag");
     let spaces = client.list_spaces().domain_id_equals(&domain).send().await.expect("ListSpaces");
     assert_eq!(spaces.spaces().len(), 1);
 }
@@ -159,26 +96,11 @@ async fn describe_app_and_describe_space_answer_record_not_found() {
     let Env { client, emulator: _emulator } = env().await;
     let domain = domain(&client, "studio", AuthMode::Iam).await;
     profile(&client, &domain, "alice").await;
-    let (code, message) = error(
-        client
-            .describe_app()
-            .domain_id(&domain)
-            .user_profile_name("alice")
-            .app_type(AppType::JupyterLab)
-            .app_name("nothing")
-            .send()
-            .await,
-    );
+    let (code, message) =
+        error(client.describe_app().domain_id(&domain).user_profile_name("alice").app_type(AppType::JupyterLab).app_name("nothing").send().await);
     assert_eq!(code, "ValidationException");
     assert!(message.contains("RecordNotFound"), "{message}");
-    let (code, message) = error(
-        client
-            .describe_space()
-            .domain_id(&domain)
-            .space_name("nothing")
-            .send()
-            .await,
-    );
+    let (code, message) = error(client.describe_space().domain_id(&domain).space_name("nothing").send().await);
     assert_eq!(code, "ValidationException");
     assert!(message.contains("RecordNotFound"), "{message}");
     // Profiles and domains keep ResourceNotFound.
@@ -192,14 +114,7 @@ async fn update_domain_refuses_network_identity_and_rstudio_changes_while_apps_r
     profile(&client, &domain, "alice").await;
 
     // Switching to VpcOnly needs the network in the same request, apps or not.
-    let (code, message) = error(
-        client
-            .update_domain()
-            .domain_id(&domain)
-            .app_network_access_type(AppNetworkAccessType::VpcOnly)
-            .send()
-            .await,
-    );
+    let (code, message) = error(client.update_domain().domain_id(&domain).app_network_access_type(AppNetworkAccessType::VpcOnly).send().await);
     assert_eq!(code, "ValidationException");
     assert!(message.contains("VpcId and SubnetIds"), "{message}");
 
@@ -215,10 +130,11 @@ async fn update_domain_refuses_network_identity_and_rstudio_changes_while_apps_r
             .send()
             .await
             .map(|_| ()),
+        client.update_domain().domain_id(&domain).subnet_ids("subnet-0def").send().await.map(|_| ()),
         client
             .update_domain()
             .domain_id(&domain)
-            .subnet_ids("subnet-0def")
+            .domain_settings_for_update(DomainSettingsForUpdate::builder().execution_role_identity_config(ExecutionRoleIdentityConfig::UserProfileName).build())
             .send()
             .await
             .map(|_| ()),
@@ -227,34 +143,14 @@ async fn update_domain_refuses_network_identity_and_rstudio_changes_while_apps_r
             .domain_id(&domain)
             .domain_settings_for_update(
                 DomainSettingsForUpdate::builder()
-                    .execution_role_identity_config(ExecutionRoleIdentityConfig::UserProfileName)
-                    .build(),
-            )
-            .send()
-            .await
-            .map(|_| ()),
-        client
-            .update_domain()
-            .domain_id(&domain)
-            .domain_settings_for_update(
-                DomainSettingsForUpdate::builder()
-                    .r_studio_server_pro_domain_settings_for_update(
-                        RStudioServerProDomainSettingsForUpdate::builder()
-                            .domain_execution_role_arn(ROLE)
-                            .build(),
-                    )
+                    .r_studio_server_pro_domain_settings_for_update(RStudioServerProDomainSettingsForUpdate::builder().domain_execution_role_arn(ROLE).build())
                     .build(),
             )
             .send()
             .await
             .map(|_| ()),
     ];
-    for (result, change) in refused.into_iter().zip([
-        "AppNetworkAccessType",
-        "SubnetIds",
-        "ExecutionRoleIdentityConfig",
-        "RStudioServerProDomainSettings",
-    ]) {
+    for (result, change) in refused.into_iter().zip(["AppNetworkAccessType", "SubnetIds", "ExecutionRoleIdentityConfig", "RStudioServerProDomainSettings"]) {
         let (code, message) = error(result);
         assert_eq!(code, "ValidationException", "{change}: {message}");
         assert!(message.contains(change) && message.contains("alice/JupyterLab/lab"), "{message}");
@@ -278,11 +174,7 @@ async fn update_domain_refuses_network_identity_and_rstudio_changes_while_apps_r
         .update_domain()
         .domain_id(&domain)
         .subnet_ids("subnet-0def")
-        .domain_settings_for_update(
-            DomainSettingsForUpdate::builder()
-                .execution_role_identity_config(ExecutionRoleIdentityConfig::UserProfileName)
-                .build(),
-        )
+        .domain_settings_for_update(DomainSettingsForUpdate::builder().execution_role_identity_config(ExecutionRoleIdentityConfig::UserProfileName).build())
         .send()
         .await
         .expect("the same changes pass once no app runs");
@@ -294,14 +186,7 @@ async fn every_owned_space_blocks_delete_user_profile_shared_ones_too() {
     let domain = domain(&client, "studio", AuthMode::Iam).await;
     profile(&client, &domain, "alice").await;
     space(&client, &domain, "team", "alice", SharingType::Shared).await;
-    let (code, message) = error(
-        client
-            .delete_user_profile()
-            .domain_id(&domain)
-            .user_profile_name("alice")
-            .send()
-            .await,
-    );
+    let (code, message) = error(client.delete_user_profile().domain_id(&domain).user_profile_name("alice").send().await);
     assert_eq!(code, "ResourceInUse");
     assert!(message.contains("team"), "{message}");
 }
@@ -313,23 +198,11 @@ async fn delete_app_refuses_apps_that_are_not_in_service() {
     profile(&client, &domain, "alice").await;
     hold(&emulator);
     lab(&client, &domain, "alice", false).await;
-    let (code, message) = error(
-        client
-            .delete_app()
-            .domain_id(&domain)
-            .user_profile_name("alice")
-            .app_type(AppType::JupyterLab)
-            .app_name("lab")
-            .send()
-            .await,
-    );
+    let (code, message) = error(client.delete_app().domain_id(&domain).user_profile_name("alice").app_type(AppType::JupyterLab).app_name("lab").send().await);
     assert_eq!(code, "ValidationException", "{message}");
     assert!(message.contains("Pending") && message.contains("InService"), "{message}");
     release(&emulator);
-    eventually("app InService", || async {
-        (app_status(&client, &domain, "alice").await == Some(AppStatus::InService)).then_some(())
-    })
-    .await;
+    eventually("app InService", || async { (app_status(&client, &domain, "alice").await == Some(AppStatus::InService)).then_some(()) }).await;
     delete_lab(&client, &domain, "alice").await;
 }
 
@@ -338,14 +211,7 @@ async fn user_profile_names_are_unique_regardless_of_case() {
     let Env { client, emulator: _emulator } = env().await;
     let domain = domain(&client, "studio", AuthMode::Iam).await;
     profile(&client, &domain, "alice").await;
-    let (code, message) = error(
-        client
-            .create_user_profile()
-            .domain_id(&domain)
-            .user_profile_name("Alice")
-            .send()
-            .await,
-    );
+    let (code, message) = error(client.create_user_profile().domain_id(&domain).user_profile_name("Alice").send().await);
     assert_eq!(code, "ResourceInUse");
     assert!(message.contains("already exists"), "{message}");
 }
@@ -383,12 +249,7 @@ async fn an_outage_fails_every_call_of_its_operation_until_cleared() {
     let domain = domain(&client, "studio", AuthMode::Iam).await;
     emulator.fail_operation("ListSpaces", Outage::InternalFailure);
     for _ in 0..3 {
-        let err = client
-            .list_spaces()
-            .domain_id_equals(&domain)
-            .send()
-            .await
-            .expect_err("ListSpaces is down");
+        let err = client.list_spaces().domain_id_equals(&domain).send().await.expect_err("ListSpaces is down");
         assert_eq!(err.code(), Some("InternalFailure"));
         assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(500));
     }
@@ -415,11 +276,5 @@ async fn calls_are_recorded_with_the_access_key_that_signed_them() {
     client.list_domains().send().await.expect("ListDomains");
     let other = crate::common::client_as(&emulator.endpoint(), "studio-domain").await;
     other.list_apps().send().await.expect("ListApps");
-    assert_eq!(
-        emulator.signed_calls(),
-        vec![
-            ("test".to_string(), "ListDomains".to_string()),
-            ("studio-domain".to_string(), "ListApps".to_string()),
-        ]
-    );
+    assert_eq!(emulator.signed_calls(), vec![("test".to_string(), "ListDomains".to_string()), ("studio-domain".to_string(), "ListApps".to_string()),]);
 }
