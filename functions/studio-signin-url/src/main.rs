@@ -11,8 +11,8 @@ use tracing::{info, warn, Instrument};
 // One thread: the work is waiting on SageMaker, and Lambda gives small functions under one vCPU.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::logging::init();
-    let sagemaker = shared::Clients::from_env().await.sagemaker;
+    custom_resource::logging::init();
+    let sagemaker = studio::Clients::new(&custom_resource::aws::load_config().await).sagemaker;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let sagemaker = sagemaker.clone();
         async move { handle(&sagemaker, event).await }

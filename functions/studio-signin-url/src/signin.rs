@@ -7,9 +7,10 @@ use aws_sdk_sagemaker::types::AuthMode;
 use aws_sdk_sagemaker::Client;
 use lambda_runtime::Diagnostic;
 use serde::{Deserialize, Serialize};
-use shared::aws::{describe, error_code};
-use shared::names::{check_domain_id, check_name};
-use shared::PropertyError;
+use custom_resource::aws::describe;
+use studio::error::error_code;
+use studio::names::{check_domain_id, check_name};
+use custom_resource::PropertyError;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// How long a URL stays valid when ExpiresInSeconds is not given (the API's default).
@@ -134,7 +135,7 @@ fn check_landing_uri(uri: &str) -> Result<(), PropertyError> {
 
 /// One invocation: the input JSON in, the URL and its expiry out.
 pub async fn sign_in(sagemaker: &Client, payload: &serde_json::Value) -> Result<Output, SigninError> {
-    let input: Input = shared::properties::from_value(payload)?;
+    let input: Input = custom_resource::properties::from_value(payload)?;
     input.validate()?;
     let domain_id = &input.domain_id;
 
@@ -199,7 +200,7 @@ mod tests {
     use serde_json::json;
 
     fn input(value: serde_json::Value) -> Result<Input, PropertyError> {
-        let input: Input = shared::properties::from_value(&value)?;
+        let input: Input = custom_resource::properties::from_value(&value)?;
         input.validate()?;
         Ok(input)
     }

@@ -7,8 +7,8 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier};
 use bytes::Bytes;
-use shared::Error;
-use shared::aws::error_code;
+use custom_resource::{Error, Retry};
+use studio::{AwsResult, Kind};
 use std::time::Instant;
 
 /// Body reads that fail mid-way are retried this many times (the SDK retries only the request).
@@ -27,9 +27,10 @@ pub struct S3Object {
 impl S3Object {
     /// Looks the object up (HeadObject): its size, and the ETag later reads are pinned to.
     pub async fn open(client: &Client, bucket: &str, key: &str) -> Result<Self, Error> {
-        let head = client.head_object().bucket(bucket).key(key).send().await.map_err(|e| {
-            let mut error = Error::aws("HeadObject", &e);
-            if matches!(error_code(&e), Some("NotFound" | "NoSuchKey")) {
+        let head = client.head_object().bucket(bucket).key(key).send().await.aws("HeadObject").map_err(|e| {
+            let not_found = e.is(Kind::NotFound);
+            let mut error = Error::from(e);
+            if not_found {
                 error.reason = format!("s3://{bucket}/{key} does not exist ({})", error.reason);
             }
             error
@@ -59,9 +60,10 @@ impl RangeSource for S3Object {
                 .set_if_match(self.etag.clone())
                 .send()
                 .await
-                .map_err(|e| match error_code(&e) {
+                .aws("GetObject")
+                .map_err(|e| match e.code() {
                     Some("PreconditionFailed") => Error::new(format!("{} was replaced while it was being staged; try again", self.uri())),
-                    _ => Error::aws("GetObject", &e),
+                    _ => e.into(),
                 })?;
             match object.body.collect().await {
                 Ok(body) => return Ok(body.into_segments().collect()),
@@ -70,9 +72,7 @@ impl RangeSource for S3Object {
                     attempt += 1;
                 }
                 Err(e) => {
-                    let mut error = Error::new(format!("GetObject {}: reading the body failed: {e}", self.uri()));
-                    error.retryable = true;
-                    return Err(error);
+                    return Err(Error::new(format!("GetObject {}: reading the body failed: {e}", self.uri())).retry(Retry::ServerError));
                 }
             }
         }
@@ -101,7 +101,7 @@ impl ObjectSink for S3Bucket {
             .body(ByteStream::from(body))
             .send()
             .await
-            .map_err(|e| Error::aws("PutObject", &e))?;
+            .aws("PutObject")?;
         Ok(())
     }
 
@@ -114,7 +114,7 @@ impl ObjectSink for S3Bucket {
             .checksum_algorithm(ChecksumAlgorithm::Crc32)
             .send()
             .await
-            .map_err(|e| Error::aws("CreateMultipartUpload", &e))?;
+            .aws("CreateMultipartUpload")?;
         upload.upload_id().map(str::to_string).ok_or_else(|| Error::new("CreateMultipartUpload returned no UploadId"))
     }
 
@@ -130,7 +130,7 @@ impl ObjectSink for S3Bucket {
             .body(ByteStream::from(body))
             .send()
             .await
-            .map_err(|e| Error::aws("UploadPart", &e))?;
+            .aws("UploadPart")?;
         Ok(Part {
             number,
             etag: part.e_tag().unwrap_or_default().to_string(),
@@ -151,7 +151,7 @@ impl ObjectSink for S3Bucket {
             .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
             .send()
             .await
-            .map_err(|e| Error::aws("CompleteMultipartUpload", &e))?;
+            .aws("CompleteMultipartUpload")?;
         Ok(())
     }
 
@@ -163,7 +163,7 @@ impl ObjectSink for S3Bucket {
             .upload_id(upload_id)
             .send()
             .await
-            .map_err(|e| Error::aws("AbortMultipartUpload", &e))?;
+            .aws("AbortMultipartUpload")?;
         Ok(())
     }
 }
@@ -186,9 +186,10 @@ pub async fn delete_prefix(
             .set_continuation_token(token)
             .send()
             .await
-            .map_err(|e| match error_code(&e) {
+            .aws("ListObjectsV2")
+            .map_err(|e| match e.code() {
                 Some("NoSuchBucket") => Error::new(format!("ListObjectsV2: NoSuchBucket: the bucket {bucket} does not exist")),
-                _ => Error::aws("ListObjectsV2", &e),
+                _ => e.into(),
             })?;
         let keys: Vec<ObjectIdentifier> = page
             .contents()
@@ -199,7 +200,7 @@ pub async fn delete_prefix(
             .collect();
         if !keys.is_empty() {
             let delete = Delete::builder().set_objects(Some(keys)).quiet(true).build().map_err(|e| Error::new(format!("DeleteObjects: {e}")))?;
-            let output = client.delete_objects().bucket(bucket).delete(delete).send().await.map_err(|e| Error::aws("DeleteObjects", &e))?;
+            let output = client.delete_objects().bucket(bucket).delete(delete).send().await.aws("DeleteObjects")?;
             if let Some(failed) = output.errors().first() {
                 return Err(Error::new(format!(
                     "DeleteObjects: {}: {} (s3://{bucket}/{})",
