@@ -65,9 +65,8 @@ fn build_single(name: &str) -> Result<(), String> {
         .entry(name.to_string())
         .or_insert_with(|| {
             eprintln!("building the whole workspace failed; building only {name}");
-            cargo_build(&["--bin", name]).or_else(|bin_failure| {
-                cargo_build(&["--example", name]).map_err(|example_failure| format!("{bin_failure}\n{example_failure}"))
-            })
+            cargo_build(&["--bin", name])
+                .or_else(|bin_failure| cargo_build(&["--example", name]).map_err(|example_failure| format!("{bin_failure}\n{example_failure}")))
         })
         .clone()
 }

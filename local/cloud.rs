@@ -1,11 +1,11 @@
 //! The whole local cloud in one value: SageMaker, S3, Lambda and a CloudFormation driver,
 //! wired so that deployed functions reach the emulators through the standard AWS env.
 
+use crate::REGION;
 use crate::binaries::function_binary;
 use crate::cloudformation::CloudFormation;
 use crate::lambda::{FunctionConfig, LambdaService};
 use crate::s3::S3Server;
-use crate::REGION;
 use aws_sdk_sagemaker::config::{BehaviorVersion, Credentials, Region};
 use sagemaker_emulator::{Options, SageMakerEmulator};
 use std::time::Duration;

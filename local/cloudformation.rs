@@ -70,7 +70,10 @@ pub enum Violation {
     /// The presigned URL requires an empty (or no) Content-Type; this one was set.
     ContentType(String),
     /// Content-Length missing or not the body's length in bytes.
-    ContentLength { header: Option<u64>, body: usize },
+    ContentLength {
+        header: Option<u64>,
+        body: usize,
+    },
     /// Body over 4096 bytes.
     TooLong(usize),
     NotJson(String),
@@ -78,7 +81,11 @@ pub enum Violation {
     /// Status neither "SUCCESS" nor "FAILED".
     Status(Value),
     /// StackId, RequestId or LogicalResourceId not echoed from the event.
-    NotEchoed { field: &'static str, expected: Value, got: Value },
+    NotEchoed {
+        field: &'static str,
+        expected: Value,
+        got: Value,
+    },
     /// Missing, empty, not a string or over 1024 bytes.
     PhysicalResourceId(Value),
     /// FAILED without a non-empty Reason, or a Reason that is not a string.
@@ -141,18 +148,8 @@ impl CloudFormation {
     /// ("arn:aws:cloudformation:us-east-1:123456789012:stack/<name>/<uuid>").
     pub fn new(lambda: &LambdaService, s3: &S3Server, stack: impl Into<String>) -> Self {
         let stack = stack.into();
-        let stack_id = if stack.starts_with("arn:") {
-            stack
-        } else {
-            format!("arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{stack}/{}", uuid_v4())
-        };
-        Self {
-            lambda: lambda.clone(),
-            s3: s3.clone(),
-            stack_id,
-            timeout: Duration::from_secs(120),
-            bucket: tokio::sync::OnceCell::new(),
-        }
+        let stack_id = if stack.starts_with("arn:") { stack } else { format!("arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{stack}/{}", uuid_v4()) };
+        Self { lambda: lambda.clone(), s3: s3.clone(), stack_id, timeout: Duration::from_secs(120), bucket: tokio::sync::OnceCell::new() }
     }
 
     pub fn stack_id(&self) -> &str {
@@ -178,19 +175,11 @@ impl CloudFormation {
         properties: Value,
         old_properties: Value,
     ) -> Result<Response, ProtocolError> {
-        let event = self
-            .event(RequestType::Update, function, logical_id, Some(physical_id), properties, Some(old_properties))
-            .await?;
+        let event = self.event(RequestType::Update, function, logical_id, Some(physical_id), properties, Some(old_properties)).await?;
         self.send(function, event).await
     }
 
-    pub async fn delete(
-        &self,
-        function: &str,
-        logical_id: &str,
-        physical_id: &str,
-        properties: Value,
-    ) -> Result<Response, ProtocolError> {
+    pub async fn delete(&self, function: &str, logical_id: &str, physical_id: &str, properties: Value) -> Result<Response, ProtocolError> {
         let event = self.event(RequestType::Delete, function, logical_id, Some(physical_id), properties, None).await?;
         self.send(function, event).await
     }
@@ -229,13 +218,9 @@ impl CloudFormation {
 
     /// A presigned PUT URL (valid 2 h) for s3://cfn-responses/<url-encoded stack id>/<logical id>/<request id>.
     pub async fn response_url(&self, logical_id: &str, request_id: &str) -> Result<String, ProtocolError> {
-        self.bucket
-            .get_or_try_init(|| self.s3.create_bucket(RESPONSE_BUCKET))
-            .await
-            .map_err(|e| ProtocolError::Presign(e.to_string()))?;
+        self.bucket.get_or_try_init(|| self.s3.create_bucket(RESPONSE_BUCKET)).await.map_err(|e| ProtocolError::Presign(e.to_string()))?;
         let stack: String = url::form_urlencoded::byte_serialize(self.stack_id.as_bytes()).collect();
-        let presigning = aws_sdk_s3::presigning::PresigningConfig::expires_in(RESPONSE_URL_VALIDITY)
-            .map_err(|e| ProtocolError::Presign(e.to_string()))?;
+        let presigning = aws_sdk_s3::presigning::PresigningConfig::expires_in(RESPONSE_URL_VALIDITY).map_err(|e| ProtocolError::Presign(e.to_string()))?;
         let request = self
             .s3
             .client()
@@ -252,22 +237,14 @@ impl CloudFormation {
     /// Delivers a (possibly hostile) event asynchronously, waits for its response and checks it.
     /// The event must carry a RequestId; its ResponseURL should come from `response_url`.
     pub async fn send(&self, function: &str, event: Value) -> Result<Response, ProtocolError> {
-        let request_id = event
-            .get("RequestId")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ProtocolError::BadEvent("no RequestId to wait for".into()))?
-            .to_string();
+        let request_id = event.get("RequestId").and_then(Value::as_str).ok_or_else(|| ProtocolError::BadEvent("no RequestId to wait for".into()))?.to_string();
         tracing::info!(function, %request_id, request_type = %event["RequestType"], "CloudFormation event");
-        self.lambda
-            .invoke_async(function, event.clone())
-            .await
-            .map_err(|source| ProtocolError::Invoke { function: function.to_string(), source })?;
+        self.lambda.invoke_async(function, event.clone()).await.map_err(|source| ProtocolError::Invoke { function: function.to_string(), source })?;
 
         let first = self.wait_for_response(function, &request_id).await?;
         tokio::time::sleep(DUPLICATE_WINDOW).await;
         let body = first.body.as_deref().map(String::from_utf8_lossy).unwrap_or_default().into_owned();
-        let response = check(&first, &event, &request_id)
-            .map_err(|violation| ProtocolError::Violation { request_id: request_id.clone(), violation, body })?;
+        let response = check(&first, &event, &request_id).map_err(|violation| ProtocolError::Violation { request_id: request_id.clone(), violation, body })?;
         let count = self.responses_for(&request_id);
         if count > 1 {
             return Err(ProtocolError::Duplicate { request_id, count });
@@ -283,11 +260,7 @@ impl CloudFormation {
 
     /// Every PUT for the request, refused ones (e.g. injected faults) included.
     pub fn puts_for(&self, request_id: &str) -> Vec<RecordedPut> {
-        self.s3
-            .recorded_puts(&format!("/{RESPONSE_BUCKET}/"))
-            .into_iter()
-            .filter(|put| put.path.rsplit('/').next() == Some(request_id))
-            .collect()
+        self.s3.recorded_puts(&format!("/{RESPONSE_BUCKET}/")).into_iter().filter(|put| put.path.rsplit('/').next() == Some(request_id)).collect()
     }
 
     async fn wait_for_response(&self, function: &str, request_id: &str) -> Result<RecordedPut, ProtocolError> {
@@ -429,16 +402,7 @@ fn check(put: &RecordedPut, event: &Value, request_id: &str) -> Result<Response,
         Some(Value::Bool(b)) => *b,
         Some(other) => return Err(Violation::NoEcho(other.clone())),
     };
-    Ok(Response {
-        status,
-        reason,
-        physical_resource_id,
-        data,
-        no_echo,
-        request_id: request_id.to_string(),
-        put: put.clone(),
-        body,
-    })
+    Ok(Response { status, reason, physical_resource_id, data, no_echo, request_id: request_id.to_string(), put: put.clone(), body })
 }
 
 #[cfg(test)]
@@ -448,9 +412,6 @@ mod tests {
     #[test]
     fn scalars_become_strings_recursively() {
         let properties = json!({"A": 60, "B": true, "C": [1.5, {"D": false}], "E": "x", "F": null});
-        assert_eq!(
-            stringify_scalars(properties),
-            json!({"A": "60", "B": "true", "C": ["1.5", {"D": "false"}], "E": "x", "F": null})
-        );
+        assert_eq!(stringify_scalars(properties), json!({"A": "60", "B": "true", "C": ["1.5", {"D": "false"}], "E": "x", "F": null}));
     }
 }

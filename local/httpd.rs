@@ -48,9 +48,7 @@ where
             let handler = handler.clone();
             connections.spawn(async move {
                 let service = hyper::service::service_fn(handler);
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
             });
             while connections.try_join_next().is_some() {}
         }

@@ -62,14 +62,7 @@ pub struct FunctionConfig {
 impl FunctionConfig {
     /// Lambda's defaults for the rest: 900 s timeout (the maximum), 128 MB.
     pub fn new(name: impl Into<String>, binary: impl Into<PathBuf>) -> Self {
-        Self {
-            name: name.into(),
-            binary: binary.into(),
-            args: Vec::new(),
-            env: Vec::new(),
-            timeout: Duration::from_secs(900),
-            memory_mb: 128,
-        }
+        Self { name: name.into(), binary: binary.into(), args: Vec::new(), env: Vec::new(), timeout: Duration::from_secs(900), memory_mb: 128 }
     }
 
     pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
@@ -187,11 +180,7 @@ pub struct FunctionError {
 impl From<Error> for FunctionError {
     fn from(error: Error) -> Self {
         let message = error.to_string();
-        FunctionError {
-            error_type: error.code().to_string(),
-            body: json!({"errorType": error.code(), "errorMessage": message}),
-            error_message: message,
-        }
+        FunctionError { error_type: error.code().to_string(), body: json!({"errorType": error.code(), "errorMessage": message}), error_message: message }
     }
 }
 
@@ -251,12 +240,7 @@ impl LambdaService {
                 let service = service.clone();
                 async move { Ok::<_, Infallible>(invoke_api(&service, None, req).await) }
             });
-            Inner {
-                endpoint,
-                functions: Mutex::new(HashMap::new()),
-                supervisors: Mutex::new(Vec::new()),
-                _server: server,
-            }
+            Inner { endpoint, functions: Mutex::new(HashMap::new()), supervisors: Mutex::new(Vec::new()), _server: server }
         });
         Ok(Self { inner })
     }
@@ -270,23 +254,15 @@ impl LambdaService {
     /// Fails if the binary cannot be started or the name is taken.
     pub async fn deploy(&self, config: FunctionConfig) -> std::io::Result<()> {
         let (queue, queue_rx) = mpsc::unbounded_channel();
-        let function = Arc::new(Function {
-            config,
-            queue,
-            state: Mutex::new(FunctionState::default()),
-            busy: watch::Sender::new(0),
-            logs: Mutex::new(String::new()),
-        });
+        let function =
+            Arc::new(Function { config, queue, state: Mutex::new(FunctionState::default()), busy: watch::Sender::new(0), logs: Mutex::new(String::new()) });
         let service = Arc::downgrade(&self.inner);
         let instance = Instance::spawn(&function, &service).await?;
         let name = function.config.name.clone();
         {
             let mut functions = lock(&self.inner.functions);
             if functions.contains_key(&name) {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::AlreadyExists,
-                    format!("function {name} is already deployed"),
-                ));
+                return Err(std::io::Error::new(std::io::ErrorKind::AlreadyExists, format!("function {name} is already deployed")));
             }
             functions.insert(name, function.clone());
         }
@@ -353,14 +329,7 @@ impl Inner {
     }
 
     /// Queues an invocation; with `want_reply`, returns where the outcome will arrive.
-    fn submit(
-        &self,
-        name: &str,
-        payload: Value,
-        size: usize,
-        source: InvocationSource,
-        want_reply: bool,
-    ) -> Result<Option<oneshot::Receiver<Outcome>>, Error> {
+    fn submit(&self, name: &str, payload: Value, size: usize, source: InvocationSource, want_reply: bool) -> Result<Option<oneshot::Receiver<Outcome>>, Error> {
         let limit = if want_reply { SYNC_PAYLOAD_LIMIT } else { EVENT_PAYLOAD_LIMIT };
         if size > limit {
             return Err(Error::PayloadTooLarge { size, limit });
@@ -403,11 +372,7 @@ fn outcome_result(outcome: Outcome) -> Result<Value, FunctionError> {
         }
         Outcome::TimedOut => {
             let body = timed_out_document();
-            Err(FunctionError {
-                error_type: "Sandbox.Timedout".into(),
-                error_message: "Task timed out".into(),
-                body,
-            })
+            Err(FunctionError { error_type: "Sandbox.Timedout".into(), error_message: "Task timed out".into(), body })
         }
     }
 }
@@ -423,12 +388,7 @@ fn error_document(error_type: &str, message: impl Into<String>) -> Value {
 // ---------------------------------------------------------------------------------------------
 // The supervisor: one task per function, delivering its queue one invocation at a time.
 
-async fn supervise(
-    function: Arc<Function>,
-    service: Weak<Inner>,
-    mut instance: Option<Instance>,
-    mut queue: mpsc::UnboundedReceiver<Queued>,
-) {
+async fn supervise(function: Arc<Function>, service: Weak<Inner>, mut instance: Option<Instance>, mut queue: mpsc::UnboundedReceiver<Queued>) {
     while let Some(queued) = queue.recv().await {
         let started = Instant::now();
         function.log(format!("START RequestId: {} Version: $LATEST", queued.request_id));
@@ -458,12 +418,7 @@ async fn supervise(
 }
 
 /// Delivers one invocation to the instance (starting one if needed) and waits for its outcome.
-async fn run_invocation(
-    function: &Arc<Function>,
-    service: &Weak<Inner>,
-    slot: &mut Option<Instance>,
-    queued: &Queued,
-) -> Outcome {
+async fn run_invocation(function: &Arc<Function>, service: &Weak<Inner>, slot: &mut Option<Instance>, queued: &Queued) -> Outcome {
     if let Some(instance) = slot
         && let Ok(Some(status)) = instance.child.try_wait()
     {
@@ -573,13 +528,8 @@ impl Instance {
             state.processes.push(ProcessRecord { pid: None, spawned: std::time::Instant::now(), first_next: None });
             state.processes.len() - 1
         };
-        let api = Arc::new(RuntimeApi {
-            function: function.clone(),
-            process,
-            next: tokio::sync::Mutex::new(next_rx),
-            events: events_tx,
-            service: service.clone(),
-        });
+        let api =
+            Arc::new(RuntimeApi { function: function.clone(), process, next: tokio::sync::Mutex::new(next_rx), events: events_tx, service: service.clone() });
         let server = httpd::serve(listener, move |req| {
             let api = api.clone();
             async move { Ok::<_, Infallible>(api.handle(req).await) }
@@ -609,9 +559,7 @@ impl Instance {
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true);
         lock(&function.state).processes[process].spawned = std::time::Instant::now();
-        let mut child = command.spawn().map_err(|e| {
-            std::io::Error::new(e.kind(), format!("cannot start {}: {e}", config.binary.display()))
-        })?;
+        let mut child = command.spawn().map_err(|e| std::io::Error::new(e.kind(), format!("cannot start {}: {e}", config.binary.display())))?;
         lock(&function.state).processes[process].pid = child.id();
         if let Some(stdout) = child.stdout.take() {
             tokio::spawn(capture(stdout, function.clone()));
@@ -698,14 +646,8 @@ impl RuntimeApi {
             return httpd::response(500, &[], "{\"errorMessage\":\"instance stopped\"}");
         };
         let timeout = self.function.config.timeout;
-        let deadline_ms = (SystemTime::now() + timeout)
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis())
-            .to_string();
-        let _ = self.events.send(RuntimeEvent::Picked {
-            request_id: delivery.request_id.clone(),
-            deadline: Instant::now() + timeout,
-        });
+        let deadline_ms = (SystemTime::now() + timeout).duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis()).to_string();
+        let _ = self.events.send(RuntimeEvent::Picked { request_id: delivery.request_id.clone(), deadline: Instant::now() + timeout });
         let arn = function_arn(&self.function.config.name);
         let trace = format!(
             "Root=1-{:08x}-{:024x};Parent={:016x};Sampled=0",
@@ -798,9 +740,7 @@ async fn invoke_api(service: &Weak<Inner>, caller: Option<&str>, req: Request<In
     };
     let version = ("x-amz-executed-version", "$LATEST");
     match outcome {
-        Outcome::Response(value) => {
-            httpd::response(200, &[("content-type", "application/json"), version], serde_json::to_vec(&value).unwrap_or_default())
-        }
+        Outcome::Response(value) => httpd::response(200, &[("content-type", "application/json"), version], serde_json::to_vec(&value).unwrap_or_default()),
         Outcome::Error(document) => function_error_response(&document),
         Outcome::TimedOut => function_error_response(&timed_out_document()),
     }
@@ -809,11 +749,7 @@ async fn invoke_api(service: &Weak<Inner>, caller: Option<&str>, req: Request<In
 fn function_error_response(document: &Value) -> Response<Full<Bytes>> {
     httpd::response(
         200,
-        &[
-            ("content-type", "application/json"),
-            ("x-amz-executed-version", "$LATEST"),
-            ("x-amz-function-error", "Unhandled"),
-        ],
+        &[("content-type", "application/json"), ("x-amz-executed-version", "$LATEST"), ("x-amz-function-error", "Unhandled")],
         serde_json::to_vec(document).unwrap_or_default(),
     )
 }
@@ -834,11 +770,7 @@ fn service_error(error: &Error) -> Response<Full<Bytes>> {
 /// An error in the shape restJson1 clients parse: the code in x-amzn-ErrorType and __type.
 fn aws_error(status: u16, code: &str, message: &str) -> Response<Full<Bytes>> {
     let body = json!({"__type": code, "Type": "User", "message": message});
-    httpd::response(
-        status,
-        &[("content-type", "application/json"), ("x-amzn-errortype", code)],
-        body.to_string(),
-    )
+    httpd::response(status, &[("content-type", "application/json"), ("x-amzn-errortype", code)], body.to_string())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -52,10 +52,7 @@ pub struct RecordedPut {
 
 impl RecordedPut {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     pub fn succeeded(&self) -> bool {
@@ -143,11 +140,7 @@ impl S3Server {
     /// Every PUT whose path ("/bucket/key", decoded) starts with `path_prefix`, oldest first.
     pub fn recorded_puts(&self, path_prefix: &str) -> Vec<RecordedPut> {
         let prefix = absolute(path_prefix);
-        lock(&self.inner.shared.puts)
-            .iter()
-            .filter(|put| put.path.starts_with(&prefix))
-            .cloned()
-            .collect()
+        lock(&self.inner.shared.puts).iter().filter(|put| put.path.starts_with(&prefix)).cloned().collect()
     }
 
     /// Answers the next `n` PUTs under `path_prefix` with `status` (e.g. 500, 503) without
@@ -166,11 +159,7 @@ fn absolute(prefix: &str) -> String {
     if prefix.starts_with('/') { prefix.to_string() } else { format!("/{prefix}") }
 }
 
-async fn handle(
-    shared: Arc<Shared>,
-    service: S3Service,
-    req: Request<Incoming>,
-) -> Result<Response<s3s::Body>, s3s::HttpError> {
+async fn handle(shared: Arc<Shared>, service: S3Service, req: Request<Incoming>) -> Result<Response<s3s::Body>, s3s::HttpError> {
     if req.method() != Method::PUT {
         return service.call(req.map(s3s::Body::from)).await;
     }
@@ -208,11 +197,8 @@ impl Shared {
 }
 
 fn record_put(parts: &http::request::Parts, body: &Bytes) -> RecordedPut {
-    let headers: Vec<(String, String)> = parts
-        .headers
-        .iter()
-        .map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
-        .collect();
+    let headers: Vec<(String, String)> =
+        parts.headers.iter().map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned())).collect();
     let find = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
     let raw_path = parts.uri.path();
     let host = find("host").unwrap_or_default();
@@ -237,13 +223,9 @@ fn fault_response(status: u16) -> Response<s3s::Body> {
         503 => "SlowDown",
         _ => "InjectedFault",
     };
-    let xml = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>fault injected by the local S3 server</Message></Error>"
-    );
+    let xml = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>fault injected by the local S3 server</Message></Error>");
     let mut response = Response::new(s3s::Body::from(xml));
     *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
-    response
-        .headers_mut()
-        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/xml"));
+    response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/xml"));
     response
 }

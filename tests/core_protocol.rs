@@ -5,7 +5,7 @@
 use local_cloud::cloud::LocalCloud;
 use local_cloud::cloudformation::{RequestType, Status};
 use local_cloud::lambda::InvocationSource;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::time::Duration;
 
 const PROBE: &str = "probe";
@@ -21,12 +21,16 @@ async fn stringified_numbers_and_booleans_parse_into_typed_properties() {
     let cloud = cloud().await;
     let r = cloud
         .cfn
-        .create(PROBE, "Probe", json!({
-            "Name": "numbers",
-            "Settings": {"Idle": {"IdleTimeoutInMinutes": 30, "Enabled": true}},
-            "DefaultUserSettings": {"JupyterLabAppSettings": {"AppLifecycleManagement":
-                {"IdleSettings": {"LifecycleManagement": "ENABLED", "IdleTimeoutInMinutes": 60}}}}
-        }))
+        .create(
+            PROBE,
+            "Probe",
+            json!({
+                "Name": "numbers",
+                "Settings": {"Idle": {"IdleTimeoutInMinutes": 30, "Enabled": true}},
+                "DefaultUserSettings": {"JupyterLabAppSettings": {"AppLifecycleManagement":
+                    {"IdleSettings": {"LifecycleManagement": "ENABLED", "IdleTimeoutInMinutes": 60}}}}
+            }),
+        )
         .await
         .unwrap();
     // The driver sent every number and boolean as a string, as CloudFormation does.
@@ -42,14 +46,20 @@ async fn property_errors_name_the_full_path_and_unknown_properties() {
     let cloud = cloud().await;
     let r = cloud
         .cfn
-        .create(PROBE, "Probe", json!({"Name": "bad", "DefaultUserSettings": {"JupyterLabAppSettings":
-            {"AppLifecycleManagement": {"IdleSettings": {"IdleTimeoutInMinutes": "sixty"}}}}}))
+        .create(
+            PROBE,
+            "Probe",
+            json!({"Name": "bad", "DefaultUserSettings": {"JupyterLabAppSettings":
+            {"AppLifecycleManagement": {"IdleSettings": {"IdleTimeoutInMinutes": "sixty"}}}}}),
+        )
         .await
         .unwrap();
     assert_eq!(r.status, Status::Failed);
     let reason = r.reason.unwrap();
     assert!(
-        reason.contains(r#"DefaultUserSettings.JupyterLabAppSettings.AppLifecycleManagement.IdleSettings.IdleTimeoutInMinutes: expected an integer, got "sixty""#),
+        reason.contains(
+            r#"DefaultUserSettings.JupyterLabAppSettings.AppLifecycleManagement.IdleSettings.IdleTimeoutInMinutes: expected an integer, got "sixty""#
+        ),
         "{reason}"
     );
     // A failed Create reports the recognisable marker, never an empty or random id.
@@ -117,11 +127,7 @@ async fn a_near_deadline_continues_in_a_new_invocation_until_done() {
 async fn the_whole_operation_is_bounded_by_service_timeout() {
     let cloud = LocalCloud::start().await.unwrap();
     cloud.deploy_with(PROBE, Duration::from_secs(3), &[]).await.unwrap();
-    let r = cloud
-        .cfn
-        .create(PROBE, "Probe", json!({"Name": "forever", "Behavior": "Wait", "WaitSeconds": 600, "ServiceTimeout": 5}))
-        .await
-        .unwrap();
+    let r = cloud.cfn.create(PROBE, "Probe", json!({"Name": "forever", "Behavior": "Wait", "WaitSeconds": 600, "ServiceTimeout": 5})).await.unwrap();
     assert_eq!(r.status, Status::Failed);
     let reason = r.reason.unwrap();
     assert!(reason.starts_with("timed out after") && reason.contains("waiting for probe forever to finish waiting"), "{reason}");
@@ -207,19 +213,12 @@ async fn logs_are_json_with_the_request_identity_and_never_the_url_signature() {
 async fn update_and_delete_echo_the_physical_id() {
     let cloud = cloud().await;
     let created = cloud.cfn.create(PROBE, "Probe", json!({"Name": "u"})).await.unwrap();
-    let updated = cloud
-        .cfn
-        .update(PROBE, "Probe", &created.physical_resource_id, json!({"Name": "u", "Data": {"K": "v"}}), json!({"Name": "u"}))
-        .await
-        .unwrap();
+    let updated =
+        cloud.cfn.update(PROBE, "Probe", &created.physical_resource_id, json!({"Name": "u", "Data": {"K": "v"}}), json!({"Name": "u"})).await.unwrap();
     assert_eq!(updated.status, Status::Success);
     assert_eq!(updated.physical_resource_id, "probe-u");
     assert_eq!(updated.data["K"], "v");
-    let failed = cloud
-        .cfn
-        .update(PROBE, "Probe", "probe-u", json!({"Name": "u", "Behavior": "Fail"}), json!({"Name": "u"}))
-        .await
-        .unwrap();
+    let failed = cloud.cfn.update(PROBE, "Probe", "probe-u", json!({"Name": "u", "Behavior": "Fail"}), json!({"Name": "u"})).await.unwrap();
     // A failed Update keeps the resource's id (a different one would read as a replacement).
     assert_eq!((failed.status, failed.physical_resource_id.as_str()), (Status::Failed, "probe-u"));
     let deleted = cloud.cfn.delete(PROBE, "Probe", "probe-u", json!({"Name": "u"})).await.unwrap();

@@ -6,7 +6,7 @@ use local_cloud::cloud::LocalCloud;
 use local_cloud::cloudformation::{RequestType, Response, Status};
 use local_cloud::lambda::InvocationSource;
 use sagemaker_emulator::{Options, Phase, ResourceKind};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::time::Duration;
 
 const FUNCTION: &str = "studio-domain";
@@ -91,9 +91,9 @@ fn tags(cloud: &LocalCloud, id: &str) -> Value {
 async fn settled(cloud: &LocalCloud) {
     for _ in 0..200 {
         let snapshot = cloud.sagemaker.snapshot();
-        let busy = ["domains", "profiles", "spaces", "apps"].iter().any(|kind| {
-            snapshot[kind].as_array().into_iter().flatten().any(|r| matches!(r["Status"].as_str(), Some("Pending" | "Updating" | "Deleting")))
-        });
+        let busy = ["domains", "profiles", "spaces", "apps"]
+            .iter()
+            .any(|kind| snapshot[kind].as_array().into_iter().flatten().any(|r| matches!(r["Status"].as_str(), Some("Pending" | "Updating" | "Deleting"))));
         if !busy {
             return;
         }
@@ -124,22 +124,8 @@ async fn seed_users(cloud: &LocalCloud, domain_id: &str) {
         .expect("CreateSpace");
     sm.create_space().domain_id(domain_id).space_name("team-shared").send().await.expect("CreateSpace");
     settled(cloud).await;
-    sm.create_app()
-        .domain_id(domain_id)
-        .user_profile_name("alice")
-        .app_type(AppType::JupyterServer)
-        .app_name("default")
-        .send()
-        .await
-        .expect("CreateApp");
-    sm.create_app()
-        .domain_id(domain_id)
-        .space_name("alice-notebooks")
-        .app_type(AppType::JupyterLab)
-        .app_name("default")
-        .send()
-        .await
-        .expect("CreateApp");
+    sm.create_app().domain_id(domain_id).user_profile_name("alice").app_type(AppType::JupyterServer).app_name("default").send().await.expect("CreateApp");
+    sm.create_app().domain_id(domain_id).space_name("alice-notebooks").app_type(AppType::JupyterLab).app_name("default").send().await.expect("CreateApp");
     settled(cloud).await;
 }
 
@@ -411,7 +397,7 @@ async fn spaces_and_user_profiles_block_the_delete_without_force_delete() {
 }
 
 #[tokio::test]
-async fn force_delete_removes_apps_then_spaces_then_user_profiles_then_the_domain() {
+async fn force_delete_removes_each_space_after_its_apps_and_each_profile_after_its_spaces_then_the_domain() {
     let cloud = cloud().await;
     let props = with(with(properties("forced"), "ForceDelete", json!(true)), "RetentionPolicy", json!({"HomeEfsFileSystem": "Delete"}));
     let id = create(&cloud, props.clone()).await;
@@ -427,7 +413,9 @@ async fn force_delete_removes_apps_then_spaces_then_user_profiles_then_the_domai
     assert_eq!(snapshot["efs"][&efs], "Deleted", "RetentionPolicy Delete");
     let calls = cloud.sagemaker.calls();
     assert_eq!(cloud.sagemaker.call_count("DeleteSpace"), 2);
-    assert!(position(&calls, "DeleteApp", true) < position(&calls, "DeleteSpace", false), "{calls:?}");
+    // Along dependency chains, not phase by phase: a space without apps may go first, but the
+    // last space waits for its apps, and the profile for the spaces it owns.
+    assert!(position(&calls, "DeleteApp", false) < position(&calls, "DeleteSpace", true), "{calls:?}");
     assert!(position(&calls, "DeleteSpace", true) < position(&calls, "DeleteUserProfile", false), "{calls:?}");
     assert!(position(&calls, "DeleteUserProfile", true) < position(&calls, "DeleteDomain", false), "{calls:?}");
 }

@@ -32,14 +32,7 @@ async fn s3_works_with_the_sdk_defaults() {
     let file = tempfile::NamedTempFile::new().unwrap();
     let content: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
     std::fs::write(file.path(), &content).unwrap();
-    client
-        .put_object()
-        .bucket("assets")
-        .key("a/two.bin")
-        .body(ByteStream::from_path(file.path()).await.unwrap())
-        .send()
-        .await
-        .unwrap();
+    client.put_object().bucket("assets").key("a/two.bin").body(ByteStream::from_path(file.path()).await.unwrap()).send().await.unwrap();
     assert_eq!(body_of(&client, "assets", "a/two.bin").await, content);
     let streamed = s3.recorded_puts("/assets/a/two.bin");
     assert_eq!(streamed.len(), 1);
@@ -63,11 +56,7 @@ async fn s3_works_with_the_sdk_defaults() {
             .await
             .unwrap();
         parts.push(
-            CompletedPart::builder()
-                .part_number(number)
-                .e_tag(part.e_tag().unwrap())
-                .set_checksum_crc32(part.checksum_crc32().map(str::to_string))
-                .build(),
+            CompletedPart::builder().part_number(number).e_tag(part.e_tag().unwrap()).set_checksum_crc32(part.checksum_crc32().map(str::to_string)).build(),
         );
     }
     client
@@ -114,13 +103,7 @@ async fn s3_works_with_the_sdk_defaults() {
 }
 
 async fn presigned_put(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> String {
-    let presigned = client
-        .put_object()
-        .bucket(bucket)
-        .key(key)
-        .presigned(PresigningConfig::expires_in(Duration::from_secs(7200)).unwrap())
-        .await
-        .unwrap();
+    let presigned = client.put_object().bucket(bucket).key(key).presigned(PresigningConfig::expires_in(Duration::from_secs(7200)).unwrap()).await.unwrap();
     presigned.uri().to_string()
 }
 
@@ -170,11 +153,8 @@ async fn fault_injection_fails_the_next_puts_under_a_prefix() {
     assert_eq!(http.put(&other).body("x").send().await.unwrap().status(), 200);
 
     let url = presigned_put(&client, "faults", "flaky/x").await;
-    let statuses: Vec<u16> = futures::future::join_all((0..3).map(|_| http.put(&url).body("x").send()))
-        .await
-        .into_iter()
-        .map(|r| r.unwrap().status().as_u16())
-        .collect();
+    let statuses: Vec<u16> =
+        futures::future::join_all((0..3).map(|_| http.put(&url).body("x").send())).await.into_iter().map(|r| r.unwrap().status().as_u16()).collect();
     let mut sorted = statuses.clone();
     sorted.sort();
     assert_eq!(sorted, [200, 500, 500], "{statuses:?}");
@@ -197,9 +177,7 @@ mod lambda {
 
     async fn deploy_echo(name: &str, timeout: Duration) -> LambdaService {
         let lambda = LambdaService::start().await.unwrap();
-        let config = FunctionConfig::new(name, function_binary("echo_function"))
-            .timeout(timeout)
-            .env("EXTRA_SETTING", "from-config");
+        let config = FunctionConfig::new(name, function_binary("echo_function")).timeout(timeout).env("EXTRA_SETTING", "from-config");
         lambda.deploy(config).await.unwrap();
         lambda
     }
@@ -335,25 +313,13 @@ mod lambda {
         assert_eq!(payload, json!({"a": 1}));
 
         // By ARN, with a function error.
-        let output = client
-            .invoke()
-            .function_name("arn:aws:lambda:us-east-1:123456789012:function:sdk")
-            .payload(Blob::new(r#"{"fail":"nope"}"#))
-            .send()
-            .await
-            .unwrap();
+        let output =
+            client.invoke().function_name("arn:aws:lambda:us-east-1:123456789012:function:sdk").payload(Blob::new(r#"{"fail":"nope"}"#)).send().await.unwrap();
         assert_eq!(output.function_error(), Some("Unhandled"));
         let error: Value = serde_json::from_slice(output.payload().unwrap().as_ref()).unwrap();
         assert_eq!(error["errorMessage"], "nope");
 
-        let event = client
-            .invoke()
-            .function_name("sdk")
-            .invocation_type(InvocationType::Event)
-            .payload(Blob::new(r#"{"b":2}"#))
-            .send()
-            .await
-            .unwrap();
+        let event = client.invoke().function_name("sdk").invocation_type(InvocationType::Event).payload(Blob::new(r#"{"b":2}"#)).send().await.unwrap();
         assert_eq!(event.status_code(), 202);
 
         let missing = client.invoke().function_name("nope").payload(Blob::new("{}")).send().await.unwrap_err();
@@ -361,14 +327,7 @@ mod lambda {
         assert!(missing.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()));
 
         let big = format!(r#"{{"x":"{}"}}"#, "y".repeat(256 * 1024));
-        let too_large = client
-            .invoke()
-            .function_name("sdk")
-            .invocation_type(InvocationType::Event)
-            .payload(Blob::new(big))
-            .send()
-            .await
-            .unwrap_err();
+        let too_large = client.invoke().function_name("sdk").invocation_type(InvocationType::Event).payload(Blob::new(big)).send().await.unwrap_err();
         assert_eq!(too_large.code(), Some("RequestEntityTooLargeException"), "{too_large:?}");
 
         assert!(lambda.wait_idle("sdk", Duration::from_secs(30)).await);
@@ -441,10 +400,8 @@ mod cloudformation {
         assert!(url.contains("/cfn-responses/arn%253Aaws%253Acloudformation%253A"), "{url}");
         assert!(event.get("PhysicalResourceId").is_none() && event.get("OldResourceProperties").is_none());
 
-        let updated = cfn
-            .update("responder", "Thing", "echo-Thing", json!({"Count": 4, "Status": "FAILED", "Reason": "no"}), properties.clone())
-            .await
-            .unwrap();
+        let updated =
+            cfn.update("responder", "Thing", "echo-Thing", json!({"Count": 4, "Status": "FAILED", "Reason": "no"}), properties.clone()).await.unwrap();
         assert_eq!((updated.status, updated.reason.as_deref()), (Status::Failed, Some("no")));
         let event = lambda.invocations("responder")[1].payload.clone();
         assert_eq!(event["PhysicalResourceId"], "echo-Thing");

@@ -13,9 +13,9 @@ use local_cloud::lambda::FunctionConfig;
 use sagemaker_emulator::Options;
 use serde_json::{Value, json};
 
+use crate::Settings;
 use crate::report::Part;
 use crate::util::{binary, format_duration, format_mb, format_ratio, median, ms, peak_rss_mb, timed_send, wait_init};
-use crate::Settings;
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/StudioExecution";
 pub const PEER: &str = "python-user-profile";
@@ -128,9 +128,7 @@ async fn seed(cloud: &LocalCloud) -> Result<Fixture, String> {
 async fn measure(cloud: &LocalCloud, fixture: &Fixture, settings: &Settings, function: &str, run: usize) -> Result<(Duration, Duration, f64), String> {
     let mut config = if function == PEER {
         let python = settings.venv.join("bin/python");
-        FunctionConfig::new(function, python)
-            .args(["-m", "awslambdaric", "user_profile.handler"])
-            .env("PYTHONPATH", settings.peer.display().to_string())
+        FunctionConfig::new(function, python).args(["-m", "awslambdaric", "user_profile.handler"]).env("PYTHONPATH", settings.peer.display().to_string())
     } else {
         FunctionConfig::new(function, binary(function)?)
     };

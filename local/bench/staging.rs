@@ -37,12 +37,7 @@ fn datasets(smoke: bool) -> Vec<Dataset> {
     let (small, large, huge) = if smoke { (20, (2, 1 << 20), 8 << 20) } else { (2000, (5, 200_000_000), 1 << 30) };
     vec![
         Dataset { label: format!("{} files of 4 KB", thousands(small)), files: small, size: 4096, target: "≥ 3x faster" },
-        Dataset {
-            label: format!("{} files of {} MB", large.0, large.1 / 1_000_000),
-            files: large.0,
-            size: large.1,
-            target: "at least as fast",
-        },
+        Dataset { label: format!("{} files of {} MB", large.0, large.1 / 1_000_000), files: large.0, size: large.1, target: "at least as fast" },
         Dataset {
             label: if huge >= 1 << 30 { format!("one-file zip of {} GiB", huge >> 30) } else { format!("one-file zip of {} MiB", huge >> 20) },
             files: 1,
@@ -128,12 +123,8 @@ async fn prepare(sets: &[Dataset]) -> Result<(LocalCloud, CloudFormation), Strin
         let path = work.path().join(format!("set-{i}.zip"));
         let (files, size) = (set.files, set.size);
         let zip_path = path.clone();
-        tokio::task::spawn_blocking(move || write_zip(&zip_path, files, size))
-            .await
-            .map_err(|e| e.to_string())??;
-        upload(&client, &format!("set-{i}.zip"), &path)
-            .await
-            .map_err(|e| format!("uploading {}: {e}", set.label))?;
+        tokio::task::spawn_blocking(move || write_zip(&zip_path, files, size)).await.map_err(|e| e.to_string())??;
+        upload(&client, &format!("set-{i}.zip"), &path).await.map_err(|e| format!("uploading {}: {e}", set.label))?;
         std::fs::remove_file(&path).map_err(|e| e.to_string())?;
     }
     // Its own driver: staging a GiB may take longer than the default wait.

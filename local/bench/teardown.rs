@@ -72,11 +72,7 @@ async fn measure(profiles: usize, delay: Duration, run: usize) -> Result<Sample,
     cloud.sagemaker.set_transition_delay(delay);
     cloud.sagemaker.set_throttle_rate(THROTTLE_RATE);
     let before = cloud.sagemaker.calls().len();
-    let event = cloud
-        .cfn
-        .event(RequestType::Delete, FUNCTION, "Domain", Some(&domain_id), properties(run), None)
-        .await
-        .map_err(|e| e.to_string())?;
+    let event = cloud.cfn.event(RequestType::Delete, FUNCTION, "Domain", Some(&domain_id), properties(run), None).await.map_err(|e| e.to_string())?;
     let (wall, _) = timed_send(&cloud.cfn, &cloud.lambda, FUNCTION, event).await.map_err(|e| format!("domain Delete: {e}"))?;
     let mut calls = BTreeMap::new();
     for operation in cloud.sagemaker.calls().into_iter().skip(before) {
@@ -97,12 +93,7 @@ async fn seed(cloud: &LocalCloud, domain_id: &str, profiles: usize) -> Result<()
     let fail = |what: &str, e: &dyn std::fmt::Display| format!("seeding, {what}: {e}");
     for n in 0..profiles {
         let user = format!("user-{n:02}");
-        sm.create_user_profile()
-            .domain_id(domain_id)
-            .user_profile_name(&user)
-            .send()
-            .await
-            .map_err(|e| fail("CreateUserProfile", &DisplayErrorContext(e)))?;
+        sm.create_user_profile().domain_id(domain_id).user_profile_name(&user).send().await.map_err(|e| fail("CreateUserProfile", &DisplayErrorContext(e)))?;
     }
     cloud.sagemaker.snapshot(); // settles everything started so far
     for n in 0..profiles {

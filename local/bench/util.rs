@@ -98,5 +98,11 @@ pub fn format_mb(mb: f64) -> String {
 
 /// "12.3x"
 pub fn format_ratio(ratio: f64) -> String {
-    if ratio.is_nan() || ratio.is_infinite() { "n/a".into() } else if ratio >= 10.0 { format!("{ratio:.0}x") } else { format!("{ratio:.2}x") }
+    if ratio.is_nan() || ratio.is_infinite() {
+        "n/a".into()
+    } else if ratio >= 10.0 {
+        format!("{ratio:.0}x")
+    } else {
+        format!("{ratio:.2}x")
+    }
 }

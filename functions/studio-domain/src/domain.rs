@@ -2,15 +2,13 @@
 
 use crate::properties::{Identity, Properties};
 use crate::settings::Changes;
-use crate::teardown::{reason, DeleteProgress, Deletion};
+use crate::teardown::{DeleteProgress, Deletion, reason};
 use aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput;
-use aws_sdk_sagemaker::types::{
-    AppNetworkAccessType, AppSecurityGroupManagement, AuthMode, DomainStatus, RetentionPolicy, RetentionType, TagPropagation,
-};
+use aws_sdk_sagemaker::types::{AppNetworkAccessType, AppSecurityGroupManagement, AuthMode, DomainStatus, RetentionPolicy, RetentionType, TagPropagation};
 use custom_resource::{CustomResource, Done, Error, Outcome, Pending, Request, Step};
 use serde::{Deserialize, Serialize};
 use studio::names::is_domain_id;
-use studio::{describe, tags, AwsResult, Kind, Owner};
+use studio::{AwsResult, Kind, Owner, describe, tags};
 use tracing::{info, warn};
 
 pub struct StudioDomain {
@@ -101,9 +99,9 @@ impl StudioDomain {
         };
         match domain.status() {
             Some(DomainStatus::InService) => Ok(done(domain_id, &domain).into()),
-            Some(DomainStatus::Pending) => Ok(Pending::new(Creating { domain_id: domain_id.to_string() }, format!("domain {domain_id} to become InService"))
-                .resource(domain_id)
-                .into()),
+            Some(DomainStatus::Pending) => {
+                Ok(Pending::new(Creating { domain_id: domain_id.to_string() }, format!("domain {domain_id} to become InService")).resource(domain_id).into())
+            }
             Some(DomainStatus::Failed) => Err(self.discard_failed(domain_id, &domain).await),
             status => Err(Error::new(format!(
                 "domain {domain_id} is {} instead of becoming InService{}",
@@ -226,16 +224,20 @@ impl CustomResource for StudioDomain {
                 properties.validate()?;
                 self.start_update(step, physical_id, properties, old).await
             }
-            Some(UpdateProgress::Replacing(Creating { domain_id })) => self
-                .wait_created(&domain_id)
-                .await
-                .map(|o| o.map_progress(UpdateProgress::Replacing))
-                .map_err(|e| replacement_failed(e, physical_id)),
+            Some(UpdateProgress::Replacing(Creating { domain_id })) => {
+                self.wait_created(&domain_id).await.map(|o| o.map_progress(UpdateProgress::Replacing)).map_err(|e| replacement_failed(e, physical_id))
+            }
             Some(UpdateProgress::Updating) => self.wait_updated(physical_id).await,
         }
     }
 
-    async fn delete(&self, step: &Step, physical_id: &str, properties: &Properties, progress: Option<DeleteProgress>) -> Result<Outcome<DeleteProgress>, Error> {
+    async fn delete(
+        &self,
+        step: &Step,
+        physical_id: &str,
+        properties: &Properties,
+        progress: Option<DeleteProgress>,
+    ) -> Result<Outcome<DeleteProgress>, Error> {
         Deletion { sagemaker: &self.sagemaker, domain_id: physical_id, properties }.step(step, progress).await
     }
 }
@@ -283,4 +285,3 @@ fn replacement_failed(error: Error, old_domain_id: &str) -> Error {
     let reason = format!("replacing domain {old_domain_id} failed (it is unchanged): {}", error.reason);
     Error { reason, ..error }
 }
-

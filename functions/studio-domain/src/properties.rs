@@ -4,19 +4,17 @@
 //! before anything is sent, naming the property at fault.
 
 use aws_sdk_sagemaker::types::{
-    AppInstanceType, AppNetworkAccessType, AppSecurityGroupManagement, AppType, AuthMode, AutoMountHomeEfs, DataSourceName,
-    DefaultSpaceSettings, DomainSettings, ExecutionRoleIdentityConfig, FeatureStatus, IpAddressType, LifecycleManagement, MlTools,
-    NotebookOutputOption, RStudioServerProAccessStatus, RStudioServerProUserGroup, SageMakerImageName, StudioWebPortal,
-    TagPropagation, UserSettings,
+    AppInstanceType, AppNetworkAccessType, AppSecurityGroupManagement, AppType, AuthMode, AutoMountHomeEfs, DataSourceName, DefaultSpaceSettings,
+    DomainSettings, ExecutionRoleIdentityConfig, FeatureStatus, IpAddressType, LifecycleManagement, MlTools, NotebookOutputOption,
+    RStudioServerProAccessStatus, RStudioServerProUserGroup, SageMakerImageName, StudioWebPortal, TagPropagation, UserSettings,
 };
+use custom_resource::PropertyError;
 use serde::Deserialize;
 use serde_json::Value;
-use custom_resource::PropertyError;
+use studio::Api;
 use studio::api::to_json;
 use studio::names::{check_name, one_of};
 use studio::ownership::{self, MAX_USER_TAGS as MAX_TAGS};
-use studio::Api;
-
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
@@ -79,12 +77,7 @@ pub struct Identity {
 
 impl Properties {
     pub fn identity(&self) -> Identity {
-        Identity {
-            domain_name: self.domain_name.clone(),
-            auth_mode: self.auth_mode.clone(),
-            vpc_id: self.vpc_id.clone(),
-            kms_key_id: self.kms_key_id.clone(),
-        }
+        Identity { domain_name: self.domain_name.clone(), auth_mode: self.auth_mode.clone(), vpc_id: self.vpc_id.clone(), kms_key_id: self.kms_key_id.clone() }
     }
 
     /// The properties whose change needs a new domain, compared with the domain as it is.
@@ -169,16 +162,9 @@ impl Properties {
 
     /// Constraints between members.
     fn validate_network(&self) -> Result<(), PropertyError> {
-        let rstudio_role = self
-            .domain_settings
-            .as_ref()
-            .and_then(|s| s.r_studio_server_pro_domain_settings())
-            .map(|r| r.domain_execution_role_arn());
+        let rstudio_role = self.domain_settings.as_ref().and_then(|s| s.r_studio_server_pro_domain_settings()).map(|r| r.domain_execution_role_arn());
         if rstudio_role == Some(None) {
-            return Err(PropertyError::new(
-                "DomainSettings.RStudioServerProDomainSettings.DomainExecutionRoleArn",
-                "required property is missing",
-            ));
+            return Err(PropertyError::new("DomainSettings.RStudioServerProDomainSettings.DomainExecutionRoleArn", "required property is missing"));
         }
         if !self.is_vpc_only() {
             return Ok(());
@@ -251,12 +237,13 @@ fn check_member(path: &str, name: &str, value: &Value) -> Result<(), PropertyErr
         "DefaultEbsStorageSettings" => {
             let size = |member: &str| value.get(member).and_then(Value::as_i64);
             if let (Some(default), Some(maximum)) = (size("DefaultEbsVolumeSizeInGb"), size("MaximumEbsVolumeSizeInGb"))
-                && default > maximum {
-                    return Err(PropertyError::new(
-                        format!("{path}.DefaultEbsVolumeSizeInGb"),
-                        format!("{default} is larger than MaximumEbsVolumeSizeInGb ({maximum})"),
-                    ));
-                }
+                && default > maximum
+            {
+                return Err(PropertyError::new(
+                    format!("{path}.DefaultEbsVolumeSizeInGb"),
+                    format!("{default} is larger than MaximumEbsVolumeSizeInGb ({maximum})"),
+                ));
+            }
         }
         _ => {}
     }
@@ -289,13 +276,10 @@ fn enumeration(member: &str) -> Option<&'static [&'static str]> {
 fn strings<'a>(path: &str, value: &'a Value) -> Vec<(String, &'a str)> {
     match value {
         Value::String(s) => vec![(path.to_string(), s.as_str())],
-        Value::Array(items) => {
-            items.iter().enumerate().filter_map(|(i, item)| item.as_str().map(|s| (format!("{path}[{i}]"), s))).collect()
-        }
+        Value::Array(items) => items.iter().enumerate().filter_map(|(i, item)| item.as_str().map(|s| (format!("{path}[{i}]"), s))).collect(),
         _ => Vec::new(),
     }
 }
-
 
 fn check_length(path: &str, value: &str, min: usize, max: usize) -> Result<(), PropertyError> {
     let length = value.chars().count();
@@ -310,21 +294,12 @@ fn check_length(path: &str, value: &str, min: usize, max: usize) -> Result<(), P
 
 fn check_count(path: &str, value: &Value, max: usize) -> Result<(), PropertyError> {
     let count = value.as_array().map_or(0, Vec::len);
-    if count <= max {
-        Ok(())
-    } else {
-        Err(PropertyError::new(path, format!("at most {max} items, got {count}")))
-    }
+    if count <= max { Ok(()) } else { Err(PropertyError::new(path, format!("at most {max} items, got {count}"))) }
 }
 
 fn check_range(path: &str, value: i64, min: i64, max: i64) -> Result<(), PropertyError> {
-    if (min..=max).contains(&value) {
-        Ok(())
-    } else {
-        Err(PropertyError::new(path, format!("expected {min} to {max}, got {value}")))
-    }
+    if (min..=max).contains(&value) { Ok(()) } else { Err(PropertyError::new(path, format!("expected {min} to {max}, got {value}"))) }
 }
-
 
 /// VpcId and subnet ids: `[-0-9a-zA-Z]+`, at most 32 characters.
 fn check_vpc_id(path: &str, id: &str) -> Result<(), PropertyError> {
@@ -361,9 +336,10 @@ fn check_role_arn(path: &str, arn: &str) -> Result<(), PropertyError> {
         ["arn", partition, "iam", "", account, resource] => {
             is_partition(partition)
                 && is_account(account)
-                && resource.strip_prefix("role").map(|name| name.strip_prefix('/').unwrap_or(name)).is_some_and(|name| {
-                    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@-_/".contains(c))
-                })
+                && resource
+                    .strip_prefix("role")
+                    .map(|name| name.strip_prefix('/').unwrap_or(name))
+                    .is_some_and(|name| !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@-_/".contains(c)))
         }
         _ => false,
     };
@@ -389,10 +365,7 @@ fn check_lifecycle_config_arn(path: &str, arn: &str) -> Result<(), PropertyError
     if valid {
         Ok(())
     } else {
-        Err(PropertyError::new(
-            path,
-            format!("{arn:?} is not a Studio lifecycle config ARN (arn:aws:sagemaker:REGION:ACCOUNT:studio-lifecycle-config/NAME)"),
-        ))
+        Err(PropertyError::new(path, format!("{arn:?} is not a Studio lifecycle config ARN (arn:aws:sagemaker:REGION:ACCOUNT:studio-lifecycle-config/NAME)")))
     }
 }
 
@@ -403,7 +376,6 @@ fn is_partition(partition: &str) -> bool {
 fn is_account(account: &str) -> bool {
     account.len() == 12 && account.chars().all(|c| c.is_ascii_digit())
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -544,11 +516,8 @@ mod tests {
 
     #[test]
     fn rstudio_in_vpc_only_needs_app_security_group_management() {
-        let value = with(
-            valid(),
-            "/DomainSettings/RStudioServerProDomainSettings",
-            json!({"DomainExecutionRoleArn": "arn:aws:iam::123456789012:role/rstudio"}),
-        );
+        let value =
+            with(valid(), "/DomainSettings/RStudioServerProDomainSettings", json!({"DomainExecutionRoleArn": "arn:aws:iam::123456789012:role/rstudio"}));
         assert_eq!(invalid(value.clone()).path, "AppSecurityGroupManagement");
         parse(with(value, "/AppSecurityGroupManagement", json!("Service"))).unwrap().validate().unwrap();
     }

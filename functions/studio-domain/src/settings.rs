@@ -7,13 +7,11 @@
 //! serialized by the SDK's own schema, so "60" and 60 compare equal.
 
 use crate::properties::Properties;
-use aws_sdk_sagemaker::types::{
-    AppNetworkAccessType, AppSecurityGroupManagement, DefaultSpaceSettings, DomainSettingsForUpdate, TagPropagation, UserSettings,
-};
+use aws_sdk_sagemaker::types::{AppNetworkAccessType, AppSecurityGroupManagement, DefaultSpaceSettings, DomainSettingsForUpdate, TagPropagation, UserSettings};
 use aws_smithy_schema::serde::SerializableStruct;
 use custom_resource::Error;
 use serde_json::{Map, Value};
-use studio::api::{self, to_json, ApiShape};
+use studio::api::{self, ApiShape, to_json};
 
 /// The settings members of a set of properties, as JSON.
 #[derive(Debug, Clone, Default)]
@@ -25,9 +23,7 @@ pub struct SettingsJson {
 
 /// The settings members as JSON with the API's member names, to compare and clear ([`crate::settings`]).
 pub fn settings_json(p: &Properties) -> Result<SettingsJson, Error> {
-    let json = |path: &str, shape: &dyn SerializableStruct| {
-        to_json(shape).map_err(|e| Error::new(format!("internal error: {path} cannot be serialized: {e}")))
-    };
+    let json = |path: &str, shape: &dyn SerializableStruct| to_json(shape).map_err(|e| Error::new(format!("internal error: {path} cannot be serialized: {e}")));
     Ok(SettingsJson {
         default_user_settings: Some(json("DefaultUserSettings", &*p.default_user_settings)?),
         default_space_settings: p.default_space_settings.as_ref().map(|s| json("DefaultSpaceSettings", &**s)).transpose()?,
@@ -90,20 +86,16 @@ impl Changes {
                 None => new.app_network_access_type.as_deref().map(AppNetworkAccessType::from),
             },
             tag_propagation: match old {
-                Some(old) => changed(
-                    with_default(&new.tag_propagation, propagation_default).as_ref(),
-                    with_default(&old.tag_propagation, propagation_default).as_ref(),
-                )
-                .then(|| TagPropagation::from(new.tag_propagation.as_deref().unwrap_or(propagation_default))),
+                Some(old) => {
+                    changed(with_default(&new.tag_propagation, propagation_default).as_ref(), with_default(&old.tag_propagation, propagation_default).as_ref())
+                        .then(|| TagPropagation::from(new.tag_propagation.as_deref().unwrap_or(propagation_default)))
+                }
                 None => new.tag_propagation.as_deref().map(TagPropagation::from),
             },
             // Has no default to return to: removing it leaves the domain as it is.
-            app_security_group_management: changed(
-                new.app_security_group_management.as_ref(),
-                old.and_then(|o| o.app_security_group_management.as_ref()),
-            )
-            .then(|| new.app_security_group_management.as_deref().map(AppSecurityGroupManagement::from))
-            .flatten(),
+            app_security_group_management: changed(new.app_security_group_management.as_ref(), old.and_then(|o| o.app_security_group_management.as_ref()))
+                .then(|| new.app_security_group_management.as_deref().map(AppSecurityGroupManagement::from))
+                .flatten(),
         })
     }
 
@@ -131,9 +123,10 @@ impl Changes {
 /// DomainSettings as UpdateDomain takes them: the same members, RStudio's under another name.
 fn for_update(mut settings: Value) -> Value {
     if let Some(members) = settings.as_object_mut()
-        && let Some(rstudio) = members.remove("RStudioServerProDomainSettings") {
-            members.insert("RStudioServerProDomainSettingsForUpdate".into(), rstudio);
-        }
+        && let Some(rstudio) = members.remove("RStudioServerProDomainSettings")
+    {
+        members.insert("RStudioServerProDomainSettingsForUpdate".into(), rstudio);
+    }
     settings
 }
 
@@ -171,9 +164,10 @@ pub fn with_removals_cleared(new: &Value, old: &Value) -> Value {
             }
             for (name, old_value) in old {
                 if !new.contains_key(name)
-                    && let Some(emptied) = emptied(old_value) {
-                        out.insert(name.clone(), emptied);
-                    }
+                    && let Some(emptied) = emptied(old_value)
+                {
+                    out.insert(name.clone(), emptied);
+                }
             }
             Value::Object(out)
         }
@@ -245,10 +239,7 @@ mod tests {
         let changes = Changes::between(&new, Some(&old)).unwrap();
         assert_eq!(changes.members(), ["DefaultUserSettings"]);
         let sent = to_json(changes.default_user_settings.as_ref().unwrap()).unwrap();
-        assert_eq!(
-            sent,
-            json!({"ExecutionRole": "arn:aws:iam::123456789012:role/studio", "JupyterLabAppSettings": {"LifecycleConfigArns": []}})
-        );
+        assert_eq!(sent, json!({"ExecutionRole": "arn:aws:iam::123456789012:role/studio", "JupyterLabAppSettings": {"LifecycleConfigArns": []}}));
     }
 
     #[test]
@@ -271,10 +262,7 @@ mod tests {
         let new = properties(json!({"DomainSettings": {"RStudioServerProDomainSettings": {"DomainExecutionRoleArn": "arn:aws:iam::123456789012:role/r"}}}));
         let changes = Changes::between(&new, Some(&properties(json!({})))).unwrap();
         let sent = changes.domain_settings_for_update.unwrap();
-        assert_eq!(
-            sent.r_studio_server_pro_domain_settings_for_update().and_then(|r| r.domain_execution_role_arn()),
-            Some("arn:aws:iam::123456789012:role/r")
-        );
+        assert_eq!(sent.r_studio_server_pro_domain_settings_for_update().and_then(|r| r.domain_execution_role_arn()), Some("arn:aws:iam::123456789012:role/r"));
     }
 
     #[test]

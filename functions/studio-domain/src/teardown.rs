@@ -5,13 +5,13 @@
 //! its own chain (its apps, then it; a profile after the spaces it owns), not phase by phase.
 
 use crate::properties::{HomeEfsFileSystem, Properties};
+use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput;
 use aws_sdk_sagemaker::types::{DomainStatus, RetentionPolicy, RetentionType, SpaceStatus, UserProfileStatus};
-use aws_sdk_sagemaker::Client;
 use custom_resource::{Done, Error, Outcome, Pending, Step};
 use serde::{Deserialize, Serialize};
-use studio::teardown::{bounded, summary, Teardown};
-use studio::{describe, tags, AwsResult, Kind, Owner};
+use studio::teardown::{Teardown, bounded, summary};
+use studio::{AwsResult, Kind, Owner, describe, tags};
 use tracing::{info, warn};
 
 /// Characters of names a FAILED Reason may list per kind (the whole response is limited to 4 KB).
@@ -89,7 +89,10 @@ impl Deletion<'_> {
         let (profiles, spaces) = (describe::user_profiles(self.sagemaker, self.domain_id).await?, describe::spaces(self.sagemaker, self.domain_id).await?);
         let profile_names: Vec<String> = profiles.iter().filter_map(|p| p.user_profile_name().map(str::to_string)).collect();
         let owned_by_a_profile = |space: &aws_sdk_sagemaker::types::SpaceDetails| {
-            space.ownership_settings_summary().and_then(|o| o.owner_user_profile_name()).is_some_and(|o| profile_names.iter().any(|p| p.eq_ignore_ascii_case(o)))
+            space
+                .ownership_settings_summary()
+                .and_then(|o| o.owner_user_profile_name())
+                .is_some_and(|o| profile_names.iter().any(|p| p.eq_ignore_ascii_case(o)))
         };
         let unowned: Vec<_> = spaces.into_iter().filter(|s| !owned_by_a_profile(s)).collect();
         if !unowned.is_empty() || !profiles.is_empty() {
@@ -97,10 +100,8 @@ impl Deletion<'_> {
         }
         let statuses: Vec<(String, Option<UserProfileStatus>)> =
             profiles.iter().filter_map(|p| Some((p.user_profile_name()?.to_string(), p.status().cloned()))).collect();
-        let (spaces_left, profiles_left) = futures::join!(
-            teardown.spaces(&unowned),
-            bounded(statuses, |(name, status)| async move { teardown.user_profile(&name, status.as_ref()).await })
-        );
+        let (spaces_left, profiles_left) =
+            futures::join!(teardown.spaces(&unowned), bounded(statuses, |(name, status)| async move { teardown.user_profile(&name, status.as_ref()).await }));
         let mut left = spaces_left?;
         for profile in profiles_left {
             left.extend(profile?);
@@ -151,7 +152,13 @@ impl Deletion<'_> {
         };
         // Read while the domain exists: DescribeDomain cannot tell it afterwards.
         let home_efs_file_system_id = home_efs_file_system_id.or_else(|| domain.home_efs_file_system_id().map(str::to_string));
-        let waiting = || Pending::new(DeleteProgress::DeletingDomain { home_efs_file_system_id: home_efs_file_system_id.clone() }, format!("domain {domain_id} to be deleted")).into();
+        let waiting = || {
+            Pending::new(
+                DeleteProgress::DeletingDomain { home_efs_file_system_id: home_efs_file_system_id.clone() },
+                format!("domain {domain_id} to be deleted"),
+            )
+            .into()
+        };
         match (domain.status(), requested) {
             (Some(DomainStatus::Deleting), _) => return Ok(waiting()),
             (Some(DomainStatus::DeleteFailed), true) => {

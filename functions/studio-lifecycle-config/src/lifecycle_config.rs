@@ -9,11 +9,11 @@ use crate::staging::store::ObjectSink;
 use crate::staging::zip_index::Limits;
 use crate::staging::{self, Tuning};
 
-use serde::{Deserialize, Serialize};
 use custom_resource::{CustomResource, Done, Error, Outcome, Pending, Request, Step};
-use studio::{AwsResult, Kind, Owner, describe, tags};
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use studio::{AwsResult, Kind, Owner, describe, tags};
 use tracing::{info, warn};
 
 /// Staging stops this far before the step's deadline (half of the step's time, at most 2
@@ -105,7 +105,14 @@ impl LifecycleConfig {
     }
 
     /// Makes the config for `plan`: stages (in slices), then CreateStudioLifecycleConfig.
-    async fn provision(&self, step: &Step, spec: &Spec, plan: &Plan, old_tags: &[(String, String)], progress: Option<Staging>) -> Result<Outcome<Staging>, Error> {
+    async fn provision(
+        &self,
+        step: &Step,
+        spec: &Spec,
+        plan: &Plan,
+        old_tags: &[(String, String)],
+        progress: Option<Staging>,
+    ) -> Result<Outcome<Staging>, Error> {
         let request = step.request();
         let (mut asset, mut file) = match progress {
             Some(Staging { content_sha256, asset, file }) => {
@@ -245,9 +252,9 @@ impl LifecycleConfig {
         let search = format!("{parent}{}", arn.hash);
         // Only `<parent><64 hex starting with the name's 10>/...`: never another base's files.
         let ours = |key: &str| {
-            key.strip_prefix(&parent).and_then(|rest| rest.split_once('/')).is_some_and(|(hash, _)| {
-                hash.len() == 64 && hash.starts_with(&arn.hash) && hash.chars().all(|c| c.is_ascii_hexdigit())
-            })
+            key.strip_prefix(&parent)
+                .and_then(|rest| rest.split_once('/'))
+                .is_some_and(|(hash, _)| hash.len() == 64 && hash.starts_with(&arn.hash) && hash.chars().all(|c| c.is_ascii_hexdigit()))
         };
         let uri = location.uri(&format!("{search}.../"));
         match delete_prefix(&self.s3, &location.bucket, &search, ours, self.work_until(step).max(Instant::now() + Duration::from_secs(1))).await {
@@ -321,7 +328,13 @@ impl CustomResource for LifecycleConfig {
         self.provision(step, &spec, &plan, &old_tags, progress).await
     }
 
-    async fn delete(&self, step: &Step, physical_id: &str, properties: &Properties, progress: Option<DeleteProgress>) -> Result<Outcome<DeleteProgress>, Error> {
+    async fn delete(
+        &self,
+        step: &Step,
+        physical_id: &str,
+        properties: &Properties,
+        progress: Option<DeleteProgress>,
+    ) -> Result<Outcome<DeleteProgress>, Error> {
         let Some(arn) = ConfigArn::parse(physical_id) else {
             return Ok(Done::new(physical_id).into());
         };
@@ -343,16 +356,16 @@ impl CustomResource for LifecycleConfig {
                     if let Err(not_ours) = Owner::from(step.request()).guard(&tags, format!("lifecycle config {name}")) {
                         return Ok(Done::new(physical_id).reason(not_ours.on_delete()).into());
                     }
-                    let deleted = self.sagemaker.delete_studio_lifecycle_config().studio_lifecycle_config_name(&name).send().await.aws("DeleteStudioLifecycleConfig");
+                    let deleted =
+                        self.sagemaker.delete_studio_lifecycle_config().studio_lifecycle_config_name(&name).send().await.aws("DeleteStudioLifecycleConfig");
                     match deleted {
                         Ok(_) => info!(name, "deleted the lifecycle config"),
                         Err(e) if e.is(Kind::NotFound) => info!(name, "the config is already gone"),
                         Err(e) if e.is(Kind::InUse) => {
                             let why = e.message.as_deref().unwrap_or("a domain, user profile, space or running app uses it");
-                            let kept = if staged.is_empty() { String::new() } else { format!("; its staged assets at {staged} are kept so that it keeps working") };
-                            return Ok(Done::new(physical_id)
-                                .reason(format!("retained: in use: {why}{kept}. Delete it once nothing uses it"))
-                                .into());
+                            let kept =
+                                if staged.is_empty() { String::new() } else { format!("; its staged assets at {staged} are kept so that it keeps working") };
+                            return Ok(Done::new(physical_id).reason(format!("retained: in use: {why}{kept}. Delete it once nothing uses it")).into());
                         }
                         Err(e) => return Err(e.into()),
                     }

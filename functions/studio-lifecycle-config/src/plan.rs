@@ -6,8 +6,8 @@ use crate::script::{self, FULL_SCRIPT_FILE, MAX_CONTENT_CHARS};
 use crate::staging::s3::S3Object;
 use crate::staging::zip_index::Limits;
 use crate::staging::{self, InspectedZip, StagingError};
-use sha2::{Digest, Sha256};
 use custom_resource::{Error, PropertyError};
+use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 /// Hex characters of the content hash in the config's name.

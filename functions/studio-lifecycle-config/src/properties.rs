@@ -4,8 +4,8 @@ use crate::staging::Exclude;
 use aws_sdk_sagemaker::types::{StudioLifecycleConfigAppType, Tag};
 use custom_resource::PropertyError;
 use serde::Deserialize;
-use studio::names::Enum;
 use studio::Api;
+use studio::names::Enum;
 
 /// The longest base name: a hyphen and 10 hex characters of the content hash are appended,
 /// within the API's 63.
@@ -120,8 +120,8 @@ impl Properties {
             if asset.source_key.is_empty() {
                 return Err(PropertyError::new(format!("{path}.SourceKey"), "must name the zip object"));
             }
-            let exclude = Exclude::new(&asset.exclude)
-                .map_err(|(j, e)| PropertyError::new(format!("{path}.Exclude[{j}]"), format!("not a valid glob pattern: {e}")))?;
+            let exclude =
+                Exclude::new(&asset.exclude).map_err(|(j, e)| PropertyError::new(format!("{path}.Exclude[{j}]"), format!("not a valid glob pattern: {e}")))?;
             assets.push(AssetSpec {
                 name: asset.name.clone(),
                 source_bucket: asset.source_bucket.clone(),

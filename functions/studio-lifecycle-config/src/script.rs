@@ -22,11 +22,7 @@ pub fn render(config_name: &str, assets: &[(String, String)], body: &str) -> Str
         quote(&format!("/tmp/lifecycle-assets/{config_name}"))
     );
     for (name, uri) in assets {
-        script.push_str(&format!(
-            "aws s3 cp --recursive --only-show-errors {} \"$ASSETS_DIR\"/{}/\n",
-            quote(uri),
-            quote(name)
-        ));
+        script.push_str(&format!("aws s3 cp --recursive --only-show-errors {} \"$ASSETS_DIR\"/{}/\n", quote(uri), quote(name)));
     }
     if !body.is_empty() {
         script.push('\n');
@@ -77,7 +73,10 @@ mod tests {
         assert_eq!(lines[0], "#!/bin/bash");
         let position = |needle: &str| lines.iter().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("{needle} in {script}"));
         assert!(position("set -euo pipefail") < position("export ASSETS_DIR='/tmp/lifecycle-assets/lab-0123456789'"));
-        assert!(position("export ASSETS_DIR") < position("aws s3 cp --recursive --only-show-errors 's3://bucket/lifecycle-assets/lab/abc/tools/' \"$ASSETS_DIR\"/'tools'/"));
+        assert!(
+            position("export ASSETS_DIR")
+                < position("aws s3 cp --recursive --only-show-errors 's3://bucket/lifecycle-assets/lab/abc/tools/' \"$ASSETS_DIR\"/'tools'/")
+        );
         assert!(position("aws s3 cp") < position("echo one"));
         assert!(position("echo one") < position("pip install"));
         assert!(script.ends_with('\n'));

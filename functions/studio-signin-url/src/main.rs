@@ -4,9 +4,9 @@
 
 mod signin;
 
-use lambda_runtime::{service_fn, LambdaEvent};
+use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
-use tracing::{info, warn, Instrument};
+use tracing::{Instrument, info, warn};
 
 // One thread: the work is waiting on SageMaker, and Lambda gives small functions under one vCPU.
 #[tokio::main(flavor = "current_thread")]
@@ -22,7 +22,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 
 async fn handle(sagemaker: &aws_sdk_sagemaker::Client, event: LambdaEvent<Value>) -> Result<signin::Output, signin::SigninError> {
     let text = |key: &str| event.payload.get(key).and_then(Value::as_str).unwrap_or_default().to_string();
-    let span = tracing::info_span!("invocation", RequestId = %event.context.request_id, DomainId = %text("DomainId"), UserProfileName = %text("UserProfileName"));
+    let span =
+        tracing::info_span!("invocation", RequestId = %event.context.request_id, DomainId = %text("DomainId"), UserProfileName = %text("UserProfileName"));
     async {
         // Logged: who and until when, never the URL.
         match signin::sign_in(sagemaker, &event.payload).await {

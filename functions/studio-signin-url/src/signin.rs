@@ -1,17 +1,17 @@
 //! A sign-in link for a user profile of an IAM domain: CreatePresignedDomainUrl with every
 //! input checked first, and errors that say what to change.
 
+use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sagemaker::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_sagemaker::types::AuthMode;
-use aws_sdk_sagemaker::Client;
+use custom_resource::PropertyError;
+use custom_resource::aws::describe;
 use lambda_runtime::Diagnostic;
 use serde::{Deserialize, Serialize};
-use custom_resource::aws::describe;
+use std::time::{SystemTime, UNIX_EPOCH};
 use studio::error::error_code;
 use studio::names::{check_domain_id, check_name};
-use custom_resource::PropertyError;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// How long a URL stays valid when ExpiresInSeconds is not given (the API's default).
 const DEFAULT_EXPIRES_IN_SECONDS: i32 = 300;
@@ -119,8 +119,8 @@ impl Input {
 
 /// `studio::<relative/path>` or `app:<App>:<relative/path>`, at most 1023 characters.
 fn check_landing_uri(uri: &str) -> Result<(), PropertyError> {
-    let known_form = uri.starts_with("studio::")
-        || uri.strip_prefix("app:").and_then(|rest| rest.split_once(':')).is_some_and(|(app, _)| LANDING_APPS.contains(&app));
+    let known_form =
+        uri.starts_with("studio::") || uri.strip_prefix("app:").and_then(|rest| rest.split_once(':')).is_some_and(|(app, _)| LANDING_APPS.contains(&app));
     if !known_form {
         return Err(PropertyError::new(
             "LandingUri",
@@ -172,10 +172,7 @@ pub async fn sign_in(sagemaker: &Client, payload: &serde_json::Value) -> Result<
     };
     let expires_in = input.expires_in_seconds.unwrap_or(DEFAULT_EXPIRES_IN_SECONDS);
     let expires_at = DateTime::from_secs((issued_at + expires_in.unsigned_abs() as u64) as i64);
-    Ok(Output {
-        authorized_url: url.to_string(),
-        expires_at: expires_at.fmt(DateTimeFormat::DateTime).unwrap_or_default(),
-    })
+    Ok(Output { authorized_url: url.to_string(), expires_at: expires_at.fmt(DateTimeFormat::DateTime).unwrap_or_default() })
 }
 
 /// ResourceNotFound names no field: find out whether the user profile or the space is missing.

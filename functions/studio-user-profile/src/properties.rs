@@ -1,10 +1,10 @@
 //! The resource properties (CreateUserProfile's members, plus ForceDelete) and their rules.
 
 use aws_sdk_sagemaker::types::{AuthMode, Tag, UserSettings};
-use serde::Deserialize;
 use custom_resource::PropertyError;
-use studio::names::{check_domain_id, check_name};
+use serde::Deserialize;
 use studio::Api;
+use studio::names::{check_domain_id, check_name};
 
 /// The only SingleSignOnUserIdentifier SageMaker supports.
 pub const USER_NAME: &str = "UserName";

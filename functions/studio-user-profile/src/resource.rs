@@ -2,14 +2,14 @@
 //! step at a time.
 
 use crate::properties::Properties;
+use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::operation::describe_user_profile::DescribeUserProfileOutput;
 use aws_sdk_sagemaker::types::{AuthMode, SpaceStatus, UserProfileStatus, UserSettings};
-use aws_sdk_sagemaker::Client;
 use custom_resource::{CustomResource, Done, Error, Outcome, Pending, PropertyError, Request, Step};
 use serde::{Deserialize, Serialize};
 use studio::arn::ChildKey;
-use studio::teardown::{summary, Teardown};
-use studio::{describe, tags, AwsResult, Kind, Owner};
+use studio::teardown::{Teardown, summary};
+use studio::{AwsResult, Kind, Owner, describe, tags};
 use tracing::{info, warn};
 
 /// Create (or a replacement): where a pending step stands. Everything else is read back from SageMaker.
@@ -67,7 +67,14 @@ impl CustomResource for UserProfile {
         }
     }
 
-    async fn update(&self, step: &Step, physical_id: &str, properties: &Properties, old: Option<&Properties>, progress: Option<UpdateProgress>) -> StepResult<UpdateProgress> {
+    async fn update(
+        &self,
+        step: &Step,
+        physical_id: &str,
+        properties: &Properties,
+        old: Option<&Properties>,
+        progress: Option<UpdateProgress>,
+    ) -> StepResult<UpdateProgress> {
         match progress {
             None => self.start_update(step, physical_id, properties, old).await,
             Some(UpdateProgress::Replacing(progress)) => self.replace(step, properties, Some(progress)).await,
@@ -267,7 +274,9 @@ impl UserProfile {
         let Some(profile) = describe::user_profile(&self.sagemaker, domain, name).await? else {
             return Err(Error::new(format!("user profile {name} no longer exists in domain {domain}; it was deleted outside CloudFormation")));
         };
-        Owner::from(step.request()).guard(&tags::list(&self.sagemaker, physical_id).await?, format!("user profile {name} in domain {domain}")).map_err(|e| Error::new(e.on_update()))?;
+        Owner::from(step.request())
+            .guard(&tags::list(&self.sagemaker, physical_id).await?, format!("user profile {name} in domain {domain}"))
+            .map_err(|e| Error::new(e.on_update()))?;
         let identity = (profile.single_sign_on_user_identifier(), profile.single_sign_on_user_value());
         if identity != properties.sso_identity() {
             properties.check_auth_mode(&self.auth_mode(domain).await?)?;
@@ -323,7 +332,13 @@ impl UserProfile {
     }
 
     /// Tags last: they change in place, whatever else changed.
-    async fn finish_update(&self, physical_id: &str, properties: &Properties, old: Option<&Properties>, profile: DescribeUserProfileOutput) -> StepResult<UpdateProgress> {
+    async fn finish_update(
+        &self,
+        physical_id: &str,
+        properties: &Properties,
+        old: Option<&Properties>,
+        profile: DescribeUserProfileOutput,
+    ) -> StepResult<UpdateProgress> {
         let arn = profile_arn(&profile)?;
         let old_tags = old.and_then(|old| old.tag_pairs().ok()).unwrap_or_default();
         tags::sync(&self.sagemaker, &arn, &properties.tag_pairs()?, &old_tags).await?;

@@ -12,11 +12,7 @@ pub(crate) struct ApiError {
 
 impl ApiError {
     fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            code,
-            message: message.into(),
-        }
+        Self { status: StatusCode::BAD_REQUEST, code, message: message.into() }
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
@@ -41,10 +37,7 @@ impl ApiError {
     }
 
     pub fn unknown_operation(target: &str) -> Self {
-        Self::new(
-            "UnknownOperationException",
-            format!("Unknown operation: '{target}'"),
-        )
+        Self::new("UnknownOperationException", format!("Unknown operation: '{target}'"))
     }
 
     pub fn body(&self) -> serde_json::Value {

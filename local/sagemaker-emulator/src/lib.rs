@@ -104,11 +104,7 @@ impl SageMakerEmulator {
                 tracing::error!(%err, "SageMaker emulator stopped");
             }
         });
-        Ok(Self {
-            store,
-            addr,
-            server: Arc::new(ServerTask(task)),
-        })
+        Ok(Self { store, addr, server: Arc::new(ServerTask(task)) })
     }
 
     /// `http://127.0.0.1:PORT`
@@ -175,20 +171,11 @@ impl SageMakerEmulator {
 
 /// A panic while holding the lock must not take every later request down with it.
 fn lock(store: &Mutex<Store>) -> MutexGuard<'_, Store> {
-    store
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-async fn handle(
-    State(store): State<Arc<Mutex<Store>>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let target = headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
+async fn handle(State(store): State<Arc<Mutex<Store>>>, headers: HeaderMap, body: Bytes) -> Response {
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default();
     let result = call(&mut lock(&store), target, &body);
     let (status, body) = match result {
         Ok(value) => (StatusCode::OK, value),
@@ -196,10 +183,7 @@ async fn handle(
     };
     let mut response = (status, body.to_string()).into_response();
     let response_headers = response.headers_mut();
-    response_headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/x-amz-json-1.1"),
-    );
+    response_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-amz-json-1.1"));
     if let Ok(id) = HeaderValue::from_str(&request_id()) {
         response_headers.insert("x-amzn-requestid", id);
     }
@@ -226,14 +210,10 @@ fn call(store: &mut Store, target: &str, body: &[u8]) -> Result<serde_json::Valu
         match serde_json::from_slice::<serde_json::Value>(body) {
             Ok(serde_json::Value::Object(map)) => map,
             Ok(_) => {
-                return Err(ApiError::serialization(
-                    "The request body must be a JSON object",
-                ));
+                return Err(ApiError::serialization("The request body must be a JSON object"));
             }
             Err(err) => {
-                return Err(ApiError::serialization(format!(
-                    "The request body is not valid JSON: {err}"
-                )));
+                return Err(ApiError::serialization(format!("The request body is not valid JSON: {err}")));
             }
         }
     };
@@ -243,12 +223,5 @@ fn call(store: &mut Store, target: &str, body: &[u8]) -> Result<serde_json::Valu
 
 fn request_id() -> String {
     let hex = store::random_hex(32);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
+    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
 }

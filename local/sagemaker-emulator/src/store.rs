@@ -35,16 +35,14 @@ impl Lifecycle {
     /// Applies the transition if `delay` has passed since it started; true when the resource is gone.
     fn settle(&mut self, now: Instant, delay: Duration) -> bool {
         match self.next.take() {
-            Some((started, outcome)) if now.saturating_duration_since(started) >= delay => {
-                match outcome {
-                    Outcome::Gone => true,
-                    Outcome::Becomes(status, reason) => {
-                        self.status = status;
-                        self.failure_reason = reason;
-                        false
-                    }
+            Some((started, outcome)) if now.saturating_duration_since(started) >= delay => match outcome {
+                Outcome::Gone => true,
+                Outcome::Becomes(status, reason) => {
+                    self.status = status;
+                    self.failure_reason = reason;
+                    false
                 }
-            }
+            },
             pending => {
                 self.next = pending;
                 false
@@ -111,18 +109,11 @@ pub(crate) struct Space {
 
 impl Space {
     pub fn owner(&self) -> Option<&str> {
-        self.attrs
-            .get("OwnershipSettings")?
-            .get("OwnerUserProfileName")?
-            .as_str()
+        self.attrs.get("OwnershipSettings")?.get("OwnerUserProfileName")?.as_str()
     }
 
     pub fn is_private(&self) -> bool {
-        self.attrs
-            .get("SpaceSharingSettings")
-            .and_then(|s| s.get("SharingType"))
-            .and_then(Value::as_str)
-            == Some("Private")
+        self.attrs.get("SpaceSharingSettings").and_then(|s| s.get("SharingType")).and_then(Value::as_str) == Some("Private")
     }
 }
 
@@ -156,12 +147,7 @@ impl AppKey {
             Owner::UserProfile(_) => "UserProfile",
             Owner::Space(_) => "Space",
         };
-        format!(
-            "{kind} {}/{}/{}",
-            self.owner.name(),
-            self.app_type,
-            self.app_name
-        )
+        format!("{kind} {}/{}/{}", self.owner.name(), self.app_type, self.app_name)
     }
 }
 
@@ -215,16 +201,12 @@ pub(crate) struct Store {
 }
 
 pub(crate) fn epoch_now() -> f64 {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     (since.as_millis() as f64) / 1000.0
 }
 
 fn random_chars(len: usize, alphabet: &[u8]) -> String {
-    (0..len)
-        .map(|_| char::from(alphabet[fastrand::usize(..alphabet.len())]))
-        .collect()
+    (0..len).map(|_| char::from(alphabet[fastrand::usize(..alphabet.len())])).collect()
 }
 
 pub(crate) fn random_lower_alnum(len: usize) -> String {
@@ -259,10 +241,7 @@ impl Store {
     }
 
     pub fn arn(&self, resource: &str) -> String {
-        format!(
-            "arn:aws:sagemaker:{}:{}:{resource}",
-            self.region, self.account_id
-        )
+        format!("arn:aws:sagemaker:{}:{}:{resource}", self.region, self.account_id)
     }
 
     pub fn next_seq(&mut self) -> u64 {
@@ -277,38 +256,24 @@ impl Store {
     }
 
     pub fn arm_fault(&mut self, kind: ResourceKind, phase: Phase, reason: &str) {
-        self.faults
-            .entry((kind, phase))
-            .or_default()
-            .push_back(reason.to_string());
+        self.faults.entry((kind, phase)).or_default().push_back(reason.to_string());
     }
 
     /// Starts the asynchronous part of a Create/Update/Delete, consuming an armed fault.
     pub fn start(&mut self, kind: ResourceKind, phase: Phase) -> Lifecycle {
-        let fault = self
-            .faults
-            .get_mut(&(kind, phase))
-            .and_then(VecDeque::pop_front);
+        let fault = self.faults.get_mut(&(kind, phase)).and_then(VecDeque::pop_front);
         let (status, outcome) = match (phase, kind, fault) {
             (Phase::Create, _, None) => ("Pending", Outcome::Becomes("InService", None)),
             (Phase::Create, _, Some(r)) => ("Pending", Outcome::Becomes("Failed", Some(r))),
             (Phase::Update, _, None) => ("Updating", Outcome::Becomes("InService", None)),
             (Phase::Update, _, Some(r)) => ("Updating", Outcome::Becomes("Update_Failed", Some(r))),
             // Apps end Deleted, and AppStatus has no Delete_Failed: a failed app delete is Failed.
-            (Phase::Delete, ResourceKind::App, None) => {
-                ("Deleting", Outcome::Becomes("Deleted", None))
-            }
-            (Phase::Delete, ResourceKind::App, Some(r)) => {
-                ("Deleting", Outcome::Becomes("Failed", Some(r)))
-            }
+            (Phase::Delete, ResourceKind::App, None) => ("Deleting", Outcome::Becomes("Deleted", None)),
+            (Phase::Delete, ResourceKind::App, Some(r)) => ("Deleting", Outcome::Becomes("Failed", Some(r))),
             (Phase::Delete, _, None) => ("Deleting", Outcome::Gone),
             (Phase::Delete, _, Some(r)) => ("Deleting", Outcome::Becomes("Delete_Failed", Some(r))),
         };
-        Lifecycle {
-            status,
-            failure_reason: None,
-            next: Some((Instant::now(), outcome)),
-        }
+        Lifecycle { status, failure_reason: None, next: Some((Instant::now(), outcome)) }
     }
 
     /// Applies every status change that is due by now; removes resources whose delete finished.
@@ -324,31 +289,12 @@ impl Store {
             }
             !gone
         });
-        settle_all(
-            &mut self.profiles,
-            |p| &mut p.meta,
-            (now, delay),
-            &mut gone_arns,
-        );
-        settle_all(
-            &mut self.spaces,
-            |s| &mut s.meta,
-            (now, delay),
-            &mut gone_arns,
-        );
+        settle_all(&mut self.profiles, |p| &mut p.meta, (now, delay), &mut gone_arns);
+        settle_all(&mut self.spaces, |s| &mut s.meta, (now, delay), &mut gone_arns);
         // Apps never go: their delete ends Deleted.
-        settle_all(
-            &mut self.apps,
-            |a| &mut a.meta,
-            (now, delay),
-            &mut gone_arns,
-        );
+        settle_all(&mut self.apps, |a| &mut a.meta, (now, delay), &mut gone_arns);
         for (domain_id, efs_id, retention) in gone_domains {
-            let state = if retention.as_deref() == Some("Delete") {
-                "Deleted"
-            } else {
-                "Retained"
-            };
+            let state = if retention.as_deref() == Some("Delete") { "Deleted" } else { "Retained" };
             self.efs.insert(efs_id, state);
             // Deleted apps stay listed only while their domain exists.
             self.apps.retain(|k, _| k.domain_id != domain_id);
@@ -382,8 +328,7 @@ impl Store {
             .tags
             .iter()
             .map(|(arn, tags)| {
-                let tags: Map<String, Value> =
-                    tags.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+                let tags: Map<String, Value> = tags.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
                 (arn.clone(), Value::Object(tags))
             })
             .collect();
@@ -401,12 +346,7 @@ impl Store {
 
 /// Settles every resource of a map, dropping those whose delete finished (their ARNs are
 /// added to `gone`).
-fn settle_all<K: Ord, V>(
-    map: &mut BTreeMap<K, V>,
-    meta: impl Fn(&mut V) -> &mut Meta,
-    (now, delay): (Instant, Duration),
-    gone: &mut Vec<String>,
-) {
+fn settle_all<K: Ord, V>(map: &mut BTreeMap<K, V>, meta: impl Fn(&mut V) -> &mut Meta, (now, delay): (Instant, Duration), gone: &mut Vec<String>) {
     map.retain(|_, resource| {
         let meta = meta(resource);
         let is_gone = meta.life.settle(now, delay);

@@ -13,12 +13,10 @@ pub(crate) const NAME_PATTERN: &str = "^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}";
 pub(crate) const DOMAIN_ID_PATTERN: &str = "^d-(-*[a-z0-9]){1,61}";
 const VPC_PATTERN: &str = "[-0-9a-zA-Z]+";
 const KMS_PATTERN: &str = "^[a-zA-Z0-9:/_-]*$";
-const LIFECYCLE_ARN_PATTERN: &str =
-    "arn:aws[a-z\\-]*:sagemaker:[a-z0-9\\-]*:[0-9]{12}:studio-lifecycle-config/.*";
+const LIFECYCLE_ARN_PATTERN: &str = "arn:aws[a-z\\-]*:sagemaker:[a-z0-9\\-]*:[0-9]{12}:studio-lifecycle-config/.*";
 const ROLE_PATTERN: &str = "^arn:aws[a-z\\-]*:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+$";
 const TAG_PATTERN: &str = "^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$";
-pub(crate) const RESOURCE_ARN_PATTERN: &str =
-    "arn:aws[a-z\\-]*:sagemaker:[a-z0-9\\-]*:[0-9]{12}:.+";
+pub(crate) const RESOURCE_ARN_PATTERN: &str = "arn:aws[a-z\\-]*:sagemaker:[a-z0-9\\-]*:[0-9]{12}:.+";
 
 fn wrong_type(key: &str, expected: &str) -> ApiError {
     ApiError::serialization(format!("Member '{key}' must be {expected}"))
@@ -35,10 +33,7 @@ pub(crate) fn opt_str<'a>(m: &'a Body, key: &str) -> ApiResult<Option<&'a str>> 
 pub(crate) fn opt_int(m: &Body, key: &str) -> ApiResult<Option<i64>> {
     match m.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .map(Some)
-            .ok_or_else(|| wrong_type(key, "an integer")),
+        Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| wrong_type(key, "an integer")),
         Some(_) => Err(wrong_type(key, "an integer")),
     }
 }
@@ -47,10 +42,7 @@ pub(crate) fn opt_int(m: &Body, key: &str) -> ApiResult<Option<i64>> {
 pub(crate) fn opt_time(m: &Body, key: &str) -> ApiResult<Option<f64>> {
     match m.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_f64()
-            .map(Some)
-            .ok_or_else(|| wrong_type(key, "a timestamp")),
+        Some(Value::Number(n)) => n.as_f64().map(Some).ok_or_else(|| wrong_type(key, "a timestamp")),
         Some(_) => Err(wrong_type(key, "a timestamp (epoch seconds)")),
     }
 }
@@ -66,14 +58,9 @@ pub(crate) fn opt_obj<'a>(m: &'a Body, key: &str) -> ApiResult<Option<&'a Body>>
 pub(crate) fn opt_str_list<'a>(m: &'a Body, key: &str) -> ApiResult<Option<Vec<&'a str>>> {
     match m.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| {
-                v.as_str()
-                    .ok_or_else(|| wrong_type(key, "a list of strings"))
-            })
-            .collect::<ApiResult<Vec<_>>>()
-            .map(Some),
+        Some(Value::Array(items)) => {
+            items.iter().map(|v| v.as_str().ok_or_else(|| wrong_type(key, "a list of strings"))).collect::<ApiResult<Vec<_>>>().map(Some)
+        }
         Some(_) => Err(wrong_type(key, "a list")),
     }
 }
@@ -102,10 +89,7 @@ pub(crate) struct Checks {
 impl Checks {
     fn fail(&mut self, value: Option<&str>, path: &str, constraint: String) {
         let value = value.map_or("null".to_string(), |v| format!("'{v}'"));
-        self.errors.push(format!(
-            "Value {value} at '{}' failed to satisfy constraint: {constraint}",
-            member_path(path)
-        ));
+        self.errors.push(format!("Value {value} at '{}' failed to satisfy constraint: {constraint}", member_path(path)));
     }
 
     /// Records a missing required member; passes the value through.
@@ -119,74 +103,39 @@ impl Checks {
     pub fn length(&mut self, path: &str, value: &str, min: usize, max: usize) {
         let len = value.chars().count();
         if len < min {
-            self.fail(
-                Some(value),
-                path,
-                format!("Member must have length greater than or equal to {min}"),
-            );
+            self.fail(Some(value), path, format!("Member must have length greater than or equal to {min}"));
         } else if len > max {
-            self.fail(
-                Some(value),
-                path,
-                format!("Member must have length less than or equal to {max}"),
-            );
+            self.fail(Some(value), path, format!("Member must have length less than or equal to {max}"));
         }
     }
 
     pub fn pattern(&mut self, path: &str, value: &str, matches: bool, pattern: &str) {
         if !matches {
-            self.fail(
-                Some(value),
-                path,
-                format!("Member must satisfy regular expression pattern: {pattern}"),
-            );
+            self.fail(Some(value), path, format!("Member must satisfy regular expression pattern: {pattern}"));
         }
     }
 
     pub fn one_of(&mut self, path: &str, value: &str, allowed: &[&str]) {
         if !allowed.contains(&value) {
-            self.fail(
-                Some(value),
-                path,
-                format!(
-                    "Member must satisfy enum value set: [{}]",
-                    allowed.join(", ")
-                ),
-            );
+            self.fail(Some(value), path, format!("Member must satisfy enum value set: [{}]", allowed.join(", ")));
         }
     }
 
     pub fn range(&mut self, path: &str, value: i64, min: i64, max: i64) {
         let shown = value.to_string();
         if value < min {
-            self.fail(
-                Some(&shown),
-                path,
-                format!("Member must have value greater than or equal to {min}"),
-            );
+            self.fail(Some(&shown), path, format!("Member must have value greater than or equal to {min}"));
         } else if value > max {
-            self.fail(
-                Some(&shown),
-                path,
-                format!("Member must have value less than or equal to {max}"),
-            );
+            self.fail(Some(&shown), path, format!("Member must have value less than or equal to {max}"));
         }
     }
 
     pub fn count(&mut self, path: &str, items: &[&str], min: usize, max: usize) {
         let shown = format!("[{}]", items.join(", "));
         if items.len() < min {
-            self.fail(
-                Some(&shown),
-                path,
-                format!("Member must have length greater than or equal to {min}"),
-            );
+            self.fail(Some(&shown), path, format!("Member must have length greater than or equal to {min}"));
         } else if items.len() > max {
-            self.fail(
-                Some(&shown),
-                path,
-                format!("Member must have length less than or equal to {max}"),
-            );
+            self.fail(Some(&shown), path, format!("Member must have length less than or equal to {max}"));
         }
     }
 
@@ -210,9 +159,7 @@ impl Checks {
 
     pub fn kms_key(&mut self, path: &str, value: &str) {
         self.length(path, value, 0, 2048);
-        let ok = value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || ":/_-".contains(c));
+        let ok = value.chars().all(|c| c.is_ascii_alphanumeric() || ":/_-".contains(c));
         self.pattern(path, value, ok, KMS_PATTERN);
     }
 
@@ -239,14 +186,8 @@ impl Checks {
     pub fn finish(self) -> ApiResult<()> {
         match self.errors.len() {
             0 => Ok(()),
-            1 => Err(ApiError::validation(format!(
-                "1 validation error detected: {}",
-                self.errors[0]
-            ))),
-            n => Err(ApiError::validation(format!(
-                "{n} validation errors detected: {}",
-                self.errors.join("; ")
-            ))),
+            1 => Err(ApiError::validation(format!("1 validation error detected: {}", self.errors[0]))),
+            n => Err(ApiError::validation(format!("{n} validation errors detected: {}", self.errors.join("; ")))),
         }
     }
 }
@@ -265,37 +206,18 @@ pub(crate) fn is_name(s: &str) -> bool {
 pub(crate) fn is_domain_id(s: &str) -> bool {
     s.strip_prefix("d-").is_some_and(|rest| {
         let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
-        rest.chars().all(|c| ok_char(c) || c == '-')
-            && rest.ends_with(ok_char)
-            && (1..=61).contains(&rest.chars().filter(|c| ok_char(*c)).count())
+        rest.chars().all(|c| ok_char(c) || c == '-') && rest.ends_with(ok_char) && (1..=61).contains(&rest.chars().filter(|c| ok_char(*c)).count())
     })
 }
 
 /// `arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:<resource>`; returns the resource part.
 pub(crate) fn sagemaker_arn_resource(arn: &str) -> Option<&str> {
     let mut parts = arn.splitn(6, ':');
-    let (arn_, partition, service, region, account, resource) = (
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    );
-    let partition_ok = partition
-        .strip_prefix("aws")
-        .is_some_and(|rest| rest.chars().all(|c| c.is_ascii_lowercase() || c == '-'));
-    let region_ok = region
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let (arn_, partition, service, region, account, resource) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let partition_ok = partition.strip_prefix("aws").is_some_and(|rest| rest.chars().all(|c| c.is_ascii_lowercase() || c == '-'));
+    let region_ok = region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     let account_ok = account.len() == 12 && account.chars().all(|c| c.is_ascii_digit());
-    (arn_ == "arn"
-        && partition_ok
-        && service == "sagemaker"
-        && region_ok
-        && account_ok
-        && !resource.is_empty())
-    .then_some(resource)
+    (arn_ == "arn" && partition_ok && service == "sagemaker" && region_ok && account_ok && !resource.is_empty()).then_some(resource)
 }
 
 fn is_lifecycle_arn(arn: &str) -> bool {
@@ -316,43 +238,27 @@ fn is_role_arn(arn: &str) -> bool {
         && account.chars().all(|c| c.is_ascii_digit())
         && resource.strip_prefix("role").is_some_and(|name| {
             let name = name.strip_prefix('/').unwrap_or(name);
-            !name.is_empty()
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "+=,.@-_/".contains(c))
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@-_/".contains(c))
         })
 }
 
 /// Tags: at most 50, key 1-128, value 0-256 (both required). Returns them in order.
-pub(crate) fn tags(
-    checks: &mut Checks,
-    body: &Body,
-    key: &str,
-) -> ApiResult<Vec<(String, String)>> {
+pub(crate) fn tags(checks: &mut Checks, body: &Body, key: &str) -> ApiResult<Vec<(String, String)>> {
     let items = match body.get(key) {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Array(items)) => items,
         Some(_) => return Err(wrong_type(key, "a list of tags")),
     };
     if items.len() > 50 {
-        checks.fail(
-            Some(&format!("{} tags", items.len())),
-            key,
-            "Member must have length less than or equal to 50".into(),
-        );
+        checks.fail(Some(&format!("{} tags", items.len())), key, "Member must have length less than or equal to 50".into());
     }
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        let tag = item
-            .as_object()
-            .ok_or_else(|| wrong_type(key, "a list of tags"))?;
+        let tag = item.as_object().ok_or_else(|| wrong_type(key, "a list of tags"))?;
         let path = |m: &str| format!("{key}.{}.member.{m}", i + 1);
         let k = checks.required(&path("Key"), opt_str(tag, "Key")?);
         let v = checks.required(&path("Value"), opt_str(tag, "Value")?);
-        let tag_chars = |s: &str| {
-            s.chars()
-                .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
-        };
+        let tag_chars = |s: &str| s.chars().all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c));
         if let Some(k) = k {
             checks.length(&path("Key"), k, 1, 128);
             checks.pattern(&path("Key"), k, tag_chars(k), TAG_PATTERN);
@@ -392,23 +298,13 @@ pub(crate) fn settings(checks: &mut Checks, body: &Body, key: &str) -> ApiResult
                 checks.lifecycle_arn(&format!("{path}.LifecycleConfigArns.{}.member", i + 1), arn);
             }
         }
-        resource_spec(
-            checks,
-            app_settings,
-            &format!("{path}.DefaultResourceSpec"),
-            "DefaultResourceSpec",
-        )?;
+        resource_spec(checks, app_settings, &format!("{path}.DefaultResourceSpec"), "DefaultResourceSpec")?;
     }
     Ok(())
 }
 
 /// A ResourceSpec member (`key` in `body`, reported as `path`): its lifecycle config ARN.
-pub(crate) fn resource_spec(
-    checks: &mut Checks,
-    body: &Body,
-    path: &str,
-    key: &str,
-) -> ApiResult<()> {
+pub(crate) fn resource_spec(checks: &mut Checks, body: &Body, path: &str, key: &str) -> ApiResult<()> {
     if let Some(spec) = opt_obj(body, key)?
         && let Some(arn) = opt_str(spec, "LifecycleConfigArn")?
     {
@@ -444,15 +340,9 @@ mod tests {
 
     #[test]
     fn arns_are_recognised() {
-        assert!(is_lifecycle_arn(
-            "arn:aws:sagemaker:us-east-1:123456789012:studio-lifecycle-config/x"
-        ));
-        assert!(!is_lifecycle_arn(
-            "arn:aws:sagemaker:us-east-1:123456789012:notebook-instance-lifecycle-config/x"
-        ));
-        assert!(is_role_arn(
-            "arn:aws:iam::123456789012:role/service-role/SageMakerRole"
-        ));
+        assert!(is_lifecycle_arn("arn:aws:sagemaker:us-east-1:123456789012:studio-lifecycle-config/x"));
+        assert!(!is_lifecycle_arn("arn:aws:sagemaker:us-east-1:123456789012:notebook-instance-lifecycle-config/x"));
+        assert!(is_role_arn("arn:aws:iam::123456789012:role/service-role/SageMakerRole"));
         assert!(!is_role_arn("arn:aws:iam::123456789012:user/bob"));
         assert!(!is_role_arn("SageMakerRole"));
     }
@@ -464,17 +354,7 @@ mod tests {
         checks.required::<&str>("DefaultUserSettings.ExecutionRole", None);
         let err = checks.finish().unwrap_err();
         assert_eq!(err.code, "ValidationException");
-        assert!(
-            err.message
-                .starts_with("2 validation errors detected: Value 'bad_name' at 'domainName'"),
-            "{}",
-            err.message
-        );
-        assert!(
-            err.message
-                .contains("Value null at 'defaultUserSettings.executionRole'"),
-            "{}",
-            err.message
-        );
+        assert!(err.message.starts_with("2 validation errors detected: Value 'bad_name' at 'domainName'"), "{}", err.message);
+        assert!(err.message.contains("Value null at 'defaultUserSettings.executionRole'"), "{}", err.message);
     }
 }

@@ -2,11 +2,11 @@
 //! it as a real Lambda process to exercise every protocol rule (see tests/core_protocol.rs).
 
 use aws_sdk_sagemaker::types::UserSettings;
-use serde::{Deserialize, Serialize};
 use custom_resource::{CustomResource, Done, Error, Outcome, Pending, Step};
-use studio::Api;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use studio::Api;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
@@ -78,9 +78,9 @@ impl Probe {
         if let Some(s) = &p.settings {
             done = done.with("DoubledIdleTimeout", (s.idle.idle_timeout_in_minutes * 2).to_string()).with("IdleEnabled", s.idle.enabled.to_string());
         }
-        if let Some(idle) = p.default_user_settings.as_ref().and_then(|u| {
-            u.jupyter_lab_app_settings()?.app_lifecycle_management()?.idle_settings()?.idle_timeout_in_minutes()
-        }) {
+        if let Some(idle) =
+            p.default_user_settings.as_ref().and_then(|u| u.jupyter_lab_app_settings()?.app_lifecycle_management()?.idle_settings()?.idle_timeout_in_minutes())
+        {
             done = done.with("JupyterLabIdleTimeout", idle.to_string());
         }
         for (k, v) in p.data.clone().unwrap_or_default() {

@@ -6,9 +6,9 @@
 //! members the API does not have, for every nested setting, without a hand-written copy of
 //! the model. It knows no service: the Studio layer names the shapes (`studio::Api`).
 
-use crate::properties::{describe_value, join, lenient_bool, lenient_f64, lenient_i64, lenient_string, PropertyError};
-use aws_smithy_schema::serde::{SerdeError, ShapeDeserializer};
+use crate::properties::{PropertyError, describe_value, join, lenient_bool, lenient_f64, lenient_i64, lenient_string};
 use aws_smithy_schema::Schema;
+use aws_smithy_schema::serde::{SerdeError, ShapeDeserializer};
 use aws_smithy_types::{BigDecimal, BigInteger, Blob, DateTime, Document, Number};
 use serde_json::Value;
 use std::cell::RefCell;
@@ -92,11 +92,7 @@ impl ShapeDeserializer for ShapeReader<'_> {
         Ok(())
     }
 
-    fn read_list(
-        &mut self,
-        _schema: &Schema<'_>,
-        state: &mut dyn FnMut(&mut dyn ShapeDeserializer) -> Result<(), SerdeError>,
-    ) -> Result<(), SerdeError> {
+    fn read_list(&mut self, _schema: &Schema<'_>, state: &mut dyn FnMut(&mut dyn ShapeDeserializer) -> Result<(), SerdeError>) -> Result<(), SerdeError> {
         let Value::Array(items) = self.value else {
             return Err(self.expected("a list"));
         };
@@ -160,8 +156,7 @@ impl ShapeDeserializer for ShapeReader<'_> {
             return Ok(DateTime::from_secs_f64(seconds));
         }
         let text = lenient_string(self.value).ok_or_else(|| self.expected("a timestamp"))?;
-        DateTime::from_str(&text, aws_smithy_types::date_time::Format::DateTime)
-            .map_err(|_| self.expected("an RFC 3339 timestamp or epoch seconds"))
+        DateTime::from_str(&text, aws_smithy_types::date_time::Format::DateTime).map_err(|_| self.expected("an RFC 3339 timestamp or epoch seconds"))
     }
     fn read_document(&mut self, _: &Schema<'_>) -> Result<Document, SerdeError> {
         Ok(to_document(self.value))

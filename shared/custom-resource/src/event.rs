@@ -42,12 +42,25 @@ pub const MAX_SERVICE_TIMEOUT: Duration = Duration::from_secs(3600);
 
 impl Request {
     pub fn parse(event: &Value) -> Result<Self, String> {
-        let parsed: CfnRequest<Value, Value> =
-            serde_json::from_value(event.clone()).map_err(|e| format!("malformed CloudFormation event: {e}"))?;
+        let parsed: CfnRequest<Value, Value> = serde_json::from_value(event.clone()).map_err(|e| format!("malformed CloudFormation event: {e}"))?;
         let (request_type, c, physical, props, old) = match parsed {
-            CfnRequest::Create(r) => (RequestType::Create, (r.request_id, r.response_url, r.stack_id, r.logical_resource_id, r.resource_type), None, r.resource_properties, None),
-            CfnRequest::Update(r) => (RequestType::Update, (r.request_id, r.response_url, r.stack_id, r.logical_resource_id, r.resource_type), Some(r.physical_resource_id), r.resource_properties, Some(r.old_resource_properties)),
-            CfnRequest::Delete(r) => (RequestType::Delete, (r.request_id, r.response_url, r.stack_id, r.logical_resource_id, r.resource_type), Some(r.physical_resource_id), r.resource_properties, None),
+            CfnRequest::Create(r) => {
+                (RequestType::Create, (r.request_id, r.response_url, r.stack_id, r.logical_resource_id, r.resource_type), None, r.resource_properties, None)
+            }
+            CfnRequest::Update(r) => (
+                RequestType::Update,
+                (r.request_id, r.response_url, r.stack_id, r.logical_resource_id, r.resource_type),
+                Some(r.physical_resource_id),
+                r.resource_properties,
+                Some(r.old_resource_properties),
+            ),
+            CfnRequest::Delete(r) => (
+                RequestType::Delete,
+                (r.request_id, r.response_url, r.stack_id, r.logical_resource_id, r.resource_type),
+                Some(r.physical_resource_id),
+                r.resource_properties,
+                None,
+            ),
             _ => return Err("unsupported RequestType".into()),
         };
         let (request_id, response_url, stack_id, logical_resource_id, resource_type) = c;

@@ -20,4 +20,4 @@ pub mod runtime;
 pub use event::{Request, RequestType};
 pub use properties::PropertyError;
 pub use resource::{CustomResource, Done, Error, Outcome, Pending, Retry, Step, StepResult};
-pub use runtime::{run, BoxError};
+pub use runtime::{BoxError, run};

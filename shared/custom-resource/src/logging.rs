@@ -1,10 +1,10 @@
 //! Structured JSON logs; each invocation's lines carry the request's identity.
 
 use tracing::Level;
+use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::EnvFilter;
 
 /// Whatever RUST_LOG says, these stay at most this verbose: at trace level they log payloads,
 /// URIs and response bodies, which hold the ResponseURL's signature and presigned sign-in URLs.
@@ -88,7 +88,13 @@ mod tests {
 
     #[test]
     fn caps_quiet_verbose_targets() {
-        let trace = ["aws_smithy_runtime::client::orchestrator DEBUG", "aws_smithy_runtime::client::orchestrator INFO", "lambda_runtime INFO", "shared DEBUG", "shared INFO"];
+        let trace = [
+            "aws_smithy_runtime::client::orchestrator DEBUG",
+            "aws_smithy_runtime::client::orchestrator INFO",
+            "lambda_runtime INFO",
+            "shared DEBUG",
+            "shared INFO",
+        ];
         assert_eq!(passing(Some("trace")), trace);
     }
 

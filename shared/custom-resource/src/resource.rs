@@ -5,7 +5,7 @@
 //! pause, in this invocation or a continuation, until done, failed or out of time.
 
 use crate::event::Request;
-use serde::{de::DeserializeOwned, Serialize};
+use serde::{Serialize, de::DeserializeOwned};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
@@ -31,7 +31,12 @@ pub trait CustomResource: Send + Sync + 'static {
     /// the right kind). A Delete for any other id succeeds without touching AWS.
     fn recognizes(&self, physical_id: &str) -> bool;
 
-    fn create(&self, step: &Step, properties: &Self::Properties, progress: Option<Self::CreateProgress>) -> impl Future<Output = StepResult<Self::CreateProgress>> + Send;
+    fn create(
+        &self,
+        step: &Step,
+        properties: &Self::Properties,
+        progress: Option<Self::CreateProgress>,
+    ) -> impl Future<Output = StepResult<Self::CreateProgress>> + Send;
 
     /// `old` is None when the old properties no longer parse (written for an older version).
     fn update(

@@ -8,18 +8,18 @@
 //! new invocation or fail.
 
 use crate::continuation::{self, Continuation};
-use crate::event::{RawIds, Request, RequestType, CREATE_FAILED_PREFIX};
+use crate::event::{CREATE_FAILED_PREFIX, RawIds, Request, RequestType};
 use crate::properties;
 use crate::resource::{CustomResource, Done, Error, Outcome, Progress, Retry, Step, StepResult};
 use crate::responder::Responder;
 use crate::response::{Response, Status};
 use aws_config::SdkConfig;
-use lambda_runtime::{service_fn, LambdaEvent};
-use serde_json::{json, Value};
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::{Value, json};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tracing::{error, info, warn, Instrument};
+use tracing::{Instrument, error, info, warn};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -167,7 +167,9 @@ impl<R: CustomResource> Core<R> {
             }
             Err(e) => {
                 warn!(replacement, error = %e, "could not schedule the deletion of the replacement");
-                format!("{reason} (the replacement {replacement} made during this update is not managed by the stack, and its deletion could not be started ({e}): delete it if unwanted)")
+                format!(
+                    "{reason} (the replacement {replacement} made during this update is not managed by the stack, and its deletion could not be started ({e}): delete it if unwanted)"
+                )
             }
         };
         Conclusion::Respond(failed(request, reason, resource_id))
@@ -386,7 +388,16 @@ struct State<P> {
 impl<P: Progress> State<P> {
     fn resume(continuation: Option<Continuation>) -> Result<Self, (String, Option<String>)> {
         let Some(c) = continuation else {
-            return Ok(Self { progress: None, attempt: 0, started_at_ms: now_ms(), resource_id: None, waiting_for: String::new(), waiting_since: None, cleanup: false, server_error: None });
+            return Ok(Self {
+                progress: None,
+                attempt: 0,
+                started_at_ms: now_ms(),
+                resource_id: None,
+                waiting_for: String::new(),
+                waiting_since: None,
+                cleanup: false,
+                server_error: None,
+            });
         };
         let progress = match c.progress {
             Value::Null => None,
@@ -548,7 +559,9 @@ fn log_cleanup(response: &Response) -> Value {
     let reason = response.reason.as_deref().unwrap_or_default();
     match response.status {
         Status::Success => info!(PhysicalResourceId = %response.physical_resource_id, reason, "the replacement a failed update left behind is deleted"),
-        Status::Failed => error!(PhysicalResourceId = %response.physical_resource_id, reason, "could not delete the replacement a failed update left behind: delete it by hand"),
+        Status::Failed => {
+            error!(PhysicalResourceId = %response.physical_resource_id, reason, "could not delete the replacement a failed update left behind: delete it by hand")
+        }
     }
     json!({ "CleanedUp": response.status })
 }

@@ -4,14 +4,14 @@
 //! DescribeSpace on the real service answer ValidationException ("RecordNotFound") instead,
 //! so for apps and spaces absence is decided by listing, never by a message.
 
-use crate::error::{absent_if_not_found, AwsError, AwsResult, Kind};
+use crate::error::{AwsError, AwsResult, Kind, absent_if_not_found};
+use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::operation::describe_app::DescribeAppOutput;
 use aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput;
 use aws_sdk_sagemaker::operation::describe_space::DescribeSpaceOutput;
 use aws_sdk_sagemaker::operation::describe_studio_lifecycle_config::DescribeStudioLifecycleConfigOutput;
 use aws_sdk_sagemaker::operation::describe_user_profile::DescribeUserProfileOutput;
 use aws_sdk_sagemaker::types::{AppDetails, AppType, SpaceDetails};
-use aws_sdk_sagemaker::Client;
 
 pub async fn domain(sagemaker: &Client, domain_id: &str) -> Result<Option<DescribeDomainOutput>, AwsError> {
     absent_if_not_found(sagemaker.describe_domain().domain_id(domain_id).send().await.aws("DescribeDomain"))
@@ -22,9 +22,7 @@ pub async fn user_profile(sagemaker: &Client, domain_id: &str, name: &str) -> Re
 }
 
 pub async fn lifecycle_config(sagemaker: &Client, name: &str) -> Result<Option<DescribeStudioLifecycleConfigOutput>, AwsError> {
-    absent_if_not_found(
-        sagemaker.describe_studio_lifecycle_config().studio_lifecycle_config_name(name).send().await.aws("DescribeStudioLifecycleConfig"),
-    )
+    absent_if_not_found(sagemaker.describe_studio_lifecycle_config().studio_lifecycle_config_name(name).send().await.aws("DescribeStudioLifecycleConfig"))
 }
 
 pub async fn space(sagemaker: &Client, domain_id: &str, name: &str) -> Result<Option<DescribeSpaceOutput>, AwsError> {

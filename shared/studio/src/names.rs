@@ -1,8 +1,8 @@
 //! SageMaker's name, id and enum constraints, checked before calling the API so that the
 //! error names the property instead of arriving as a ValidationException.
 
-use custom_resource::properties::lenient_string;
 use custom_resource::PropertyError;
+use custom_resource::properties::lenient_string;
 use serde::de::{Deserialize, Deserializer, Error as _};
 use serde_json::Value;
 
@@ -15,10 +15,7 @@ pub fn check_name(path: &str, value: &str) -> Result<(), PropertyError> {
     if is_name(value) {
         Ok(())
     } else {
-        Err(PropertyError::new(
-            path,
-            format!("must be 1 to {MAX_NAME} letters, digits and hyphens, starting and ending with a letter or digit, got {value:?}"),
-        ))
+        Err(PropertyError::new(path, format!("must be 1 to {MAX_NAME} letters, digits and hyphens, starting and ending with a letter or digit, got {value:?}")))
     }
 }
 

@@ -2,8 +2,8 @@
 
 use crate::error::{AwsError, AwsResult};
 use crate::ownership::is_reserved_key;
-use aws_sdk_sagemaker::types::Tag;
 use aws_sdk_sagemaker::Client;
+use aws_sdk_sagemaker::types::Tag;
 use tracing::info;
 
 /// Every tag of the resource `arn`, as (key, value) pairs.

@@ -8,8 +8,8 @@
 
 use crate::describe::{self, AppKey, AppOwner};
 use crate::error::{AwsError, AwsResult, Kind};
-use aws_sdk_sagemaker::types::{AppStatus, SpaceDetails, SpaceStatus, UserProfileStatus};
 use aws_sdk_sagemaker::Client;
+use aws_sdk_sagemaker::types::{AppStatus, SpaceDetails, SpaceStatus, UserProfileStatus};
 use futures::StreamExt;
 use std::future::Future;
 use tracing::info;

@@ -239,9 +239,9 @@ impl<'r, S: RangeSource> EntryData<'r, S> {
             }
             Some(inflater) => {
                 let (in_before, out_before) = (inflater.total_in(), inflater.total_out());
-                let status = inflater.decompress(input, out, FlushDecompress::None).map_err(|e| {
-                    ArchiveError::entry(self.entry.name.clone(), format!("not a valid zip: bad deflate data ({e})"))
-                })?;
+                let status = inflater
+                    .decompress(input, out, FlushDecompress::None)
+                    .map_err(|e| ArchiveError::entry(self.entry.name.clone(), format!("not a valid zip: bad deflate data ({e})")))?;
                 let consumed = (inflater.total_in() - in_before) as usize;
                 let written = (inflater.total_out() - out_before) as usize;
                 if status != Status::StreamEnd && consumed == 0 && written == 0 && input_empty {
@@ -264,10 +264,7 @@ impl<'r, S: RangeSource> EntryData<'r, S> {
             let mut probe = [0u8; 1];
             let (written, ended) = self.step(&mut probe).await?;
             if written > 0 {
-                return Err(self.error(format!(
-                    "not a valid zip: the data inflates beyond its declared {} bytes",
-                    self.entry.size
-                )));
+                return Err(self.error(format!("not a valid zip: the data inflates beyond its declared {} bytes", self.entry.size)));
             }
             if ended {
                 return Ok(());

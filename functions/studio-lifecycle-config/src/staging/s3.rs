@@ -8,8 +8,8 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier};
 use bytes::Bytes;
 use custom_resource::{Error, Retry};
-use studio::{AwsResult, Kind};
 use std::time::Instant;
+use studio::{AwsResult, Kind};
 
 /// Body reads that fail mid-way are retried this many times (the SDK retries only the request).
 const BODY_ATTEMPTS: u32 = 3;
@@ -94,14 +94,7 @@ impl S3Bucket {
 
 impl ObjectSink for S3Bucket {
     async fn put(&self, key: &str, body: Bytes) -> Result<(), Error> {
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .body(ByteStream::from(body))
-            .send()
-            .await
-            .aws("PutObject")?;
+        self.client.put_object().bucket(&self.bucket).key(key).body(ByteStream::from(body)).send().await.aws("PutObject")?;
         Ok(())
     }
 
@@ -131,18 +124,12 @@ impl ObjectSink for S3Bucket {
             .send()
             .await
             .aws("UploadPart")?;
-        Ok(Part {
-            number,
-            etag: part.e_tag().unwrap_or_default().to_string(),
-            checksum_crc32: part.checksum_crc32().map(str::to_string),
-        })
+        Ok(Part { number, etag: part.e_tag().unwrap_or_default().to_string(), checksum_crc32: part.checksum_crc32().map(str::to_string) })
     }
 
     async fn complete_multipart(&self, key: &str, upload_id: &str, parts: Vec<Part>) -> Result<(), Error> {
-        let parts = parts
-            .into_iter()
-            .map(|p| CompletedPart::builder().part_number(p.number).e_tag(p.etag).set_checksum_crc32(p.checksum_crc32).build())
-            .collect();
+        let parts =
+            parts.into_iter().map(|p| CompletedPart::builder().part_number(p.number).e_tag(p.etag).set_checksum_crc32(p.checksum_crc32).build()).collect();
         self.client
             .complete_multipart_upload()
             .bucket(&self.bucket)
@@ -156,48 +143,25 @@ impl ObjectSink for S3Bucket {
     }
 
     async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), Error> {
-        self.client
-            .abort_multipart_upload()
-            .bucket(&self.bucket)
-            .key(key)
-            .upload_id(upload_id)
-            .send()
-            .await
-            .aws("AbortMultipartUpload")?;
+        self.client.abort_multipart_upload().bucket(&self.bucket).key(key).upload_id(upload_id).send().await.aws("AbortMultipartUpload")?;
         Ok(())
     }
 }
 
 /// Deletes the objects under `prefix` whose keys `select` accepts, until none is left (true)
 /// or `until` passes (false: call again; deleted keys no longer list, so it resumes).
-pub async fn delete_prefix(
-    client: &Client,
-    bucket: &str,
-    prefix: &str,
-    select: impl Fn(&str) -> bool,
-    until: Instant,
-) -> Result<bool, Error> {
+pub async fn delete_prefix(client: &Client, bucket: &str, prefix: &str, select: impl Fn(&str) -> bool, until: Instant) -> Result<bool, Error> {
     let mut token = None;
     loop {
-        let page = client
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .set_continuation_token(token)
-            .send()
-            .await
-            .aws("ListObjectsV2")
-            .map_err(|e| match e.code() {
-                Some("NoSuchBucket") => Error::new(format!("ListObjectsV2: NoSuchBucket: the bucket {bucket} does not exist")),
-                _ => e.into(),
+        let page =
+            client.list_objects_v2().bucket(bucket).prefix(prefix).set_continuation_token(token).send().await.aws("ListObjectsV2").map_err(|e| {
+                match e.code() {
+                    Some("NoSuchBucket") => Error::new(format!("ListObjectsV2: NoSuchBucket: the bucket {bucket} does not exist")),
+                    _ => e.into(),
+                }
             })?;
-        let keys: Vec<ObjectIdentifier> = page
-            .contents()
-            .iter()
-            .filter_map(|o| o.key())
-            .filter(|k| select(k))
-            .filter_map(|k| ObjectIdentifier::builder().key(k).build().ok())
-            .collect();
+        let keys: Vec<ObjectIdentifier> =
+            page.contents().iter().filter_map(|o| o.key()).filter(|k| select(k)).filter_map(|k| ObjectIdentifier::builder().key(k).build().ok()).collect();
         if !keys.is_empty() {
             let delete = Delete::builder().set_objects(Some(keys)).quiet(true).build().map_err(|e| Error::new(format!("DeleteObjects: {e}")))?;
             let output = client.delete_objects().bucket(bucket).delete(delete).send().await.aws("DeleteObjects")?;

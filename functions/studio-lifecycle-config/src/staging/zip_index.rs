@@ -22,13 +22,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self {
-            max_files: 100_000,
-            max_total_size: 8 << 30,
-            max_ratio: 100,
-            ratio_min_size: 1 << 20,
-            max_central_directory: 16 << 20,
-        }
+        Self { max_files: 100_000, max_total_size: 8 << 30, max_ratio: 100, ratio_min_size: 1 << 20, max_central_directory: 16 << 20 }
     }
 }
 
@@ -160,8 +154,7 @@ async fn find_directory<S: RangeSource>(source: &S, tail: &[u8], tail_start: u64
         })
         .ok_or_else(|| corrupt("no end of central directory record"))?;
     let mut f = Fields::new(&tail[eocd_at + 4..]);
-    let (disk, cd_disk, _disk_entries, entries, size, offset) =
-        (f.u16(), f.u16(), f.u16(), f.u16(), f.u32(), f.u32());
+    let (disk, cd_disk, _disk_entries, entries, size, offset) = (f.u16(), f.u16(), f.u16(), f.u16(), f.u32(), f.u32());
     let (Some(disk), Some(cd_disk), Some(entries), Some(size), Some(offset)) = (disk, cd_disk, entries, size, offset) else {
         return Err(corrupt("truncated end record"));
     };
@@ -257,8 +250,7 @@ fn parse_central_header(f: &mut Fields<'_>) -> Result<RawEntry, StagingError> {
     let extra = f.bytes(extra_len.into()).ok_or_else(truncated)?;
     f.bytes(comment_len.into()).ok_or_else(truncated)?;
 
-    let name = String::from_utf8(raw_name.to_vec())
-        .map_err(|_| ArchiveError::entry(String::from_utf8_lossy(raw_name), "the name is not UTF-8"))?;
+    let name = String::from_utf8(raw_name.to_vec()).map_err(|_| ArchiveError::entry(String::from_utf8_lossy(raw_name), "the name is not UTF-8"))?;
     let fail = |message: String| -> StagingError { ArchiveError::entry(name.clone(), message).into() };
 
     // ZIP64: each field at its maximum is in the 0x0001 extra field instead, in this order.
@@ -294,10 +286,7 @@ fn parse_central_header(f: &mut Fields<'_>) -> Result<RawEntry, StagingError> {
         0 => Method::Stored,
         8 => Method::Deflated,
         other => {
-            return Err(fail(format!(
-                "compression method {other} ({}) is not supported; use deflate or store",
-                method_name(other)
-            )));
+            return Err(fail(format!("compression method {other} ({}) is not supported; use deflate or store", method_name(other))));
         }
     };
     if method == Method::Stored && size != compressed && !is_dir {
@@ -369,10 +358,7 @@ fn check_entries(mut entries: Vec<RawEntry>, directory_offset: u64, limits: &Lim
     for i in 0..entries.len() {
         let next_offset = entries.get(i + 1).map_or(directory_offset, |n| n.entry.header_offset);
         let e = &mut entries[i].entry;
-        let data_end = e
-            .header_offset
-            .checked_add(LOCAL_HEADER_LEN + e.name.len() as u64)
-            .and_then(|start| start.checked_add(e.compressed_size));
+        let data_end = e.header_offset.checked_add(LOCAL_HEADER_LEN + e.name.len() as u64).and_then(|start| start.checked_add(e.compressed_size));
         if data_end.is_none_or(|end| end > next_offset) {
             let message = if next_offset == directory_offset { "data runs into the central directory" } else { "overlaps the next entry" };
             return Err(ArchiveError::entry(e.name.clone(), format!("{message} (a zip bomb, or a corrupt zip)")).into());
@@ -391,11 +377,9 @@ fn check_entries(mut entries: Vec<RawEntry>, directory_offset: u64, limits: &Lim
         }
         total = total.saturating_add(entry.size);
         if total > limits.max_total_size {
-            return Err(ArchiveError::new(format!(
-                "the files add up to more than {} bytes uncompressed, the limit (a zip bomb?)",
-                limits.max_total_size
-            ))
-            .into());
+            return Err(
+                ArchiveError::new(format!("the files add up to more than {} bytes uncompressed, the limit (a zip bomb?)", limits.max_total_size)).into()
+            );
         }
         if entry.size > limits.ratio_min_size && entry.size / entry.compressed_size.max(1) > limits.max_ratio {
             return Err(ArchiveError::entry(

@@ -54,10 +54,7 @@ fn key(checks: &mut Checks, body: &Body) -> ApiResult<AppKey> {
         (Some(p), None) => Owner::UserProfile(p.to_string()),
         (None, Some(s)) => Owner::Space(s.to_string()),
         _ => {
-            checks.rule(
-                false,
-                "Exactly one of UserProfileName and SpaceName must be specified",
-            );
+            checks.rule(false, "Exactly one of UserProfileName and SpaceName must be specified");
             Owner::UserProfile(String::new())
         }
     };
@@ -71,10 +68,7 @@ fn key(checks: &mut Checks, body: &Body) -> ApiResult<AppKey> {
 
 fn get<'a>(store: &'a Store, key: &AppKey) -> ApiResult<&'a App> {
     super::domain::get(store, &key.domain_id)?;
-    store
-        .apps
-        .get(key)
-        .ok_or_else(|| ApiError::not_found(format!("App '{}' does not exist", key.label())))
+    store.apps.get(key).ok_or_else(|| ApiError::not_found(format!("App '{}' does not exist", key.label())))
 }
 
 pub(crate) fn create(store: &mut Store, body: &Body) -> ApiResult<Value> {
@@ -84,53 +78,26 @@ pub(crate) fn create(store: &mut Store, body: &Body) -> ApiResult<Value> {
     let tags = validate::tags(&mut checks, body, "Tags")?;
     checks.finish()?;
     if key.app_type == "JupyterServer" && key.app_name != "default" {
-        return Err(ApiError::validation(
-            "AppName must be 'default' for AppType JupyterServer",
-        ));
+        return Err(ApiError::validation("AppName must be 'default' for AppType JupyterServer"));
     }
 
     let domain_id = key.domain_id.as_str();
     let domain = super::domain::get(store, domain_id)?;
-    check_status(
-        &format!("Domain {domain_id}"),
-        &domain.meta.life,
-        Intent::Use,
-    )?;
+    check_status(&format!("Domain {domain_id}"), &domain.meta.life, Intent::Use)?;
     let (owner_label, owner_life) = match &key.owner {
-        Owner::UserProfile(p) => (
-            format!("User profile {p}"),
-            &super::user_profile::get(store, domain_id, p)?.meta.life,
-        ),
-        Owner::Space(s) => (
-            format!("Space {s}"),
-            &super::space::get(store, domain_id, s)?.meta.life,
-        ),
+        Owner::UserProfile(p) => (format!("User profile {p}"), &super::user_profile::get(store, domain_id, p)?.meta.life),
+        Owner::Space(s) => (format!("Space {s}"), &super::space::get(store, domain_id, s)?.meta.life),
     };
     check_status(&owner_label, owner_life, Intent::Use)?;
     if let Some(existing) = store.apps.get(&key).filter(|a| a.is_active()) {
-        return Err(ApiError::in_use(format!(
-            "App '{}' already exists: {}",
-            key.label(),
-            existing.meta.arn
-        )));
+        return Err(ApiError::in_use(format!("App '{}' already exists: {}", key.label(), existing.meta.arn)));
     }
 
-    let arn = store.arn(&format!(
-        "app/{domain_id}/{}/{}/{}",
-        key.owner.name(),
-        key.app_type.to_lowercase(),
-        key.app_name
-    ));
+    let arn = store.arn(&format!("app/{domain_id}/{}/{}/{}", key.owner.name(), key.app_type.to_lowercase(), key.app_name));
     let mut attrs = Body::new();
     copy_members(&mut attrs, body, &["ResourceSpec", "RecoveryMode"]);
     let now = epoch_now();
-    let meta = Meta {
-        seq: store.next_seq(),
-        arn: arn.clone(),
-        created: now,
-        modified: now,
-        life: store.start(ResourceKind::App, Phase::Create),
-    };
+    let meta = Meta { seq: store.next_seq(), arn: arn.clone(), created: now, modified: now, life: store.start(ResourceKind::App, Phase::Create) };
     store.set_tags(&arn, tags);
     // Re-creating an app that was deleted (or failed) replaces the finished record.
     store.apps.insert(key.clone(), App { meta, key, attrs });
@@ -152,27 +119,16 @@ pub(crate) fn delete(store: &mut Store, body: &Body) -> ApiResult<Value> {
     let app = get(store, &key)?;
     match app.meta.life.status {
         "Deleted" => {
-            return Err(ApiError::validation(format!(
-                "App {} has already been deleted.",
-                app.meta.arn
-            )));
+            return Err(ApiError::validation(format!("App {} has already been deleted.", app.meta.arn)));
         }
         "Failed" => {
             return Err(ApiError::validation(format!(
                 "App {} previously failed and cannot be deleted: {}",
                 app.meta.arn,
-                app.meta
-                    .life
-                    .failure_reason
-                    .as_deref()
-                    .unwrap_or("unknown reason")
+                app.meta.life.failure_reason.as_deref().unwrap_or("unknown reason")
             )));
         }
-        _ => check_status(
-            &format!("App {}", app.meta.arn),
-            &app.meta.life,
-            Intent::Delete,
-        )?,
+        _ => check_status(&format!("App {}", app.meta.arn), &app.meta.life, Intent::Delete)?,
     }
     let life = store.start(ResourceKind::App, Phase::Delete);
     let Some(app) = store.apps.get_mut(&key) else {
@@ -216,13 +172,7 @@ pub(crate) fn list(store: &mut Store, body: &Body) -> ApiResult<Value> {
             if let (Some(spec), Some(map)) = (a.attrs.get("ResourceSpec"), value.as_object_mut()) {
                 map.insert("ResourceSpec".into(), spec.clone());
             }
-            Item {
-                seq: a.meta.seq,
-                created: a.meta.created,
-                modified: a.meta.modified,
-                name: a.key.app_name.clone(),
-                value,
-            }
+            Item { seq: a.meta.seq, created: a.meta.created, modified: a.meta.modified, name: a.key.app_name.clone(), value }
         })
         .collect();
     sort(&mut checks, body, &["CreationTime"], &mut items)?;

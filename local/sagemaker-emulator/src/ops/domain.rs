@@ -1,8 +1,6 @@
 //! CreateDomain, DescribeDomain, UpdateDomain, DeleteDomain, ListDomains, CreatePresignedDomainUrl.
 
-use super::{
-    Intent, Item, check_status, copy_members, list_output, merge, merge_member, names, page,
-};
+use super::{Intent, Item, check_status, copy_members, list_output, merge, merge_member, names, page};
 use crate::error::{ApiError, ApiResult};
 use crate::store::{Domain, Meta, Store, epoch_now, random_hex, random_lower_alnum};
 use crate::validate::{self, Body, Checks, opt_int, opt_obj, opt_str, opt_str_list};
@@ -27,10 +25,7 @@ pub(crate) fn describe(d: &Domain) -> Value {
 
 /// The domain named by `key` (DomainId or DomainIdEquals), with its id checked.
 pub(crate) fn get<'a>(store: &'a Store, id: &str) -> ApiResult<&'a Domain> {
-    store
-        .domains
-        .get(id)
-        .ok_or_else(|| ApiError::not_found(format!("Domain '{id}' does not exist")))
+    store.domains.get(id).ok_or_else(|| ApiError::not_found(format!("Domain '{id}' does not exist")))
 }
 
 /// Reads and checks a required DomainId member.
@@ -104,10 +99,7 @@ pub(crate) fn create(store: &mut Store, body: &Body) -> ApiResult<Value> {
     let (name, auth_mode) = (name.unwrap_or_default(), auth_mode.unwrap_or_default());
 
     if let Some(existing) = store.domains.values().find(|d| d.name == name) {
-        return Err(ApiError::in_use(format!(
-            "Domain '{name}' already exists: {}",
-            existing.meta.arn
-        )));
+        return Err(ApiError::in_use(format!("Domain '{name}' already exists: {}", existing.meta.arn)));
     }
     let id = format!("d-{}", random_lower_alnum(12));
     let arn = store.arn(&format!("domain/{id}"));
@@ -135,48 +127,23 @@ pub(crate) fn create(store: &mut Store, body: &Body) -> ApiResult<Value> {
         ],
     );
     attrs.insert("Url".into(), json!(url));
-    attrs.insert(
-        "SecurityGroupIdForDomainBoundary".into(),
-        json!(format!("sg-{}", random_hex(17))),
-    );
+    attrs.insert("SecurityGroupIdForDomainBoundary".into(), json!(format!("sg-{}", random_hex(17))));
     if auth_mode == "SSO" {
         let instance = random_hex(16);
-        attrs.insert(
-            "SingleSignOnManagedApplicationInstanceId".into(),
-            json!(format!("ins-{instance}")),
-        );
+        attrs.insert("SingleSignOnManagedApplicationInstanceId".into(), json!(format!("ins-{instance}")));
         attrs.insert(
             "SingleSignOnApplicationArn".into(),
-            json!(format!(
-                "arn:aws:sso::{}:application/ssoins-{instance}/apl-{}",
-                store.account_id,
-                random_hex(16)
-            )),
+            json!(format!("arn:aws:sso::{}:application/ssoins-{instance}/apl-{}", store.account_id, random_hex(16))),
         );
     }
 
     let now = epoch_now();
-    let meta = Meta {
-        seq: store.next_seq(),
-        arn: arn.clone(),
-        created: now,
-        modified: now,
-        life: store.start(ResourceKind::Domain, Phase::Create),
-    };
+    let meta = Meta { seq: store.next_seq(), arn: arn.clone(), created: now, modified: now, life: store.start(ResourceKind::Domain, Phase::Create) };
     store.efs.insert(home_efs_id.clone(), "Available");
     store.set_tags(&arn, tags);
-    store.domains.insert(
-        id.clone(),
-        Domain {
-            meta,
-            id: id.clone(),
-            name: name.to_string(),
-            auth_mode: auth_mode.to_string(),
-            home_efs_id,
-            attrs,
-            retention: None,
-        },
-    );
+    store
+        .domains
+        .insert(id.clone(), Domain { meta, id: id.clone(), name: name.to_string(), auth_mode: auth_mode.to_string(), home_efs_id, attrs, retention: None });
     Ok(json!({ "DomainArn": arn, "DomainId": id, "Url": url }))
 }
 
@@ -207,22 +174,12 @@ pub(crate) fn update(store: &mut Store, body: &Body) -> ApiResult<Value> {
         if let Some(rstudio) = update.remove("RStudioServerProDomainSettingsForUpdate") {
             update.insert("RStudioServerProDomainSettings".into(), rstudio);
         }
-        merge(
-            attrs.entry("DomainSettings").or_insert(json!({})),
-            &Value::Object(update),
-        );
+        merge(attrs.entry("DomainSettings").or_insert(json!({})), &Value::Object(update));
     }
     copy_members(
         &mut attrs,
         body,
-        &[
-            "SubnetIds",
-            "VpcId",
-            "AppNetworkAccessType",
-            "AppSecurityGroupManagement",
-            "TagPropagation",
-            "HomeEfsFileSystemCreation",
-        ],
+        &["SubnetIds", "VpcId", "AppNetworkAccessType", "AppSecurityGroupManagement", "TagPropagation", "HomeEfsFileSystemCreation"],
     );
 
     let life = store.start(ResourceKind::Domain, Phase::Update);
@@ -246,35 +203,16 @@ pub(crate) fn delete(store: &mut Store, body: &Body) -> ApiResult<Value> {
         None => None,
     };
     if let Some(r) = retention {
-        checks.one_of(
-            "RetentionPolicy.HomeEfsFileSystem",
-            r,
-            &["Retain", "Delete"],
-        );
+        checks.one_of("RetentionPolicy.HomeEfsFileSystem", r, &["Retain", "Delete"]);
     }
     checks.finish()?;
     let id = id.unwrap_or_default();
 
     let domain = get(store, id)?;
     check_status(&format!("Domain {id}"), &domain.meta.life, Intent::Delete)?;
-    let profiles: Vec<String> = store
-        .profiles
-        .values()
-        .filter(|p| p.domain_id == id)
-        .map(|p| p.name.clone())
-        .collect();
-    let spaces: Vec<String> = store
-        .spaces
-        .values()
-        .filter(|s| s.domain_id == id)
-        .map(|s| s.name.clone())
-        .collect();
-    let apps: Vec<String> = store
-        .apps
-        .values()
-        .filter(|a| a.key.domain_id == id && a.is_active())
-        .map(|a| a.key.label())
-        .collect();
+    let profiles: Vec<String> = store.profiles.values().filter(|p| p.domain_id == id).map(|p| p.name.clone()).collect();
+    let spaces: Vec<String> = store.spaces.values().filter(|s| s.domain_id == id).map(|s| s.name.clone()).collect();
+    let apps: Vec<String> = store.apps.values().filter(|a| a.key.domain_id == id && a.is_active()).map(|a| a.key.label()).collect();
     if !(profiles.is_empty() && spaces.is_empty() && apps.is_empty()) {
         return Err(ApiError::in_use(format!(
             "Domain {id} cannot be deleted: it still has user profiles {}, spaces {}, apps {}; delete them first",
@@ -355,10 +293,6 @@ pub(crate) fn presigned_url(store: &mut Store, body: &Body) -> ApiResult<Value> 
     if let Some(space) = space {
         super::space::get(store, id, space)?;
     }
-    let url = format!(
-        "https://{id}.studio.{}.sagemaker.aws/auth?token={}",
-        store.region,
-        random_lower_alnum(64)
-    );
+    let url = format!("https://{id}.studio.{}.sagemaker.aws/auth?token={}", store.region, random_lower_alnum(64));
     Ok(json!({ "AuthorizedUrl": url }))
 }

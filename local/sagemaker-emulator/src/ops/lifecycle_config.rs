@@ -21,10 +21,7 @@ pub(crate) fn describe(c: &LifecycleConfig) -> Value {
 }
 
 fn name<'a>(checks: &mut Checks, body: &'a Body) -> ApiResult<&'a str> {
-    let name = checks.required(
-        "StudioLifecycleConfigName",
-        opt_str(body, "StudioLifecycleConfigName")?,
-    );
+    let name = checks.required("StudioLifecycleConfigName", opt_str(body, "StudioLifecycleConfigName")?);
     if let Some(name) = name {
         checks.name("StudioLifecycleConfigName", name);
     }
@@ -32,25 +29,17 @@ fn name<'a>(checks: &mut Checks, body: &'a Body) -> ApiResult<&'a str> {
 }
 
 fn get<'a>(store: &'a Store, name: &str) -> ApiResult<&'a LifecycleConfig> {
-    store.configs.get(name).ok_or_else(|| {
-        ApiError::not_found(format!("Studio lifecycle config '{name}' does not exist"))
-    })
+    store.configs.get(name).ok_or_else(|| ApiError::not_found(format!("Studio lifecycle config '{name}' does not exist")))
 }
 
 pub(crate) fn create(store: &mut Store, body: &Body) -> ApiResult<Value> {
     let mut checks = Checks::default();
     let name = name(&mut checks, body)?;
-    let content = checks.required(
-        "StudioLifecycleConfigContent",
-        opt_str(body, "StudioLifecycleConfigContent")?,
-    );
+    let content = checks.required("StudioLifecycleConfigContent", opt_str(body, "StudioLifecycleConfigContent")?);
     if let Some(content) = content {
         checks.length("StudioLifecycleConfigContent", content, 1, 16384);
     }
-    let app_type = checks.required(
-        "StudioLifecycleConfigAppType",
-        opt_str(body, "StudioLifecycleConfigAppType")?,
-    );
+    let app_type = checks.required("StudioLifecycleConfigAppType", opt_str(body, "StudioLifecycleConfigAppType")?);
     if let Some(app_type) = app_type {
         checks.one_of("StudioLifecycleConfigAppType", app_type, APP_TYPES);
     }
@@ -58,10 +47,7 @@ pub(crate) fn create(store: &mut Store, body: &Body) -> ApiResult<Value> {
     checks.finish()?;
 
     if let Some(existing) = store.configs.get(name) {
-        return Err(ApiError::in_use(format!(
-            "Studio lifecycle config '{name}' already exists: {}",
-            existing.arn
-        )));
+        return Err(ApiError::in_use(format!("Studio lifecycle config '{name}' already exists: {}", existing.arn)));
     }
     let arn = store.arn(&format!("studio-lifecycle-config/{name}"));
     let now = epoch_now();
@@ -92,9 +78,7 @@ fn references(value: &Value, arn: &str) -> bool {
     match value {
         Value::Object(map) => map.iter().any(|(key, v)| match key.as_str() {
             "LifecycleConfigArn" | "BuiltInLifecycleConfigArn" => v.as_str() == Some(arn),
-            "LifecycleConfigArns" => v
-                .as_array()
-                .is_some_and(|list| list.iter().any(|a| a.as_str() == Some(arn))),
+            "LifecycleConfigArns" => v.as_array().is_some_and(|list| list.iter().any(|a| a.as_str() == Some(arn))),
             _ => references(v, arn),
         }),
         Value::Array(items) => items.iter().any(|v| references(v, arn)),
@@ -105,26 +89,10 @@ fn references(value: &Value, arn: &str) -> bool {
 /// ARNs of the domains, profiles, spaces and active apps whose settings use the config.
 fn users(store: &Store, arn: &str) -> Vec<String> {
     let uses = |attrs: &Body| references(&Value::Object(attrs.clone()), arn);
-    let domains = store
-        .domains
-        .values()
-        .filter(|d| uses(&d.attrs))
-        .map(|d| d.meta.arn.clone());
-    let profiles = store
-        .profiles
-        .values()
-        .filter(|p| uses(&p.attrs))
-        .map(|p| p.meta.arn.clone());
-    let spaces = store
-        .spaces
-        .values()
-        .filter(|s| uses(&s.attrs))
-        .map(|s| s.meta.arn.clone());
-    let apps = store
-        .apps
-        .values()
-        .filter(|a| a.is_active() && uses(&a.attrs))
-        .map(|a| a.meta.arn.clone());
+    let domains = store.domains.values().filter(|d| uses(&d.attrs)).map(|d| d.meta.arn.clone());
+    let profiles = store.profiles.values().filter(|p| uses(&p.attrs)).map(|p| p.meta.arn.clone());
+    let spaces = store.spaces.values().filter(|s| uses(&s.attrs)).map(|s| s.meta.arn.clone());
+    let apps = store.apps.values().filter(|a| a.is_active() && uses(&a.attrs)).map(|a| a.meta.arn.clone());
     domains.chain(profiles).chain(spaces).chain(apps).collect()
 }
 
@@ -136,10 +104,7 @@ pub(crate) fn delete(store: &mut Store, body: &Body) -> ApiResult<Value> {
     let arn = get(store, name)?.arn.clone();
     let users = users(store, &arn);
     if !users.is_empty() {
-        return Err(ApiError::in_use(format!(
-            "Studio lifecycle config {arn} is in use by {}; remove it from their settings first",
-            names(&users)
-        )));
+        return Err(ApiError::in_use(format!("Studio lifecycle config {arn} is in use by {}; remove it from their settings first", names(&users))));
     }
     store.configs.remove(name);
     store.tags.remove(&arn);
@@ -166,14 +131,8 @@ pub(crate) fn list(store: &mut Store, body: &Body) -> ApiResult<Value> {
         .values()
         .filter(|c| name_filter.is_none_or(|n| c.name.contains(n)))
         .filter(|c| app_type.is_none_or(|t| c.app_type == t))
-        .filter(|c| {
-            created_before.is_none_or(|t| c.created < t)
-                && created_after.is_none_or(|t| c.created > t)
-        })
-        .filter(|c| {
-            modified_before.is_none_or(|t| c.modified < t)
-                && modified_after.is_none_or(|t| c.modified > t)
-        })
+        .filter(|c| created_before.is_none_or(|t| c.created < t) && created_after.is_none_or(|t| c.created > t))
+        .filter(|c| modified_before.is_none_or(|t| c.modified < t) && modified_after.is_none_or(|t| c.modified > t))
         .map(|c| Item {
             seq: c.seq,
             created: c.created,
@@ -188,17 +147,9 @@ pub(crate) fn list(store: &mut Store, body: &Body) -> ApiResult<Value> {
             }),
         })
         .collect();
-    sort(
-        &mut checks,
-        body,
-        &["CreationTime", "LastModifiedTime", "Name"],
-        &mut items,
-    )?;
+    sort(&mut checks, body, &["CreationTime", "LastModifiedTime", "Name"], &mut items)?;
     checks.finish()?;
-    Ok(list_output(
-        "StudioLifecycleConfigs",
-        page(store, body, items, max)?,
-    ))
+    Ok(list_output("StudioLifecycleConfigs", page(store, body, items, max)?))
 }
 
 #[cfg(test)]
@@ -208,22 +159,10 @@ mod tests {
     #[test]
     fn references_are_found_at_any_depth() {
         let arn = "arn:aws:sagemaker:us-east-1:123456789012:studio-lifecycle-config/x";
-        assert!(references(
-            &json!({"DefaultUserSettings": {"JupyterLabAppSettings": {"LifecycleConfigArns": [arn]}}}),
-            arn
-        ));
-        assert!(references(
-            &json!({"SpaceSettings": {"KernelGatewayAppSettings": {"DefaultResourceSpec": {"LifecycleConfigArn": arn}}}}),
-            arn
-        ));
-        assert!(references(
-            &json!({"ResourceSpec": {"LifecycleConfigArn": arn}}),
-            arn
-        ));
-        assert!(!references(
-            &json!({"DefaultUserSettings": {"JupyterLabAppSettings": {"LifecycleConfigArns": []}}}),
-            arn
-        ));
+        assert!(references(&json!({"DefaultUserSettings": {"JupyterLabAppSettings": {"LifecycleConfigArns": [arn]}}}), arn));
+        assert!(references(&json!({"SpaceSettings": {"KernelGatewayAppSettings": {"DefaultResourceSpec": {"LifecycleConfigArn": arn}}}}), arn));
+        assert!(references(&json!({"ResourceSpec": {"LifecycleConfigArn": arn}}), arn));
+        assert!(!references(&json!({"DefaultUserSettings": {"JupyterLabAppSettings": {"LifecycleConfigArns": []}}}), arn));
         assert!(!references(&json!({"Description": arn}), arn));
     }
 }

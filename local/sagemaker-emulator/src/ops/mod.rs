@@ -65,22 +65,14 @@ pub(crate) fn check_status(what: &str, life: &Lifecycle, intent: Intent) -> ApiR
         Intent::Use => "used",
     };
     if life.is_transitional() {
-        return Err(ApiError::in_use(format!(
-            "{what} is in status {status} and cannot be {verb} until the operation in progress finishes"
-        )));
+        return Err(ApiError::in_use(format!("{what} is in status {status} and cannot be {verb} until the operation in progress finishes")));
     }
     let allowed = match intent {
         Intent::Update => matches!(status, "InService" | "Update_Failed"),
         Intent::Delete => true,
         Intent::Use => status == "InService",
     };
-    if allowed {
-        Ok(())
-    } else {
-        Err(ApiError::validation(format!(
-            "{what} is in status {status} and cannot be {verb}"
-        )))
-    }
+    if allowed { Ok(()) } else { Err(ApiError::validation(format!("{what} is in status {status} and cannot be {verb}"))) }
 }
 
 /// Update semantics of the settings structures: objects merge member by member, any other
@@ -127,12 +119,7 @@ pub(crate) struct Item {
 }
 
 /// Validates SortBy/SortOrder and orders the items (default: CreationTime, Ascending).
-pub(crate) fn sort(
-    checks: &mut Checks,
-    body: &Body,
-    sort_keys: &[&str],
-    items: &mut [Item],
-) -> ApiResult<()> {
+pub(crate) fn sort(checks: &mut Checks, body: &Body, sort_keys: &[&str], items: &mut [Item]) -> ApiResult<()> {
     let sort_by = opt_str(body, "SortBy")?;
     let order = opt_str(body, "SortOrder")?;
     if let Some(s) = sort_by {
@@ -142,9 +129,7 @@ pub(crate) fn sort(
         checks.one_of("SortOrder", o, &["Ascending", "Descending"]);
     }
     match sort_by {
-        Some("LastModifiedTime") => {
-            items.sort_by(|a, b| a.modified.total_cmp(&b.modified).then(a.seq.cmp(&b.seq)))
-        }
+        Some("LastModifiedTime") => items.sort_by(|a, b| a.modified.total_cmp(&b.modified).then(a.seq.cmp(&b.seq))),
         Some("Name") => items.sort_by(|a, b| a.name.cmp(&b.name).then(a.seq.cmp(&b.seq))),
         _ => items.sort_by(|a, b| a.created.total_cmp(&b.created).then(a.seq.cmp(&b.seq))),
     }
@@ -157,26 +142,13 @@ pub(crate) fn sort(
 /// One page of ordered items. Pages hold at most `min(MaxResults, page_size)` items. The
 /// NextToken names the last item returned (and its position, in case it has gone since), so
 /// items created or deleted between pages neither repeat nor hide others.
-pub(crate) fn page(
-    store: &Store,
-    body: &Body,
-    items: Vec<Item>,
-    max_results: Option<usize>,
-) -> ApiResult<(Vec<Value>, Option<String>)> {
-    let limit = max_results
-        .unwrap_or(usize::MAX)
-        .min(store.page_size)
-        .max(1);
+pub(crate) fn page(store: &Store, body: &Body, items: Vec<Item>, max_results: Option<usize>) -> ApiResult<(Vec<Value>, Option<String>)> {
+    let limit = max_results.unwrap_or(usize::MAX).min(store.page_size).max(1);
     let start = match opt_str(body, "NextToken")? {
         None => 0,
         Some(token) => {
-            let (seq, offset) = parse_token(token).ok_or_else(|| {
-                ApiError::validation(format!("Invalid pagination token: '{token}'"))
-            })?;
-            items
-                .iter()
-                .position(|i| i.seq == seq)
-                .map_or(offset, |i| i + 1)
+            let (seq, offset) = parse_token(token).ok_or_else(|| ApiError::validation(format!("Invalid pagination token: '{token}'")))?;
+            items.iter().position(|i| i.seq == seq).map_or(offset, |i| i + 1)
         }
     };
     let rest: Vec<Item> = items.into_iter().skip(start).collect();
@@ -214,11 +186,9 @@ mod tests {
 
     #[test]
     fn merge_replaces_lists_and_merges_objects() {
-        let mut stored = json!({"ExecutionRole": "r1", "JupyterServerAppSettings": {"LifecycleConfigArns": ["a"], "DefaultResourceSpec": {"InstanceType": "system"}}});
-        merge(
-            &mut stored,
-            &json!({"JupyterServerAppSettings": {"LifecycleConfigArns": []}}),
-        );
+        let mut stored =
+            json!({"ExecutionRole": "r1", "JupyterServerAppSettings": {"LifecycleConfigArns": ["a"], "DefaultResourceSpec": {"InstanceType": "system"}}});
+        merge(&mut stored, &json!({"JupyterServerAppSettings": {"LifecycleConfigArns": []}}));
         assert_eq!(
             stored,
             json!({"ExecutionRole": "r1", "JupyterServerAppSettings": {"LifecycleConfigArns": [], "DefaultResourceSpec": {"InstanceType": "system"}}})

@@ -1,26 +1,15 @@
 //! CreateSpace, DescribeSpace, UpdateSpace, DeleteSpace, ListSpaces.
 
 use super::domain::domain_member_key;
-use super::{
-    Intent, Item, check_status, copy_members, list_output, merge_member, names, page, sort,
-};
+use super::{Intent, Item, check_status, copy_members, list_output, merge_member, names, page, sort};
 use crate::error::{ApiError, ApiResult};
 use crate::store::{Meta, Owner, Space, Store, epoch_now};
 use crate::validate::{self, Body, Checks, opt_obj, opt_str};
 use crate::{Phase, ResourceKind};
 use serde_json::{Map, Value, json};
 
-pub(crate) const APP_TYPES: &[&str] = &[
-    "JupyterServer",
-    "KernelGateway",
-    "DetailedProfiler",
-    "TensorBoard",
-    "CodeEditor",
-    "JupyterLab",
-    "RStudioServerPro",
-    "RSessionGateway",
-    "Canvas",
-];
+pub(crate) const APP_TYPES: &[&str] =
+    &["JupyterServer", "KernelGateway", "DetailedProfiler", "TensorBoard", "CodeEditor", "JupyterLab", "RStudioServerPro", "RSessionGateway", "Canvas"];
 
 pub(crate) fn describe(s: &Space) -> Value {
     let mut out = s.attrs.clone();
@@ -36,11 +25,7 @@ pub(crate) fn get<'a>(store: &'a Store, domain_id: &str, name: &str) -> ApiResul
     store
         .spaces
         .get(&(domain_id.to_string(), name.to_string()))
-        .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "Space '{name}' does not exist in domain {domain_id}"
-            ))
-        })
+        .ok_or_else(|| ApiError::not_found(format!("Space '{name}' does not exist in domain {domain_id}")))
 }
 
 fn key<'a>(checks: &mut Checks, body: &'a Body) -> ApiResult<(&'a str, &'a str)> {
@@ -65,85 +50,43 @@ pub(crate) fn create(store: &mut Store, body: &Body) -> ApiResult<Value> {
     let (domain_id, name) = key(&mut checks, body)?;
     check_settings(&mut checks, body)?;
     let owner = match opt_obj(body, "OwnershipSettings")? {
-        Some(o) => checks.required(
-            "OwnershipSettings.OwnerUserProfileName",
-            opt_str(o, "OwnerUserProfileName")?,
-        ),
+        Some(o) => checks.required("OwnershipSettings.OwnerUserProfileName", opt_str(o, "OwnerUserProfileName")?),
         None => None,
     };
     if let Some(owner) = owner {
         checks.name("OwnershipSettings.OwnerUserProfileName", owner);
     }
     let sharing = match opt_obj(body, "SpaceSharingSettings")? {
-        Some(s) => checks.required(
-            "SpaceSharingSettings.SharingType",
-            opt_str(s, "SharingType")?,
-        ),
+        Some(s) => checks.required("SpaceSharingSettings.SharingType", opt_str(s, "SharingType")?),
         None => None,
     };
     if let Some(sharing) = sharing {
-        checks.one_of(
-            "SpaceSharingSettings.SharingType",
-            sharing,
-            &["Private", "Shared"],
-        );
+        checks.one_of("SpaceSharingSettings.SharingType", sharing, &["Private", "Shared"]);
     }
     let tags = validate::tags(&mut checks, body, "Tags")?;
     checks.finish()?;
     if sharing == Some("Private") && owner.is_none() {
-        return Err(ApiError::validation(
-            "OwnershipSettings.OwnerUserProfileName is required when SpaceSharingSettings.SharingType is Private",
-        ));
+        return Err(ApiError::validation("OwnershipSettings.OwnerUserProfileName is required when SpaceSharingSettings.SharingType is Private"));
     }
 
     let domain = super::domain::get(store, domain_id)?;
-    check_status(
-        &format!("Domain {domain_id}"),
-        &domain.meta.life,
-        Intent::Use,
-    )?;
+    check_status(&format!("Domain {domain_id}"), &domain.meta.life, Intent::Use)?;
     if let Some(owner) = owner {
         super::user_profile::get(store, domain_id, owner)?;
     }
     let key = (domain_id.to_string(), name.to_string());
     if let Some(existing) = store.spaces.get(&key) {
-        return Err(ApiError::in_use(format!(
-            "Space '{name}' already exists: {}",
-            existing.meta.arn
-        )));
+        return Err(ApiError::in_use(format!("Space '{name}' already exists: {}", existing.meta.arn)));
     }
 
     let arn = store.arn(&format!("space/{domain_id}/{name}"));
     let mut attrs = Body::new();
-    copy_members(
-        &mut attrs,
-        body,
-        &[
-            "SpaceSettings",
-            "OwnershipSettings",
-            "SpaceSharingSettings",
-            "SpaceDisplayName",
-        ],
-    );
+    copy_members(&mut attrs, body, &["SpaceSettings", "OwnershipSettings", "SpaceSharingSettings", "SpaceDisplayName"]);
     attrs.insert("HomeEfsFileSystemUid".into(), json!(store.next_uid()));
     let now = epoch_now();
-    let meta = Meta {
-        seq: store.next_seq(),
-        arn: arn.clone(),
-        created: now,
-        modified: now,
-        life: store.start(ResourceKind::Space, Phase::Create),
-    };
+    let meta = Meta { seq: store.next_seq(), arn: arn.clone(), created: now, modified: now, life: store.start(ResourceKind::Space, Phase::Create) };
     store.set_tags(&arn, tags);
-    store.spaces.insert(
-        key,
-        Space {
-            meta,
-            domain_id: domain_id.to_string(),
-            name: name.to_string(),
-            attrs,
-        },
-    );
+    store.spaces.insert(key, Space { meta, domain_id: domain_id.to_string(), name: name.to_string(), attrs });
     Ok(json!({ "SpaceArn": arn }))
 }
 
@@ -186,17 +129,10 @@ pub(crate) fn delete(store: &mut Store, body: &Body) -> ApiResult<Value> {
     let space = get(store, domain_id, name)?;
     check_status(&format!("Space {name}"), &space.meta.life, Intent::Delete)?;
     let owner = Owner::Space(name.to_string());
-    let apps: Vec<String> = store
-        .apps
-        .values()
-        .filter(|a| a.key.domain_id == domain_id && a.key.owner == owner && a.is_active())
-        .map(|a| a.key.label())
-        .collect();
+    let apps: Vec<String> =
+        store.apps.values().filter(|a| a.key.domain_id == domain_id && a.key.owner == owner && a.is_active()).map(|a| a.key.label()).collect();
     if !apps.is_empty() {
-        return Err(ApiError::in_use(format!(
-            "Space {name} cannot be deleted: it still has apps {}; delete them first",
-            names(&apps)
-        )));
+        return Err(ApiError::in_use(format!("Space {name} cannot be deleted: it still has apps {}; delete them first", names(&apps))));
     }
     let life = store.start(ResourceKind::Space, Phase::Delete);
     let key = (domain_id.to_string(), name.to_string());
@@ -222,12 +158,7 @@ fn details(s: &Space) -> Value {
     if let Some(settings) = s.attrs.get("SpaceSettings").and_then(Value::as_object) {
         let summary: Map<String, Value> = settings
             .iter()
-            .filter(|(k, _)| {
-                matches!(
-                    k.as_str(),
-                    "AppType" | "RemoteAccess" | "SpaceStorageSettings"
-                )
-            })
+            .filter(|(k, _)| matches!(k.as_str(), "AppType" | "RemoteAccess" | "SpaceStorageSettings"))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         out.insert("SpaceSettingsSummary".into(), Value::Object(summary));
@@ -257,20 +188,9 @@ pub(crate) fn list(store: &mut Store, body: &Body) -> ApiResult<Value> {
         .values()
         .filter(|s| domain_filter.is_none_or(|id| s.domain_id == id))
         .filter(|s| name_filter.is_none_or(|n| s.name.contains(n)))
-        .map(|s| Item {
-            seq: s.meta.seq,
-            created: s.meta.created,
-            modified: s.meta.modified,
-            name: s.name.clone(),
-            value: details(s),
-        })
+        .map(|s| Item { seq: s.meta.seq, created: s.meta.created, modified: s.meta.modified, name: s.name.clone(), value: details(s) })
         .collect();
-    sort(
-        &mut checks,
-        body,
-        &["CreationTime", "LastModifiedTime"],
-        &mut items,
-    )?;
+    sort(&mut checks, body, &["CreationTime", "LastModifiedTime"], &mut items)?;
     checks.finish()?;
     Ok(list_output("Spaces", page(store, body, items, max)?))
 }

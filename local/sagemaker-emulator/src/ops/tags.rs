@@ -3,9 +3,7 @@
 use super::{Item, list_output, page};
 use crate::error::{ApiError, ApiResult};
 use crate::store::Store;
-use crate::validate::{
-    self, Body, Checks, RESOURCE_ARN_PATTERN, opt_str, opt_str_list, sagemaker_arn_resource,
-};
+use crate::validate::{self, Body, Checks, RESOURCE_ARN_PATTERN, opt_str, opt_str_list, sagemaker_arn_resource};
 use serde_json::{Value, json};
 
 const MAX_TAGS: usize = 50;
@@ -15,24 +13,13 @@ fn resource_arn<'a>(checks: &mut Checks, body: &'a Body) -> ApiResult<Option<&'a
     let arn = checks.required("ResourceArn", opt_str(body, "ResourceArn")?);
     if let Some(arn) = arn {
         checks.length("ResourceArn", arn, 0, 256);
-        checks.pattern(
-            "ResourceArn",
-            arn,
-            sagemaker_arn_resource(arn).is_some(),
-            RESOURCE_ARN_PATTERN,
-        );
+        checks.pattern("ResourceArn", arn, sagemaker_arn_resource(arn).is_some(), RESOURCE_ARN_PATTERN);
     }
     Ok(arn)
 }
 
 fn ensure_exists(store: &Store, arn: &str) -> ApiResult<()> {
-    if store.arn_exists(arn) {
-        Ok(())
-    } else {
-        Err(ApiError::validation(format!(
-            "Resource {arn} does not exist"
-        )))
-    }
+    if store.arn_exists(arn) { Ok(()) } else { Err(ApiError::validation(format!("Resource {arn} does not exist"))) }
 }
 
 pub(crate) fn add(store: &mut Store, body: &Body) -> ApiResult<Value> {
@@ -45,20 +32,11 @@ pub(crate) fn add(store: &mut Store, body: &Body) -> ApiResult<Value> {
     ensure_exists(store, arn)?;
 
     let existing = store.tags.get(arn).map(Vec::as_slice).unwrap_or_default();
-    let new_keys = tags
-        .iter()
-        .filter(|(k, _)| !existing.iter().any(|(e, _)| e == k))
-        .count();
+    let new_keys = tags.iter().filter(|(k, _)| !existing.iter().any(|(e, _)| e == k)).count();
     if existing.len() + new_keys > MAX_TAGS {
-        return Err(ApiError::validation(format!(
-            "Resource {arn} would have {} tags; a resource can have at most {MAX_TAGS}",
-            existing.len() + new_keys
-        )));
+        return Err(ApiError::validation(format!("Resource {arn} would have {} tags; a resource can have at most {MAX_TAGS}", existing.len() + new_keys)));
     }
-    let echoed: Vec<Value> = tags
-        .iter()
-        .map(|(k, v)| json!({ "Key": k, "Value": v }))
-        .collect();
+    let echoed: Vec<Value> = tags.iter().map(|(k, v)| json!({ "Key": k, "Value": v })).collect();
     store.set_tags(arn, tags);
     Ok(json!({ "Tags": echoed }))
 }
@@ -100,13 +78,7 @@ pub(crate) fn list(store: &mut Store, body: &Body) -> ApiResult<Value> {
         .unwrap_or_default()
         .iter()
         .enumerate()
-        .map(|(i, (k, v))| Item {
-            seq: i as u64,
-            created: 0.0,
-            modified: 0.0,
-            name: k.clone(),
-            value: json!({ "Key": k, "Value": v }),
-        })
+        .map(|(i, (k, v))| Item { seq: i as u64, created: 0.0, modified: 0.0, name: k.clone(), value: json!({ "Key": k, "Value": v }) })
         .collect();
     Ok(list_output("Tags", page(store, body, items, max)?))
 }

@@ -1,9 +1,7 @@
 //! CreateUserProfile, DescribeUserProfile, UpdateUserProfile, DeleteUserProfile, ListUserProfiles.
 
 use super::domain::domain_member_key;
-use super::{
-    Intent, Item, check_status, copy_members, list_output, merge_member, names, page, sort,
-};
+use super::{Intent, Item, check_status, copy_members, list_output, merge_member, names, page, sort};
 use crate::error::{ApiError, ApiResult};
 use crate::store::{Meta, Owner, Store, UserProfile, epoch_now};
 use crate::validate::{self, Body, Checks, opt_str};
@@ -24,11 +22,7 @@ pub(crate) fn get<'a>(store: &'a Store, domain_id: &str, name: &str) -> ApiResul
     store
         .profiles
         .get(&(domain_id.to_string(), name.to_string()))
-        .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "User profile '{name}' does not exist in domain {domain_id}"
-            ))
-        })
+        .ok_or_else(|| ApiError::not_found(format!("User profile '{name}' does not exist in domain {domain_id}")))
 }
 
 fn key<'a>(checks: &mut Checks, body: &'a Body) -> ApiResult<(&'a str, &'a str)> {
@@ -48,11 +42,7 @@ pub(crate) fn create(store: &mut Store, body: &Body) -> ApiResult<Value> {
     checks.finish()?;
 
     let domain = super::domain::get(store, domain_id)?;
-    check_status(
-        &format!("Domain {domain_id}"),
-        &domain.meta.life,
-        Intent::Use,
-    )?;
+    check_status(&format!("Domain {domain_id}"), &domain.meta.life, Intent::Use)?;
     // IAM Identity Center domains identify users by user name; IAM domains must not.
     if domain.auth_mode == "SSO" {
         if sso_identifier != Some("UserName") || sso_value.is_none() {
@@ -67,63 +57,26 @@ pub(crate) fn create(store: &mut Store, body: &Body) -> ApiResult<Value> {
     }
     // Documented for UserSettings.SecurityGroups: required in VpcOnly mode unless the domain's
     // DefaultUserSettings has them.
-    let vpc_only = domain
-        .attrs
-        .get("AppNetworkAccessType")
-        .and_then(Value::as_str)
-        == Some("VpcOnly");
-    let has_groups = |settings: Option<&Value>| {
-        settings
-            .and_then(|s| s.get("SecurityGroups"))
-            .and_then(Value::as_array)
-            .is_some_and(|g| !g.is_empty())
-    };
-    if vpc_only
-        && !has_groups(body.get("UserSettings"))
-        && !has_groups(domain.attrs.get("DefaultUserSettings"))
-    {
+    let vpc_only = domain.attrs.get("AppNetworkAccessType").and_then(Value::as_str) == Some("VpcOnly");
+    let has_groups = |settings: Option<&Value>| settings.and_then(|s| s.get("SecurityGroups")).and_then(Value::as_array).is_some_and(|g| !g.is_empty());
+    if vpc_only && !has_groups(body.get("UserSettings")) && !has_groups(domain.attrs.get("DefaultUserSettings")) {
         return Err(ApiError::validation(format!(
             "UserSettings.SecurityGroups is required: domain {domain_id} is VpcOnly and its DefaultUserSettings has no SecurityGroups"
         )));
     }
     let key = (domain_id.to_string(), name.to_string());
     if let Some(existing) = store.profiles.get(&key) {
-        return Err(ApiError::in_use(format!(
-            "User profile '{name}' already exists: {}",
-            existing.meta.arn
-        )));
+        return Err(ApiError::in_use(format!("User profile '{name}' already exists: {}", existing.meta.arn)));
     }
 
     let arn = store.arn(&format!("user-profile/{domain_id}/{name}"));
     let mut attrs = Body::new();
-    copy_members(
-        &mut attrs,
-        body,
-        &[
-            "UserSettings",
-            "SingleSignOnUserIdentifier",
-            "SingleSignOnUserValue",
-        ],
-    );
+    copy_members(&mut attrs, body, &["UserSettings", "SingleSignOnUserIdentifier", "SingleSignOnUserValue"]);
     attrs.insert("HomeEfsFileSystemUid".into(), json!(store.next_uid()));
     let now = epoch_now();
-    let meta = Meta {
-        seq: store.next_seq(),
-        arn: arn.clone(),
-        created: now,
-        modified: now,
-        life: store.start(ResourceKind::UserProfile, Phase::Create),
-    };
+    let meta = Meta { seq: store.next_seq(), arn: arn.clone(), created: now, modified: now, life: store.start(ResourceKind::UserProfile, Phase::Create) };
     store.set_tags(&arn, tags);
-    store.profiles.insert(
-        key,
-        UserProfile {
-            meta,
-            domain_id: domain_id.to_string(),
-            name: name.to_string(),
-            attrs,
-        },
-    );
+    store.profiles.insert(key, UserProfile { meta, domain_id: domain_id.to_string(), name: name.to_string(), attrs });
     Ok(json!({ "UserProfileArn": arn }))
 }
 
@@ -141,11 +94,7 @@ pub(crate) fn update(store: &mut Store, body: &Body) -> ApiResult<Value> {
     checks.finish()?;
 
     let profile = get(store, domain_id, name)?;
-    check_status(
-        &format!("User profile {name}"),
-        &profile.meta.life,
-        Intent::Update,
-    )?;
+    check_status(&format!("User profile {name}"), &profile.meta.life, Intent::Update)?;
     let mut attrs = profile.attrs.clone();
     merge_member(&mut attrs, body, "UserSettings");
     let life = store.start(ResourceKind::UserProfile, Phase::Update);
@@ -167,24 +116,12 @@ pub(crate) fn delete(store: &mut Store, body: &Body) -> ApiResult<Value> {
     checks.finish()?;
 
     let profile = get(store, domain_id, name)?;
-    check_status(
-        &format!("User profile {name}"),
-        &profile.meta.life,
-        Intent::Delete,
-    )?;
+    check_status(&format!("User profile {name}"), &profile.meta.life, Intent::Delete)?;
     let owner = Owner::UserProfile(name.to_string());
-    let apps: Vec<String> = store
-        .apps
-        .values()
-        .filter(|a| a.key.domain_id == domain_id && a.key.owner == owner && a.is_active())
-        .map(|a| a.key.label())
-        .collect();
-    let spaces: Vec<String> = store
-        .spaces
-        .values()
-        .filter(|s| s.domain_id == domain_id && s.is_private() && s.owner() == Some(name))
-        .map(|s| s.name.clone())
-        .collect();
+    let apps: Vec<String> =
+        store.apps.values().filter(|a| a.key.domain_id == domain_id && a.key.owner == owner && a.is_active()).map(|a| a.key.label()).collect();
+    let spaces: Vec<String> =
+        store.spaces.values().filter(|s| s.domain_id == domain_id && s.is_private() && s.owner() == Some(name)).map(|s| s.name.clone()).collect();
     if !apps.is_empty() || !spaces.is_empty() {
         return Err(ApiError::in_use(format!(
             "User profile {name} cannot be deleted: it still has apps {} and private spaces {}; delete them first",
@@ -232,12 +169,7 @@ pub(crate) fn list(store: &mut Store, body: &Body) -> ApiResult<Value> {
             }),
         })
         .collect();
-    sort(
-        &mut checks,
-        body,
-        &["CreationTime", "LastModifiedTime"],
-        &mut items,
-    )?;
+    sort(&mut checks, body, &["CreationTime", "LastModifiedTime"], &mut items)?;
     checks.finish()?;
     Ok(list_output("UserProfiles", page(store, body, items, max)?))
 }

@@ -20,12 +20,7 @@ pub struct Env {
 
 /// Emulator with 50 ms transitions (pages of 2) and a client that never retries.
 pub async fn env() -> Env {
-    let emulator = SageMakerEmulator::start(Options {
-        transition_delay: Duration::from_millis(50),
-        ..Options::default()
-    })
-    .await
-    .expect("emulator starts");
+    let emulator = SageMakerEmulator::start(Options { transition_delay: Duration::from_millis(50), ..Options::default() }).await.expect("emulator starts");
     let client = client(&emulator.endpoint(), RetryConfig::disabled()).await;
     Env { emulator, client }
 }
@@ -42,17 +37,10 @@ pub async fn client(endpoint: &str, retry: RetryConfig) -> Client {
 }
 
 /// The error code and message of a failed call; panics if the call succeeded.
-pub fn error<T: Debug, E: ProvideErrorMetadata + Debug, R: Debug>(
-    result: Result<T, SdkError<E, R>>,
-) -> (String, String) {
+pub fn error<T: Debug, E: ProvideErrorMetadata + Debug, R: Debug>(result: Result<T, SdkError<E, R>>) -> (String, String) {
     let err = result.expect_err("the call should fail");
-    let service = err
-        .as_service_error()
-        .unwrap_or_else(|| panic!("not a service error: {err:?}"));
-    (
-        service.code().unwrap_or_default().to_string(),
-        service.message().unwrap_or_default().to_string(),
-    )
+    let service = err.as_service_error().unwrap_or_else(|| panic!("not a service error: {err:?}"));
+    (service.code().unwrap_or_default().to_string(), service.message().unwrap_or_default().to_string())
 }
 
 /// Polls `probe` until it returns Some, for at most 5 s.
@@ -74,21 +62,14 @@ where
 /// The domain's status, or None once DescribeDomain says ResourceNotFound.
 pub async fn domain_status(client: &Client, id: &str) -> Option<String> {
     match client.describe_domain().domain_id(id).send().await {
-        Ok(out) => Some(
-            out.status()
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default(),
-        ),
+        Ok(out) => Some(out.status().map(|s| s.as_str().to_string()).unwrap_or_default()),
         Err(err) if err.code() == Some("ResourceNotFound") => None,
         Err(err) => panic!("DescribeDomain failed: {err:?}"),
     }
 }
 
 pub async fn wait_domain(client: &Client, id: &str, status: &str) {
-    eventually(&format!("domain {id} {status}"), || async {
-        (domain_status(client, id).await.as_deref() == Some(status)).then_some(())
-    })
-    .await
+    eventually(&format!("domain {id} {status}"), || async { (domain_status(client, id).await.as_deref() == Some(status)).then_some(()) }).await
 }
 
 /// Creates a domain and waits until it is InService; returns its id.
@@ -109,18 +90,8 @@ pub async fn domain(client: &Client, name: &str, auth: AuthMode) -> String {
 }
 
 pub async fn profile_status(client: &Client, domain: &str, name: &str) -> Option<String> {
-    match client
-        .describe_user_profile()
-        .domain_id(domain)
-        .user_profile_name(name)
-        .send()
-        .await
-    {
-        Ok(out) => Some(
-            out.status()
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default(),
-        ),
+    match client.describe_user_profile().domain_id(domain).user_profile_name(name).send().await {
+        Ok(out) => Some(out.status().map(|s| s.as_str().to_string()).unwrap_or_default()),
         Err(err) if err.code() == Some("ResourceNotFound") => None,
         Err(err) => panic!("DescribeUserProfile failed: {err:?}"),
     }
@@ -128,17 +99,9 @@ pub async fn profile_status(client: &Client, domain: &str, name: &str) -> Option
 
 /// Creates a user profile in an IAM domain and waits until it is InService.
 pub async fn profile(client: &Client, domain: &str, name: &str) {
-    client
-        .create_user_profile()
-        .domain_id(domain)
-        .user_profile_name(name)
-        .send()
+    client.create_user_profile().domain_id(domain).user_profile_name(name).send().await.expect("CreateUserProfile");
+    eventually(&format!("profile {name} InService"), || async { (profile_status(client, domain, name).await.as_deref() == Some("InService")).then_some(()) })
         .await
-        .expect("CreateUserProfile");
-    eventually(&format!("profile {name} InService"), || async {
-        (profile_status(client, domain, name).await.as_deref() == Some("InService")).then_some(())
-    })
-    .await
 }
 
 /// Holds every transition, in progress or new, in its transitional status (Pending, Updating,
