@@ -66,13 +66,11 @@ fn describe(path: String, message: String) -> PropertyError {
     if let Some((nested_path, nested_message)) = decode_nested(&message) {
         return PropertyError::new(join(&path, nested_path), nested_message);
     }
-    if let Some(rest) = message.strip_prefix("unknown field `") {
-        if let Some((name, expected)) = rest.split_once('`') {
-            let allowed = expected.trim_start_matches(", ").replace("expected one of ", "").replace("expected ", "");
-            // The path already ends at the unknown key.
-            let path = if path.ends_with(name) { path } else { join(&path, name) };
-            return PropertyError::new(path, format!("unknown property; allowed here: {allowed}"));
-        }
+    if let Some((name, expected)) = message.strip_prefix("unknown field `").and_then(|rest| rest.split_once('`')) {
+        let allowed = expected.trim_start_matches(", ").replace("expected one of ", "").replace("expected ", "");
+        // The path already ends at the unknown key.
+        let path = if path.ends_with(name) { path } else { join(&path, name) };
+        return PropertyError::new(path, format!("unknown property; allowed here: {allowed}"));
     }
     if let Some(name) = message.strip_prefix("missing field `").and_then(|r| r.strip_suffix('`')) {
         return PropertyError::new(join(&path, name), "required property is missing");
