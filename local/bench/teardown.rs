@@ -165,7 +165,7 @@ fn report(settings: &Settings, profiles: usize, delay: Duration, critical_path: 
         format_duration(critical_path.as_secs_f64()),
         format_duration(wall),
         format_ratio(ratio),
-        if ratio <= 1.5 { "met" } else { "**not met**" },
+        if ratio <= 1.25 { "met" } else { "**not met**" },
         breakdown.join(", ")
     ));
     let json = json!({

@@ -7,10 +7,10 @@
 use crate::properties::{HomeEfsFileSystem, Properties};
 use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput;
-use aws_sdk_sagemaker::types::{DomainStatus, RetentionPolicy, RetentionType, SpaceStatus, UserProfileStatus};
+use aws_sdk_sagemaker::types::{DomainStatus, RetentionPolicy, RetentionType, SpaceDetails, SpaceStatus, UserProfileStatus};
 use custom_resource::{Done, Error, Outcome, Pending, Step};
 use serde::{Deserialize, Serialize};
-use studio::teardown::{Teardown, bounded, summary};
+use studio::teardown::{Teardown, bounded, space_owner, summary};
 use studio::{AwsResult, Kind, Owner, describe, tags};
 use tracing::{info, warn};
 
@@ -71,7 +71,8 @@ impl Deletion<'_> {
 
     /// One step of emptying the domain; the domain itself once nothing is left.
     async fn empty(&self, first_step: bool) -> StepResult {
-        let teardown = Teardown { sagemaker: self.sagemaker, domain_id: self.domain_id, retry_failed_delete: first_step };
+        let apps = describe::apps(self.sagemaker, self.domain_id, None).await?;
+        let teardown = Teardown { sagemaker: self.sagemaker, domain_id: self.domain_id, retry_failed_delete: first_step, listed_apps: Some(&apps) };
         let left = if self.properties.force_delete { self.force_empty(&teardown).await? } else { teardown.apps(None).await? };
         if !left.is_empty() {
             return Ok(Pending::new(DeleteProgress::Emptying, format!("{} of domain {} to be deleted", summary(&left), self.domain_id)).into());
@@ -84,29 +85,32 @@ impl Deletion<'_> {
     }
 
     /// ForceDelete: each user profile (its apps and the spaces it owns, then it) and each space
-    /// no profile owns, side by side.
+    /// no profile owns, side by side: each goes as soon as what it depends on is gone.
     async fn force_empty(&self, teardown: &Teardown<'_>) -> Result<Vec<String>, Error> {
-        let (profiles, spaces) = (describe::user_profiles(self.sagemaker, self.domain_id).await?, describe::spaces(self.sagemaker, self.domain_id).await?);
-        let profile_names: Vec<String> = profiles.iter().filter_map(|p| p.user_profile_name().map(str::to_string)).collect();
-        let owned_by_a_profile = |space: &aws_sdk_sagemaker::types::SpaceDetails| {
-            space
-                .ownership_settings_summary()
-                .and_then(|o| o.owner_user_profile_name())
-                .is_some_and(|o| profile_names.iter().any(|p| p.eq_ignore_ascii_case(o)))
-        };
-        let unowned: Vec<_> = spaces.into_iter().filter(|s| !owned_by_a_profile(s)).collect();
-        if !unowned.is_empty() || !profiles.is_empty() {
-            info!(user_profiles = profiles.len(), spaces = unowned.len(), "deleting (ForceDelete)");
+        let (profiles, spaces) = futures::join!(describe::user_profiles(self.sagemaker, self.domain_id), describe::spaces(self.sagemaker, self.domain_id));
+        let (profiles, spaces) = (profiles?, spaces?);
+        let owner_of =
+            |space: &SpaceDetails| space_owner(space).and_then(|o| profiles.iter().filter_map(|p| p.user_profile_name()).find(|p| p.eq_ignore_ascii_case(o)));
+        let unowned: Vec<SpaceDetails> = spaces.iter().filter(|s| owner_of(s).is_none()).cloned().collect();
+        let chains: Vec<(String, Option<UserProfileStatus>, Vec<SpaceDetails>)> = profiles
+            .iter()
+            .filter_map(|p| {
+                let name = p.user_profile_name()?;
+                Some((name.to_string(), p.status().cloned(), spaces.iter().filter(|s| owner_of(s) == Some(name)).cloned().collect()))
+            })
+            .collect();
+        if !chains.is_empty() || !unowned.is_empty() {
+            info!(user_profiles = chains.len(), spaces = unowned.len(), "deleting (ForceDelete)");
         }
-        let statuses: Vec<(String, Option<UserProfileStatus>)> =
-            profiles.iter().filter_map(|p| Some((p.user_profile_name()?.to_string(), p.status().cloned()))).collect();
-        let (spaces_left, profiles_left) =
-            futures::join!(teardown.spaces(&unowned), bounded(statuses, |(name, status)| async move { teardown.user_profile(&name, status.as_ref()).await }));
+        let (spaces_left, profiles_left) = futures::join!(
+            teardown.spaces(&unowned),
+            bounded(chains, |(name, status, owned)| async move { teardown.user_profile(&name, status.as_ref(), &owned).await })
+        );
         let mut left = spaces_left?;
         for profile in profiles_left {
             left.extend(profile?);
         }
-        // Apps of nobody listed (e.g. a profile that went meanwhile) still block DeleteDomain.
+        // Apps of nobody listed (e.g. of a profile that went meanwhile) still block DeleteDomain.
         if left.is_empty() {
             left = teardown.apps(None).await?;
         }

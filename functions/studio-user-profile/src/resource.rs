@@ -104,7 +104,7 @@ impl CustomResource for UserProfile {
                 return Ok(Done::new(physical_id).reason(not_ours.on_delete()).into());
             }
         }
-        let teardown = Teardown { sagemaker: &self.sagemaker, domain_id: domain, retry_failed_delete: first_step };
+        let teardown = Teardown { sagemaker: &self.sagemaker, domain_id: domain, retry_failed_delete: first_step, listed_apps: None };
         if matches!(progress, Some(DeleteProgress::Deleting)) && profile.status() == Some(&UserProfileStatus::DeleteFailed) {
             let reason = profile.failure_reason().unwrap_or("no FailureReason given");
             return Err(Error::new(format!("user profile {name} could not be deleted: {reason}")));
@@ -124,7 +124,7 @@ impl CustomResource for UserProfile {
         }
         // A DeleteFailed from before this operation is tried again (one after ours failed it above).
         let status = profile.status().filter(|s| **s != UserProfileStatus::DeleteFailed);
-        let left = teardown.user_profile(&name, status).await?;
+        let left = teardown.user_profile(&name, status, &owned).await?;
         match left.as_slice() {
             [] => Ok(Done::new(physical_id).into()),
             [only] if *only == format!("user profile {name}") => Ok(deleting(&name)),

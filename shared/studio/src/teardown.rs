@@ -9,7 +9,7 @@
 use crate::describe::{self, AppKey, AppOwner};
 use crate::error::{AwsError, AwsResult, Kind};
 use aws_sdk_sagemaker::Client;
-use aws_sdk_sagemaker::types::{AppStatus, SpaceDetails, SpaceStatus, UserProfileStatus};
+use aws_sdk_sagemaker::types::{AppDetails, AppStatus, SpaceDetails, SpaceStatus, UserProfileStatus};
 use futures::StreamExt;
 use std::future::Future;
 use tracing::info;
@@ -49,16 +49,26 @@ pub struct Teardown<'a> {
     pub sagemaker: &'a Client,
     pub domain_id: &'a str,
     pub retry_failed_delete: bool,
+    /// The domain's apps, listed once for this step (a big teardown lists them once instead of
+    /// once per profile and space); None: each owner's apps are listed when needed.
+    pub listed_apps: Option<&'a [AppDetails]>,
 }
 
 impl Teardown<'_> {
     /// The apps of the domain (`None`), or of one user profile or space, not gone yet, e.g.
     /// "app JupyterLab/default"; DeleteApp started on those InService.
     pub async fn apps(&self, owner: Option<&AppOwner>) -> Result<Vec<String>, TeardownError> {
-        let apps = describe::apps(self.sagemaker, self.domain_id, owner).await?;
+        let listed;
+        let apps: Vec<&AppDetails> = match self.listed_apps {
+            Some(all) => all.iter().filter(|app| owner.is_none_or(|owner| owned_by(app, owner))).collect(),
+            None => {
+                listed = describe::apps(self.sagemaker, self.domain_id, owner).await?;
+                listed.iter().collect()
+            }
+        };
         let mut running = Vec::new();
         let mut left = Vec::new();
-        for app in &apps {
+        for app in apps {
             let Some(key) = AppKey::of(self.domain_id, app) else { continue };
             match app.status() {
                 Some(AppStatus::Deleted | AppStatus::Failed) => continue,
@@ -148,16 +158,13 @@ impl Teardown<'_> {
     /// Every space `profile` owns, private or shared (DeleteUserProfile is blocked by both).
     pub async fn owned_spaces(&self, profile: &str) -> Result<Vec<SpaceDetails>, AwsError> {
         let spaces = describe::spaces(self.sagemaker, self.domain_id).await?;
-        // Profile names are not case sensitive.
-        Ok(spaces
-            .into_iter()
-            .filter(|s| s.ownership_settings_summary().and_then(|o| o.owner_user_profile_name()).is_some_and(|o| o.eq_ignore_ascii_case(profile)))
-            .collect())
+        Ok(spaces.into_iter().filter(|s| space_owner(s).is_some_and(|o| o.eq_ignore_ascii_case(profile))).collect())
     }
 
-    /// One step towards deleting a user profile: its apps and the spaces it owns first, then
-    /// DeleteUserProfile. `status` is the profile's as last described (None: unknown).
-    pub async fn user_profile(&self, name: &str, status: Option<&UserProfileStatus>) -> Result<Vec<String>, TeardownError> {
+    /// One step towards deleting a user profile: its apps and the spaces it owns (`owned`, see
+    /// [`Self::owned_spaces`]) first, then DeleteUserProfile. `status` is the profile's as last
+    /// described (None: unknown).
+    pub async fn user_profile(&self, name: &str, status: Option<&UserProfileStatus>, owned: &[SpaceDetails]) -> Result<Vec<String>, TeardownError> {
         let label = format!("user profile {name}");
         match status {
             Some(UserProfileStatus::Deleting) => return Ok(vec![label]),
@@ -170,9 +177,8 @@ impl Teardown<'_> {
             }
             _ => {}
         }
-        let owned = self.owned_spaces(name).await?;
         let owner = AppOwner::UserProfile(name.to_string());
-        let (apps, spaces) = futures::join!(self.apps(Some(&owner)), self.spaces(&owned));
+        let (apps, spaces) = futures::join!(self.apps(Some(&owner)), self.spaces(owned));
         let mut left = apps?;
         left.extend(spaces?);
         if !left.is_empty() {
@@ -188,6 +194,19 @@ impl Teardown<'_> {
             Err(e) if e.is(Kind::InUse) => Ok(vec![label]),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+/// The user profile a space belongs to, if any (profile names are not case sensitive).
+pub fn space_owner(space: &SpaceDetails) -> Option<&str> {
+    space.ownership_settings_summary().and_then(|o| o.owner_user_profile_name())
+}
+
+/// Whether a listed app is `owner`'s.
+fn owned_by(app: &AppDetails, owner: &AppOwner) -> bool {
+    match owner {
+        AppOwner::UserProfile(name) => app.space_name().is_none() && app.user_profile_name().is_some_and(|p| p.eq_ignore_ascii_case(name)),
+        AppOwner::Space(name) => app.space_name().is_some_and(|s| s.eq_ignore_ascii_case(name)),
     }
 }
 
