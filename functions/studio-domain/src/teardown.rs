@@ -7,7 +7,7 @@
 use crate::properties::{HomeEfsFileSystem, Properties};
 use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput;
-use aws_sdk_sagemaker::types::{DomainStatus, RetentionPolicy, RetentionType, SpaceDetails, SpaceStatus, UserProfileStatus};
+use aws_sdk_sagemaker::types::{DomainStatus, RetentionPolicy, RetentionType, SpaceDetails, SpaceStatus, UserProfileDetails, UserProfileStatus};
 use custom_resource::{Done, Error, Outcome, Pending, Step};
 use serde::{Deserialize, Serialize};
 use studio::teardown::{Teardown, bounded, space_owner, summary};
@@ -71,9 +71,17 @@ impl Deletion<'_> {
 
     /// One step of emptying the domain; the domain itself once nothing is left.
     async fn empty(&self, first_step: bool) -> StepResult {
-        let apps = describe::apps(self.sagemaker, self.domain_id, None).await?;
+        // Everything listed at once: the listings, not the deletes, take most of a step.
+        let (sagemaker, domain_id, force) = (self.sagemaker, self.domain_id, self.properties.force_delete);
+        let (apps, children) = futures::join!(describe::apps(sagemaker, domain_id, None), async move {
+            if !force {
+                return Ok((Vec::new(), Vec::new()));
+            }
+            futures::try_join!(describe::user_profiles(sagemaker, domain_id), describe::spaces(sagemaker, domain_id))
+        });
+        let (apps, (profiles, spaces)) = (apps?, children?);
         let teardown = Teardown { sagemaker: self.sagemaker, domain_id: self.domain_id, retry_failed_delete: first_step, listed_apps: Some(&apps) };
-        let left = if self.properties.force_delete { self.force_empty(&teardown).await? } else { teardown.apps(None).await? };
+        let left = if self.properties.force_delete { self.force_empty(&teardown, &profiles, &spaces).await? } else { teardown.apps(None).await? };
         if !left.is_empty() {
             return Ok(Pending::new(DeleteProgress::Emptying, format!("{} of domain {} to be deleted", summary(&left), self.domain_id)).into());
         }
@@ -86,9 +94,7 @@ impl Deletion<'_> {
 
     /// ForceDelete: each user profile (its apps and the spaces it owns, then it) and each space
     /// no profile owns, side by side: each goes as soon as what it depends on is gone.
-    async fn force_empty(&self, teardown: &Teardown<'_>) -> Result<Vec<String>, Error> {
-        let (profiles, spaces) = futures::join!(describe::user_profiles(self.sagemaker, self.domain_id), describe::spaces(self.sagemaker, self.domain_id));
-        let (profiles, spaces) = (profiles?, spaces?);
+    async fn force_empty(&self, teardown: &Teardown<'_>, profiles: &[UserProfileDetails], spaces: &[SpaceDetails]) -> Result<Vec<String>, Error> {
         let owner_of =
             |space: &SpaceDetails| space_owner(space).and_then(|o| profiles.iter().filter_map(|p| p.user_profile_name()).find(|p| p.eq_ignore_ascii_case(o)));
         let unowned: Vec<SpaceDetails> = spaces.iter().filter(|s| owner_of(s).is_none()).cloned().collect();
