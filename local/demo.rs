@@ -92,6 +92,11 @@ pub async fn play_stack(cloud: &LocalCloud) -> Result<(), String> {
     play.step("Delete", "Domain", cloud.cfn.delete("studio-domain", "Domain", &domain_id, domain_props("ml-platform")).await);
     play.step("Delete", "LifecycleConfig", cloud.cfn.delete("studio-lifecycle-config", "LifecycleConfig", &config_arn, config_props).await);
 
+    // Every Delete answers SUCCESS even when it removed nothing: the account must be empty.
+    let left = leftovers(&cloud).await?;
+    if !left.is_empty() {
+        return Err(format!("the stack's Deletes left {}", left.join(", ")));
+    }
     match play.failures {
         0 => {
             println!("\nall responses SUCCESS; SageMaker API calls: {}", cloud.sagemaker.total_calls());
@@ -99,6 +104,25 @@ pub async fn play_stack(cloud: &LocalCloud) -> Result<(), String> {
         }
         n => Err(format!("{n} step(s) did not succeed")),
     }
+}
+
+/// What is left in the local account after the stack's delete: domains, user profiles,
+/// lifecycle configs and staged assets.
+async fn leftovers(cloud: &LocalCloud) -> Result<Vec<String>, String> {
+    let sagemaker = cloud.sagemaker_client();
+    let mut left = Vec::new();
+    let domains = sagemaker.list_domains().send().await.map_err(|e| format!("ListDomains: {e}"))?;
+    for domain in domains.domains() {
+        left.push(format!("domain {}", domain.domain_id().unwrap_or_default()));
+        let profiles = sagemaker.list_user_profiles().set_domain_id_equals(domain.domain_id().map(str::to_string)).send().await;
+        let profiles = profiles.map_err(|e| format!("ListUserProfiles: {e}"))?;
+        left.extend(profiles.user_profiles().iter().map(|p| format!("user profile {}", p.user_profile_name().unwrap_or_default())));
+    }
+    let configs = sagemaker.list_studio_lifecycle_configs().send().await.map_err(|e| format!("ListStudioLifecycleConfigs: {e}"))?;
+    left.extend(configs.studio_lifecycle_configs().iter().map(|c| format!("lifecycle config {}", c.studio_lifecycle_config_name().unwrap_or_default())));
+    let objects = cloud.s3.client().await.list_objects_v2().bucket(ASSET_BUCKET).send().await.map_err(|e| format!("ListObjectsV2: {e}"))?;
+    left.extend(objects.contents().iter().map(|o| format!("s3://{ASSET_BUCKET}/{}", o.key().unwrap_or_default())));
+    Ok(left)
 }
 
 /// Prints each response and counts those that were not SUCCESS.

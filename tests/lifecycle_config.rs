@@ -86,8 +86,9 @@ impl Env {
     }
 
     async fn tags(&self, arn: &str) -> Vec<(String, String)> {
-        let tags = self.sagemaker.list_tags().resource_arn(arn).max_results(100).send().await.expect("tags");
-        tags.tags().iter().map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())).collect()
+        // Every page: SageMaker pages ListTags.
+        let tags: Vec<_> = self.sagemaker.list_tags().resource_arn(arn).into_paginator().items().send().collect().await;
+        tags.into_iter().map(|t| t.expect("ListTags")).map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())).collect()
     }
 
     /// Runs a generated script as a Studio app would: bash, with `aws` standing in for the
@@ -310,6 +311,30 @@ async fn the_same_input_gives_the_same_name_and_new_content_a_new_config() {
     assert_eq!(env.keys(&bucket, &new_prefix).await, ["tools/a.txt", "tools/dir/b.txt"], "the new config's assets stay");
 }
 
+/// The one tag policy: a tags-only Update removes only keys the old template had.
+#[tokio::test]
+async fn a_tag_set_outside_the_template_survives_a_tags_only_update() {
+    let env = env().await;
+    env.put(SOURCES, "tools.zip", Zip::new().file("a.txt", b"alpha").finish()).await;
+    let mut props = tools_props("outside", json!(["echo hello"]));
+    props["Tags"] = json!([{"Key": "team", "Value": "ml"}, {"Key": "stage", "Value": "dev"}]);
+    let created = env.create("Lifecycle", props.clone()).await;
+    assert_success(&created);
+    let arn = created.physical_resource_id.clone();
+    let outside = aws_sdk_sagemaker::types::Tag::builder().key("cost-center").value("42").build();
+    env.sagemaker.add_tags().resource_arn(&arn).tags(outside).send().await.expect("AddTags");
+
+    let mut retagged = props.clone();
+    retagged["Tags"] = json!([{"Key": "team", "Value": "research"}]);
+    let r = env.update("Lifecycle", &arn, retagged, props).await;
+    assert_success(&r);
+    assert_eq!(r.physical_resource_id, arn);
+    let tags = env.tags(&arn).await;
+    assert!(tags.contains(&("team".to_string(), "research".to_string())), "{tags:?}");
+    assert!(!tags.iter().any(|(k, _)| k == "stage"), "the old template's tag is removed: {tags:?}");
+    assert!(tags.contains(&("cost-center".to_string(), "42".to_string())), "not the template's: it stays: {tags:?}");
+}
+
 #[tokio::test]
 async fn an_oversize_script_is_staged_and_run_by_a_verifying_bootstrap() {
     let env = env().await;
@@ -490,8 +515,10 @@ async fn delete_while_in_use_retains_the_config_and_its_assets() {
     let domain_id = domain.domain_arn().and_then(|a| a.rsplit('/').next()).expect("domain id").to_string();
     env.sagemaker.delete_domain().domain_id(&domain_id).send().await.expect("delete domain");
     for _ in 0..100 {
-        if env.sagemaker.describe_domain().domain_id(&domain_id).send().await.is_err() {
-            break;
+        match env.sagemaker.describe_domain().domain_id(&domain_id).send().await {
+            Err(e) if e.as_service_error().and_then(|e| e.meta().code()) == Some("ResourceNotFound") => break,
+            Err(e) => panic!("DescribeDomain: {}", aws_sdk_sagemaker::error::DisplayErrorContext(e)),
+            Ok(_) => {}
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -534,7 +561,8 @@ async fn delete_leaves_configs_this_stack_did_not_create_and_succeeds_when_gone(
     let props = json!({"StudioLifecycleConfigName": "theirs", "StudioLifecycleConfigAppType": "JupyterLab", "Commands": ["echo"], "AssetBucket": STAGING});
     let r = env.delete("Lifecycle", &arn, props.clone()).await;
     assert_success(&r);
-    assert!(r.reason.unwrap_or_default().contains("not tagged as created by this stack"));
+    let reason = r.reason.unwrap_or_default();
+    assert!(reason.starts_with("retained: lifecycle config theirs-0123456789 is not ours"), "{reason}");
     assert!(env.script("theirs-0123456789").await.is_some(), "left as it is");
 
     let gone = arn.replace("theirs-0123456789", "gone-abcdef0123");

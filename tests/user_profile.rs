@@ -43,10 +43,13 @@ async fn domain(client: &Client, name: &str, auth: AuthMode) -> String {
     id
 }
 
-/// The profile's status, or None once it is gone.
+/// The profile's status, or None once it is gone (only ResourceNotFound counts as gone).
 async fn profile_status(client: &Client, domain: &str, name: &str) -> Option<String> {
-    let profile = client.describe_user_profile().domain_id(domain).user_profile_name(name).send().await.ok()?;
-    profile.status().map(|s| s.as_str().to_string())
+    match client.describe_user_profile().domain_id(domain).user_profile_name(name).send().await {
+        Ok(profile) => profile.status().map(|s| s.as_str().to_string()),
+        Err(e) if e.as_service_error().and_then(|e| e.meta().code()) == Some("ResourceNotFound") => None,
+        Err(e) => panic!("DescribeUserProfile: {}", aws_sdk_sagemaker::error::DisplayErrorContext(e)),
+    }
 }
 
 async fn tags(client: &Client, arn: &str) -> BTreeMap<String, String> {
@@ -93,8 +96,10 @@ async fn space(client: &Client, domain: &str, name: &str, owner: Option<&str>) {
     .await;
 }
 
+/// Decided by listing: DescribeSpace reports a missing space as a ValidationException on the real service.
 async fn space_exists(client: &Client, domain: &str, name: &str) -> bool {
-    client.describe_space().domain_id(domain).space_name(name).send().await.is_ok()
+    let spaces: Vec<_> = client.list_spaces().domain_id_equals(domain).into_paginator().items().send().collect().await;
+    spaces.into_iter().map(|s| s.expect("ListSpaces")).any(|s| s.space_name() == Some(name))
 }
 
 async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
@@ -440,6 +445,51 @@ async fn settings_and_tags_change_in_place() {
     assert_eq!(cloud.sagemaker.call_count("CreateUserProfile"), 1);
 }
 
+/// The one tag policy: a tags-only Update removes only keys the old template had.
+#[tokio::test]
+async fn a_tag_set_outside_the_template_survives_a_tags_only_update() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "outside", AuthMode::Iam).await;
+    let mut old = properties(&domain, "olga");
+    old["Tags"] = json!([{"Key": "team", "Value": "ml"}, {"Key": "stage", "Value": "dev"}]);
+    let created = cloud.cfn.create(FUNCTION, "Olga", old.clone()).await.unwrap();
+    assert_success(&created);
+    let arn = created.physical_resource_id.clone();
+    let outside = [("cost-center", "42"), ("sagemaker:user-profile-arn", "set by SageMaker")];
+    let added = outside.iter().map(|(k, v)| aws_sdk_sagemaker::types::Tag::builder().key(*k).value(*v).build()).collect();
+    client.add_tags().resource_arn(&arn).set_tags(Some(added)).send().await.expect("AddTags");
+
+    let mut retagged = old.clone();
+    retagged["Tags"] = json!([{"Key": "team", "Value": "research"}]);
+    let r = cloud.cfn.update(FUNCTION, "Olga", &arn, retagged, old).await.unwrap();
+    assert_success(&r);
+    let tags = tags(&client, &arn).await;
+    assert_eq!(tags.get("team").map(String::as_str), Some("research"));
+    assert_eq!(tags.get("stage"), None, "the old template's tag is removed");
+    for (key, value) in outside {
+        assert_eq!(tags.get(key).map(String::as_str), Some(value), "{key} was not the template's: it stays");
+    }
+}
+
+/// The real service deletes only InService apps: a Pending one is waited for, never DeleteApp'd.
+#[tokio::test]
+async fn a_delete_with_a_pending_app_waits_for_it() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "pending", AuthMode::Iam).await;
+    let props = properties(&domain, "pia");
+    let created = cloud.cfn.create(FUNCTION, "Pia", props.clone()).await.unwrap();
+    assert_success(&created);
+    cloud.sagemaker.set_transition_delay(Duration::from_secs(2));
+    client.create_app().domain_id(&domain).user_profile_name("pia").app_type(AppType::JupyterServer).app_name("default").send().await.unwrap();
+
+    let d = cloud.cfn.delete(FUNCTION, "Pia", &created.physical_resource_id, props).await.unwrap();
+    assert_success(&d);
+    assert_eq!(profile_status(&client, &domain, "pia").await, None);
+    assert_eq!(cloud.sagemaker.call_count("DeleteApp"), 1, "once, when the app was InService: {:?}", cloud.sagemaker.calls());
+}
+
 #[tokio::test]
 async fn a_failed_settings_update_is_reported_with_its_reason() {
     let cloud = cloud().await;
@@ -589,7 +639,7 @@ async fn private_spaces_block_the_delete_unless_force_delete() {
 
     let d = cloud.cfn.delete(FUNCTION, "Mia", &created.physical_resource_id, props.clone()).await.unwrap();
     assert_eq!(d.status, Status::Failed);
-    assert!(reason(&d).contains("private spaces [mia-notebooks, mia-scratch]"), "{}", reason(&d));
+    assert!(reason(&d).contains("owns spaces [mia-notebooks, mia-scratch]"), "{}", reason(&d));
     assert!(reason(&d).contains("ForceDelete"), "{}", reason(&d));
     // Refused before touching anything.
     assert_eq!(cloud.sagemaker.call_count("DeleteApp"), 0);

@@ -1,41 +1,35 @@
 //! The studio-domain resource: create and update (delete is in [`crate::teardown`]).
 
-use crate::properties::{Identity, Properties, is_domain_id};
+use crate::properties::{Identity, Properties};
 use crate::settings::Changes;
+use crate::teardown::{DeleteProgress, Deletion, reason};
 use aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput;
-use aws_sdk_sagemaker::types::{AppNetworkAccessType, AppSecurityGroupManagement, AuthMode, DomainStatus, RetentionPolicy, RetentionType, Tag, TagPropagation};
+use aws_sdk_sagemaker::types::{AppNetworkAccessType, AppSecurityGroupManagement, AuthMode, DomainStatus, RetentionPolicy, RetentionType, TagPropagation};
+use custom_resource::{CustomResource, Done, Error, Outcome, Pending, Request, Step};
 use serde::{Deserialize, Serialize};
-use shared::aws::error_code;
-use shared::{CustomResource, Done, Error, Outcome, Pending, Request, ownership};
+use studio::names::is_domain_id;
+use studio::{AwsResult, Kind, Owner, describe, tags};
 use tracing::{info, warn};
 
 pub struct StudioDomain {
-    pub(crate) sagemaker: aws_sdk_sagemaker::Client,
+    sagemaker: aws_sdk_sagemaker::Client,
 }
 
-/// Where a pending step resumes.
+/// Create: a new domain is on its way to InService.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum Progress {
-    /// A new domain (Create, or a replacing Update) is on its way to InService.
-    Creating {
-        domain_id: String,
-    },
-    /// Update: the domain is busy with another operation; the update starts when it ends.
+pub struct Creating {
+    pub domain_id: String,
+}
+
+/// Where a pending Update resumes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum UpdateProgress {
+    /// A replacing domain is on its way to InService.
+    Replacing(Creating),
+    /// The domain is busy with another operation; the update starts when it ends.
     WaitingToUpdate,
-    /// Update: UpdateDomain was called; waiting for InService.
+    /// UpdateDomain was called; waiting for InService.
     Updating,
-    /// Delete, in this order: apps, then (ForceDelete) spaces and user profiles, then the domain.
-    DeletingApps,
-    DeletingSpaces {
-        requested: Vec<String>,
-    },
-    DeletingUserProfiles {
-        requested: Vec<String>,
-    },
-    DeletingDomain {
-        requested: bool,
-        home_efs_file_system_id: Option<String>,
-    },
 }
 
 impl StudioDomain {
@@ -43,28 +37,13 @@ impl StudioDomain {
         Self { sagemaker }
     }
 
-    /// DescribeDomain; None when the domain does not exist.
-    pub(crate) async fn describe(&self, domain_id: &str) -> Result<Option<DescribeDomainOutput>, Error> {
-        match self.sagemaker.describe_domain().domain_id(domain_id).send().await {
-            Ok(domain) => Ok(Some(domain)),
-            Err(e) if error_code(&e) == Some("ResourceNotFound") => Ok(None),
-            Err(e) => Err(Error::aws("DescribeDomain", &e)),
-        }
-    }
-
-    pub(crate) async fn list_tags(&self, arn: &str) -> Result<Vec<(String, String)>, Error> {
-        let tags: Vec<Tag> =
-            self.sagemaker.list_tags().resource_arn(arn).into_paginator().items().send().try_collect().await.map_err(|e| Error::aws("ListTags", &e))?;
-        Ok(tags.into_iter().map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default())).collect())
-    }
-
     /// A domain named `domain_name` that this very request created (Lambda delivered the
     /// event twice, or an earlier attempt timed out after CreateDomain).
     async fn find_made_by(&self, request: &Request, domain_name: &str) -> Result<Option<String>, Error> {
-        let domains: Vec<_> = self.sagemaker.list_domains().into_paginator().items().send().try_collect().await.map_err(|e| Error::aws("ListDomains", &e))?;
+        let domains = describe::domains(&self.sagemaker).await?;
         for domain in domains.iter().filter(|d| d.domain_name() == Some(domain_name)) {
             let (Some(id), Some(arn)) = (domain.domain_id(), domain.domain_arn()) else { continue };
-            if ownership::made_by(&self.list_tags(arn).await?, request) {
+            if Owner::from(request).made(&tags::list(&self.sagemaker, arn).await?) {
                 return Ok(Some(id.to_string()));
             }
         }
@@ -72,7 +51,7 @@ impl StudioDomain {
     }
 
     /// CreateDomain (unless this request already made the domain), then wait for InService.
-    async fn start_create(&self, request: &Request, p: &Properties) -> Result<Outcome<Progress>, Error> {
+    async fn start_create(&self, request: &Request, p: &Properties) -> Result<Outcome<Creating>, Error> {
         let domain_id = match self.find_made_by(request, &p.domain_name).await? {
             Some(id) => {
                 info!(DomainId = %id, "found the domain this request already created; not creating another");
@@ -84,7 +63,7 @@ impl StudioDomain {
     }
 
     async fn create_domain(&self, request: &Request, p: &Properties) -> Result<String, Error> {
-        let tags = ownership::creation_tags(p.tag_pairs()?, request);
+        let tags = Owner::from(request).creation_tags(&p.tag_pairs()?);
         let created = self
             .sagemaker
             .create_domain()
@@ -102,7 +81,7 @@ impl StudioDomain {
             .set_tags(Some(tags))
             .send()
             .await
-            .map_err(|e| Error::aws("CreateDomain", &e))?;
+            .aws("CreateDomain")?;
         // Older API versions answer with the ARN only: arn:...:domain/d-xxxx
         let domain_id = created
             .domain_id()
@@ -114,16 +93,14 @@ impl StudioDomain {
     }
 
     /// One look at a new domain: InService -> done; Failed -> FAILED, the domain deleted.
-    async fn wait_created(&self, domain_id: &str) -> Result<Outcome<Progress>, Error> {
-        let Some(domain) = self.describe(domain_id).await? else {
+    async fn wait_created(&self, domain_id: &str) -> Result<Outcome<Creating>, Error> {
+        let Some(domain) = describe::domain(&self.sagemaker, domain_id).await? else {
             return Err(Error::new(format!("domain {domain_id} disappeared before it became InService")));
         };
         match domain.status() {
             Some(DomainStatus::InService) => Ok(done(domain_id, &domain).into()),
             Some(DomainStatus::Pending) => {
-                Ok(Pending::new(Progress::Creating { domain_id: domain_id.to_string() }, format!("domain {domain_id} to become InService"))
-                    .resource(domain_id)
-                    .into())
+                Ok(Pending::new(Creating { domain_id: domain_id.to_string() }, format!("domain {domain_id} to become InService")).resource(domain_id).into())
             }
             Some(DomainStatus::Failed) => Err(self.discard_failed(domain_id, &domain).await),
             status => Err(Error::new(format!(
@@ -140,19 +117,19 @@ impl StudioDomain {
     async fn discard_failed(&self, domain_id: &str, domain: &DescribeDomainOutput) -> Error {
         let failure = format!("domain {domain_id} failed to create{}", reason(domain));
         let retention = RetentionPolicy::builder().home_efs_file_system(RetentionType::Delete).build();
-        let cleanup = match self.sagemaker.delete_domain().domain_id(domain_id).retention_policy(retention).send().await {
+        let cleanup = match self.sagemaker.delete_domain().domain_id(domain_id).retention_policy(retention).send().await.aws("DeleteDomain") {
             Ok(_) => "; the failed domain is being deleted so that it does not count against the domain quota".to_string(),
-            Err(e) if error_code(&e) == Some("ResourceNotFound") => String::new(),
+            Err(e) if e.is(Kind::NotFound) => String::new(),
             Err(e) => {
-                warn!(error = %shared::aws::describe("DeleteDomain", &e), "could not delete the failed domain");
-                format!("; deleting the failed domain failed too ({}): the stack's Delete will retry", shared::aws::describe("DeleteDomain", &e))
+                warn!(error = %e, "could not delete the failed domain");
+                format!("; deleting the failed domain failed too ({e}): the stack's Delete will retry")
             }
         };
         Error::new(failure + &cleanup).for_resource(domain_id)
     }
 
-    async fn start_update(&self, request: &Request, domain_id: &str, p: &Properties, old: Option<&Properties>) -> Result<Outcome<Progress>, Error> {
-        let Some(domain) = self.describe(domain_id).await? else {
+    async fn start_update(&self, request: &Request, domain_id: &str, p: &Properties, old: Option<&Properties>) -> Result<Outcome<UpdateProgress>, Error> {
+        let Some(domain) = describe::domain(&self.sagemaker, domain_id).await? else {
             return Err(Error::new(format!("domain {domain_id} no longer exists: it cannot be updated")));
         };
         let current = old.map(Properties::identity).unwrap_or_else(|| identity(&domain));
@@ -163,14 +140,18 @@ impl StudioDomain {
             }
             info!(members = ?replaced, "replacing the domain: AllowReplacement is true");
             // CloudFormation deletes the old domain in its cleanup, once the new one is reported.
-            return self.start_create(request, p).await.map_err(|e| replacement_failed(e, domain_id));
+            return self.start_create(request, p).await.map(|o| o.map_progress(UpdateProgress::Replacing)).map_err(|e| replacement_failed(e, domain_id));
         }
         if matches!(domain.status(), Some(DomainStatus::Pending | DomainStatus::Updating | DomainStatus::Deleting)) {
             let status = domain.status().map(|s| s.as_str()).unwrap_or_default();
-            return Ok(Pending::new(Progress::WaitingToUpdate, format!("domain {domain_id} to finish the operation in progress ({status})")).into());
+            return Ok(Pending::new(UpdateProgress::WaitingToUpdate, format!("domain {domain_id} to finish the operation in progress ({status})")).into());
         }
         let arn = domain.domain_arn().unwrap_or_default();
-        self.update_tags(arn, p, old).await?;
+        let current_tags = tags::list(&self.sagemaker, arn).await?;
+        Owner::from(request).guard(&current_tags, format!("domain {domain_id}")).map_err(|e| Error::new(e.on_update()))?;
+        // Tags change in place; only tags the old template had are removed.
+        let old_tags = old.and_then(|old| old.tag_pairs().ok()).unwrap_or_default();
+        tags::sync(&self.sagemaker, arn, &p.tag_pairs()?, &old_tags).await?;
         let changes = Changes::between(p, old)?;
         if changes.is_empty() {
             info!("no setting changed: UpdateDomain not needed");
@@ -189,17 +170,17 @@ impl StudioDomain {
             .set_tag_propagation(changes.tag_propagation)
             .send()
             .await
-            .map_err(|e| Error::aws("UpdateDomain", &e))?;
-        Ok(Pending::new(Progress::Updating, format!("domain {domain_id} to finish updating")).into())
+            .aws("UpdateDomain")?;
+        Ok(Pending::new(UpdateProgress::Updating, format!("domain {domain_id} to finish updating")).into())
     }
 
-    async fn wait_updated(&self, domain_id: &str) -> Result<Outcome<Progress>, Error> {
-        let Some(domain) = self.describe(domain_id).await? else {
+    async fn wait_updated(&self, domain_id: &str) -> Result<Outcome<UpdateProgress>, Error> {
+        let Some(domain) = describe::domain(&self.sagemaker, domain_id).await? else {
             return Err(Error::new(format!("domain {domain_id} disappeared while being updated")));
         };
         match domain.status() {
             Some(DomainStatus::InService) => Ok(done(domain_id, &domain).into()),
-            Some(DomainStatus::Updating) => Ok(Pending::new(Progress::Updating, format!("domain {domain_id} to finish updating")).into()),
+            Some(DomainStatus::Updating) => Ok(Pending::new(UpdateProgress::Updating, format!("domain {domain_id} to finish updating")).into()),
             Some(DomainStatus::UpdateFailed) => Err(Error::new(format!("updating domain {domain_id} failed{}", reason(&domain)))),
             status => Err(Error::new(format!(
                 "domain {domain_id} is {} instead of finishing its update{}",
@@ -208,70 +189,56 @@ impl StudioDomain {
             ))),
         }
     }
-
-    /// AddTags / DeleteTags: tags never need a new domain. Only tags the template had are
-    /// removed (not ones other tools added), and the ownership tags are kept.
-    async fn update_tags(&self, arn: &str, p: &Properties, old: Option<&Properties>) -> Result<(), Error> {
-        let current = self.list_tags(arn).await?;
-        let (added, mut removed) = ownership::tag_changes(&current, &p.tag_pairs()?);
-        let templated: Vec<String> = match old {
-            Some(old) => old.tag_pairs().unwrap_or_default().into_iter().map(|(key, _)| key).collect(),
-            None => Vec::new(),
-        };
-        removed.retain(|key| templated.contains(key));
-        if !added.is_empty() {
-            info!(count = added.len(), "AddTags");
-            let added = added.into_iter().map(|(key, value)| Tag::builder().key(key).value(value).build()).collect();
-            self.sagemaker.add_tags().resource_arn(arn).set_tags(Some(added)).send().await.map_err(|e| Error::aws("AddTags", &e))?;
-        }
-        if !removed.is_empty() {
-            info!(keys = ?removed, "DeleteTags");
-            self.sagemaker.delete_tags().resource_arn(arn).set_tag_keys(Some(removed)).send().await.map_err(|e| Error::aws("DeleteTags", &e))?;
-        }
-        Ok(())
-    }
 }
 
 impl CustomResource for StudioDomain {
     type Properties = Properties;
-    type Progress = Progress;
+    type CreateProgress = Creating;
+    type UpdateProgress = UpdateProgress;
+    type DeleteProgress = DeleteProgress;
 
     fn recognizes(&self, physical_id: &str) -> bool {
         is_domain_id(physical_id)
     }
 
-    async fn create(&self, request: &Request, properties: &Properties, progress: Option<Progress>) -> Result<Outcome<Progress>, Error> {
+    async fn create(&self, step: &Step, properties: &Properties, progress: Option<Creating>) -> Result<Outcome<Creating>, Error> {
         match progress {
             None => {
                 properties.validate()?;
-                self.start_create(request, properties).await
+                self.start_create(step, properties).await
             }
-            Some(Progress::Creating { domain_id }) => self.wait_created(&domain_id).await,
-            Some(other) => Err(unexpected(request, &other)),
+            Some(Creating { domain_id }) => self.wait_created(&domain_id).await,
         }
     }
 
     async fn update(
         &self,
-        request: &Request,
+        step: &Step,
         physical_id: &str,
         properties: &Properties,
         old: Option<&Properties>,
-        progress: Option<Progress>,
-    ) -> Result<Outcome<Progress>, Error> {
+        progress: Option<UpdateProgress>,
+    ) -> Result<Outcome<UpdateProgress>, Error> {
         match progress {
-            None | Some(Progress::WaitingToUpdate) => {
+            None | Some(UpdateProgress::WaitingToUpdate) => {
                 properties.validate()?;
-                self.start_update(request, physical_id, properties, old).await
+                self.start_update(step, physical_id, properties, old).await
             }
-            Some(Progress::Creating { domain_id }) => self.wait_created(&domain_id).await.map_err(|e| replacement_failed(e, physical_id)),
-            Some(Progress::Updating) => self.wait_updated(physical_id).await,
-            Some(other) => Err(unexpected(request, &other)),
+            Some(UpdateProgress::Replacing(Creating { domain_id })) => {
+                self.wait_created(&domain_id).await.map(|o| o.map_progress(UpdateProgress::Replacing)).map_err(|e| replacement_failed(e, physical_id))
+            }
+            Some(UpdateProgress::Updating) => self.wait_updated(physical_id).await,
         }
     }
 
-    async fn delete(&self, request: &Request, physical_id: &str, properties: &Properties, progress: Option<Progress>) -> Result<Outcome<Progress>, Error> {
-        self.delete_step(request, physical_id, properties, progress).await
+    async fn delete(
+        &self,
+        step: &Step,
+        physical_id: &str,
+        properties: &Properties,
+        progress: Option<DeleteProgress>,
+    ) -> Result<Outcome<DeleteProgress>, Error> {
+        Deletion { sagemaker: &self.sagemaker, domain_id: physical_id, properties }.step(step, progress).await
     }
 }
 
@@ -301,11 +268,6 @@ fn identity(domain: &DescribeDomainOutput) -> Identity {
     }
 }
 
-/// ": <FailureReason>" when SageMaker gave one.
-pub(crate) fn reason(domain: &DescribeDomainOutput) -> String {
-    domain.failure_reason().map(|r| format!(": {r}")).unwrap_or_default()
-}
-
 fn replacement_refused(domain_id: &str, members: &[&str]) -> String {
     format!(
         "changing {} needs a new domain: SageMaker cannot change {} on an existing one. A new domain would be created with a new, \
@@ -322,8 +284,4 @@ fn replacement_refused(domain_id: &str, members: &[&str]) -> String {
 fn replacement_failed(error: Error, old_domain_id: &str) -> Error {
     let reason = format!("replacing domain {old_domain_id} failed (it is unchanged): {}", error.reason);
     Error { reason, ..error }
-}
-
-fn unexpected(request: &Request, progress: &Progress) -> Error {
-    Error::new(format!("internal error: a {} cannot resume from {progress:?}", request.request_type.as_str()))
 }

@@ -11,6 +11,6 @@ mod teardown;
 
 // One thread: the work is waiting on SageMaker, and Lambda gives small functions under one vCPU.
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), shared::BoxError> {
-    shared::run(|clients: shared::Clients| async move { Ok(domain::StudioDomain::new(clients.sagemaker)) }).await
+async fn main() -> Result<(), custom_resource::BoxError> {
+    custom_resource::run(|config| async move { Ok(domain::StudioDomain::new(studio::Clients::new(&config).sagemaker)) }).await
 }

@@ -3,19 +3,18 @@
 //! ForceDelete and AllowReplacement. [`Properties::validate`] checks what the API documents
 //! before anything is sent, naming the property at fault.
 
-use crate::settings::{self, to_json};
 use aws_sdk_sagemaker::types::{
     AppInstanceType, AppNetworkAccessType, AppSecurityGroupManagement, AppType, AuthMode, AutoMountHomeEfs, DataSourceName, DefaultSpaceSettings,
     DomainSettings, ExecutionRoleIdentityConfig, FeatureStatus, IpAddressType, LifecycleManagement, MlTools, NotebookOutputOption,
     RStudioServerProAccessStatus, RStudioServerProUserGroup, SageMakerImageName, StudioWebPortal, TagPropagation, UserSettings,
 };
+use custom_resource::PropertyError;
 use serde::Deserialize;
 use serde_json::Value;
-use shared::ownership;
-use shared::{Api, PropertyError};
-
-/// SageMaker allows 50 tags on a domain; the ownership tags take some of them.
-pub const MAX_TAGS: usize = 50 - [ownership::STACK_ID, ownership::LOGICAL_ID, ownership::REQUEST_ID].len();
+use studio::Api;
+use studio::api::to_json;
+use studio::names::{check_name, one_of};
+use studio::ownership::{self, MAX_USER_TAGS as MAX_TAGS};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
@@ -97,18 +96,6 @@ impl Properties {
 
     pub fn is_vpc_only(&self) -> bool {
         self.app_network_access_type.as_deref() == Some(AppNetworkAccessType::VpcOnly.as_str())
-    }
-
-    /// The settings members as JSON with the API's member names, to compare and clear ([`crate::settings`]).
-    pub fn settings_json(&self) -> Result<settings::SettingsJson, shared::Error> {
-        let json = |path: &str, shape: &dyn aws_smithy_schema::serde::SerializableStruct| {
-            to_json(shape).map_err(|e| shared::Error::new(format!("internal error: {path} cannot be serialized: {e}")))
-        };
-        Ok(settings::SettingsJson {
-            default_user_settings: Some(json("DefaultUserSettings", &*self.default_user_settings)?),
-            default_space_settings: self.default_space_settings.as_ref().map(|s| json("DefaultSpaceSettings", &**s)).transpose()?,
-            domain_settings: self.domain_settings.as_ref().map(|s| json("DomainSettings", &**s)).transpose()?,
-        })
     }
 
     /// Everything the API documents that can be checked without calling it.
@@ -294,18 +281,6 @@ fn strings<'a>(path: &str, value: &'a Value) -> Vec<(String, &'a str)> {
     }
 }
 
-fn one_of(path: &str, value: &str, allowed: &[&str]) -> Result<(), PropertyError> {
-    if allowed.contains(&value) {
-        return Ok(());
-    }
-    let shown = if allowed.len() > 12 {
-        format!("one of the {} values the API lists (e.g. {})", allowed.len(), allowed[..6].join(", "))
-    } else {
-        format!("one of {}", allowed.join(", "))
-    };
-    Err(PropertyError::new(path, format!("expected {shown}; got {value:?}")))
-}
-
 fn check_length(path: &str, value: &str, min: usize, max: usize) -> Result<(), PropertyError> {
     let length = value.chars().count();
     if (min..=max).contains(&length) {
@@ -324,17 +299,6 @@ fn check_count(path: &str, value: &Value, max: usize) -> Result<(), PropertyErro
 
 fn check_range(path: &str, value: i64, min: i64, max: i64) -> Result<(), PropertyError> {
     if (min..=max).contains(&value) { Ok(()) } else { Err(PropertyError::new(path, format!("expected {min} to {max}, got {value}"))) }
-}
-
-/// `^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}`, at most 63 characters.
-fn check_name(path: &str, name: &str) -> Result<(), PropertyError> {
-    check_length(path, name, 1, 63)?;
-    let alphanumeric_ends = name.starts_with(|c: char| c.is_ascii_alphanumeric()) && name.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if alphanumeric_ends && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        Ok(())
-    } else {
-        Err(PropertyError::new(path, format!("{name:?} must be letters, digits and hyphens, starting and ending with a letter or digit")))
-    }
 }
 
 /// VpcId and subnet ids: `[-0-9a-zA-Z]+`, at most 32 characters.
@@ -413,24 +377,15 @@ fn is_account(account: &str) -> bool {
     account.len() == 12 && account.chars().all(|c| c.is_ascii_digit())
 }
 
-/// `^d-(-*[a-z0-9]){1,61}`: the form of a DomainId.
-pub fn is_domain_id(id: &str) -> bool {
-    id.strip_prefix("d-").is_some_and(|rest| {
-        let alphanumeric = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
-        rest.ends_with(alphanumeric)
-            && rest.chars().all(|c| alphanumeric(c) || c == '-')
-            && (1..=61).contains(&rest.chars().filter(|&c| alphanumeric(c)).count())
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+    use studio::names::is_domain_id;
 
     fn parse(value: Value) -> Result<Properties, PropertyError> {
         let map = value.as_object().cloned().unwrap_or_default();
-        shared::properties::parse(&map)
+        custom_resource::properties::parse(&map)
     }
 
     fn valid() -> Value {

@@ -8,18 +8,10 @@
 
 use crate::properties::Properties;
 use aws_sdk_sagemaker::types::{AppNetworkAccessType, AppSecurityGroupManagement, DefaultSpaceSettings, DomainSettingsForUpdate, TagPropagation, UserSettings};
-use aws_smithy_json::codec::JsonCodec;
-use aws_smithy_schema::codec::Codec;
-use aws_smithy_schema::serde::{SerializableStruct, ShapeSerializer};
+use aws_smithy_schema::serde::SerializableStruct;
+use custom_resource::Error;
 use serde_json::{Map, Value};
-use shared::api_shape::{self, ApiShape};
-
-/// An SDK shape as JSON with the API's member names.
-pub fn to_json(shape: &dyn SerializableStruct) -> Result<Value, String> {
-    let mut serializer = JsonCodec::default().create_serializer();
-    serializer.write_struct(shape.schema(), shape).map_err(|e| e.to_string())?;
-    serde_json::from_slice(&serializer.finish()).map_err(|e| e.to_string())
-}
+use studio::api::{self, ApiShape, to_json};
 
 /// The settings members of a set of properties, as JSON.
 #[derive(Debug, Clone, Default)]
@@ -27,6 +19,16 @@ pub struct SettingsJson {
     pub default_user_settings: Option<Value>,
     pub default_space_settings: Option<Value>,
     pub domain_settings: Option<Value>,
+}
+
+/// The settings members as JSON with the API's member names, to compare and clear ([`crate::settings`]).
+pub fn settings_json(p: &Properties) -> Result<SettingsJson, Error> {
+    let json = |path: &str, shape: &dyn SerializableStruct| to_json(shape).map_err(|e| Error::new(format!("internal error: {path} cannot be serialized: {e}")));
+    Ok(SettingsJson {
+        default_user_settings: Some(json("DefaultUserSettings", &*p.default_user_settings)?),
+        default_space_settings: p.default_space_settings.as_ref().map(|s| json("DefaultSpaceSettings", &**s)).transpose()?,
+        domain_settings: p.domain_settings.as_ref().map(|s| json("DomainSettings", &**s)).transpose()?,
+    })
 }
 
 /// The members of an UpdateDomain call; all None when nothing changes.
@@ -43,9 +45,9 @@ pub struct Changes {
 
 impl Changes {
     /// `old` is None when the previous properties are unknown: then everything given is sent.
-    pub fn between(new: &Properties, old: Option<&Properties>) -> Result<Changes, shared::Error> {
-        let new_json = new.settings_json()?;
-        let old_json = old.map(Properties::settings_json).transpose()?;
+    pub fn between(new: &Properties, old: Option<&Properties>) -> Result<Changes, Error> {
+        let new_json = settings_json(new)?;
+        let old_json = old.map(settings_json).transpose()?;
         let old_json = old_json.as_ref();
         let changed = |new: Option<&String>, old: Option<&String>| match old {
             Some(_) => new != old,
@@ -130,7 +132,7 @@ fn for_update(mut settings: Value) -> Value {
 
 /// The value to send for a settings member, or None when it did not change. `old` is None
 /// when the old properties are unknown, Some(None) when they did not have the member.
-fn changed_shape<T: ApiShape>(path: &str, new: Option<&Value>, old: Option<Option<&Value>>) -> Result<Option<T>, shared::Error> {
+fn changed_shape<T: ApiShape>(path: &str, new: Option<&Value>, old: Option<Option<&Value>>) -> Result<Option<T>, Error> {
     let update = match old {
         Some(old) if old == new => return Ok(None),
         None => match new {
@@ -143,7 +145,7 @@ fn changed_shape<T: ApiShape>(path: &str, new: Option<&Value>, old: Option<Optio
     if update.as_object().is_some_and(Map::is_empty) {
         return Ok(None);
     }
-    api_shape::from_value(&update).map(Some).map_err(|e| shared::Error::new(format!("internal error: {path}.{e}")))
+    api::from_value(&update).map(Some).map_err(|e| Error::new(format!("internal error: {path}.{e}")))
 }
 
 /// `new`, plus an explicit empty value for each list (at any depth) that `old` had and `new`
@@ -210,7 +212,7 @@ mod tests {
                 member => value.as_object_mut().unwrap().insert(key, member),
             };
         }
-        shared::properties::parse(value.as_object().unwrap()).unwrap()
+        custom_resource::properties::parse(value.as_object().unwrap()).unwrap()
     }
 
     #[test]

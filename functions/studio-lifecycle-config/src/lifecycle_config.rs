@@ -8,18 +8,19 @@ use crate::staging::s3::{S3Bucket, delete_prefix};
 use crate::staging::store::ObjectSink;
 use crate::staging::zip_index::Limits;
 use crate::staging::{self, Tuning};
-use aws_sdk_sagemaker::types::{StudioLifecycleConfigAppType, Tag};
+
+use custom_resource::{CustomResource, Done, Error, Outcome, Pending, Request, Step};
 use serde::{Deserialize, Serialize};
-use shared::aws::{error_code, error_message};
-use shared::{CustomResource, Done, Error, Outcome, Pending, Request, ownership};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use studio::{AwsResult, Kind, Owner, describe, tags};
 use tracing::{info, warn};
 
-/// Staging work per step before handing back to the core: short enough that a step ends well
-/// before Lambda's deadline (the core keeps up to 60 s back), so that staging any number of
-/// files spans continuations. STAGING_SLICE_SECONDS overrides it (for timeouts under 2 min).
-const DEFAULT_SLICE: Duration = Duration::from_secs(20);
+/// Staging stops this far before the step's deadline (half of the step's time, at most 2
+/// minutes), so that the file under way, the full script and CreateStudioLifecycleConfig
+/// still fit in the step; staging any number of files so spans steps and continuations.
+const FILE_RESERVE: Duration = Duration::from_secs(120);
+/// Optional: at most this many seconds of staging per step (tests use it to cut staging into many steps).
 pub const SLICE_ENV: &str = "STAGING_SLICE_SECONDS";
 /// At most this long is spent removing a failed staging's files before reporting the failure.
 const CLEANUP_BUDGET: Duration = Duration::from_secs(30);
@@ -29,7 +30,7 @@ pub struct LifecycleConfig {
     s3: aws_sdk_s3::Client,
     tuning: Tuning,
     limits: Limits,
-    slice: Duration,
+    slice: Option<Duration>,
     /// This account (EXPECTED_BUCKET_OWNER, set by the template): every S3 call carries it as
     /// ExpectedBucketOwner, so that a bucket name now owned by another account is refused.
     bucket_owner: Option<String>,
@@ -37,13 +38,19 @@ pub struct LifecycleConfig {
 
 pub const BUCKET_OWNER_ENV: &str = "EXPECTED_BUCKET_OWNER";
 
-/// Where a multi-step operation is.
+/// Create, or an Update to new content: staging. Assets before `asset` are done, and its
+/// files before `file`. The hash pins the content: if the sources change in between, the
+/// staging fails instead of mixing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Progress {
-    /// Staging: assets before `asset` are done, and its files before `file`. The hash pins
-    /// the content: if the sources change in between, the staging fails instead of mixing.
-    Staging { content_sha256: String, asset: usize, file: usize },
-    /// Delete: the config is gone; its staged files are being removed.
+pub struct Staging {
+    pub content_sha256: String,
+    pub asset: usize,
+    pub file: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeleteProgress {
+    /// The config is gone; its staged files are being removed.
     RemovingAssets,
 }
 
@@ -72,13 +79,14 @@ impl LifecycleConfig {
     /// Configuration errors are returned so that every event is answered FAILED with them.
     pub fn from_env(sagemaker: aws_sdk_sagemaker::Client, s3: aws_sdk_s3::Client) -> Result<Self, String> {
         let slice = match std::env::var(SLICE_ENV) {
-            Err(_) => DEFAULT_SLICE,
+            Err(_) => None,
             Ok(text) => text
                 .trim()
                 .parse::<f64>()
                 .ok()
                 .filter(|s| (0.0..=600.0).contains(s))
                 .map(Duration::from_secs_f64)
+                .map(Some)
                 .ok_or_else(|| format!("{SLICE_ENV} must be a number of seconds from 0 to 600, got {text:?}"))?,
         };
         let bucket_owner = match std::env::var(BUCKET_OWNER_ENV) {
@@ -91,43 +99,7 @@ impl LifecycleConfig {
 
     /// The config's ARN, or None if there is no config of that name.
     async fn find(&self, name: &str) -> Result<Option<String>, Error> {
-        match self.sagemaker.describe_studio_lifecycle_config().studio_lifecycle_config_name(name).send().await {
-            Ok(config) => Ok(config.studio_lifecycle_config_arn().map(str::to_string)),
-            Err(e) if error_code(&e) == Some("ResourceNotFound") => Ok(None),
-            Err(e) => Err(Error::aws("DescribeStudioLifecycleConfig", &e)),
-        }
-    }
-
-    async fn tags(&self, arn: &str) -> Result<Vec<(String, String)>, Error> {
-        let mut tags = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self.sagemaker.list_tags().resource_arn(arn).set_next_token(token).send().await.map_err(|e| Error::aws("ListTags", &e))?;
-            tags.extend(page.tags().iter().map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())));
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(tags);
-            }
-        }
-    }
-
-    /// Brings the config's user tags to the properties' (tags are not content: no replacement).
-    async fn sync_tags(&self, arn: &str, desired: &[(String, String)]) -> Result<(), Error> {
-        let actual = self.tags(arn).await?;
-        let (add, remove) = ownership::tag_changes(&actual, desired);
-        if !add.is_empty() {
-            self.sagemaker
-                .add_tags()
-                .resource_arn(arn)
-                .set_tags(Some(add.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
-                .send()
-                .await
-                .map_err(|e| Error::aws("AddTags", &e))?;
-        }
-        if !remove.is_empty() {
-            self.sagemaker.delete_tags().resource_arn(arn).set_tag_keys(Some(remove)).send().await.map_err(|e| Error::aws("DeleteTags", &e))?;
-        }
-        Ok(())
+        Ok(describe::lifecycle_config(&self.sagemaker, name).await?.and_then(|c| c.studio_lifecycle_config_arn().map(str::to_string)))
     }
 
     async fn plan(&self, spec: &Spec) -> Result<Plan, Error> {
@@ -143,9 +115,17 @@ impl LifecycleConfig {
     }
 
     /// Makes the config for `plan`: stages (in slices), then CreateStudioLifecycleConfig.
-    async fn provision(&self, request: &Request, spec: &Spec, plan: &Plan, progress: Option<Progress>) -> Result<Outcome<Progress>, Error> {
+    async fn provision(
+        &self,
+        step: &Step,
+        spec: &Spec,
+        plan: &Plan,
+        old_tags: &[(String, String)],
+        progress: Option<Staging>,
+    ) -> Result<Outcome<Staging>, Error> {
+        let request = step.request();
         let (mut asset, mut file) = match progress {
-            Some(Progress::Staging { content_sha256, asset, file }) => {
+            Some(Staging { content_sha256, asset, file }) => {
                 if content_sha256 != plan.content_sha256 {
                     // What was staged so far belongs to the old content: remove it.
                     if let Some(location) = &spec.location {
@@ -155,12 +135,11 @@ impl LifecycleConfig {
                 }
                 (asset, file)
             }
-            _ => {
+            None => {
                 // The same content may already have a config: a duplicate delivery, or a
                 // return to content this resource had before (then it is reused).
                 if let Some(arn) = self.find(&plan.name).await? {
-                    let tags = self.tags(&arn).await?;
-                    if !ownership::owned_by(&tags, request) {
+                    if !Owner::from(request).owns(&tags::list(&self.sagemaker, &arn).await?) {
                         return Err(Error::new(format!(
                             "a Studio lifecycle config named {} already exists and was not created by this stack's {}; \
                              give this resource another StudioLifecycleConfigName",
@@ -168,14 +147,14 @@ impl LifecycleConfig {
                         )));
                     }
                     info!(arn, "a config with this content exists already; reusing it");
-                    self.sync_tags(&arn, &spec.tags).await?;
+                    tags::sync(&self.sagemaker, &arn, &spec.tags, old_tags).await?;
                     return Ok(Self::done(&arn, spec, plan).into());
                 }
                 (0, 0)
             }
         };
 
-        let until = Instant::now() + self.slice;
+        let until = self.work_until(step);
         if let (Some(location), Some(prefix)) = (&spec.location, &plan.staged_prefix) {
             let sink = Arc::new(S3Bucket::new(&self.s3, &location.bucket, self.bucket_owner.as_deref()));
             while asset < plan.assets.len() {
@@ -207,7 +186,7 @@ impl LifecycleConfig {
                         Some(next) => format!("staging asset {} ({} of {} files done)", next.spec.name, file, next.zip.files.len()),
                         None => "staging the assets".to_string(),
                     };
-                    let progress = Progress::Staging { content_sha256: plan.content_sha256.clone(), asset, file };
+                    let progress = Staging { content_sha256: plan.content_sha256.clone(), asset, file };
                     return Ok(Pending::new(progress, waiting_for).poll_after(Duration::ZERO).into());
                 }
             }
@@ -221,17 +200,18 @@ impl LifecycleConfig {
         self.create_config(request, spec, plan).await
     }
 
-    async fn create_config(&self, request: &Request, spec: &Spec, plan: &Plan) -> Result<Outcome<Progress>, Error> {
-        let tags = spec.tags.iter().chain(&ownership::tags(request)).map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+    async fn create_config(&self, request: &Request, spec: &Spec, plan: &Plan) -> Result<Outcome<Staging>, Error> {
+        let tags = Owner::from(request).creation_tags(&spec.tags);
         let created = self
             .sagemaker
             .create_studio_lifecycle_config()
             .studio_lifecycle_config_name(&plan.name)
             .studio_lifecycle_config_content(&plan.content)
-            .studio_lifecycle_config_app_type(StudioLifecycleConfigAppType::from(spec.app_type.as_str()))
+            .studio_lifecycle_config_app_type(spec.app_type.clone())
             .set_tags(Some(tags))
             .send()
-            .await;
+            .await
+            .aws("CreateStudioLifecycleConfig");
         match created {
             Ok(output) => {
                 let arn = output.studio_lifecycle_config_arn().unwrap_or_default().to_string();
@@ -239,11 +219,11 @@ impl LifecycleConfig {
                 Ok(Self::done(&arn, spec, plan).into())
             }
             // Another delivery of this very request got there first.
-            Err(e) if error_code(&e) == Some("ResourceInUse") => match self.find(&plan.name).await? {
-                Some(arn) if ownership::made_by(&self.tags(&arn).await?, request) => Ok(Self::done(&arn, spec, plan).into()),
-                _ => Err(Error::aws("CreateStudioLifecycleConfig", &e)),
+            Err(e) if e.is(Kind::InUse) => match self.find(&plan.name).await? {
+                Some(arn) if Owner::from(request).made(&tags::list(&self.sagemaker, &arn).await?) => Ok(Self::done(&arn, spec, plan).into()),
+                _ => Err(e.into()),
             },
-            Err(e) => Err(self.failed_staging(spec, plan, Error::aws("CreateStudioLifecycleConfig", &e)).await),
+            Err(e) => Err(self.failed_staging(spec, plan, e.into()).await),
         }
     }
 
@@ -251,7 +231,7 @@ impl LifecycleConfig {
     /// none of this name existed when staging began) and the error is returned. Retryable
     /// errors are returned as they are: the core runs the step again.
     async fn failed_staging(&self, spec: &Spec, plan: &Plan, error: Error) -> Error {
-        if !error.retryable
+        if !error.is_retryable()
             && let (Some(location), Some(prefix)) = (&spec.location, &plan.staged_prefix)
         {
             self.remove_staged(location, prefix).await;
@@ -269,8 +249,15 @@ impl LifecycleConfig {
         }
     }
 
+    /// When a step's staging or removal stops: see [`FILE_RESERVE`] and [`SLICE_ENV`].
+    fn work_until(&self, step: &Step) -> Instant {
+        let reserve = (step.remaining() / 2).min(FILE_RESERVE);
+        let until = step.deadline().checked_sub(reserve).unwrap_or_else(Instant::now);
+        self.slice.map_or(until, |slice| until.min(Instant::now() + slice))
+    }
+
     /// Removes the staged files of the config `arn` names (`<prefix><base>/<hash...>/`).
-    async fn remove_assets(&self, physical_id: &str, arn: &ConfigArn, base: &str, location: &Location) -> Result<Outcome<Progress>, Error> {
+    async fn remove_assets(&self, step: &Step, physical_id: &str, arn: &ConfigArn, base: &str, location: &Location) -> Result<Outcome<DeleteProgress>, Error> {
         let parent = format!("{}{base}/", location.prefix);
         let search = format!("{parent}{}", arn.hash);
         // Only `<parent><64 hex starting with the name's 10>/...`: never another base's files.
@@ -280,12 +267,10 @@ impl LifecycleConfig {
                 .is_some_and(|(hash, _)| hash.len() == 64 && hash.starts_with(&arn.hash) && hash.chars().all(|c| c.is_ascii_hexdigit()))
         };
         let uri = location.uri(&format!("{search}.../"));
-        match delete_prefix(&self.s3, &location.bucket, self.bucket_owner.as_deref(), &search, ours, Instant::now() + self.slice.max(Duration::from_secs(1)))
-            .await
-        {
+        match delete_prefix(&self.s3, &location.bucket, self.bucket_owner.as_deref(), &search, ours, self.work_until(step).max(Instant::now() + Duration::from_secs(1))).await {
             Ok(true) => Ok(Done::new(physical_id).reason(format!("deleted {} and its staged assets", arn.name)).into()),
-            Ok(false) => Ok(Pending::new(Progress::RemovingAssets, format!("removing the staged assets at {uri}")).poll_after(Duration::ZERO).into()),
-            Err(e) if e.retryable => Err(e),
+            Ok(false) => Ok(Pending::new(DeleteProgress::RemovingAssets, format!("removing the staged assets at {uri}")).poll_after(Duration::ZERO).into()),
+            Err(e) if e.is_retryable() => Err(e),
             // The config is gone; leftover files must not fail the stack's delete.
             Err(e) => Ok(Done::new(physical_id)
                 .reason(format!("deleted {}, but its staged assets at {uri} could not be removed: {}; remove them by hand", arn.name, e.reason))
@@ -302,45 +287,64 @@ fn peak_rss_mb() -> Option<u64> {
     Some(kb / 1024)
 }
 
+impl LifecycleConfig {
+    /// The ownership guard on Update, as on Delete.
+    async fn guard_update(&self, step: &Step, arn: &str, name: &str) -> Result<(), Error> {
+        let tags = tags::list(&self.sagemaker, arn).await?;
+        Owner::from(step.request()).guard(&tags, format!("lifecycle config {name}")).map_err(|e| Error::new(e.on_update()))
+    }
+}
+
 impl CustomResource for LifecycleConfig {
     type Properties = Properties;
-    type Progress = Progress;
+    type CreateProgress = Staging;
+    type UpdateProgress = Staging;
+    type DeleteProgress = DeleteProgress;
 
     fn recognizes(&self, physical_id: &str) -> bool {
         ConfigArn::parse(physical_id).is_some()
     }
 
-    async fn create(&self, request: &Request, properties: &Properties, progress: Option<Progress>) -> Result<Outcome<Progress>, Error> {
+    async fn create(&self, step: &Step, properties: &Properties, progress: Option<Staging>) -> Result<Outcome<Staging>, Error> {
         let spec = properties.validate()?;
         let plan = self.plan(&spec).await?;
-        self.provision(request, &spec, &plan, progress).await
+        self.provision(step, &spec, &plan, &[], progress).await
     }
 
     async fn update(
         &self,
-        request: &Request,
+        step: &Step,
         physical_id: &str,
         properties: &Properties,
-        _old: Option<&Properties>,
-        progress: Option<Progress>,
-    ) -> Result<Outcome<Progress>, Error> {
+        old: Option<&Properties>,
+        progress: Option<Staging>,
+    ) -> Result<Outcome<Staging>, Error> {
         let spec = properties.validate()?;
         let plan = self.plan(&spec).await?;
+        // Tags the old template had (and only those) are removed when the new one drops them.
+        let old_tags = old.and_then(|old| studio::ownership::user_tags(&old.tags).ok()).unwrap_or_default();
         // Same content, same config: only the tags can have changed.
         let same = ConfigArn::parse(physical_id).is_some_and(|arn| arn.name.eq_ignore_ascii_case(&plan.name));
         if progress.is_none() && same {
             if let Some(arn) = self.find(&plan.name).await? {
-                self.sync_tags(&arn, &spec.tags).await?;
+                self.guard_update(step, &arn, &plan.name).await?;
+                tags::sync(&self.sagemaker, &arn, &spec.tags, &old_tags).await?;
                 return Ok(Self::done(physical_id, &spec, &plan).into());
             }
             warn!(name = %plan.name, "the config is gone; creating it again");
         }
         // New content: a new config (new PhysicalResourceId); CloudFormation deletes the old
         // one in its cleanup, after the domain or profiles have moved to the new one.
-        self.provision(request, &spec, &plan, progress).await
+        self.provision(step, &spec, &plan, &old_tags, progress).await
     }
 
-    async fn delete(&self, request: &Request, physical_id: &str, properties: &Properties, progress: Option<Progress>) -> Result<Outcome<Progress>, Error> {
+    async fn delete(
+        &self,
+        step: &Step,
+        physical_id: &str,
+        properties: &Properties,
+        progress: Option<DeleteProgress>,
+    ) -> Result<Outcome<DeleteProgress>, Error> {
         let Some(arn) = ConfigArn::parse(physical_id) else {
             return Ok(Done::new(physical_id).into());
         };
@@ -354,27 +358,26 @@ impl CustomResource for LifecycleConfig {
         let location = properties.location().ok().flatten();
         let staged = location.as_ref().map(|l| l.uri(&format!("{}{base}/{}.../", l.prefix, arn.hash))).unwrap_or_default();
 
-        if progress != Some(Progress::RemovingAssets) {
+        if progress != Some(DeleteProgress::RemovingAssets) {
             match self.find(&name).await? {
                 None => info!(name, "the config is already gone"),
                 Some(config_arn) => {
-                    let tags = self.tags(&config_arn).await?;
-                    if !ownership::owned_by(&tags, request) {
-                        return Ok(Done::new(physical_id)
-                            .reason(format!("left {name} as it is: it is not tagged as created by this stack's {}", request.logical_resource_id))
-                            .into());
+                    let tags = tags::list(&self.sagemaker, &config_arn).await?;
+                    if let Err(not_ours) = Owner::from(step.request()).guard(&tags, format!("lifecycle config {name}")) {
+                        return Ok(Done::new(physical_id).reason(not_ours.on_delete()).into());
                     }
-                    let deleted = self.sagemaker.delete_studio_lifecycle_config().studio_lifecycle_config_name(&name).send().await;
+                    let deleted =
+                        self.sagemaker.delete_studio_lifecycle_config().studio_lifecycle_config_name(&name).send().await.aws("DeleteStudioLifecycleConfig");
                     match deleted {
                         Ok(_) => info!(name, "deleted the lifecycle config"),
-                        Err(e) if error_code(&e) == Some("ResourceNotFound") => info!(name, "the config is already gone"),
-                        Err(e) if error_code(&e) == Some("ResourceInUse") => {
-                            let why = error_message(&e).unwrap_or("a domain, user profile, space or running app uses it");
+                        Err(e) if e.is(Kind::NotFound) => info!(name, "the config is already gone"),
+                        Err(e) if e.is(Kind::InUse) => {
+                            let why = e.message.as_deref().unwrap_or("a domain, user profile, space or running app uses it");
                             let kept =
                                 if staged.is_empty() { String::new() } else { format!("; its staged assets at {staged} are kept so that it keeps working") };
                             return Ok(Done::new(physical_id).reason(format!("retained: in use: {why}{kept}. Delete it once nothing uses it")).into());
                         }
-                        Err(e) => return Err(Error::aws("DeleteStudioLifecycleConfig", &e)),
+                        Err(e) => return Err(e.into()),
                     }
                 }
             }
@@ -383,7 +386,7 @@ impl CustomResource for LifecycleConfig {
             Some(_) if properties.retain_assets => {
                 Ok(Done::new(physical_id).reason(format!("deleted {name}; its staged assets at {staged} are kept (RetainAssets)")).into())
             }
-            Some(location) => self.remove_assets(physical_id, &arn, &base, &location).await,
+            Some(location) => self.remove_assets(step, physical_id, &arn, &base, &location).await,
             None => Ok(Done::new(physical_id).into()),
         }
     }

@@ -11,9 +11,13 @@ mod staging;
 use lifecycle_config::LifecycleConfig;
 
 #[tokio::main]
-async fn main() -> Result<(), shared::BoxError> {
+async fn main() -> Result<(), custom_resource::BoxError> {
     release_large_buffers();
-    shared::run(|clients: shared::Clients| async move { LifecycleConfig::from_env(clients.sagemaker, clients.s3) }).await
+    custom_resource::run(|config| async move {
+        let clients = studio::Clients::new(&config);
+        LifecycleConfig::from_env(clients.sagemaker, clients.s3)
+    })
+    .await
 }
 
 /// Buffers of a megabyte or more (file parts, read windows) are mapped and unmapped on their

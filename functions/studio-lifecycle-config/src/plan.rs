@@ -6,8 +6,8 @@ use crate::script::{self, FULL_SCRIPT_FILE, MAX_CONTENT_CHARS};
 use crate::staging::s3::S3Object;
 use crate::staging::zip_index::Limits;
 use crate::staging::{self, InspectedZip, StagingError};
+use custom_resource::{Error, PropertyError};
 use sha2::{Digest, Sha256};
-use shared::{Error, PropertyError};
 use std::sync::Arc;
 
 /// Hex characters of the content hash in the config's name.
@@ -135,7 +135,8 @@ pub fn asset_error(asset: &AssetSpec, e: StagingError) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::properties::{AppType, Location};
+    use crate::properties::Location;
+    use aws_sdk_sagemaker::types::StudioLifecycleConfigAppType as AppType;
 
     fn spec() -> Spec {
         Spec {

@@ -1,9 +1,11 @@
 //! The resource's properties, and their validation into a [`Spec`] before any AWS call.
 
 use crate::staging::Exclude;
-use aws_sdk_sagemaker::types::Tag;
+use aws_sdk_sagemaker::types::{StudioLifecycleConfigAppType, Tag};
+use custom_resource::PropertyError;
 use serde::Deserialize;
-use shared::{Api, PropertyError};
+use studio::Api;
+use studio::names::Enum;
 
 /// The longest base name: a hyphen and 10 hex characters of the content hash are appended,
 /// within the API's 63.
@@ -14,7 +16,7 @@ pub const DEFAULT_ASSET_PREFIX: &str = "lifecycle-assets";
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct Properties {
     pub studio_lifecycle_config_name: String,
-    pub studio_lifecycle_config_app_type: AppType,
+    pub studio_lifecycle_config_app_type: Enum<StudioLifecycleConfigAppType>,
     pub commands: Option<Vec<String>>,
     pub script: Option<String>,
     #[serde(default)]
@@ -25,25 +27,6 @@ pub struct Properties {
     pub retain_assets: bool,
     #[serde(default)]
     pub tags: Vec<Api<Tag>>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-pub enum AppType {
-    JupyterServer,
-    KernelGateway,
-    JupyterLab,
-    CodeEditor,
-}
-
-impl AppType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AppType::JupyterServer => "JupyterServer",
-            AppType::KernelGateway => "KernelGateway",
-            AppType::JupyterLab => "JupyterLab",
-            AppType::CodeEditor => "CodeEditor",
-        }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -90,7 +73,7 @@ pub struct AssetSpec {
 #[derive(Debug, Clone)]
 pub struct Spec {
     pub base: String,
-    pub app_type: AppType,
+    pub app_type: StudioLifecycleConfigAppType,
     /// The user's shell text: Commands joined by newlines, or Script.
     pub body: String,
     /// "Commands" or "Script": which property `body` came from.
@@ -103,7 +86,7 @@ pub struct Spec {
 impl Properties {
     pub fn validate(&self) -> Result<Spec, PropertyError> {
         let base = self.studio_lifecycle_config_name.clone();
-        shared::names::check_name("StudioLifecycleConfigName", &base)?;
+        studio::names::check_name("StudioLifecycleConfigName", &base)?;
         if base.len() > MAX_BASE_NAME {
             return Err(PropertyError::new(
                 "StudioLifecycleConfigName",
@@ -147,8 +130,8 @@ impl Properties {
                 path,
             });
         }
-        let tags = shared::ownership::user_tags(&self.tags)?;
-        Ok(Spec { base, app_type: self.studio_lifecycle_config_app_type, body, body_property, assets, location, tags })
+        let tags = studio::ownership::user_tags(&self.tags)?;
+        Ok(Spec { base, app_type: self.studio_lifecycle_config_app_type.0.clone(), body, body_property, assets, location, tags })
     }
 
     /// AssetBucket and AssetPrefix, checked (None without AssetBucket).
@@ -203,7 +186,7 @@ mod tests {
     use serde_json::{Value, json};
 
     fn parse(value: Value) -> Result<Properties, PropertyError> {
-        shared::properties::parse(value.as_object().unwrap())
+        custom_resource::properties::parse(value.as_object().unwrap())
     }
 
     fn spec(value: Value) -> Result<Spec, PropertyError> {

@@ -3,7 +3,7 @@
 //! sets: SIGNIN_TRUSTED_CALLER_ARNS, SIGNIN_SELF_SERVICE_ROLE_ARNS, SIGNIN_DOMAIN_IDS,
 //! SIGNIN_MAX_SESSION_SECONDS.
 
-use shared::names::check_domain_id;
+use studio::names::check_domain_id;
 
 /// The API's longest Studio session, and the cap when SIGNIN_MAX_SESSION_SECONDS is unset.
 pub const LONGEST_SESSION_SECONDS: i32 = 43200;

@@ -7,9 +7,10 @@ use aws_sdk_sagemaker::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_sagemaker::types::AuthMode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use shared::PropertyError;
-use shared::aws::{describe, error_code};
-use shared::names::{check_domain_id, check_name};
+use custom_resource::PropertyError;
+use custom_resource::aws::describe;
+use studio::error::error_code;
+use studio::names::{check_domain_id, check_name};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// How long a URL stays valid when ExpiresInSeconds is not given (the API's default).
@@ -115,7 +116,7 @@ impl Input {
                 "must be a JSON object {DomainId, UserProfileName, ExpiresInSeconds, SessionExpirationDurationInSeconds, LandingUri, SpaceName}",
             )
         })?;
-        let input: Input = shared::properties::from_value(&value)?;
+        let input: Input = custom_resource::properties::from_value(&value)?;
         input.validate(max_session_seconds)?;
         Ok(input)
     }
@@ -239,7 +240,7 @@ mod tests {
     use serde_json::json;
 
     fn input(value: serde_json::Value) -> Result<Input, PropertyError> {
-        let input: Input = shared::properties::from_value(&value)?;
+        let input: Input = custom_resource::properties::from_value(&value)?;
         input.validate(43200)?;
         Ok(input)
     }

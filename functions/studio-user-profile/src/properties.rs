@@ -1,9 +1,10 @@
 //! The resource properties (CreateUserProfile's members, plus ForceDelete) and their rules.
 
 use aws_sdk_sagemaker::types::{AuthMode, Tag, UserSettings};
+use custom_resource::PropertyError;
 use serde::Deserialize;
-use shared::names::{check_domain_id, check_name};
-use shared::{Api, PropertyError};
+use studio::Api;
+use studio::names::{check_domain_id, check_name};
 
 /// The only SingleSignOnUserIdentifier SageMaker supports.
 pub const USER_NAME: &str = "UserName";
@@ -71,43 +72,14 @@ impl Properties {
         Ok(())
     }
 
-    /// The user's tags as (key, value) pairs (checked: see [`shared::ownership::user_tags`]).
+    /// The user's tags as (key, value) pairs (checked: see [`studio::ownership::user_tags`]).
     pub fn tag_pairs(&self) -> Result<Vec<(String, String)>, PropertyError> {
-        shared::ownership::user_tags(self.tags.as_deref().unwrap_or_default())
+        studio::ownership::user_tags(self.tags.as_deref().unwrap_or_default())
     }
 
     /// The IAM Identity Center user the profile belongs to, if any.
     pub fn sso_identity(&self) -> (Option<&str>, Option<&str>) {
         (self.single_sign_on_user_identifier.as_deref(), self.single_sign_on_user_value.as_deref())
-    }
-}
-
-/// Which user profile a UserProfileArn names:
-/// `arn:<partition>:sagemaker:<region>:<account>:user-profile/<domain-id>/<name>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProfileKey {
-    pub domain_id: String,
-    pub name: String,
-}
-
-impl ProfileKey {
-    pub fn from_arn(arn: &str) -> Option<Self> {
-        let parts: Vec<&str> = arn.splitn(6, ':').collect();
-        let [prefix, _partition, service, _region, _account, resource] = parts.as_slice() else {
-            return None;
-        };
-        if *prefix != "arn" || *service != "sagemaker" {
-            return None;
-        }
-        let (domain_id, name) = resource.strip_prefix("user-profile/")?.split_once('/')?;
-        check_domain_id("", domain_id).ok()?;
-        check_name("", name).ok()?;
-        Some(Self { domain_id: domain_id.to_string(), name: name.to_string() })
-    }
-
-    /// Profile names are not case sensitive (ARNs may show them in lower case).
-    pub fn is(&self, domain_id: &str, name: &str) -> bool {
-        self.domain_id == domain_id && self.name.eq_ignore_ascii_case(name)
     }
 }
 
@@ -117,7 +89,7 @@ mod tests {
     use serde_json::json;
 
     fn parse(value: serde_json::Value) -> Result<Properties, PropertyError> {
-        shared::properties::parse(value.as_object().unwrap())
+        custom_resource::properties::parse(value.as_object().unwrap())
     }
 
     fn minimal() -> serde_json::Value {
@@ -174,22 +146,5 @@ mod tests {
         let e = sso.check_auth_mode(&AuthMode::Iam).unwrap_err();
         assert_eq!(e.path, "SingleSignOnUserIdentifier");
         assert!(e.message.contains("AuthMode IAM"), "{e}");
-    }
-
-    #[test]
-    fn profile_arns_are_recognised() {
-        let key = ProfileKey::from_arn("arn:aws:sagemaker:us-east-1:123456789012:user-profile/d-abc123/alice").unwrap();
-        assert_eq!(key, ProfileKey { domain_id: "d-abc123".into(), name: "alice".into() });
-        assert!(key.is("d-abc123", "Alice"));
-        assert!(!key.is("d-other", "alice"));
-        for other in [
-            "d-abc123",
-            "create-failed:1234",
-            "arn:aws:sagemaker:us-east-1:123456789012:space/d-abc123/alice",
-            "arn:aws:sagemaker:us-east-1:123456789012:user-profile/d-abc123",
-            "arn:aws:s3:::bucket/user-profile/d-abc123/alice",
-        ] {
-            assert_eq!(ProfileKey::from_arn(other), None, "{other}");
-        }
     }
 }

@@ -3,7 +3,7 @@
 
 use super::store::{ObjectSink, Part, RangeSource};
 use bytes::Bytes;
-use shared::Error;
+use custom_resource::Error;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

@@ -52,11 +52,11 @@ pub enum StagingError {
     Archive(#[from] ArchiveError),
     /// An S3 call failed; the reason already reads "Operation: Code: message".
     #[error("{}", .0.reason)]
-    Store(shared::Error),
+    Store(custom_resource::Error),
 }
 
-impl From<shared::Error> for StagingError {
-    fn from(e: shared::Error) -> Self {
+impl From<custom_resource::Error> for StagingError {
+    fn from(e: custom_resource::Error) -> Self {
         StagingError::Store(e)
     }
 }

@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
 
-type Fetch = JoinHandle<Result<Vec<Bytes>, shared::Error>>;
+type Fetch = JoinHandle<Result<Vec<Bytes>, custom_resource::Error>>;
 
 /// Reads `start..end` of an object front to back, one window per ranged GET, with up to
 /// `ahead` further windows fetched in parallel: at most `(ahead + 1) * window` bytes are held.
@@ -99,10 +99,10 @@ impl<S: RangeSource> SequentialReader<S> {
             let Some((start, len, task)) = self.fetches.pop_front() else {
                 return Ok(&[]);
             };
-            let segments = task.await.map_err(|e| shared::Error::new(format!("reading the zip: {e}")))??;
+            let segments = task.await.map_err(|e| custom_resource::Error::new(format!("reading the zip: {e}")))??;
             let got: u64 = segments.iter().map(|s| s.len() as u64).sum();
             if got != len || start != self.pos {
-                return Err(shared::Error::new(format!("reading the zip: asked for {len} bytes at offset {start}, got {got}")).into());
+                return Err(custom_resource::Error::new(format!("reading the zip: asked for {len} bytes at offset {start}, got {got}")).into());
             }
             self.segments = segments.into_iter().filter(|s| !s.is_empty()).collect();
             self.top_up();

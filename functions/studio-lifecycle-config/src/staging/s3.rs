@@ -7,9 +7,9 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier};
 use bytes::Bytes;
-use shared::Error;
-use shared::aws::error_code;
+use custom_resource::{Error, Retry};
 use std::time::Instant;
+use studio::{AwsResult, Kind};
 
 /// Body reads that fail mid-way are retried this many times (the SDK retries only the request).
 const BODY_ATTEMPTS: u32 = 3;
@@ -20,31 +20,25 @@ pub struct S3Object {
     client: Client,
     bucket: String,
     key: String,
-    etag: Option<String>,
     /// ExpectedBucketOwner on every call: a bucket of another account is refused by S3.
     owner: Option<String>,
+    etag: Option<String>,
     pub len: u64,
 }
 
 impl S3Object {
     /// Looks the object up (HeadObject): its size, and the ETag later reads are pinned to.
     pub async fn open(client: &Client, bucket: &str, key: &str, owner: Option<&str>) -> Result<Self, Error> {
-        let head = client.head_object().bucket(bucket).set_expected_bucket_owner(owner.map(str::to_string)).key(key).send().await.map_err(|e| {
-            let mut error = Error::aws("HeadObject", &e);
-            if matches!(error_code(&e), Some("NotFound" | "NoSuchKey")) {
+        let head = client.head_object().bucket(bucket).set_expected_bucket_owner(owner.map(str::to_string)).key(key).send().await.aws("HeadObject").map_err(|e| {
+            let not_found = e.is(Kind::NotFound);
+            let mut error = Error::from(e);
+            if not_found {
                 error.reason = format!("s3://{bucket}/{key} does not exist ({})", error.reason);
             }
             error
         })?;
         let len = head.content_length().and_then(|l| u64::try_from(l).ok()).unwrap_or_default();
-        Ok(Self {
-            client: client.clone(),
-            bucket: bucket.into(),
-            key: key.into(),
-            etag: head.e_tag().map(str::to_string),
-            owner: owner.map(str::to_string),
-            len,
-        })
+        Ok(Self { client: client.clone(), bucket: bucket.into(), key: key.into(), etag: head.e_tag().map(str::to_string), owner: owner.map(str::to_string), len })
     }
 
     pub fn uri(&self) -> String {
@@ -69,9 +63,10 @@ impl RangeSource for S3Object {
                 .set_if_match(self.etag.clone())
                 .send()
                 .await
-                .map_err(|e| match error_code(&e) {
+                .aws("GetObject")
+                .map_err(|e| match e.code() {
                     Some("PreconditionFailed") => Error::new(format!("{} was replaced while it was being staged; try again", self.uri())),
-                    _ => Error::aws("GetObject", &e),
+                    _ => e.into(),
                 })?;
             match object.body.collect().await {
                 Ok(body) => return Ok(body.into_segments().collect()),
@@ -80,9 +75,7 @@ impl RangeSource for S3Object {
                     attempt += 1;
                 }
                 Err(e) => {
-                    let mut error = Error::new(format!("GetObject {}: reading the body failed: {e}", self.uri()));
-                    error.retryable = true;
-                    return Err(error);
+                    return Err(Error::new(format!("GetObject {}: reading the body failed: {e}", self.uri())).retry(Retry::ServerError));
                 }
             }
         }
@@ -106,15 +99,7 @@ impl S3Bucket {
 
 impl ObjectSink for S3Bucket {
     async fn put(&self, key: &str, body: Bytes) -> Result<(), Error> {
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .set_expected_bucket_owner(self.owner.clone())
-            .key(key)
-            .body(ByteStream::from(body))
-            .send()
-            .await
-            .map_err(|e| Error::aws("PutObject", &e))?;
+        self.client.put_object().bucket(&self.bucket).set_expected_bucket_owner(self.owner.clone()).key(key).body(ByteStream::from(body)).send().await.aws("PutObject")?;
         Ok(())
     }
 
@@ -128,7 +113,7 @@ impl ObjectSink for S3Bucket {
             .checksum_algorithm(ChecksumAlgorithm::Crc32)
             .send()
             .await
-            .map_err(|e| Error::aws("CreateMultipartUpload", &e))?;
+            .aws("CreateMultipartUpload")?;
         upload.upload_id().map(str::to_string).ok_or_else(|| Error::new("CreateMultipartUpload returned no UploadId"))
     }
 
@@ -145,7 +130,7 @@ impl ObjectSink for S3Bucket {
             .body(ByteStream::from(body))
             .send()
             .await
-            .map_err(|e| Error::aws("UploadPart", &e))?;
+            .aws("UploadPart")?;
         Ok(Part { number, etag: part.e_tag().unwrap_or_default().to_string(), checksum_crc32: part.checksum_crc32().map(str::to_string) })
     }
 
@@ -161,60 +146,33 @@ impl ObjectSink for S3Bucket {
             .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
             .send()
             .await
-            .map_err(|e| Error::aws("CompleteMultipartUpload", &e))?;
+            .aws("CompleteMultipartUpload")?;
         Ok(())
     }
 
     async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), Error> {
-        self.client
-            .abort_multipart_upload()
-            .bucket(&self.bucket)
-            .set_expected_bucket_owner(self.owner.clone())
-            .key(key)
-            .upload_id(upload_id)
-            .send()
-            .await
-            .map_err(|e| Error::aws("AbortMultipartUpload", &e))?;
+        self.client.abort_multipart_upload().bucket(&self.bucket).set_expected_bucket_owner(self.owner.clone()).key(key).upload_id(upload_id).send().await.aws("AbortMultipartUpload")?;
         Ok(())
     }
 }
 
 /// Deletes the objects under `prefix` whose keys `select` accepts, until none is left (true)
 /// or `until` passes (false: call again; deleted keys no longer list, so it resumes).
-pub async fn delete_prefix(
-    client: &Client,
-    bucket: &str,
-    owner: Option<&str>,
-    prefix: &str,
-    select: impl Fn(&str) -> bool,
-    until: Instant,
-) -> Result<bool, Error> {
+pub async fn delete_prefix(client: &Client, bucket: &str, owner: Option<&str>, prefix: &str, select: impl Fn(&str) -> bool, until: Instant) -> Result<bool, Error> {
     let mut token = None;
     loop {
-        let page = client
-            .list_objects_v2()
-            .bucket(bucket)
-            .set_expected_bucket_owner(owner.map(str::to_string))
-            .prefix(prefix)
-            .set_continuation_token(token)
-            .send()
-            .await
-            .map_err(|e| match error_code(&e) {
-                Some("NoSuchBucket") => Error::new(format!("ListObjectsV2: NoSuchBucket: the bucket {bucket} does not exist")),
-                _ => Error::aws("ListObjectsV2", &e),
+        let page =
+            client.list_objects_v2().bucket(bucket).set_expected_bucket_owner(owner.map(str::to_string)).prefix(prefix).set_continuation_token(token).send().await.aws("ListObjectsV2").map_err(|e| {
+                match e.code() {
+                    Some("NoSuchBucket") => Error::new(format!("ListObjectsV2: NoSuchBucket: the bucket {bucket} does not exist")),
+                    _ => e.into(),
+                }
             })?;
         let keys: Vec<ObjectIdentifier> =
             page.contents().iter().filter_map(|o| o.key()).filter(|k| select(k)).filter_map(|k| ObjectIdentifier::builder().key(k).build().ok()).collect();
         if !keys.is_empty() {
             let delete = Delete::builder().set_objects(Some(keys)).quiet(true).build().map_err(|e| Error::new(format!("DeleteObjects: {e}")))?;
-            let output = client
-                .delete_objects()
-                .bucket(bucket)
-                .set_expected_bucket_owner(owner.map(str::to_string))
-                .delete(delete)
-                .send()
-                .await
-                .map_err(|e| Error::aws("DeleteObjects", &e))?;
+            let output = client.delete_objects().bucket(bucket).set_expected_bucket_owner(owner.map(str::to_string)).delete(delete).send().await.aws("DeleteObjects")?;
             if let Some(failed) = output.errors().first() {
                 return Err(Error::new(format!(
                     "DeleteObjects: {}: {} (s3://{bucket}/{})",

@@ -2,7 +2,7 @@
 //! ([`super::s3`]) and an in-memory one for tests.
 
 use bytes::Bytes;
-use shared::Error;
+use custom_resource::Error;
 use std::future::Future;
 
 /// A zip object: read any byte range of it.

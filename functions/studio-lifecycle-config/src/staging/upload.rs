@@ -40,7 +40,7 @@ impl<D: ObjectSink> Uploader<D> {
     /// Waits until `len` more bytes fit in the budget; released when the permit drops.
     pub async fn reserve(&self, len: usize) -> Result<OwnedSemaphorePermit, StagingError> {
         let len = u32::try_from(len.min(self.budget)).unwrap_or(u32::MAX);
-        self.memory.clone().acquire_many_owned(len).await.map_err(|_| shared::Error::new("internal error: the upload budget was closed").into())
+        self.memory.clone().acquire_many_owned(len).await.map_err(|_| custom_resource::Error::new("internal error: the upload budget was closed").into())
     }
 
     /// Uploads one whole file in the background.
@@ -69,7 +69,7 @@ impl<D: ObjectSink> Uploader<D> {
                 match part.await {
                     Ok(Ok(part)) => done.push(part),
                     Ok(Err(e)) => failure = failure.or(Some(e)),
-                    Err(e) => failure = failure.or(Some(shared::Error::new(format!("UploadPart: {e}")))),
+                    Err(e) => failure = failure.or(Some(custom_resource::Error::new(format!("UploadPart: {e}")))),
                 }
             }
             if let Some(e) = failure {
@@ -100,7 +100,7 @@ impl<D: ObjectSink> Uploader<D> {
                 Ok(())
             }
             Ok(Err(e)) => Err(e),
-            Err(e) => Err(shared::Error::new(format!("an upload task failed: {e}")).into()),
+            Err(e) => Err(custom_resource::Error::new(format!("an upload task failed: {e}")).into()),
         }
     }
 
@@ -131,7 +131,7 @@ pub struct Multipart<D> {
     requests: Arc<Semaphore>,
     key: String,
     upload_id: String,
-    parts: Vec<JoinHandle<Result<Part, shared::Error>>>,
+    parts: Vec<JoinHandle<Result<Part, custom_resource::Error>>>,
     failed: Arc<AtomicBool>,
 }
 

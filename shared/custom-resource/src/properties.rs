@@ -6,7 +6,7 @@
 //! of whatever is wrong, e.g. `Settings.Idle.IdleTimeoutInMinutes: expected an integer, got "sixty"`.
 //!
 //! Property structs derive `Deserialize` with `#[serde(rename_all = "PascalCase", deny_unknown_fields)]`;
-//! SageMaker API shapes are embedded as [`crate::api_shape::Api`].
+//! AWS API shapes are embedded through [`crate::api_shape::read_shape`] (e.g. `studio::Api`).
 
 use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, Visitor};
 use serde_json::{Map, Value};
@@ -30,6 +30,18 @@ impl PropertyError {
     }
 }
 
+/// Carries a nested value's own error path through serde's error type (which only has a
+/// message), for deserializers that track paths themselves, e.g. API shapes.
+pub fn nested_error<E: de::Error>(e: &PropertyError) -> E {
+    E::custom(format!("{MARK}{}{MARK}{}", e.path, e.message))
+}
+
+const MARK: char = '\u{1}';
+
+fn decode_nested(message: &str) -> Option<(&str, &str)> {
+    message.strip_prefix(MARK)?.split_once(MARK)
+}
+
 /// Deserialize ResourceProperties (minus ServiceToken and ServiceTimeout) into `T`.
 pub fn parse<T: DeserializeOwned>(properties: &Map<String, Value>) -> Result<T, PropertyError> {
     let mut own = properties.clone();
@@ -51,16 +63,14 @@ pub fn from_value<T: DeserializeOwned>(value: &Value) -> Result<T, PropertyError
 /// Turn serde's wording into ours: nested API-shape errors carry their own sub-path,
 /// and an unknown field becomes part of the path it was found at.
 fn describe(path: String, message: String) -> PropertyError {
-    if let Some(nested) = crate::api_shape::NestedError::decode(&message) {
-        return PropertyError::new(join(&path, &nested.path), nested.message);
+    if let Some((nested_path, nested_message)) = decode_nested(&message) {
+        return PropertyError::new(join(&path, nested_path), nested_message);
     }
-    if let Some(rest) = message.strip_prefix("unknown field `") {
-        if let Some((name, expected)) = rest.split_once('`') {
-            let allowed = expected.trim_start_matches(", ").replace("expected one of ", "").replace("expected ", "");
-            // The path already ends at the unknown key.
-            let path = if path.ends_with(name) { path } else { join(&path, name) };
-            return PropertyError::new(path, format!("unknown property; allowed here: {allowed}"));
-        }
+    if let Some((name, expected)) = message.strip_prefix("unknown field `").and_then(|rest| rest.split_once('`')) {
+        let allowed = expected.trim_start_matches(", ").replace("expected one of ", "").replace("expected ", "");
+        // The path already ends at the unknown key.
+        let path = if path.ends_with(name) { path } else { join(&path, name) };
+        return PropertyError::new(path, format!("unknown property; allowed here: {allowed}"));
     }
     if let Some(name) = message.strip_prefix("missing field `").and_then(|r| r.strip_suffix('`')) {
         return PropertyError::new(join(&path, name), "required property is missing");
@@ -68,7 +78,7 @@ fn describe(path: String, message: String) -> PropertyError {
     PropertyError::new(path, message)
 }
 
-pub(crate) fn join(parent: &str, child: &str) -> String {
+pub fn join(parent: &str, child: &str) -> String {
     match (parent.is_empty(), child.is_empty()) {
         (true, _) => child.to_string(),
         (_, true) => parent.to_string(),
@@ -78,7 +88,7 @@ pub(crate) fn join(parent: &str, child: &str) -> String {
 }
 
 /// How a value reads in an error message: strings quoted, containers named.
-pub(crate) fn describe_value(value: &Value) -> String {
+pub fn describe_value(value: &Value) -> String {
     match value {
         Value::Null => "null".into(),
         Value::Bool(b) => b.to_string(),
@@ -90,7 +100,7 @@ pub(crate) fn describe_value(value: &Value) -> String {
 }
 
 /// Parse a boolean the way CloudFormation users write it.
-pub(crate) fn lenient_bool(value: &Value) -> Option<bool> {
+pub fn lenient_bool(value: &Value) -> Option<bool> {
     match value {
         Value::Bool(b) => Some(*b),
         Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
@@ -99,7 +109,7 @@ pub(crate) fn lenient_bool(value: &Value) -> Option<bool> {
     }
 }
 
-pub(crate) fn lenient_i64(value: &Value) -> Option<i64> {
+pub fn lenient_i64(value: &Value) -> Option<i64> {
     match value {
         Value::Number(n) => n.as_i64(),
         Value::String(s) => s.trim().parse().ok(),
@@ -107,7 +117,7 @@ pub(crate) fn lenient_i64(value: &Value) -> Option<i64> {
     }
 }
 
-pub(crate) fn lenient_f64(value: &Value) -> Option<f64> {
+pub fn lenient_f64(value: &Value) -> Option<f64> {
     match value {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => s.trim().parse().ok().filter(|f: &f64| f.is_finite()),
@@ -116,7 +126,7 @@ pub(crate) fn lenient_f64(value: &Value) -> Option<f64> {
 }
 
 /// Strings are accepted where text is wanted even when a template wrote a number.
-pub(crate) fn lenient_string(value: &Value) -> Option<String> {
+pub fn lenient_string(value: &Value) -> Option<String> {
     match value {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),

@@ -74,8 +74,7 @@ mod tests {
             tracing::debug!(target: "shared", "x");
             tracing::info!(target: "shared", "x");
         });
-        let lines = seen.0.lock().unwrap().clone();
-        lines
+        seen.0.lock().unwrap().clone()
     }
 
     #[test]

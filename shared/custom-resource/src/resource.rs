@@ -8,13 +8,24 @@ use crate::event::Request;
 use serde::{Serialize, de::DeserializeOwned};
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+/// What a pending step needs to resume; carried through continuations as JSON.
+pub trait Progress: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {}
+impl<T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> Progress for T {}
+
+/// The result of a step: finished, pending with progress `P`, or failed.
+pub type StepResult<P> = Result<Outcome<P>, Error>;
+
+/// Create, update and delete, each with its own progress type: a step can only be handed
+/// progress of its own request kind.
 pub trait CustomResource: Send + Sync + 'static {
     /// The typed ResourceProperties (see [`crate::properties`]).
     type Properties: DeserializeOwned + Send + Sync + 'static;
-    /// What a pending step needs to resume; carried through continuations as JSON.
-    type Progress: Serialize + DeserializeOwned + Clone + Send + Sync + 'static;
+    type CreateProgress: Progress;
+    type UpdateProgress: Progress;
+    type DeleteProgress: Progress;
 
     /// Whether `physical_id` could have been produced by this function (a DomainId, an ARN of
     /// the right kind). A Delete for any other id succeeds without touching AWS.
@@ -22,28 +33,63 @@ pub trait CustomResource: Send + Sync + 'static {
 
     fn create(
         &self,
-        request: &Request,
+        step: &Step,
         properties: &Self::Properties,
-        progress: Option<Self::Progress>,
-    ) -> impl Future<Output = Result<Outcome<Self::Progress>, Error>> + Send;
+        progress: Option<Self::CreateProgress>,
+    ) -> impl Future<Output = StepResult<Self::CreateProgress>> + Send;
 
     /// `old` is None when the old properties no longer parse (written for an older version).
     fn update(
         &self,
-        request: &Request,
+        step: &Step,
         physical_id: &str,
         properties: &Self::Properties,
         old: Option<&Self::Properties>,
-        progress: Option<Self::Progress>,
-    ) -> impl Future<Output = Result<Outcome<Self::Progress>, Error>> + Send;
+        progress: Option<Self::UpdateProgress>,
+    ) -> impl Future<Output = StepResult<Self::UpdateProgress>> + Send;
 
     fn delete(
         &self,
-        request: &Request,
+        step: &Step,
         physical_id: &str,
         properties: &Self::Properties,
-        progress: Option<Self::Progress>,
-    ) -> impl Future<Output = Result<Outcome<Self::Progress>, Error>> + Send;
+        progress: Option<Self::DeleteProgress>,
+    ) -> impl Future<Output = StepResult<Self::DeleteProgress>> + Send;
+}
+
+/// One step's context: the request, and the step's own deadline. Work that can be cut
+/// (staging files) stops by then and returns Pending; the core keeps the time it needs to
+/// continue or respond after it, so no step has to guess what the core keeps back.
+#[derive(Debug, Clone)]
+pub struct Step {
+    request: Arc<Request>,
+    deadline: Instant,
+}
+
+impl Step {
+    pub fn new(request: Arc<Request>, deadline: Instant) -> Self {
+        Self { request, deadline }
+    }
+
+    pub fn request(&self) -> &Request {
+        &self.request
+    }
+
+    /// When this step must have returned.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+}
+
+impl std::ops::Deref for Step {
+    type Target = Request;
+    fn deref(&self) -> &Request {
+        &self.request
+    }
 }
 
 /// The result of one step.
@@ -82,6 +128,21 @@ impl Done {
     pub fn no_echo(mut self) -> Self {
         self.no_echo = true;
         self
+    }
+}
+
+impl<P> Outcome<P> {
+    /// The same outcome with its progress wrapped, e.g. a Create's progress inside an Update's.
+    pub fn map_progress<Q>(self, f: impl FnOnce(P) -> Q) -> Outcome<Q> {
+        match self {
+            Outcome::Done(done) => Outcome::Done(done),
+            Outcome::Pending(p) => Outcome::Pending(Pending {
+                progress: f(p.progress),
+                waiting_for: p.waiting_for,
+                physical_resource_id: p.physical_resource_id,
+                poll_after: p.poll_after,
+            }),
+        }
     }
 }
 
@@ -126,6 +187,20 @@ impl<P> From<Pending<P>> for Outcome<P> {
     }
 }
 
+/// How the core treats a failed step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Retry {
+    /// The request fails with the Reason.
+    #[default]
+    No,
+    /// Throttling, or a resource busy with another operation: the step runs again after a
+    /// pause, within ServiceTimeout.
+    Throttled,
+    /// A server error (5xx, an answer that could not be read): the step runs again, but the
+    /// request fails once such errors have persisted for [`crate::runtime::SERVER_ERROR_PATIENCE`].
+    ServerError,
+}
+
 /// A step that failed: the Reason CloudFormation shows, and the resource it concerns.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{reason}")]
@@ -134,18 +209,32 @@ pub struct Error {
     /// Reported as PhysicalResourceId (e.g. a created domain that then failed, so the
     /// following Delete removes it). Defaults to the event's id, or the create-failed marker.
     pub physical_resource_id: Option<String>,
-    /// Throttling and similar: the core retries the same step after a pause.
-    pub retryable: bool,
+    pub retry: Retry,
 }
 
 impl Error {
     pub fn new(reason: impl Into<String>) -> Self {
-        Self { reason: reason.into(), physical_resource_id: None, retryable: false }
+        Self { reason: reason.into(), physical_resource_id: None, retry: Retry::No }
     }
 
     pub fn for_resource(mut self, physical_resource_id: impl Into<String>) -> Self {
         self.physical_resource_id = Some(physical_resource_id.into());
         self
+    }
+
+    /// Try the step again later (within ServiceTimeout), e.g. a resource busy with another operation.
+    pub fn retry_later(mut self) -> Self {
+        self.retry = Retry::Throttled;
+        self
+    }
+
+    pub fn retry(mut self, retry: Retry) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        self.retry != Retry::No
     }
 }
 

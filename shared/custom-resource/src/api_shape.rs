@@ -1,87 +1,33 @@
-//! SageMaker API shapes as properties.
+//! AWS API shapes as properties, read through the SDK's own schema-driven deserializers.
 //!
 //! Properties mirror the API's member names, so a nested shape such as `DefaultUserSettings`
-//! is read straight into the SDK's own type through the SDK's schema-driven deserializer.
-//! [`ShapeReader`] feeds it the property JSON: it tracks the path, coerces stringified
-//! numbers and booleans, and rejects members the API does not have — for every nested
-//! setting, without a hand-written copy of the model.
+//! is read straight into the SDK's own type. [`read_shape`] feeds such a deserializer the
+//! property JSON: it tracks the path, coerces stringified numbers and booleans, and rejects
+//! members the API does not have, for every nested setting, without a hand-written copy of
+//! the model. It knows no service: the Studio layer names the shapes (`studio::Api`).
 
 use crate::properties::{PropertyError, describe_value, join, lenient_bool, lenient_f64, lenient_i64, lenient_string};
 use aws_smithy_schema::Schema;
 use aws_smithy_schema::serde::{SerdeError, ShapeDeserializer};
 use aws_smithy_types::{BigDecimal, BigInteger, Blob, DateTime, Document, Number};
-use serde::de::{Deserialize, Deserializer, Error as _};
 use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-/// An SDK type the schema-driven deserializer can build.
-pub trait ApiShape: Sized {
-    fn read(deserializer: &mut dyn ShapeDeserializer) -> Result<Self, SerdeError>;
-}
-
-macro_rules! api_shapes {
-    ($($shape:ident),* $(,)?) => {$(
-        impl ApiShape for aws_sdk_sagemaker::types::$shape {
-            fn read(deserializer: &mut dyn ShapeDeserializer) -> Result<Self, SerdeError> {
-                Self::deserialize(deserializer)
-            }
-        }
-    )*};
-}
-
-// The shapes our resources accept as properties (each brings all of its nested shapes).
-api_shapes!(UserSettings, DomainSettings, DefaultSpaceSettings, Tag, DomainSettingsForUpdate,);
-
-/// A property holding an API shape, e.g. `DefaultUserSettings: Option<Api<UserSettings>>`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Api<T>(pub T);
-
-impl<T> std::ops::Deref for Api<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<'de, T: ApiShape> Deserialize<'de> for Api<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = Value::deserialize(deserializer)?;
-        from_value(&value).map(Api).map_err(|e| D::Error::custom(NestedError::encode(&e)))
-    }
-}
+/// An SDK shape's schema-driven deserializer, e.g. `UserSettings::deserialize`.
+pub type ReadFn<T> = fn(&mut dyn ShapeDeserializer) -> Result<T, SerdeError>;
 
 /// Read an API shape from JSON with the API's member names.
-pub fn from_value<T: ApiShape>(value: &Value) -> Result<T, PropertyError> {
+pub fn read_shape<T>(value: &Value, read: ReadFn<T>) -> Result<T, PropertyError> {
     let state = RefCell::new(ReadState::default());
     let mut reader = ShapeReader { value, path: String::new(), state: &state };
-    let result = T::read(&mut reader);
+    let result = read(&mut reader);
     let state = state.into_inner();
     match (result, state.error) {
         (Ok(shape), None) => Ok(shape),
         (_, Some(error)) => Err(error),
         // Not raised by our reader (the SDK's own checks): the struct read last is the one.
         (Err(e), None) => Err(PropertyError::new(state.last_struct, e.to_string())),
-    }
-}
-
-/// Carries a nested shape's own path through serde's error type (which only has a message).
-pub(crate) struct NestedError {
-    pub path: String,
-    pub message: String,
-}
-
-const MARK: char = '\u{1}';
-
-impl NestedError {
-    fn encode(e: &PropertyError) -> String {
-        format!("{MARK}{}{MARK}{}", e.path, e.message)
-    }
-
-    pub(crate) fn decode(message: &str) -> Option<NestedError> {
-        let rest = message.strip_prefix(MARK)?;
-        let (path, message) = rest.split_once(MARK)?;
-        Some(NestedError { path: path.to_string(), message: message.to_string() })
     }
 }
 
@@ -242,46 +188,5 @@ fn to_document(value: &Value) -> Document {
         Value::String(s) => Document::String(s.clone()),
         Value::Array(items) => Document::Array(items.iter().map(to_document).collect()),
         Value::Object(map) => Document::Object(map.iter().map(|(k, v)| (k.clone(), to_document(v))).collect::<HashMap<_, _>>()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use aws_sdk_sagemaker::types::UserSettings;
-    use serde_json::json;
-
-    #[test]
-    fn nested_settings_with_stringified_numbers() {
-        let settings: UserSettings = from_value(&json!({
-            "ExecutionRole": "arn:aws:iam::123456789012:role/studio",
-            "SecurityGroups": ["sg-1"],
-            "JupyterLabAppSettings": {
-                "AppLifecycleManagement": {"IdleSettings": {"LifecycleManagement": "ENABLED", "IdleTimeoutInMinutes": "60"}},
-                "LifecycleConfigArns": []
-            },
-            "SpaceStorageSettings": {"DefaultEbsStorageSettings": {"DefaultEbsVolumeSizeInGb": "5", "MaximumEbsVolumeSizeInGb": 100}},
-            "CustomFileSystemConfigs": [{"EFSFileSystemConfig": {"FileSystemId": "fs-1", "FileSystemPath": "/"}}]
-        }))
-        .unwrap();
-        let idle = settings.jupyter_lab_app_settings().unwrap().app_lifecycle_management().unwrap().idle_settings().unwrap();
-        assert_eq!(idle.idle_timeout_in_minutes(), Some(60));
-        let ebs = settings.space_storage_settings().unwrap().default_ebs_storage_settings().unwrap();
-        assert_eq!(ebs.default_ebs_volume_size_in_gb(), Some(5));
-        assert_eq!(settings.custom_file_system_configs().len(), 1);
-        assert_eq!(settings.jupyter_lab_app_settings().unwrap().lifecycle_config_arns(), &[] as &[String]);
-    }
-
-    #[test]
-    fn errors_carry_the_nested_path() {
-        let e = from_value::<UserSettings>(&json!({"JupyterLabAppSettings": {"AppLifecycleManagement":
-            {"IdleSettings": {"IdleTimeoutInMinutes": "sixty"}}}}))
-        .unwrap_err();
-        assert_eq!(e.to_string(), r#"JupyterLabAppSettings.AppLifecycleManagement.IdleSettings.IdleTimeoutInMinutes: expected an integer, got "sixty""#);
-        let e = from_value::<UserSettings>(&json!({"JupyterLabAppSettings": {"Colour": "red"}})).unwrap_err();
-        assert_eq!(e.path, "JupyterLabAppSettings.Colour");
-        assert!(e.message.contains("`LifecycleConfigArns`"), "{e}");
-        let e = from_value::<UserSettings>(&json!({"SecurityGroups": ["sg-1", {"x": 1}]})).unwrap_err();
-        assert_eq!(e.to_string(), "SecurityGroups[1]: expected a string, got an object");
     }
 }

@@ -2,10 +2,11 @@
 //! it as a real Lambda process to exercise every protocol rule (see tests/core_protocol.rs).
 
 use aws_sdk_sagemaker::types::UserSettings;
+use custom_resource::{CustomResource, Done, Error, Outcome, Pending, Step};
 use serde::{Deserialize, Serialize};
-use shared::{Api, CustomResource, Done, Error, Outcome, Pending, Request};
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use studio::Api;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
@@ -91,21 +92,23 @@ impl Probe {
 
 impl CustomResource for Probe {
     type Properties = Properties;
-    type Progress = Progress;
+    type CreateProgress = Progress;
+    type UpdateProgress = Progress;
+    type DeleteProgress = Progress;
 
     fn recognizes(&self, physical_id: &str) -> bool {
         physical_id.starts_with("probe-")
     }
 
-    async fn create(&self, _: &Request, p: &Properties, progress: Option<Progress>) -> Result<Outcome<Progress>, Error> {
+    async fn create(&self, _: &Step, p: &Properties, progress: Option<Progress>) -> Result<Outcome<Progress>, Error> {
         self.step(p, progress)
     }
 
-    async fn update(&self, _: &Request, _: &str, p: &Properties, _: Option<&Properties>, progress: Option<Progress>) -> Result<Outcome<Progress>, Error> {
+    async fn update(&self, _: &Step, _: &str, p: &Properties, _: Option<&Properties>, progress: Option<Progress>) -> Result<Outcome<Progress>, Error> {
         self.step(p, progress)
     }
 
-    async fn delete(&self, _: &Request, id: &str, p: &Properties, progress: Option<Progress>) -> Result<Outcome<Progress>, Error> {
+    async fn delete(&self, _: &Step, id: &str, p: &Properties, progress: Option<Progress>) -> Result<Outcome<Progress>, Error> {
         match p.behavior {
             Behavior::Wait => self.step(p, progress),
             _ => Ok(Done::new(id).into()),
@@ -114,8 +117,8 @@ impl CustomResource for Probe {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), shared::BoxError> {
-    shared::run(|_clients| async {
+async fn main() -> Result<(), custom_resource::BoxError> {
+    custom_resource::run(|_config| async {
         // Stands for a bad configuration found at start-up.
         match std::env::var("PROBE_INIT_ERROR") {
             Ok(e) => Err(e),

@@ -26,6 +26,9 @@ pub struct Continuation {
     /// this operation is logged, not answered.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cleanup: bool,
+    /// Since when (epoch ms) every step has ended in a server error: bounds how long those are retried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_error_since_ms: Option<u64>,
 }
 
 impl Continuation {
@@ -48,6 +51,7 @@ impl Continuation {
             physical_resource_id: Some(replacement.to_string()),
             waiting_for: String::new(),
             cleanup: true,
+            server_error_since_ms: None,
         }
     }
 }

@@ -1,0 +1,45 @@
+//! The AWS configuration from the standard environment, the Lambda client the core
+//! continues with, and Reasons built from AWS errors' metadata.
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use std::time::Duration;
+
+/// The SDK's default of 3 attempts gives up under sustained throttling.
+const MAX_ATTEMPTS: u32 = 10;
+
+/// Honours AWS_REGION, credentials, AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>;
+/// standard retries, 10 attempts.
+pub async fn load_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(
+            RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS).with_initial_backoff(Duration::from_millis(200)).with_max_backoff(Duration::from_secs(10)),
+        )
+        .load()
+        .await
+}
+
+/// Whether AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_<service> overrides the service's endpoint.
+pub fn endpoint_override_for(service: &str) -> bool {
+    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty());
+    set("AWS_ENDPOINT_URL") || set(&format!("AWS_ENDPOINT_URL_{service}"))
+}
+
+/// "Operation: Code: message" from the error's metadata; `to_string()` would say only
+/// "unhandled error (ValidationException)" for errors the API model does not list.
+pub fn describe<E, R>(operation: &str, err: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let metadata = match err {
+        SdkError::ServiceError(e) => Some((e.err().code(), e.err().message())),
+        _ => None,
+    };
+    match metadata {
+        Some((Some(code), Some(message))) => format!("{operation}: {code}: {message}"),
+        Some((Some(code), None)) => format!("{operation}: {code}"),
+        _ => format!("{operation}: {}", DisplayErrorContext(err)),
+    }
+}

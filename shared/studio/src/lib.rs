@@ -1,0 +1,22 @@
+//! The Studio layer: what the functions do with SageMaker (and S3), written once.
+//!
+//! Clients, AWS errors classified by kind, describe-or-absent, tags and their one sync
+//! policy, teardown of apps and spaces, the ownership guard, ARNs, names and enums. It knows
+//! nothing of the CloudFormation protocol: [`into_core`] is the one place where its errors
+//! become the core's step errors and a request names an owner.
+
+pub mod api;
+pub mod arn;
+pub mod clients;
+pub mod describe;
+pub mod error;
+pub mod into_core;
+pub mod names;
+pub mod ownership;
+pub mod tags;
+pub mod teardown;
+
+pub use api::Api;
+pub use clients::Clients;
+pub use error::{AwsError, AwsResult, Kind};
+pub use ownership::Owner;
