@@ -267,7 +267,16 @@ impl LifecycleConfig {
                 .is_some_and(|(hash, _)| hash.len() == 64 && hash.starts_with(&arn.hash) && hash.chars().all(|c| c.is_ascii_hexdigit()))
         };
         let uri = location.uri(&format!("{search}.../"));
-        match delete_prefix(&self.s3, &location.bucket, self.bucket_owner.as_deref(), &search, ours, self.work_until(step).max(Instant::now() + Duration::from_secs(1))).await {
+        match delete_prefix(
+            &self.s3,
+            &location.bucket,
+            self.bucket_owner.as_deref(),
+            &search,
+            ours,
+            self.work_until(step).max(Instant::now() + Duration::from_secs(1)),
+        )
+        .await
+        {
             Ok(true) => Ok(Done::new(physical_id).reason(format!("deleted {} and its staged assets", arn.name)).into()),
             Ok(false) => Ok(Pending::new(DeleteProgress::RemovingAssets, format!("removing the staged assets at {uri}")).poll_after(Duration::ZERO).into()),
             Err(e) if e.is_retryable() => Err(e),

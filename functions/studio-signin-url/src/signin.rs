@@ -5,13 +5,13 @@ use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sagemaker::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_sagemaker::types::AuthMode;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use custom_resource::PropertyError;
 use custom_resource::aws::describe;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::time::{SystemTime, UNIX_EPOCH};
 use studio::error::error_code;
 use studio::names::{check_domain_id, check_name};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// How long a URL stays valid when ExpiresInSeconds is not given (the API's default).
 const DEFAULT_EXPIRES_IN_SECONDS: i32 = 300;

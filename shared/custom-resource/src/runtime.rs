@@ -114,7 +114,14 @@ impl<R: CustomResource> Core<R> {
         }
     }
 
-    async fn serve(&self, raw: &Value, continuation: Option<Result<Continuation, String>>, cleanup: bool, deadline: Instant, remaining: Duration) -> Result<Value, BoxError> {
+    async fn serve(
+        &self,
+        raw: &Value,
+        continuation: Option<Result<Continuation, String>>,
+        cleanup: bool,
+        deadline: Instant,
+        remaining: Duration,
+    ) -> Result<Value, BoxError> {
         let request = match Request::parse(raw) {
             Ok(request) => request,
             Err(reason) => return self.answer_unparseable(raw, reason, deadline).await,
@@ -226,7 +233,8 @@ impl<R: CustomResource> Core<R> {
     async fn admit(&self, request: &Request, continuation: Option<&Continuation>) -> Result<(), String> {
         let cleanup = continuation.is_some_and(|c| c.cleanup);
         if let Some(c) = continuation {
-            let service_timeout = if cleanup { crate::event::MAX_SERVICE_TIMEOUT } else { request.service_timeout().unwrap_or(crate::event::MAX_SERVICE_TIMEOUT) };
+            let service_timeout =
+                if cleanup { crate::event::MAX_SERVICE_TIMEOUT } else { request.service_timeout().unwrap_or(crate::event::MAX_SERVICE_TIMEOUT) };
             verification::check_continuation(c, service_timeout, now_ms())?;
         }
         self.verifier.verify(request, cleanup).await

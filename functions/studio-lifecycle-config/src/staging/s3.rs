@@ -29,16 +29,24 @@ pub struct S3Object {
 impl S3Object {
     /// Looks the object up (HeadObject): its size, and the ETag later reads are pinned to.
     pub async fn open(client: &Client, bucket: &str, key: &str, owner: Option<&str>) -> Result<Self, Error> {
-        let head = client.head_object().bucket(bucket).set_expected_bucket_owner(owner.map(str::to_string)).key(key).send().await.aws("HeadObject").map_err(|e| {
-            let not_found = e.is(Kind::NotFound);
-            let mut error = Error::from(e);
-            if not_found {
-                error.reason = format!("s3://{bucket}/{key} does not exist ({})", error.reason);
-            }
-            error
-        })?;
+        let head =
+            client.head_object().bucket(bucket).set_expected_bucket_owner(owner.map(str::to_string)).key(key).send().await.aws("HeadObject").map_err(|e| {
+                let not_found = e.is(Kind::NotFound);
+                let mut error = Error::from(e);
+                if not_found {
+                    error.reason = format!("s3://{bucket}/{key} does not exist ({})", error.reason);
+                }
+                error
+            })?;
         let len = head.content_length().and_then(|l| u64::try_from(l).ok()).unwrap_or_default();
-        Ok(Self { client: client.clone(), bucket: bucket.into(), key: key.into(), etag: head.e_tag().map(str::to_string), owner: owner.map(str::to_string), len })
+        Ok(Self {
+            client: client.clone(),
+            bucket: bucket.into(),
+            key: key.into(),
+            etag: head.e_tag().map(str::to_string),
+            owner: owner.map(str::to_string),
+            len,
+        })
     }
 
     pub fn uri(&self) -> String {
@@ -99,7 +107,15 @@ impl S3Bucket {
 
 impl ObjectSink for S3Bucket {
     async fn put(&self, key: &str, body: Bytes) -> Result<(), Error> {
-        self.client.put_object().bucket(&self.bucket).set_expected_bucket_owner(self.owner.clone()).key(key).body(ByteStream::from(body)).send().await.aws("PutObject")?;
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .set_expected_bucket_owner(self.owner.clone())
+            .key(key)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .aws("PutObject")?;
         Ok(())
     }
 
@@ -151,28 +167,50 @@ impl ObjectSink for S3Bucket {
     }
 
     async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), Error> {
-        self.client.abort_multipart_upload().bucket(&self.bucket).set_expected_bucket_owner(self.owner.clone()).key(key).upload_id(upload_id).send().await.aws("AbortMultipartUpload")?;
+        self.client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .set_expected_bucket_owner(self.owner.clone())
+            .key(key)
+            .upload_id(upload_id)
+            .send()
+            .await
+            .aws("AbortMultipartUpload")?;
         Ok(())
     }
 }
 
 /// Deletes the objects under `prefix` whose keys `select` accepts, until none is left (true)
 /// or `until` passes (false: call again; deleted keys no longer list, so it resumes).
-pub async fn delete_prefix(client: &Client, bucket: &str, owner: Option<&str>, prefix: &str, select: impl Fn(&str) -> bool, until: Instant) -> Result<bool, Error> {
+pub async fn delete_prefix(
+    client: &Client,
+    bucket: &str,
+    owner: Option<&str>,
+    prefix: &str,
+    select: impl Fn(&str) -> bool,
+    until: Instant,
+) -> Result<bool, Error> {
     let mut token = None;
     loop {
-        let page =
-            client.list_objects_v2().bucket(bucket).set_expected_bucket_owner(owner.map(str::to_string)).prefix(prefix).set_continuation_token(token).send().await.aws("ListObjectsV2").map_err(|e| {
-                match e.code() {
-                    Some("NoSuchBucket") => Error::new(format!("ListObjectsV2: NoSuchBucket: the bucket {bucket} does not exist")),
-                    _ => e.into(),
-                }
+        let page = client
+            .list_objects_v2()
+            .bucket(bucket)
+            .set_expected_bucket_owner(owner.map(str::to_string))
+            .prefix(prefix)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .aws("ListObjectsV2")
+            .map_err(|e| match e.code() {
+                Some("NoSuchBucket") => Error::new(format!("ListObjectsV2: NoSuchBucket: the bucket {bucket} does not exist")),
+                _ => e.into(),
             })?;
         let keys: Vec<ObjectIdentifier> =
             page.contents().iter().filter_map(|o| o.key()).filter(|k| select(k)).filter_map(|k| ObjectIdentifier::builder().key(k).build().ok()).collect();
         if !keys.is_empty() {
             let delete = Delete::builder().set_objects(Some(keys)).quiet(true).build().map_err(|e| Error::new(format!("DeleteObjects: {e}")))?;
-            let output = client.delete_objects().bucket(bucket).set_expected_bucket_owner(owner.map(str::to_string)).delete(delete).send().await.aws("DeleteObjects")?;
+            let output =
+                client.delete_objects().bucket(bucket).set_expected_bucket_owner(owner.map(str::to_string)).delete(delete).send().await.aws("DeleteObjects")?;
             if let Some(failed) = output.errors().first() {
                 return Err(Error::new(format!(
                     "DeleteObjects: {}: {} (s3://{bucket}/{})",
