@@ -8,7 +8,6 @@ pub mod binaries;
 pub mod cloud;
 pub mod cloudformation;
 pub mod demo;
-pub mod ec2_nfs_client;
 pub mod identity_center;
 pub mod lambda;
 pub mod network;

@@ -1,11 +1,11 @@
-//! The small EC2 client (SigV4 over reqwest) against the EC2 emulator: the calls that clean up a
+//! The Studio layer's small EC2 client (SigV4 over reqwest) against the EC2 emulator: the calls that clean up a
 //! domain's NFS security groups.
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
-use local_cloud::ec2_nfs_client::{Ec2Client, GroupRule};
 use local_cloud::network::{Direction, Network};
+use studio::ec2::{Ec2Client, GroupRule};
 
 fn client(network: &Network) -> Ec2Client {
     let credentials = Credentials::new("AKIDLOCAL", "secret", Some("session-token".into()), None, "test");

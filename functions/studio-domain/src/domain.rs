@@ -8,11 +8,13 @@ use aws_sdk_sagemaker::types::{AppNetworkAccessType, AppSecurityGroupManagement,
 use custom_resource::{CustomResource, Done, Error, Outcome, Pending, Request, Step};
 use serde::{Deserialize, Serialize};
 use studio::names::is_domain_id;
+use studio::nfs_security_groups::NfsSecurityGroups;
 use studio::{AwsResult, Kind, Owner, describe, tags};
 use tracing::{info, warn};
 
 pub struct StudioDomain {
     sagemaker: aws_sdk_sagemaker::Client,
+    nfs: NfsSecurityGroups,
 }
 
 /// Create: a new domain is on its way to InService.
@@ -33,8 +35,8 @@ pub enum UpdateProgress {
 }
 
 impl StudioDomain {
-    pub fn new(sagemaker: aws_sdk_sagemaker::Client) -> Self {
-        Self { sagemaker }
+    pub fn new(sagemaker: aws_sdk_sagemaker::Client, nfs: NfsSecurityGroups) -> Self {
+        Self { sagemaker, nfs }
     }
 
     /// A domain named `domain_name` that this very request created (Lambda delivered the
@@ -238,7 +240,7 @@ impl CustomResource for StudioDomain {
         properties: &Properties,
         progress: Option<DeleteProgress>,
     ) -> Result<Outcome<DeleteProgress>, Error> {
-        Deletion { sagemaker: &self.sagemaker, domain_id: physical_id, properties }.step(step, progress).await
+        Deletion { sagemaker: &self.sagemaker, nfs: &self.nfs, domain_id: physical_id, properties }.step(step, progress).await
     }
 }
 

@@ -1,7 +1,7 @@
 //! studio-domain: a CloudFormation custom resource for a SageMaker Studio domain.
 //!
 //! Properties are CreateDomain's members (an AWS::SageMaker::Domain template works by changing
-//! Type and adding ServiceToken), plus RetentionPolicy, ForceDelete and AllowReplacement.
+//! Type and adding ServiceToken), plus RetentionPolicy, ForceDelete, AllowReplacement and DeleteNfsSecurityGroups.
 //! PhysicalResourceId is the DomainId.
 
 mod domain;
@@ -12,5 +12,9 @@ mod teardown;
 // One thread: the work is waiting on SageMaker, and Lambda gives small functions under one vCPU.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), custom_resource::BoxError> {
-    custom_resource::run(|config| async move { Ok(domain::StudioDomain::new(studio::Clients::new(&config).sagemaker)) }).await
+    custom_resource::run(|config| async move {
+        let nfs = studio::nfs_security_groups::NfsSecurityGroups::new(&config).map_err(|e| format!("the EC2 client: {e}"))?;
+        Ok(domain::StudioDomain::new(studio::Clients::new(&config).sagemaker, nfs))
+    })
+    .await
 }

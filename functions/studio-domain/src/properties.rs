@@ -1,6 +1,6 @@
 //! The properties of a studio-domain resource: CreateDomain's members with the API's names and
 //! shapes (so an AWS::SageMaker::Domain template works as it is), plus RetentionPolicy,
-//! ForceDelete and AllowReplacement. [`Properties::validate`] checks what the API documents
+//! ForceDelete, AllowReplacement and DeleteNfsSecurityGroups. [`Properties::validate`] checks what the API documents
 //! before anything is sent, naming the property at fault.
 
 use aws_sdk_sagemaker::types::{
@@ -40,6 +40,14 @@ pub struct Properties {
     /// Let an update that SageMaker cannot apply in place create a new domain (new, empty home EFS).
     #[serde(default)]
     pub allow_replacement: bool,
+    /// After a Delete that deleted the home EFS, delete the two NFS security groups SageMaker
+    /// leaves in the VPC.
+    #[serde(default = "yes")]
+    pub delete_nfs_security_groups: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// DeleteDomain's RetentionPolicy.

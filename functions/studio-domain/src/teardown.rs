@@ -1,4 +1,5 @@
-//! Delete: apps, then (with ForceDelete) spaces and user profiles, then the domain.
+//! Delete: apps, then (with ForceDelete) spaces and user profiles, then the domain, then
+//! (once its home EFS is gone) the NFS security groups SageMaker leaves in the VPC.
 //!
 //! Each step looks at the domain afresh and does what is left, so a repeated delivery or a
 //! continuation simply carries on. With ForceDelete every user profile and space goes along
@@ -10,12 +11,19 @@ use aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput;
 use aws_sdk_sagemaker::types::{DomainStatus, RetentionPolicy, RetentionType, SpaceDetails, SpaceStatus, UserProfileDetails, UserProfileStatus};
 use custom_resource::{Done, Error, Outcome, Pending, Step};
 use serde::{Deserialize, Serialize};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use studio::nfs_security_groups::{self, NfsSecurityGroups};
 use studio::teardown::{Teardown, bounded, space_owner, summary};
-use studio::{AwsResult, Kind, Owner, describe, tags};
+use studio::{AwsError, AwsResult, Kind, Owner, describe, tags};
 use tracing::{info, warn};
 
 /// Characters of names a FAILED Reason may list per kind (the whole response is limited to 4 KB).
 const NAMES_BUDGET: usize = 700;
+/// How long the NFS security groups may take to become deletable once the domain is gone.
+const NFS_GROUPS_PATIENCE: Duration = Duration::from_secs(300);
+/// Kept back from ServiceTimeout when giving up on them: more than a poll and a step take.
+const NFS_GROUPS_MARGIN: Duration = Duration::from_secs(15);
+const NFS_GROUPS_POLL: Duration = Duration::from_secs(3);
 
 /// Where a Delete stands.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -23,7 +31,15 @@ pub enum DeleteProgress {
     /// Deleting apps, and with ForceDelete the spaces and user profiles.
     Emptying,
     /// DeleteDomain was called (or the domain was Deleting already); waiting for it to be gone.
-    DeletingDomain { home_efs_file_system_id: Option<String> },
+    /// Its home EFS and VPC are read before: DescribeDomain cannot tell them afterwards.
+    DeletingDomain {
+        home_efs_file_system_id: Option<String>,
+        #[serde(default)]
+        vpc_id: Option<String>,
+    },
+    /// The domain is gone; its NFS security groups go once its home EFS is gone, waited for
+    /// from `since_ms` (epoch milliseconds) for at most NFS_GROUPS_PATIENCE.
+    RemovingNfsSecurityGroups { home_efs_file_system_id: Option<String>, vpc_id: String, since_ms: u64 },
 }
 
 /// ": <FailureReason>" when SageMaker gave one.
@@ -34,6 +50,7 @@ pub fn reason(domain: &DescribeDomainOutput) -> String {
 /// One Delete of one domain.
 pub struct Deletion<'a> {
     pub sagemaker: &'a Client,
+    pub nfs: &'a NfsSecurityGroups,
     pub domain_id: &'a str,
     pub properties: &'a Properties,
 }
@@ -44,8 +61,13 @@ impl Deletion<'_> {
     pub async fn step(&self, step: &Step, progress: Option<DeleteProgress>) -> StepResult {
         match progress {
             None => self.begin(step).await,
-            Some(DeleteProgress::Emptying) => self.empty(false).await,
-            Some(DeleteProgress::DeletingDomain { home_efs_file_system_id }) => self.delete_domain(true, home_efs_file_system_id).await,
+            Some(DeleteProgress::Emptying) => self.empty(step, false).await,
+            Some(DeleteProgress::DeletingDomain { home_efs_file_system_id, vpc_id }) => {
+                self.delete_domain(step, true, Known { home_efs_file_system_id, vpc_id }).await
+            }
+            Some(DeleteProgress::RemovingNfsSecurityGroups { home_efs_file_system_id, vpc_id, since_ms }) => {
+                self.remove_nfs_security_groups(step, home_efs_file_system_id, vpc_id, since_ms).await
+            }
         }
     }
 
@@ -60,17 +82,17 @@ impl Deletion<'_> {
             return Ok(Done::new(domain_id).reason(not_ours.on_delete()).into());
         }
         if domain.status() == Some(&DomainStatus::Deleting) {
-            return self.delete_domain(true, domain.home_efs_file_system_id().map(str::to_string)).await;
+            return self.delete_domain(step, true, Known::default()).await;
         }
         // Fail before stopping anyone's apps when the delete cannot go through anyway.
         if !self.properties.force_delete {
             self.refuse_if_occupied().await?;
         }
-        self.empty(true).await
+        self.empty(step, true).await
     }
 
     /// One step of emptying the domain; the domain itself once nothing is left.
-    async fn empty(&self, first_step: bool) -> StepResult {
+    async fn empty(&self, step: &Step, first_step: bool) -> StepResult {
         // Everything listed at once: the listings, not the deletes, take most of a step.
         let (sagemaker, domain_id, force) = (self.sagemaker, self.domain_id, self.properties.force_delete);
         let (apps, children) = futures::join!(describe::apps(sagemaker, domain_id, None), async move {
@@ -89,7 +111,7 @@ impl Deletion<'_> {
             // Someone may have added a space or user profile while the apps went.
             self.refuse_if_occupied().await?;
         }
-        self.delete_domain(false, None).await
+        self.delete_domain(step, false, Known::default()).await
     }
 
     /// ForceDelete: each user profile (its apps and the spaces it owns, then it) and each space
@@ -154,17 +176,19 @@ impl Deletion<'_> {
     }
 
     /// DeleteDomain with the RetentionPolicy (once: `requested`), then wait until the domain is gone.
-    async fn delete_domain(&self, requested: bool, home_efs_file_system_id: Option<String>) -> StepResult {
+    async fn delete_domain(&self, step: &Step, requested: bool, known: Known) -> StepResult {
         let domain_id = self.domain_id;
-        let retention = self.properties.retention_policy.home_efs_file_system;
         let Some(domain) = describe::domain(self.sagemaker, domain_id).await? else {
-            return Ok(Done::new(domain_id).reason(deleted(domain_id, retention, home_efs_file_system_id.as_deref())).into());
+            return self.domain_gone(step, known).await;
         };
-        // Read while the domain exists: DescribeDomain cannot tell it afterwards.
-        let home_efs_file_system_id = home_efs_file_system_id.or_else(|| domain.home_efs_file_system_id().map(str::to_string));
+        // Read while the domain exists: DescribeDomain cannot tell them afterwards.
+        let known = Known {
+            home_efs_file_system_id: known.home_efs_file_system_id.or_else(|| domain.home_efs_file_system_id().map(str::to_string)),
+            vpc_id: known.vpc_id.or_else(|| domain.vpc_id().map(str::to_string)),
+        };
         let waiting = || {
             Pending::new(
-                DeleteProgress::DeletingDomain { home_efs_file_system_id: home_efs_file_system_id.clone() },
+                DeleteProgress::DeletingDomain { home_efs_file_system_id: known.home_efs_file_system_id.clone(), vpc_id: known.vpc_id.clone() },
                 format!("domain {domain_id} to be deleted"),
             )
             .into()
@@ -178,11 +202,12 @@ impl Deletion<'_> {
             (_, true) => return Ok(waiting()),
             (_, false) => {}
         }
+        let retention = self.properties.retention_policy.home_efs_file_system;
         let policy = RetentionPolicy::builder().home_efs_file_system(RetentionType::from(retention.as_str())).build();
         info!(DomainId = domain_id, RetentionPolicy = retention.as_str(), "DeleteDomain");
         match self.sagemaker.delete_domain().domain_id(domain_id).retention_policy(policy).send().await.aws("DeleteDomain") {
             Ok(_) => Ok(waiting()),
-            Err(e) if e.is(Kind::NotFound) => Ok(Done::new(domain_id).reason(deleted(domain_id, retention, home_efs_file_system_id.as_deref())).into()),
+            Err(e) if e.is(Kind::NotFound) => self.domain_gone(step, known).await,
             // A space, user profile or app appeared meanwhile: start over from the apps.
             Err(e) if e.is(Kind::InUse) => {
                 warn!(error = %e, "domain still in use; deleting what uses it first");
@@ -191,6 +216,97 @@ impl Deletion<'_> {
             Err(e) => Err(e.into()),
         }
     }
+
+    /// The domain is gone: its NFS security groups next, unless they stay.
+    async fn domain_gone(&self, step: &Step, known: Known) -> StepResult {
+        let retention = self.properties.retention_policy.home_efs_file_system;
+        let left = |why: &str| Ok(Done::new(self.domain_id).reason(self.groups_left(known.home_efs_file_system_id.as_deref(), why)).into());
+        match (retention, self.properties.delete_nfs_security_groups, known.vpc_id) {
+            (HomeEfsFileSystem::Retain, _, _) => left("the retained home EFS file system uses them (deleting it later frees them to be deleted)"),
+            (_, false, _) => left("DeleteNfsSecurityGroups is false"),
+            (_, _, None) => left("the domain's VpcId could not be read before it was deleted"),
+            (HomeEfsFileSystem::Delete, true, Some(vpc_id)) => self.remove_nfs_security_groups(step, known.home_efs_file_system_id, vpc_id, now_ms()).await,
+        }
+    }
+
+    /// One look: the home EFS gone, then revoke and delete the groups. Something else still
+    /// using them past the patience (or near ServiceTimeout) is reported, not failed: the
+    /// domain itself is gone.
+    async fn remove_nfs_security_groups(&self, step: &Step, home_efs_file_system_id: Option<String>, vpc_id: String, since_ms: u64) -> StepResult {
+        let domain_id = self.domain_id;
+        let out_of_patience = Duration::from_millis(now_ms().saturating_sub(since_ms)) >= NFS_GROUPS_PATIENCE
+            || step.service_deadline().is_some_and(|d| d.saturating_duration_since(Instant::now()) < NFS_GROUPS_MARGIN);
+        let efs = home_efs_file_system_id.as_deref();
+        let waiting = |what: String| {
+            let progress =
+                DeleteProgress::RemovingNfsSecurityGroups { home_efs_file_system_id: home_efs_file_system_id.clone(), vpc_id: vpc_id.clone(), since_ms };
+            Ok(Pending::new(progress, what).poll_after(NFS_GROUPS_POLL).into())
+        };
+        let attempt = async {
+            if let Some(id) = efs
+                && let Some(efs_left) = self.nfs.file_system_left(id).await?
+            {
+                return Ok(Err(format!("{efs_left} still uses them")));
+            }
+            let in_use = self.nfs.remove(&vpc_id, domain_id).await?;
+            if in_use.is_empty() {
+                return Ok(Ok(()));
+            }
+            let mut why = Vec::new();
+            for group in &in_use {
+                // Naming the users is worth a call only when giving up.
+                let users = if out_of_patience { self.nfs.users(&group.id).await? } else { Vec::new() };
+                let users: Vec<String> =
+                    users.iter().map(|i| if i.description.is_empty() { i.id.clone() } else { format!("{} ({})", i.id, i.description) }).collect();
+                let by = if users.is_empty() { group.message.clone() } else { format!("used by {}", list_names(&users, NAMES_BUDGET)) };
+                why.push(format!("{} ({}) is still in use: {by}", group.name, group.id));
+            }
+            Ok::<_, AwsError>(Err(why.join("; ")))
+        };
+        match attempt.await {
+            Ok(Ok(())) => Ok(Done::new(domain_id)
+                .reason(format!(
+                    "{}; its NFS security groups {} were deleted (or were gone already)",
+                    deleted(domain_id, HomeEfsFileSystem::Delete, efs),
+                    nfs_security_groups::names(domain_id).join(" and ")
+                ))
+                .into()),
+            Ok(Err(why)) if out_of_patience => {
+                warn!(DomainId = domain_id, why, "giving up on the NFS security groups");
+                Ok(Done::new(domain_id)
+                    .reason(self.groups_left(efs, &format!("{why} (waited {} s)", Duration::from_millis(now_ms().saturating_sub(since_ms)).as_secs())))
+                    .into())
+            }
+            Ok(Err(why)) => waiting(format!("the NFS security groups of domain {domain_id} to become deletable: {why}")),
+            Err(e) if matches!(e.kind, Kind::Throttled | Kind::ServerError) => Err(e.into()),
+            // The domain is gone: a refused call (e.g. a role without the EC2 permissions) is reported, not failed.
+            Err(e) => {
+                warn!(DomainId = domain_id, error = %e, "could not remove the NFS security groups");
+                Ok(Done::new(domain_id).reason(self.groups_left(efs, &e.to_string())).into())
+            }
+        }
+    }
+
+    /// The SUCCESS Reason when the NFS security groups stay.
+    fn groups_left(&self, home_efs_file_system_id: Option<&str>, why: &str) -> String {
+        let domain_id = self.domain_id;
+        format!(
+            "{}. Security groups {} were left in the VPC: {why}",
+            deleted(domain_id, self.properties.retention_policy.home_efs_file_system, home_efs_file_system_id),
+            nfs_security_groups::names(domain_id).join(" and ")
+        )
+    }
+}
+
+/// What a Delete read of the domain before deleting it.
+#[derive(Debug, Default)]
+struct Known {
+    home_efs_file_system_id: Option<String>,
+    vpc_id: Option<String>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
 }
 
 /// The SUCCESS Reason: what was deleted and what SageMaker leaves behind.
@@ -200,10 +316,7 @@ fn deleted(domain_id: &str, retention: HomeEfsFileSystem, home_efs_file_system_i
         HomeEfsFileSystem::Retain => format!("its home EFS file system{efs} was retained (RetentionPolicy.HomeEfsFileSystem: Retain)"),
         HomeEfsFileSystem::Delete => format!("its home EFS file system{efs} was deleted"),
     };
-    format!(
-        "domain {domain_id} deleted; {home}. SageMaker leaves security groups security-group-for-inbound-nfs-{domain_id} and \
-         security-group-for-outbound-nfs-{domain_id} behind"
-    )
+    format!("domain {domain_id} deleted; {home}")
 }
 
 /// "1 space", "3 user profiles".

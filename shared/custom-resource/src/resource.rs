@@ -64,11 +64,24 @@ pub trait CustomResource: Send + Sync + 'static {
 pub struct Step {
     request: Arc<Request>,
     deadline: Instant,
+    service_deadline: Option<Instant>,
 }
 
 impl Step {
     pub fn new(request: Arc<Request>, deadline: Instant) -> Self {
-        Self { request, deadline }
+        Self { request, deadline, service_deadline: None }
+    }
+
+    /// With the moment the whole request's ServiceTimeout runs out (across invocations).
+    pub fn with_service_deadline(mut self, service_deadline: Instant) -> Self {
+        self.service_deadline = Some(service_deadline);
+        self
+    }
+
+    /// When the request's ServiceTimeout runs out: a wait that should end in SUCCESS rather than
+    /// time out must give up before then.
+    pub fn service_deadline(&self) -> Option<Instant> {
+        self.service_deadline
     }
 
     pub fn request(&self) -> &Request {

@@ -316,7 +316,10 @@ impl<R: CustomResource> Core<R> {
         state.log_resumption();
         loop {
             let step_deadline = run.deadline.checked_sub(run.margin / 2).unwrap_or(run.deadline);
-            let ran = run_step(step(Step::new(run.request.clone(), step_deadline), state.progress.clone()), step_deadline, &state.waiting_for).await;
+            let elapsed = Duration::from_millis(now_ms().saturating_sub(state.started_at_ms));
+            let service_deadline = Instant::now() + run.service_timeout.saturating_sub(elapsed);
+            let this_step = Step::new(run.request.clone(), step_deadline).with_service_deadline(service_deadline);
+            let ran = run_step(step(this_step, state.progress.clone()), step_deadline, &state.waiting_for).await;
             let ended = match ran {
                 Ok(Outcome::Done(done)) => return Conclusion::Respond(succeeded(&run.request, done)),
                 Ok(Outcome::Pending(pending)) => state.pending(pending),

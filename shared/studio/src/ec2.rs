@@ -5,8 +5,8 @@
 //! whose build (about 6 CPU-minutes and 8.7 GB of memory for a release build) is out of
 //! proportion to four calls; every crate used here is already in the functions' dependency tree.
 //!
-//! Self-contained, to be moved into the Studio layer. Throttling (RequestLimitExceeded and
-//! friends) and 5xx answers are retried with jittered exponential backoff, as the SDK does.
+//! Throttling (RequestLimitExceeded and friends) and 5xx answers are retried with jittered
+//! exponential backoff, as the SDK does; what is left becomes an [`AwsError`] of its [`Kind`].
 
 use std::time::{Duration, SystemTime};
 
@@ -15,22 +15,42 @@ use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, si
 use aws_sigv4::sign::v4;
 use aws_smithy_xml::decode::{Document, ScopedDecoder, try_data};
 
+use crate::error::{AwsError, Kind};
+
 const VERSION: &str = "2016-11-15";
 const CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
 /// Error codes EC2 uses for throttling (the SDK's list, narrowed to EC2's).
 const THROTTLING: &[&str] = &["RequestLimitExceeded", "Throttling", "ThrottlingException", "EC2ThrottledException", "RequestThrottled"];
 
-/// An EC2 error: its code and message as EC2 sent them, or a transport/credentials failure
-/// (code "RequestFailed").
+/// An EC2 error: its code and message as EC2 sent them (and the HTTP status), or a
+/// transport/credentials failure (code "RequestFailed", no status).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ec2Error {
+    operation: &'static str,
+    status: Option<u16>,
     code: String,
     message: String,
 }
 
 impl Ec2Error {
     fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { code: code.into(), message: message.into() }
+        Self { operation: "EC2", status: None, code: code.into(), message: message.into() }
+    }
+
+    fn answered(operation: &'static str, status: u16, error: Ec2Error) -> Self {
+        Self { operation, status: Some(status), ..error }
+    }
+
+    /// What the error means: DependencyViolation is a group still in use, InvalidGroup.NotFound
+    /// and InvalidPermission.NotFound are already gone; no answer at all is the service's side.
+    pub fn kind(&self) -> Kind {
+        match self.code.as_str() {
+            c if THROTTLING.contains(&c) => Kind::Throttled,
+            "DependencyViolation" => Kind::InUse,
+            "InvalidGroup.NotFound" | "InvalidPermission.NotFound" => Kind::NotFound,
+            "RequestFailed" if self.status.is_none() => Kind::ServerError,
+            code => Kind::of(Some(code), self.status),
+        }
     }
 
     pub fn code(&self) -> &str {
@@ -43,6 +63,12 @@ impl Ec2Error {
 
     fn is_retryable(&self, status: u16) -> bool {
         THROTTLING.contains(&self.code.as_str()) || status >= 500
+    }
+}
+
+impl From<Ec2Error> for AwsError {
+    fn from(e: Ec2Error) -> Self {
+        AwsError { operation: e.operation, kind: e.kind(), code: Some(e.code), message: Some(e.message), detail: None }
     }
 }
 
@@ -141,7 +167,7 @@ impl Ec2Client {
         self.revoke("RevokeSecurityGroupEgress", group_id, rules).await
     }
 
-    async fn revoke(&self, action: &str, group_id: &str, rules: &[GroupRule]) -> Result<(), Ec2Error> {
+    async fn revoke(&self, action: &'static str, group_id: &str, rules: &[GroupRule]) -> Result<(), Ec2Error> {
         // EC2 refuses a revoke without rules (MissingParameter); nothing to do is success.
         if rules.is_empty() {
             return Ok(());
@@ -173,22 +199,17 @@ impl Ec2Client {
     }
 
     /// One action, retried while throttled; the answer's XML on success.
-    async fn call(&self, action: &str, params: &[(String, String)]) -> Result<String, Ec2Error> {
-        let mut form = url::form_urlencoded::Serializer::new(String::new());
-        form.append_pair("Action", action).append_pair("Version", VERSION);
-        for (key, value) in params {
-            form.append_pair(key, value);
-        }
-        let body = form.finish();
+    async fn call(&self, action: &'static str, params: &[(String, String)]) -> Result<String, Ec2Error> {
+        let body = form_body(action, params);
         let mut attempt = 1;
         loop {
-            let (status, text) = self.send(&body).await?;
+            let (status, text) = self.send(&body).await.map_err(|e| Ec2Error { operation: action, ..e })?;
             if (200..300).contains(&status) {
                 return Ok(text);
             }
             let error = parse_error(status, &text);
             if attempt >= self.max_attempts || !error.is_retryable(status) {
-                return Err(error);
+                return Err(Ec2Error::answered(action, status, error));
             }
             // Full jitter on 50 ms * 2^attempt, at most 5 s (the SDK's standard strategy, roughly).
             let cap = Duration::from_millis(50 * (1 << attempt.min(7))).min(Duration::from_secs(5));
@@ -224,6 +245,16 @@ impl Ec2Client {
         let text = response.text().await.map_err(|e| failed("EC2 response", &e))?;
         Ok((status, text))
     }
+}
+
+/// The form body. Its own function: the serializer is not Send, so it must not live across an await.
+fn form_body(action: &str, params: &[(String, String)]) -> String {
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    form.append_pair("Action", action).append_pair("Version", VERSION);
+    for (key, value) in params {
+        form.append_pair(key, value);
+    }
+    form.finish()
 }
 
 fn xml_error(e: impl std::fmt::Display) -> Ec2Error {
