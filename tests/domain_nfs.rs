@@ -30,7 +30,7 @@ fn properties(name: &str, retention: &str) -> Value {
         "VpcId": VPC,
         "SubnetIds": ["subnet-0a", "subnet-0b"],
         "AppNetworkAccessType": "VpcOnly",
-        "DefaultUserSettings": {"ExecutionRole": "arn:aws:iam::123456789012:role/studio-execution"},
+        "DefaultUserSettings": {"ExecutionRole": "arn:aws:iam::123456789012:role/studio-execution", "SecurityGroups": ["sg-0studio"]},
         "RetentionPolicy": {"HomeEfsFileSystem": retention}
     })
 }
