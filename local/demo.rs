@@ -93,7 +93,7 @@ pub async fn play_stack(cloud: &LocalCloud) -> Result<(), String> {
     play.step("Delete", "LifecycleConfig", cloud.cfn.delete("studio-lifecycle-config", "LifecycleConfig", &config_arn, config_props).await);
 
     // Every Delete answers SUCCESS even when it removed nothing: the account must be empty.
-    let left = leftovers(&cloud).await?;
+    let left = leftovers(cloud).await?;
     if !left.is_empty() {
         return Err(format!("the stack's Deletes left {}", left.join(", ")));
     }
