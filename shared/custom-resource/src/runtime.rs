@@ -28,9 +28,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// How long a server error may persist (every step since its first occurrence ending in one)
 /// before the request fails with it. The contract is FAILED within 5 minutes of the first
-/// one: the last step's own SDK retries (up to 10 attempts, about a minute) and the response
+/// one: the last step's own SDK retries (up to 10 attempts, a minute or more) and the response
 /// must fit in what is left.
-pub const SERVER_ERROR_PATIENCE: Duration = Duration::from_secs(180);
+pub const SERVER_ERROR_PATIENCE: Duration = Duration::from_secs(120);
 
 /// Serve one custom resource. `init` builds it from the AWS configuration of the standard
 /// environment; if it fails, every event is answered FAILED with the reason instead of
