@@ -289,14 +289,14 @@ impl Space {
         }
 
         // Volumes only grow: refused before anything is changed.
-        if let (Some(wanted), Some(now)) = (properties.ebs_size(), ebs_size(space.space_settings())) {
-            if wanted < now {
-                return Err(PropertyError::new(
-                    EBS_SIZE,
-                    format!("{wanted} GB is below the {now} GB space {name} has now; an EBS volume can only grow (keep {now} or more, or replace the space under a new SpaceName)"),
-                )
-                .into());
-            }
+        if let (Some(wanted), Some(now)) = (properties.ebs_size(), ebs_size(space.space_settings()))
+            && wanted < now
+        {
+            return Err(PropertyError::new(
+                EBS_SIZE,
+                format!("{wanted} GB is below the {now} GB space {name} has now; an EBS volume can only grow (keep {now} or more, or replace the space under a new SpaceName)"),
+            )
+            .into());
         }
         let settings_changed = old.is_none_or(|old| old.space_settings != properties.space_settings);
         let display_changed = old.is_none_or(|old| old.space_display_name != properties.space_display_name);
@@ -308,7 +308,13 @@ impl Space {
         self.update_space(&space, name, settings, display).await
     }
 
-    async fn update_space(&self, space: &DescribeSpaceOutput, name: &str, settings: Option<&SpaceSettings>, display: Option<&str>) -> StepResult<UpdateProgress> {
+    async fn update_space(
+        &self,
+        space: &DescribeSpaceOutput,
+        name: &str,
+        settings: Option<&SpaceSettings>,
+        display: Option<&str>,
+    ) -> StepResult<UpdateProgress> {
         if let Some(status @ (SpaceStatus::Pending | SpaceStatus::Updating | SpaceStatus::Deleting)) = space.status() {
             return Err(Error::new(format!("space {name} is {}; updating it once that is over", status.as_str())).retry_later());
         }
@@ -348,7 +354,13 @@ impl Space {
     }
 
     /// Tags last: they change in place, whatever else changed.
-    async fn finish_update(&self, physical_id: &str, properties: &Properties, old: Option<&Properties>, space: DescribeSpaceOutput) -> StepResult<UpdateProgress> {
+    async fn finish_update(
+        &self,
+        physical_id: &str,
+        properties: &Properties,
+        old: Option<&Properties>,
+        space: DescribeSpaceOutput,
+    ) -> StepResult<UpdateProgress> {
         let arn = space_arn(&space)?;
         let old_tags = old.and_then(|old| old.tag_pairs().ok()).unwrap_or_default();
         tags::sync(&self.sagemaker, &arn, &properties.tag_pairs()?, &old_tags).await?;
