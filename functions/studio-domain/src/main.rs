@@ -7,10 +7,11 @@
 mod domain;
 mod properties;
 mod settings;
+mod sso;
 mod teardown;
 
 // One thread: the work is waiting on SageMaker, and Lambda gives small functions under one vCPU.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), custom_resource::BoxError> {
-    custom_resource::run(|config| async move { Ok(domain::StudioDomain::new(studio::Clients::new(&config).sagemaker)) }).await
+    custom_resource::run(|config| async move { Ok(domain::StudioDomain::new(&studio::Clients::new(&config))) }).await
 }
