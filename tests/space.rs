@@ -180,14 +180,14 @@ async fn a_private_space_needs_an_existing_owner_checked_before_calling() {
 
     let r = cloud.cfn.create(FUNCTION, "AliceSpace", private(&domain, "alice-space", "alice")).await.unwrap();
     assert_eq!(r.status, Status::Failed);
-    assert!(reason(&r).starts_with("OwnershipSettings.OwnerUserProfileName: user profile alice does not exist"), "{}", reason(&r));
+    assert!(reason(&r).starts_with("Invalid property OwnershipSettings.OwnerUserProfileName: user profile alice does not exist"), "{}", reason(&r));
     assert_eq!(cloud.sagemaker.call_count("CreateSpace"), 0, "checked before calling");
 
     let mut ownerless = private(&domain, "alice-space", "alice");
     ownerless.as_object_mut().unwrap().remove("OwnershipSettings");
     let r = cloud.cfn.create(FUNCTION, "AliceSpace", ownerless).await.unwrap();
     assert_eq!(r.status, Status::Failed);
-    assert!(reason(&r).starts_with("OwnershipSettings.OwnerUserProfileName: required"), "{}", reason(&r));
+    assert!(reason(&r).starts_with("Invalid property OwnershipSettings.OwnerUserProfileName: required"), "{}", reason(&r));
 
     profile(&client, &domain, "alice").await;
     let r = cloud.cfn.create(FUNCTION, "AliceSpace", private(&domain, "alice-space", "alice")).await.unwrap();
@@ -214,7 +214,7 @@ async fn an_ebs_shrink_is_refused_before_any_call_that_changes_something() {
     let r = cloud.cfn.update(FUNCTION, "Team", &created.physical_resource_id, smaller, old.clone()).await.unwrap();
     assert_eq!(r.status, Status::Failed);
     let why = reason(&r);
-    assert!(why.starts_with("SpaceSettings.SpaceStorageSettings.EbsStorageSettings.EbsVolumeSizeInGb: 10 GB is below the 20 GB"), "{why}");
+    assert!(why.starts_with("Invalid property SpaceSettings.SpaceStorageSettings.EbsStorageSettings.EbsVolumeSizeInGb: 10 GB is below the 20 GB"), "{why}");
     assert_eq!(cloud.sagemaker.call_count("UpdateSpace"), 0, "{:?}", cloud.sagemaker.calls());
     let space = described(&client, &domain, "team").await.expect("the space");
     assert_eq!((ebs(&space), space.space_display_name()), (Some(20), None));
@@ -290,7 +290,7 @@ async fn deletes_of_a_space_not_ours_already_gone_or_never_created_do_no_harm() 
     // Not ours: neither adopted by a Create nor deleted by a Delete naming its ARN.
     let r = cloud.cfn.create(FUNCTION, "Theirs", shared(&domain, "theirs")).await.unwrap();
     assert_eq!(r.status, Status::Failed);
-    assert!(reason(&r).starts_with("SpaceName: space theirs already exists"), "{}", reason(&r));
+    assert!(reason(&r).starts_with("Invalid property SpaceName: space theirs already exists"), "{}", reason(&r));
     let d = cloud.cfn.delete(FUNCTION, "Theirs", &space_arn(&domain, "theirs"), shared(&domain, "theirs")).await.unwrap();
     assert_success(&d);
     assert!(reason(&d).starts_with("retained"), "{}", reason(&d));
@@ -355,7 +355,7 @@ async fn property_errors_name_their_paths() {
         props[key] = value;
         let r = cloud.cfn.create(FUNCTION, "Team", props).await.unwrap();
         assert_eq!(r.status, Status::Failed, "{key}");
-        assert!(reason(&r).starts_with(expected), "{expected}: {}", reason(&r));
+        assert!(reason(&r).starts_with(&format!("Invalid property {expected}")), "{expected}: {}", reason(&r));
     }
     assert_eq!(cloud.sagemaker.call_count("CreateSpace"), 0);
 }

@@ -286,7 +286,7 @@ async fn vpc_only_profiles_need_security_groups_and_updates_merge() {
 #[tokio::test]
 async fn a_space_volume_only_grows_and_the_space_has_the_domain_url() {
     use aws_sdk_sagemaker::types::{EbsStorageSettings, SpaceSettings, SpaceStorageSettings};
-    let Env { client, .. } = env().await;
+    let Env { client, emulator: _emulator } = env().await;
     let domain = domain(&client, "studio", AuthMode::Iam).await;
     let sized = |gb| {
         SpaceSettings::builder()
