@@ -1,6 +1,6 @@
 //! The demo: a whole stack lifecycle played through the real function binaries on the local
 //! cloud. The resources of examples/cloudformation/studio.yaml (a lifecycle config with an asset,
-//! a domain that uses it, two user profiles) are created, updated in place, then deleted in
+//! a domain that uses it, two user profiles, a shared team space) are created, updated in place, then deleted in
 //! CloudFormation's order. Prints every response.
 
 use crate::cloud::LocalCloud;
@@ -22,7 +22,7 @@ pub async fn run() -> Result<(), String> {
 
 /// Deploys the stack's functions on `cloud` and plays the stack (tests inspect the cloud after).
 pub async fn play_stack(cloud: &LocalCloud) -> Result<(), String> {
-    for function in ["studio-lifecycle-config", "studio-domain", "studio-user-profile"] {
+    for function in ["studio-lifecycle-config", "studio-domain", "studio-user-profile", "studio-space"] {
         cloud.deploy(function).await.map_err(|e| format!("deploying {function}: {e}"))?;
     }
     stage_sources(cloud).await?;
@@ -75,6 +75,19 @@ pub async fn play_stack(cloud: &LocalCloud) -> Result<(), String> {
         profiles.push((logical_id, name, created.map(|r| r.physical_resource_id).unwrap_or_default()));
     }
 
+    // As in the example: a shared team space.
+    let space_props = json!({
+        "DomainId": domain_id,
+        "SpaceName": "team",
+        "SpaceDisplayName": "Team space",
+        "SpaceSharingSettings": {"SharingType": "Shared"},
+        "SpaceSettings": {"AppType": "JupyterLab", "SpaceStorageSettings": {"EbsStorageSettings": {"EbsVolumeSizeInGb": 50}}},
+        "Tags": [{"Key": "team", "Value": "demo-studio"}],
+        "ServiceTimeout": 1800
+    });
+    let space = play.step("Create", "TeamSpace", cloud.cfn.create("studio-space", "TeamSpace", space_props.clone()).await);
+    let space_arn = space.map(|r| r.physical_resource_id).unwrap_or_default();
+
     // Updates in place: a tag edit on the domain, bob's idle timeout.
     play.step("Update", "Domain", cloud.cfn.update("studio-domain", "Domain", &domain_id, domain_props("ml-platform"), domain_props("ml")).await);
     let bob_arn = &profiles[1].2;
@@ -85,6 +98,7 @@ pub async fn play_stack(cloud: &LocalCloud) -> Result<(), String> {
     );
 
     // Stack delete: dependants first.
+    play.step("Delete", "TeamSpace", cloud.cfn.delete("studio-space", "TeamSpace", &space_arn, space_props).await);
     for (logical_id, name, arn) in &profiles {
         let idle = (*name == "bob").then_some(120);
         play.step("Delete", logical_id, cloud.cfn.delete("studio-user-profile", logical_id, arn, profile_props(name, idle)).await);
@@ -93,7 +107,7 @@ pub async fn play_stack(cloud: &LocalCloud) -> Result<(), String> {
     play.step("Delete", "LifecycleConfig", cloud.cfn.delete("studio-lifecycle-config", "LifecycleConfig", &config_arn, config_props).await);
 
     // Every Delete answers SUCCESS even when it removed nothing: the account must be empty.
-    let left = leftovers(&cloud).await?;
+    let left = leftovers(cloud).await?;
     if !left.is_empty() {
         return Err(format!("the stack's Deletes left {}", left.join(", ")));
     }
@@ -106,7 +120,7 @@ pub async fn play_stack(cloud: &LocalCloud) -> Result<(), String> {
     }
 }
 
-/// What is left in the local account after the stack's delete: domains, user profiles,
+/// What is left in the local account after the stack's delete: domains, user profiles, spaces,
 /// lifecycle configs and staged assets.
 async fn leftovers(cloud: &LocalCloud) -> Result<Vec<String>, String> {
     let sagemaker = cloud.sagemaker_client();
@@ -117,6 +131,9 @@ async fn leftovers(cloud: &LocalCloud) -> Result<Vec<String>, String> {
         let profiles = sagemaker.list_user_profiles().set_domain_id_equals(domain.domain_id().map(str::to_string)).send().await;
         let profiles = profiles.map_err(|e| format!("ListUserProfiles: {e}"))?;
         left.extend(profiles.user_profiles().iter().map(|p| format!("user profile {}", p.user_profile_name().unwrap_or_default())));
+        let spaces = sagemaker.list_spaces().set_domain_id_equals(domain.domain_id().map(str::to_string)).send().await;
+        let spaces = spaces.map_err(|e| format!("ListSpaces: {e}"))?;
+        left.extend(spaces.spaces().iter().map(|s| format!("space {}", s.space_name().unwrap_or_default())));
     }
     let configs = sagemaker.list_studio_lifecycle_configs().send().await.map_err(|e| format!("ListStudioLifecycleConfigs: {e}"))?;
     left.extend(configs.studio_lifecycle_configs().iter().map(|c| format!("lifecycle config {}", c.studio_lifecycle_config_name().unwrap_or_default())));

@@ -372,7 +372,7 @@ impl State {
             }
             !gone
         });
-        self.file_systems.retain(|fs| !elapsed(fs).is_some_and(|e| e >= delay * 2));
+        self.file_systems.retain(|fs| elapsed(fs).is_none_or(|e| e < delay * 2));
     }
 
     fn file_system_life(&self, fs: &FileSystem) -> &'static str {

@@ -13,7 +13,7 @@ use serde_yaml::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-const FUNCTIONS: [&str; 4] = ["studio-domain", "studio-user-profile", "studio-lifecycle-config", "studio-signin-url"];
+const FUNCTIONS: [&str; 5] = ["studio-domain", "studio-user-profile", "studio-space", "studio-lifecycle-config", "studio-signin-url"];
 
 /// Looks through CloudFormation's short-form tags (!If, !Sub, ...) to the value they wrap.
 fn untagged(value: &Value) -> &Value {

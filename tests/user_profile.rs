@@ -219,6 +219,7 @@ async fn sso_domains_need_the_identity_center_user_and_iam_domains_refuse_it() {
     let client = cloud.sagemaker_client();
     let sso = domain(&client, "sso", AuthMode::Sso).await;
     let iam = domain(&client, "iam", AuthMode::Iam).await;
+    cloud.identity_center.add_user("carol@example.com");
 
     let r = cloud.cfn.create(FUNCTION, "Carol", properties(&sso, "carol")).await.unwrap();
     assert_eq!(r.status, Status::Failed);
@@ -570,6 +571,8 @@ async fn a_new_identity_center_user_needs_a_new_profile_name() {
     let cloud = cloud().await;
     let client = cloud.sagemaker_client();
     let domain = domain(&client, "sso-replace", AuthMode::Sso).await;
+    cloud.identity_center.add_user("kim@example.com");
+    cloud.identity_center.add_user("kim.lee@example.com");
     let mut old = properties(&domain, "kim");
     old["SingleSignOnUserIdentifier"] = json!("UserName");
     old["SingleSignOnUserValue"] = json!("kim@example.com");

@@ -25,11 +25,12 @@ const PORTAL_ROLE: &str = "arn:aws:iam::123456789012:role/PortalBackend";
 const PORTAL: &str = "arn:aws:sts::123456789012:assumed-role/PortalBackend/bench";
 
 /// What is measured, in the order measured within a run.
-const SUBJECTS: [(&str, &str); 5] = [
+const SUBJECTS: [(&str, &str); 6] = [
     ("studio-user-profile", "user-profile Create"),
     (PEER, "user-profile Create"),
     ("studio-domain", "domain Create"),
     ("studio-lifecycle-config", "lifecycle-config Create (a 3-file asset)"),
+    ("studio-space", "space Create (shared)"),
     ("studio-signin-url", "Function URL request (a portal backend)"),
 ];
 
@@ -155,6 +156,15 @@ async fn measure(cloud: &LocalCloud, fixture: &Fixture, settings: &Settings, fun
                 "Tags": [{"Key": "team", "Value": "bench"}],
             });
             create(cloud, function, "Profile", props).await?
+        }
+        "studio-space" => {
+            let props = json!({
+                "DomainId": fixture.domain_id,
+                "SpaceName": format!("bench-space-{run}"),
+                "SpaceSharingSettings": {"SharingType": "Shared"},
+                "SpaceSettings": {"AppType": "JupyterLab"},
+            });
+            create(cloud, function, "Space", props).await?
         }
         "studio-domain" => {
             let props = json!({

@@ -8,7 +8,7 @@ use zip::write::SimpleFileOptions;
 use crate::report::Part;
 use crate::util::binary;
 
-pub const FUNCTIONS: [&str; 4] = ["studio-domain", "studio-user-profile", "studio-lifecycle-config", "studio-signin-url"];
+pub const FUNCTIONS: [&str; 5] = ["studio-domain", "studio-user-profile", "studio-space", "studio-lifecycle-config", "studio-signin-url"];
 
 pub fn run() -> Part {
     let mut md = String::from("### Binary and deployment sizes\n\n");

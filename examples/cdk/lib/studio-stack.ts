@@ -3,7 +3,7 @@ import { CfnOutput, CfnParameter, Duration, Stack, StackProps } from 'aws-cdk-li
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
-import { StudioDomain, StudioLifecycleConfig, StudioProvider, StudioUserProfile } from './studio';
+import { StudioDomain, StudioLifecycleConfig, StudioProvider, StudioSpace, StudioUserProfile } from './studio';
 
 export interface StudioStackProps extends StackProps {
   /** The stack deployed from the project's template.yaml: its exports are the ServiceTokens. */
@@ -126,6 +126,23 @@ export class StudioStack extends Stack {
       });
       new CfnOutput(this, `${id}Arn`, { value: profile.userProfileArn });
     }
+
+    // A shared team space (JupyterLab, 50 GB EBS; the size may only grow).
+    const teamSpace = new StudioSpace(this, 'TeamSpace', {
+      provider,
+      ServiceTimeout: Duration.minutes(30),
+      DomainId: domain.domainId,
+      SpaceName: 'team',
+      SpaceDisplayName: 'Team space',
+      SpaceSharingSettings: { SharingType: 'Shared' },
+      SpaceSettings: {
+        AppType: 'JupyterLab',
+        SpaceStorageSettings: { EbsStorageSettings: { EbsVolumeSizeInGb: 50 } },
+        JupyterLabAppSettings: { AppLifecycleManagement: { IdleSettings: { IdleTimeoutInMinutes: 60 } } },
+      },
+      Tags: [{ Key: 'team', Value: 'ml-studio' }],
+    });
+    new CfnOutput(this, 'TeamSpaceArn', { value: teamSpace.spaceArn });
 
     new CfnOutput(this, 'DomainId', { value: domain.domainId });
     new CfnOutput(this, 'DomainUrl', { value: domain.attrUrl });

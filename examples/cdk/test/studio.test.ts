@@ -186,6 +186,7 @@ test('the example stack wires the lifecycle config into the domain and the domai
   template.resourceCountIs('Custom::StudioDomain', 1);
   template.resourceCountIs('Custom::StudioUserProfile', 2);
   template.resourceCountIs('Custom::StudioLifecycleConfig', 1);
+  template.resourceCountIs('Custom::StudioSpace', 1);
   const arn = { 'Fn::GetAtt': ['LifecycleConfig', 'StudioLifecycleConfigArn'] };
   template.hasResourceProperties('Custom::StudioDomain', {
     ServiceToken: { 'Fn::ImportValue': 'prov-StudioDomainFunctionArn' },

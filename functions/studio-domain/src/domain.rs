@@ -2,6 +2,7 @@
 
 use crate::properties::{Identity, Properties};
 use crate::settings::Changes;
+use crate::sso;
 use crate::teardown::{DeleteProgress, Deletion, reason};
 use aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput;
 use aws_sdk_sagemaker::types::{AppNetworkAccessType, AppSecurityGroupManagement, AuthMode, DomainStatus, RetentionPolicy, RetentionType, TagPropagation};
@@ -14,6 +15,7 @@ use tracing::{info, warn};
 
 pub struct StudioDomain {
     sagemaker: aws_sdk_sagemaker::Client,
+    identity_center: studio::IdentityCenter,
     nfs: NfsSecurityGroups,
 }
 
@@ -35,8 +37,8 @@ pub enum UpdateProgress {
 }
 
 impl StudioDomain {
-    pub fn new(sagemaker: aws_sdk_sagemaker::Client, nfs: NfsSecurityGroups) -> Self {
-        Self { sagemaker, nfs }
+    pub fn new(clients: &studio::Clients, nfs: NfsSecurityGroups) -> Self {
+        Self { sagemaker: clients.sagemaker.clone(), identity_center: clients.identity_center.clone(), nfs }
     }
 
     /// A domain named `domain_name` that this very request created (Lambda delivered the
@@ -54,6 +56,12 @@ impl StudioDomain {
 
     /// CreateDomain (unless this request already made the domain), then wait for InService.
     async fn start_create(&self, request: &Request, p: &Properties) -> Result<Outcome<Creating>, Error> {
+        if sso::names_any(p) {
+            // A typo in a name fails here, with nothing made.
+            let store = sso::account_instance(&self.identity_center).await?.identity_store_id;
+            let (users, groups) = sso::template_names(p);
+            sso::resolve(&self.identity_center, &store, &users, &groups).await?;
+        }
         let domain_id = match self.find_made_by(request, &p.domain_name).await? {
             Some(id) => {
                 info!(DomainId = %id, "found the domain this request already created; not creating another");
@@ -61,7 +69,7 @@ impl StudioDomain {
             }
             None => self.create_domain(request, p).await?,
         };
-        self.wait_created(&domain_id).await
+        self.wait_created(&domain_id, p).await
     }
 
     async fn create_domain(&self, request: &Request, p: &Properties) -> Result<String, Error> {
@@ -94,12 +102,18 @@ impl StudioDomain {
         Ok(domain_id.to_string())
     }
 
-    /// One look at a new domain: InService -> done; Failed -> FAILED, the domain deleted.
-    async fn wait_created(&self, domain_id: &str) -> Result<Outcome<Creating>, Error> {
+    /// One look at a new domain: InService -> its principals assigned, done; Failed -> FAILED,
+    /// the domain deleted.
+    async fn wait_created(&self, domain_id: &str, p: &Properties) -> Result<Outcome<Creating>, Error> {
         let Some(domain) = describe::domain(&self.sagemaker, domain_id).await? else {
             return Err(Error::new(format!("domain {domain_id} disappeared before it became InService")));
         };
         match domain.status() {
+            Some(DomainStatus::InService) if sso::names_any(p) => {
+                let application = sso_application(&domain)?;
+                let assigned = sso::assign_all(&self.identity_center, application, p).await.map_err(|e| e.for_resource(domain_id))?;
+                Ok(done(domain_id, &domain).reason(assigned).into())
+            }
             Some(DomainStatus::InService) => Ok(done(domain_id, &domain).into()),
             Some(DomainStatus::Pending) => {
                 Ok(Pending::new(Creating { domain_id: domain_id.to_string() }, format!("domain {domain_id} to become InService")).resource(domain_id).into())
@@ -151,13 +165,23 @@ impl StudioDomain {
         let arn = domain.domain_arn().unwrap_or_default();
         let current_tags = tags::list(&self.sagemaker, arn).await?;
         Owner::from(request).guard(&current_tags, format!("domain {domain_id}")).map_err(|e| Error::new(e.on_update()))?;
+        let principals = sso::NameChanges::between(p, old);
+        let assigned = match principals.is_empty() {
+            true => None,
+            false => Some(sso::apply(&self.identity_center, sso_application(&domain)?, &principals).await?),
+        };
         // Tags change in place; only tags the old template had are removed.
         let old_tags = old.and_then(|old| old.tag_pairs().ok()).unwrap_or_default();
         tags::sync(&self.sagemaker, arn, &p.tag_pairs()?, &old_tags).await?;
         let changes = Changes::between(p, old)?;
         if changes.is_empty() {
             info!("no setting changed: UpdateDomain not needed");
-            return Ok(done(domain_id, &domain).into());
+            let done = done(domain_id, &domain);
+            return Ok(match assigned {
+                Some(assigned) => done.reason(assigned),
+                None => done,
+            }
+            .into());
         }
         info!(members = ?changes.members(), "UpdateDomain");
         self.sagemaker
@@ -209,7 +233,7 @@ impl CustomResource for StudioDomain {
                 properties.validate()?;
                 self.start_create(step, properties).await
             }
-            Some(Creating { domain_id }) => self.wait_created(&domain_id).await,
+            Some(Creating { domain_id }) => self.wait_created(&domain_id, properties).await,
         }
     }
 
@@ -226,9 +250,11 @@ impl CustomResource for StudioDomain {
                 properties.validate()?;
                 self.start_update(step, physical_id, properties, old).await
             }
-            Some(UpdateProgress::Replacing(Creating { domain_id })) => {
-                self.wait_created(&domain_id).await.map(|o| o.map_progress(UpdateProgress::Replacing)).map_err(|e| replacement_failed(e, physical_id))
-            }
+            Some(UpdateProgress::Replacing(Creating { domain_id })) => self
+                .wait_created(&domain_id, properties)
+                .await
+                .map(|o| o.map_progress(UpdateProgress::Replacing))
+                .map_err(|e| replacement_failed(e, physical_id)),
             Some(UpdateProgress::Updating) => self.wait_updated(physical_id).await,
         }
     }
@@ -258,6 +284,14 @@ fn done(domain_id: &str, domain: &DescribeDomainOutput) -> Done {
     } else {
         done
     }
+}
+
+/// The IAM Identity Center application SageMaker made for an SSO domain.
+fn sso_application(domain: &DescribeDomainOutput) -> Result<&str, Error> {
+    domain.single_sign_on_application_arn().ok_or_else(|| {
+        let id = domain.domain_id().unwrap_or_default();
+        Error::new(format!("domain {id} reports no SingleSignOnApplicationArn: SingleSignOnUsers / SingleSignOnGroups need an SSO domain's application"))
+    })
 }
 
 /// The domain's identifying members as SageMaker reports them (when the old properties are unknown).

@@ -7,6 +7,7 @@
 mod domain;
 mod properties;
 mod settings;
+mod sso;
 mod teardown;
 
 // One thread: the work is waiting on SageMaker, and Lambda gives small functions under one vCPU.
@@ -14,7 +15,7 @@ mod teardown;
 async fn main() -> Result<(), custom_resource::BoxError> {
     custom_resource::run(|config| async move {
         let nfs = studio::nfs_security_groups::NfsSecurityGroups::new(&config).map_err(|e| format!("the EC2 client: {e}"))?;
-        Ok(domain::StudioDomain::new(studio::Clients::new(&config).sagemaker, nfs))
+        Ok(domain::StudioDomain::new(&studio::Clients::new(&config), nfs))
     })
     .await
 }

@@ -44,6 +44,12 @@ pub struct Properties {
     /// leaves in the VPC.
     #[serde(default = "yes")]
     pub delete_nfs_security_groups: bool,
+    /// IAM Identity Center user names to assign to the domain's application (SSO domains).
+    #[serde(default)]
+    pub single_sign_on_users: Vec<String>,
+    /// IAM Identity Center group display names to assign to the domain's application (SSO domains).
+    #[serde(default)]
+    pub single_sign_on_groups: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -130,6 +136,7 @@ impl Properties {
             check_kms_key_id("KmsKeyId", key)?;
         }
         self.validate_tags()?;
+        self.validate_principals()?;
         let user_settings = shape_json("DefaultUserSettings", &*self.default_user_settings)?;
         check_members("DefaultUserSettings", &user_settings)?;
         if let Some(space_settings) = &self.default_space_settings {
@@ -164,6 +171,25 @@ impl Properties {
             let path = format!("Tags[{i}].Value");
             check_length(&path, value, 0, 256)?;
             check_tag_chars(&path, value)?;
+        }
+        Ok(())
+    }
+
+    /// SingleSignOnUsers / SingleSignOnGroups: only where people sign in through Identity Center.
+    fn validate_principals(&self) -> Result<(), PropertyError> {
+        for (member, names) in [("SingleSignOnUsers", &self.single_sign_on_users), ("SingleSignOnGroups", &self.single_sign_on_groups)] {
+            if !names.is_empty() && self.auth_mode != AuthMode::Sso.as_str() {
+                return Err(PropertyError::new(
+                    member,
+                    format!(
+                        "only allowed with AuthMode SSO (this domain uses {}): IAM domains have no IAM Identity Center application; remove it",
+                        self.auth_mode
+                    ),
+                ));
+            }
+            for (i, name) in names.iter().enumerate() {
+                check_length(&format!("{member}[{i}]"), name, 1, 1024)?;
+            }
         }
         Ok(())
     }

@@ -218,18 +218,17 @@ pub async fn sign_in(sagemaker: &Client, input: &Input, session_seconds: i32) ->
     Ok(Output { authorized_url: url.to_string(), expires_at: expires_at.fmt(DateTimeFormat::DateTime).unwrap_or_default() })
 }
 
-/// ResourceNotFound names no field: find out whether the user profile or the space is missing.
+/// ResourceNotFound names no field: find out whether the user profile or the space is missing
+/// (the Studio layer's lookups know how each kind reports absence).
 async fn what_is_missing(sagemaker: &Client, input: &Input, aws_reason: String) -> SigninError {
     let (domain_id, profile) = (&input.domain_id, &input.user_profile_name);
-    let described = sagemaker.describe_user_profile().domain_id(domain_id).user_profile_name(profile).send().await;
-    if described.as_ref().is_err_and(|e| error_code(e) == Some("ResourceNotFound")) {
+    if matches!(studio::describe::user_profile(sagemaker, domain_id, profile).await, Ok(None)) {
         return SigninError::NotFound(format!("UserProfileName: user profile {profile} does not exist in domain {domain_id}"));
     }
-    if let Some(space) = &input.space_name {
-        let described = sagemaker.describe_space().domain_id(domain_id).space_name(space).send().await;
-        if described.as_ref().is_err_and(|e| error_code(e) == Some("ResourceNotFound")) {
-            return SigninError::NotFound(format!("SpaceName: space {space} does not exist in domain {domain_id}"));
-        }
+    if let Some(space) = &input.space_name
+        && matches!(studio::describe::space(sagemaker, domain_id, space).await, Ok(None))
+    {
+        return SigninError::NotFound(format!("SpaceName: space {space} does not exist in domain {domain_id}"));
     }
     SigninError::NotFound(aws_reason)
 }

@@ -7,5 +7,5 @@ mod resource;
 // One thread: the work is waiting on SageMaker, and Lambda gives small functions under one vCPU.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), custom_resource::BoxError> {
-    custom_resource::run(|config| async move { Ok::<_, String>(resource::UserProfile::new(studio::Clients::new(&config).sagemaker)) }).await
+    custom_resource::run(|config| async move { Ok::<_, String>(resource::UserProfile::new(&studio::Clients::new(&config))) }).await
 }

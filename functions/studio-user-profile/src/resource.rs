@@ -3,13 +3,16 @@
 
 use crate::properties::Properties;
 use aws_sdk_sagemaker::Client;
+use aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput;
 use aws_sdk_sagemaker::operation::describe_user_profile::DescribeUserProfileOutput;
 use aws_sdk_sagemaker::types::{AuthMode, SpaceStatus, UserProfileStatus, UserSettings};
+use aws_sdk_ssoadmin::types::PrincipalType;
 use custom_resource::{CustomResource, Done, Error, Outcome, Pending, PropertyError, Request, Step};
 use serde::{Deserialize, Serialize};
 use studio::arn::ChildKey;
+use studio::ownership::SSO_ASSIGNED;
 use studio::teardown::{Teardown, summary};
-use studio::{AwsResult, Kind, Owner, describe, tags};
+use studio::{AwsResult, IdentityCenter, Kind, Owner, describe, tags};
 use tracing::{info, warn};
 
 /// Create (or a replacement): where a pending step stands. Everything else is read back from SageMaker.
@@ -41,12 +44,21 @@ type StepResult<P> = Result<Outcome<P>, Error>;
 
 pub struct UserProfile {
     sagemaker: Client,
+    identity_center: IdentityCenter,
 }
 
 impl UserProfile {
-    pub fn new(sagemaker: Client) -> Self {
-        Self { sagemaker }
+    pub fn new(clients: &studio::Clients) -> Self {
+        Self { sagemaker: clients.sagemaker.clone(), identity_center: clients.identity_center.clone() }
     }
+}
+
+/// The IAM Identity Center user of a profile in an SSO domain, found in the identity store.
+struct SsoUser {
+    application_arn: String,
+    user_id: String,
+    /// Already assigned to the application, directly or through a group.
+    assigned: bool,
 }
 
 impl CustomResource for UserProfile {
@@ -97,8 +109,10 @@ impl CustomResource for UserProfile {
         };
         let name = profile.user_profile_name().unwrap_or(&key.name).to_string();
         let first_step = progress.is_none();
+        let mut tags_of_first_step = Vec::new();
         if first_step {
             let tags = tags::list(&self.sagemaker, physical_id).await?;
+            tags_of_first_step.clone_from(&tags);
             if let Err(not_ours) = Owner::from(step.request()).guard(&tags, format!("user profile {name} in domain {domain}")) {
                 warn!(UserProfileArn = physical_id, "not owned by this stack resource; leaving it alone");
                 return Ok(Done::new(physical_id).reason(not_ours.on_delete()).into());
@@ -122,6 +136,9 @@ impl CustomResource for UserProfile {
                 blocking.join(", ")
             )));
         }
+        if first_step {
+            self.remove_sso_assignment(domain, &tags_of_first_step).await?;
+        }
         // A DeleteFailed from before this operation is tried again (one after ours failed it above).
         let status = profile.status().filter(|s| **s != UserProfileStatus::DeleteFailed);
         let left = teardown.user_profile(&name, status, &owned).await?;
@@ -139,8 +156,18 @@ impl UserProfile {
     async fn start_create(&self, request: &Request, properties: &Properties) -> StepResult<CreateProgress> {
         properties.validate()?;
         let (domain, name) = (&properties.domain_id, &properties.user_profile_name);
-        properties.check_auth_mode(&self.auth_mode(domain).await?)?;
-        let tags = Owner::from(request).creation_tags(&properties.tag_pairs()?);
+        let described = self.domain(domain).await?;
+        properties.check_auth_mode(&auth_mode(domain, &described)?)?;
+        let sso_user = match properties.sso_identity() {
+            (_, Some(user_name)) if described.auth_mode() == Some(&AuthMode::Sso) => Some(self.sso_user(&described, user_name).await?),
+            _ => None,
+        };
+        let mut tags = properties.tag_pairs()?;
+        // Marked before it is made, so that whatever happens next its Delete knows.
+        if let Some(user) = sso_user.as_ref().filter(|u| !u.assigned) {
+            tags.push((SSO_ASSIGNED.to_string(), user.user_id.clone()));
+        }
+        let tags = Owner::from(request).creation_tags(&tags);
         let created = self
             .sagemaker
             .create_user_profile()
@@ -156,6 +183,13 @@ impl UserProfile {
         match created {
             Ok(output) => {
                 info!(UserProfileArn = output.user_profile_arn(), "creating the user profile");
+                if let Some(user) = sso_user.filter(|u| !u.assigned) {
+                    let arn = output.user_profile_arn().unwrap_or_default();
+                    self.identity_center
+                        .assign(&user.application_arn, PrincipalType::User, &user.user_id)
+                        .await
+                        .map_err(|e| Error::from(e).for_resource(arn))?;
+                }
                 let pending = Pending::new(CreateProgress::Creating, becoming_in_service(name));
                 Ok(match output.user_profile_arn() {
                     Some(arn) => pending.resource(arn),
@@ -279,7 +313,7 @@ impl UserProfile {
             .map_err(|e| Error::new(e.on_update()))?;
         let identity = (profile.single_sign_on_user_identifier(), profile.single_sign_on_user_value());
         if identity != properties.sso_identity() {
-            properties.check_auth_mode(&self.auth_mode(domain).await?)?;
+            properties.check_auth_mode(&auth_mode(domain, &self.domain(domain).await?)?)?;
             let member = if identity.0 != properties.sso_identity().0 { "SingleSignOnUserIdentifier" } else { "SingleSignOnUserValue" };
             return Err(Error::new(format!(
                 "{member}: the IAM Identity Center user of a profile cannot change in place, and the new profile needs a name that user profile {name} still holds in domain {domain}; change UserProfileName as well to replace the profile"
@@ -345,13 +379,52 @@ impl UserProfile {
         Ok(done(physical_id, &profile).into())
     }
 
-    async fn auth_mode(&self, domain_id: &str) -> Result<AuthMode, Error> {
-        match describe::domain(&self.sagemaker, domain_id).await {
-            Ok(Some(domain)) => domain.auth_mode().cloned().ok_or_else(|| Error::new(format!("DescribeDomain {domain_id} returned no AuthMode"))),
-            Ok(None) => Err(PropertyError::new("DomainId", format!("domain {domain_id} does not exist (DescribeDomain: ResourceNotFound)")).into()),
-            Err(e) => Err(e.into()),
+    async fn domain(&self, domain_id: &str) -> Result<DescribeDomainOutput, Error> {
+        match describe::domain(&self.sagemaker, domain_id).await? {
+            Some(domain) => Ok(domain),
+            None => Err(PropertyError::new("DomainId", format!("domain {domain_id} does not exist (DescribeDomain: ResourceNotFound)")).into()),
         }
     }
+
+    /// The profile's user in the identity store of the domain's application; FAILED naming
+    /// the user when there is none (before the profile is made).
+    async fn sso_user(&self, domain: &DescribeDomainOutput, user_name: &str) -> Result<SsoUser, Error> {
+        let domain_id = domain.domain_id().unwrap_or_default();
+        let application_arn = domain
+            .single_sign_on_application_arn()
+            .ok_or_else(|| Error::new(format!("SSO domain {domain_id} reports no SingleSignOnApplicationArn: its users cannot be assigned")))?;
+        let instance =
+            self.identity_center.instance_of(application_arn).await?.ok_or_else(|| {
+                Error::new(format!("IAM Identity Center application {application_arn} of domain {domain_id}, or its instance, was not found"))
+            })?;
+        let store = &instance.identity_store_id;
+        let Some(user_id) = self.identity_center.user_id(store, user_name).await? else {
+            return Err(PropertyError::new(
+                "SingleSignOnUserValue",
+                format!("no user named {user_name} in the IAM Identity Center identity store {store} of domain {domain_id}"),
+            )
+            .into());
+        };
+        let assigned = self.identity_center.is_assigned(store, application_arn, &user_id).await?;
+        Ok(SsoUser { application_arn: application_arn.to_string(), user_id, assigned })
+    }
+
+    /// The assignment this resource made for its user (tag SSO_ASSIGNED), and only that.
+    async fn remove_sso_assignment(&self, domain_id: &str, tags: &[(String, String)]) -> Result<(), Error> {
+        let Some((_, user_id)) = tags.iter().find(|(key, _)| key == SSO_ASSIGNED) else {
+            return Ok(());
+        };
+        let Some(application_arn) = describe::domain(&self.sagemaker, domain_id).await?.and_then(|d| d.single_sign_on_application_arn().map(str::to_string))
+        else {
+            // The domain (and its application, with its assignments) is gone.
+            return Ok(());
+        };
+        Ok(self.identity_center.unassign(&application_arn, PrincipalType::User, user_id).await?)
+    }
+}
+
+fn auth_mode(domain_id: &str, domain: &DescribeDomainOutput) -> Result<AuthMode, Error> {
+    domain.auth_mode().cloned().ok_or_else(|| Error::new(format!("DescribeDomain {domain_id} returned no AuthMode")))
 }
 
 fn profile_arn(profile: &DescribeUserProfileOutput) -> Result<String, Error> {

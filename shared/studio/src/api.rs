@@ -27,7 +27,7 @@ macro_rules! api_shapes {
 }
 
 // The shapes our resources accept as properties (each brings all of its nested shapes).
-api_shapes!(UserSettings, DomainSettings, DefaultSpaceSettings, Tag, DomainSettingsForUpdate, SpaceSettings);
+api_shapes!(UserSettings, DomainSettings, DefaultSpaceSettings, Tag, DomainSettingsForUpdate, SpaceSettings, OwnershipSettings, SpaceSharingSettings);
 
 /// A property holding an API shape.
 #[derive(Debug, Clone, PartialEq)]

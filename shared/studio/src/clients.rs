@@ -1,4 +1,4 @@
-//! The SageMaker and S3 clients, from the AWS configuration the core loaded.
+//! The SageMaker, S3 and IAM Identity Center clients, from the AWS configuration the core loaded.
 
 use aws_config::SdkConfig;
 
@@ -6,6 +6,7 @@ use aws_config::SdkConfig;
 pub struct Clients {
     pub sagemaker: aws_sdk_sagemaker::Client,
     pub s3: aws_sdk_s3::Client,
+    pub identity_center: crate::IdentityCenter,
 }
 
 impl Clients {
@@ -13,6 +14,6 @@ impl Clients {
         // S3-compatible servers behind an endpoint override rarely do virtual-hosted buckets.
         let path_style = custom_resource::aws::endpoint_override_for("S3");
         let s3 = aws_sdk_s3::config::Builder::from(config).force_path_style(path_style).build();
-        Self { sagemaker: aws_sdk_sagemaker::Client::new(config), s3: aws_sdk_s3::Client::from_conf(s3) }
+        Self { sagemaker: aws_sdk_sagemaker::Client::new(config), s3: aws_sdk_s3::Client::from_conf(s3), identity_center: crate::IdentityCenter::new(config) }
     }
 }

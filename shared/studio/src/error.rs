@@ -16,10 +16,10 @@ pub enum Kind {
     Other,
 }
 
-const NOT_FOUND: [&str; 4] = ["ResourceNotFound", "NoSuchKey", "NoSuchBucket", "NotFound"];
+const NOT_FOUND: [&str; 5] = ["ResourceNotFound", "ResourceNotFoundException", "NoSuchKey", "NoSuchBucket", "NotFound"];
 const THROTTLING: [&str; 6] =
     ["ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded", "SlowDown", "ProvisionedThroughputExceededException"];
-const SERVER: [&str; 4] = ["InternalFailure", "ServiceUnavailable", "InternalError", "InternalServerError"];
+const SERVER: [&str; 5] = ["InternalFailure", "ServiceUnavailable", "InternalError", "InternalServerError", "InternalServerException"];
 
 impl Kind {
     /// The kind of an error code the service answered with (and the answer's HTTP status).
@@ -130,6 +130,7 @@ mod tests {
     #[test]
     fn kinds_come_from_codes_and_statuses() {
         assert_eq!(Kind::of(Some("ResourceNotFound"), Some(400)), Kind::NotFound);
+        assert_eq!(Kind::of(Some("ResourceNotFoundException"), Some(400)), Kind::NotFound);
         assert_eq!(Kind::of(Some("ResourceInUse"), Some(400)), Kind::InUse);
         assert_eq!(Kind::of(Some("ThrottlingException"), Some(400)), Kind::Throttled);
         assert_eq!(Kind::of(Some("ValidationException"), Some(400)), Kind::Validation);

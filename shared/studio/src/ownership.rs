@@ -9,6 +9,9 @@ use custom_resource::PropertyError;
 pub const STACK_ID: &str = "studio-cfn:stack-id";
 pub const LOGICAL_ID: &str = "studio-cfn:logical-id";
 pub const REQUEST_ID: &str = "studio-cfn:request-id";
+/// On a user profile whose IAM Identity Center user this function assigned to the domain's
+/// application (value: the UserId): its Delete removes that assignment, and no other.
+pub const SSO_ASSIGNED: &str = "studio-cfn:sso-assigned";
 /// Keys under this prefix (in any case) are ours: users may not set them.
 pub const RESERVED_PREFIX: &str = "studio-cfn:";
 /// SageMaker allows 50 tags on a resource; the ownership tags take some of them.

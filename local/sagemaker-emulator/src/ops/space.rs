@@ -72,6 +72,8 @@ pub(crate) fn create(store: &mut Store, body: &Body) -> ApiResult<Value> {
 
     let domain = super::domain::get(store, domain_id)?;
     check_status(&format!("Domain {domain_id}"), &domain.meta.life, Intent::Use)?;
+    // DescribeSpace's Url: the domain's Studio address (users append `&redirect=<AppType>`).
+    let url = domain.attrs.get("Url").cloned();
     if let Some(owner) = owner {
         super::user_profile::get(store, domain_id, owner)?;
     }
@@ -84,6 +86,9 @@ pub(crate) fn create(store: &mut Store, body: &Body) -> ApiResult<Value> {
     let mut attrs = Body::new();
     copy_members(&mut attrs, body, &["SpaceSettings", "OwnershipSettings", "SpaceSharingSettings", "SpaceDisplayName"]);
     attrs.insert("HomeEfsFileSystemUid".into(), json!(store.next_uid()));
+    if let Some(url) = url {
+        attrs.insert("Url".into(), url);
+    }
     let meta = store.new_meta(arn.clone(), ResourceKind::Space);
     store.set_tags(&arn, tags);
     store.spaces.insert(key, Space { meta, domain_id: domain_id.to_string(), name: name.to_string(), attrs });
@@ -110,6 +115,14 @@ pub(crate) fn update(store: &mut Store, body: &Body) -> ApiResult<Value> {
 
     let space = get(store, domain_id, name)?;
     check_status(&format!("Space {name}"), &space.meta.life, Intent::Update)?;
+    // An EBS volume only grows.
+    if let (Some(now), Some(wanted)) = (ebs_size(&space.attrs), ebs_size(body))
+        && wanted < now
+    {
+        return Err(ApiError::validation(format!(
+            "Invalid request provided: EbsVolumeSizeInGb {wanted} is less than the space's current EBS volume size {now}; the size cannot be decreased"
+        )));
+    }
     let mut attrs = space.attrs.clone();
     merge_member(&mut attrs, body, "SpaceSettings");
     copy_members(&mut attrs, body, &["SpaceDisplayName"]);
@@ -124,6 +137,11 @@ pub(crate) fn update(store: &mut Store, body: &Body) -> ApiResult<Value> {
     space.meta.life = life;
     space.meta.modified = epoch_now();
     Ok(json!({ "SpaceArn": space.meta.arn }))
+}
+
+/// SpaceSettings.SpaceStorageSettings.EbsStorageSettings.EbsVolumeSizeInGb.
+fn ebs_size(attrs: &Body) -> Option<i64> {
+    attrs.get("SpaceSettings")?.get("SpaceStorageSettings")?.get("EbsStorageSettings")?.get("EbsVolumeSizeInGb")?.as_i64()
 }
 
 pub(crate) fn delete(store: &mut Store, body: &Body) -> ApiResult<Value> {

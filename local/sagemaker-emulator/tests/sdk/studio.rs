@@ -282,3 +282,33 @@ async fn vpc_only_profiles_need_security_groups_and_updates_merge() {
     assert_eq!(settings.security_groups(), ["sg-2"], "a given list replaces");
     assert_eq!(settings.execution_role(), Some(ROLE), "members not given are kept");
 }
+
+#[tokio::test]
+async fn a_space_volume_only_grows_and_the_space_has_the_domain_url() {
+    use aws_sdk_sagemaker::types::{EbsStorageSettings, SpaceSettings, SpaceStorageSettings};
+    let Env { client, emulator: _emulator } = env().await;
+    let domain = domain(&client, "studio", AuthMode::Iam).await;
+    let sized = |gb| {
+        SpaceSettings::builder()
+            .space_storage_settings(
+                SpaceStorageSettings::builder().ebs_storage_settings(EbsStorageSettings::builder().ebs_volume_size_in_gb(gb).build()).build(),
+            )
+            .build()
+    };
+    client.create_space().domain_id(&domain).space_name("team").space_settings(sized(20)).send().await.expect("CreateSpace");
+    let in_service = || async {
+        let out = client.describe_space().domain_id(&domain).space_name("team").send().await.ok()?;
+        (out.status().map(|s| s.as_str()) == Some("InService")).then_some(out)
+    };
+    let space = eventually("space InService", in_service).await;
+    let domain_url = client.describe_domain().domain_id(&domain).send().await.expect("DescribeDomain").url().map(str::to_string);
+    assert_eq!(space.url().map(str::to_string), domain_url);
+
+    let (code, message) = error(client.update_space().domain_id(&domain).space_name("team").space_settings(sized(10)).send().await);
+    assert_eq!(code, "ValidationException");
+    assert!(message.contains("10") && message.contains("20"), "{message}");
+    client.update_space().domain_id(&domain).space_name("team").space_settings(sized(30)).send().await.expect("a bigger volume");
+    let space = eventually("space InService", in_service).await;
+    let size = space.space_settings().and_then(|s| s.space_storage_settings()).and_then(|s| s.ebs_storage_settings()).and_then(|e| e.ebs_volume_size_in_gb());
+    assert_eq!(size, Some(30));
+}

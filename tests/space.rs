@@ -1,0 +1,393 @@
+//! studio-space end to end: the real binary under the Lambda emulator, driven by the
+//! CloudFormation driver, against the SageMaker emulator. Domains, profiles and apps are
+//! seeded with the SDK, as a user (or another stack) would have made them.
+
+use aws_sdk_sagemaker::Client;
+use aws_sdk_sagemaker::operation::describe_space::DescribeSpaceOutput;
+use aws_sdk_sagemaker::types::{AppStatus, AppType, AuthMode, UserSettings};
+use local_cloud::cloud::LocalCloud;
+use local_cloud::cloudformation::{Response, Status};
+use local_cloud::lambda::{FunctionConfig, function_arn};
+use sagemaker_emulator::{Phase, ResourceKind};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+const FUNCTION: &str = "studio-space";
+const ROLE: &str = "arn:aws:iam::123456789012:role/StudioExecution";
+
+async fn cloud() -> LocalCloud {
+    let cloud = LocalCloud::start().await.expect("local cloud");
+    cloud.deploy(FUNCTION).await.expect("deploy");
+    cloud
+}
+
+/// An InService domain made directly with the SDK; returns its id.
+async fn domain(client: &Client, name: &str) -> String {
+    let out = client
+        .create_domain()
+        .domain_name(name)
+        .auth_mode(AuthMode::Iam)
+        .default_user_settings(UserSettings::builder().execution_role(ROLE).build())
+        .subnet_ids("subnet-0abc")
+        .vpc_id("vpc-0abc")
+        .send()
+        .await
+        .expect("CreateDomain");
+    let id = out.domain_id().expect("DomainId").to_string();
+    eventually(&format!("domain {id} InService"), || async {
+        let domain = client.describe_domain().domain_id(&id).send().await.ok()?;
+        (domain.status().map(|s| s.as_str()) == Some("InService")).then_some(())
+    })
+    .await;
+    id
+}
+
+async fn profile(client: &Client, domain: &str, name: &str) {
+    client.create_user_profile().domain_id(domain).user_profile_name(name).send().await.expect("CreateUserProfile");
+    eventually(&format!("profile {name} InService"), || async {
+        let p = client.describe_user_profile().domain_id(domain).user_profile_name(name).send().await.ok()?;
+        (p.status().map(|s| s.as_str()) == Some("InService")).then_some(())
+    })
+    .await;
+}
+
+async fn described(client: &Client, domain: &str, name: &str) -> Option<DescribeSpaceOutput> {
+    client.describe_space().domain_id(domain).space_name(name).send().await.ok()
+}
+
+/// Decided by listing: DescribeSpace reports a missing space as a ValidationException on the real service.
+async fn space_exists(client: &Client, domain: &str, name: &str) -> bool {
+    let spaces: Vec<_> = client.list_spaces().domain_id_equals(domain).into_paginator().items().send().collect().await;
+    spaces.into_iter().map(|s| s.expect("ListSpaces")).any(|s| s.space_name() == Some(name))
+}
+
+async fn tags(client: &Client, arn: &str) -> BTreeMap<String, String> {
+    let tags: Vec<_> = client.list_tags().resource_arn(arn).into_paginator().items().send().collect().await;
+    tags.into_iter().map(|t| t.expect("ListTags")).map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())).collect()
+}
+
+async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn shared(domain: &str, name: &str) -> Value {
+    json!({"DomainId": domain, "SpaceName": name, "SpaceSharingSettings": {"SharingType": "Shared"},
+        "SpaceSettings": {"AppType": "JupyterLab", "SpaceStorageSettings": {"EbsStorageSettings": {"EbsVolumeSizeInGb": "20"}}}})
+}
+
+fn private(domain: &str, name: &str, owner: &str) -> Value {
+    json!({"DomainId": domain, "SpaceName": name, "SpaceSharingSettings": {"SharingType": "Private"},
+        "OwnershipSettings": {"OwnerUserProfileName": owner}, "SpaceSettings": {"AppType": "CodeEditor"}})
+}
+
+fn reason(r: &Response) -> &str {
+    r.reason.as_deref().unwrap_or_default()
+}
+
+fn assert_success(r: &Response) {
+    assert_eq!(r.status, Status::Success, "{}", reason(r));
+}
+
+fn space_arn(domain: &str, name: &str) -> String {
+    format!("arn:aws:sagemaker:us-east-1:123456789012:space/{domain}/{name}")
+}
+
+fn ebs(space: &DescribeSpaceOutput) -> Option<i32> {
+    space.space_settings()?.space_storage_settings()?.ebs_storage_settings()?.ebs_volume_size_in_gb()
+}
+
+fn idle(space: &DescribeSpaceOutput) -> Option<i32> {
+    space.space_settings()?.jupyter_lab_app_settings()?.app_lifecycle_management()?.idle_settings()?.idle_timeout_in_minutes()
+}
+
+/// The Data every space reports, checked against what SageMaker describes.
+fn assert_data(r: &Response, space: &DescribeSpaceOutput) {
+    assert_eq!(r.physical_resource_id, space.space_arn().unwrap_or_default());
+    assert_eq!(r.data["SpaceArn"], space.space_arn().unwrap_or_default());
+    assert_eq!(r.data["SpaceName"], space.space_name().unwrap_or_default());
+    assert_eq!(r.data["DomainId"], space.domain_id().unwrap_or_default());
+    assert_eq!(r.data["Url"], space.url().expect("the emulator reports a Url"));
+    assert_eq!(r.data["HomeEfsFileSystemUid"], space.home_efs_file_system_uid().expect("the emulator reports a uid"));
+}
+
+/// Plays a sample event from events/, made to address this cloud: its stack, a fresh
+/// RequestId and ResponseURL, and `domain` in place of the sample's domain id.
+async fn play(cloud: &LocalCloud, file: &str, domain: &str) -> Response {
+    let path = format!("{}/events/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect("sample event").replace("d-example12345", domain);
+    let mut event: Value = serde_json::from_str(&text).expect("sample event is JSON");
+    let request_id = local_cloud::uuid_v4();
+    let logical_id = event["LogicalResourceId"].as_str().expect("LogicalResourceId").to_string();
+    event["RequestId"] = json!(request_id);
+    event["StackId"] = json!(cloud.cfn.stack_id());
+    event["ResponseURL"] = json!(cloud.cfn.response_url(&logical_id, &request_id).await.expect("response URL"));
+    event["ServiceToken"] = json!(function_arn(FUNCTION));
+    event["ResourceProperties"]["ServiceToken"] = json!(function_arn(FUNCTION));
+    cloud.cfn.send(FUNCTION, event).await.expect("a valid response")
+}
+
+#[tokio::test]
+async fn sample_events_create_update_in_place_and_delete_a_shared_space() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "samples").await;
+
+    let created = play(&cloud, "space-create.json", &domain).await;
+    assert_success(&created);
+    let arn = space_arn(&domain, "forecasting-team");
+    assert_eq!(created.physical_resource_id, arn);
+    let space = described(&client, &domain, "forecasting-team").await.expect("the space");
+    assert_data(&created, &space);
+    // "20" and "60" in the template arrived as numbers.
+    assert_eq!((ebs(&space), idle(&space)), (Some(20), Some(60)));
+    assert_eq!(space.space_sharing_settings().and_then(|s| s.sharing_type()).map(|s| s.as_str()), Some("Shared"));
+    let on_space = tags(&client, &arn).await;
+    assert_eq!(on_space.get("team").map(String::as_str), Some("forecasting"));
+    assert_eq!(on_space.get("studio-cfn:stack-id").map(String::as_str), Some(cloud.cfn.stack_id()));
+
+    let updated = play(&cloud, "space-update.json", &domain).await;
+    assert_success(&updated);
+    assert_eq!(updated.physical_resource_id, arn, "settings, display name and tags change in place");
+    let space = described(&client, &domain, "forecasting-team").await.expect("the space");
+    assert_eq!((ebs(&space), idle(&space)), (Some(50), Some(120)));
+    assert_eq!(space.space_display_name(), Some("Forecasting team (GPU)"));
+    assert_eq!(tags(&client, &arn).await.get("cost-center").map(String::as_str), Some("cc-42"));
+    assert_eq!(cloud.sagemaker.call_count("UpdateSpace"), 1);
+    assert_eq!(cloud.sagemaker.call_count("CreateSpace"), 1);
+
+    let deleted = play(&cloud, "space-delete.json", &domain).await;
+    assert_success(&deleted);
+    assert!(!space_exists(&client, &domain, "forecasting-team").await);
+}
+
+#[tokio::test]
+async fn a_private_space_needs_an_existing_owner_checked_before_calling() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "private").await;
+
+    let r = cloud.cfn.create(FUNCTION, "AliceSpace", private(&domain, "alice-space", "alice")).await.unwrap();
+    assert_eq!(r.status, Status::Failed);
+    assert!(reason(&r).starts_with("Invalid property OwnershipSettings.OwnerUserProfileName: user profile alice does not exist"), "{}", reason(&r));
+    assert_eq!(cloud.sagemaker.call_count("CreateSpace"), 0, "checked before calling");
+
+    let mut ownerless = private(&domain, "alice-space", "alice");
+    ownerless.as_object_mut().unwrap().remove("OwnershipSettings");
+    let r = cloud.cfn.create(FUNCTION, "AliceSpace", ownerless).await.unwrap();
+    assert_eq!(r.status, Status::Failed);
+    assert!(reason(&r).starts_with("Invalid property OwnershipSettings.OwnerUserProfileName: required"), "{}", reason(&r));
+
+    profile(&client, &domain, "alice").await;
+    let r = cloud.cfn.create(FUNCTION, "AliceSpace", private(&domain, "alice-space", "alice")).await.unwrap();
+    assert_success(&r);
+    let space = described(&client, &domain, "alice-space").await.expect("the space");
+    assert_data(&r, &space);
+    assert_eq!(space.ownership_settings().and_then(|o| o.owner_user_profile_name()), Some("alice"));
+    assert_eq!(space.space_sharing_settings().and_then(|s| s.sharing_type()).map(|s| s.as_str()), Some("Private"));
+    assert_eq!(cloud.sagemaker.call_count("CreateSpace"), 1);
+}
+
+#[tokio::test]
+async fn an_ebs_shrink_is_refused_before_any_call_that_changes_something() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "ebs").await;
+    let old = shared(&domain, "team");
+    let created = cloud.cfn.create(FUNCTION, "Team", old.clone()).await.unwrap();
+    assert_success(&created);
+
+    let mut smaller = old.clone();
+    smaller["SpaceSettings"]["SpaceStorageSettings"]["EbsStorageSettings"]["EbsVolumeSizeInGb"] = json!(10);
+    smaller["SpaceDisplayName"] = json!("Smaller");
+    let r = cloud.cfn.update(FUNCTION, "Team", &created.physical_resource_id, smaller, old.clone()).await.unwrap();
+    assert_eq!(r.status, Status::Failed);
+    let why = reason(&r);
+    assert!(why.starts_with("Invalid property SpaceSettings.SpaceStorageSettings.EbsStorageSettings.EbsVolumeSizeInGb: 10 GB is below the 20 GB"), "{why}");
+    assert_eq!(cloud.sagemaker.call_count("UpdateSpace"), 0, "{:?}", cloud.sagemaker.calls());
+    let space = described(&client, &domain, "team").await.expect("the space");
+    assert_eq!((ebs(&space), space.space_display_name()), (Some(20), None));
+}
+
+#[tokio::test]
+async fn a_sharing_change_replaces_the_space_under_a_new_name() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "replace").await;
+    profile(&client, &domain, "bob").await;
+    let old = shared(&domain, "bob-team");
+    let created = cloud.cfn.create(FUNCTION, "BobSpace", old.clone()).await.unwrap();
+    assert_success(&created);
+
+    let same_name = private(&domain, "bob-team", "bob");
+    let r = cloud.cfn.update(FUNCTION, "BobSpace", &created.physical_resource_id, same_name, old.clone()).await.unwrap();
+    assert_eq!(r.status, Status::Failed);
+    assert!(reason(&r).contains("OwnershipSettings cannot change in place") && reason(&r).contains("change SpaceName"), "{}", reason(&r));
+    assert_eq!(cloud.sagemaker.call_count("CreateSpace"), 1);
+
+    let mut sharing_only = old.clone();
+    sharing_only["SpaceName"] = json!("bob-team-2");
+    sharing_only["SpaceSharingSettings"] = json!({"SharingType": "Private"});
+    sharing_only["OwnershipSettings"] = json!({"OwnerUserProfileName": "bob"});
+    let r = cloud.cfn.update(FUNCTION, "BobSpace", &created.physical_resource_id, sharing_only.clone(), old.clone()).await.unwrap();
+    assert_success(&r);
+    assert_eq!(r.physical_resource_id, space_arn(&domain, "bob-team-2"), "a new space");
+    let new = described(&client, &domain, "bob-team-2").await.expect("the new space");
+    assert_data(&r, &new);
+    assert_eq!(new.space_sharing_settings().and_then(|s| s.sharing_type()).map(|s| s.as_str()), Some("Private"));
+    assert!(space_exists(&client, &domain, "bob-team").await, "CloudFormation deletes the old one, not the update");
+
+    let d = cloud.cfn.delete(FUNCTION, "BobSpace", &created.physical_resource_id, old).await.unwrap();
+    assert_success(&d);
+    assert!(!space_exists(&client, &domain, "bob-team").await);
+    assert!(space_exists(&client, &domain, "bob-team-2").await);
+}
+
+#[tokio::test]
+async fn a_delete_removes_running_apps_and_waits_for_pending_ones() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "apps").await;
+    let props = shared(&domain, "lab");
+    let created = cloud.cfn.create(FUNCTION, "Lab", props.clone()).await.unwrap();
+    assert_success(&created);
+    client.create_app().domain_id(&domain).space_name("lab").app_type(AppType::JupyterLab).app_name("default").send().await.expect("CreateApp");
+    eventually("app InService", || async {
+        let app = client.describe_app().domain_id(&domain).space_name("lab").app_type(AppType::JupyterLab).app_name("default").send().await.ok()?;
+        (app.status() == Some(&AppStatus::InService)).then_some(())
+    })
+    .await;
+    // A second app still Pending when the Delete starts: waited for, then deleted.
+    cloud.sagemaker.set_transition_delay(Duration::from_secs(2));
+    client.create_app().domain_id(&domain).space_name("lab").app_type(AppType::CodeEditor).app_name("ide").send().await.expect("CreateApp");
+
+    let d = cloud.cfn.delete(FUNCTION, "Lab", &created.physical_resource_id, props).await.unwrap();
+    assert_success(&d);
+    assert!(!space_exists(&client, &domain, "lab").await);
+    assert_eq!(cloud.sagemaker.call_count("DeleteApp"), 2, "each app once, when InService: {:?}", cloud.sagemaker.calls());
+    assert_eq!(cloud.sagemaker.call_count("DeleteSpace"), 1);
+}
+
+#[tokio::test]
+async fn deletes_of_a_space_not_ours_already_gone_or_never_created_do_no_harm() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "harmless").await;
+    client.create_space().domain_id(&domain).space_name("theirs").send().await.expect("CreateSpace");
+    eventually("theirs InService", || async { (described(&client, &domain, "theirs").await?.status()?.as_str() == "InService").then_some(()) }).await;
+
+    // Not ours: neither adopted by a Create nor deleted by a Delete naming its ARN.
+    let r = cloud.cfn.create(FUNCTION, "Theirs", shared(&domain, "theirs")).await.unwrap();
+    assert_eq!(r.status, Status::Failed);
+    assert!(reason(&r).starts_with("Invalid property SpaceName: space theirs already exists"), "{}", reason(&r));
+    let d = cloud.cfn.delete(FUNCTION, "Theirs", &space_arn(&domain, "theirs"), shared(&domain, "theirs")).await.unwrap();
+    assert_success(&d);
+    assert!(reason(&d).starts_with("retained"), "{}", reason(&d));
+    assert!(space_exists(&client, &domain, "theirs").await);
+
+    // Already gone.
+    let d = cloud.cfn.delete(FUNCTION, "Gone", &space_arn(&domain, "gone"), shared(&domain, "gone")).await.unwrap();
+    assert_success(&d);
+    assert!(reason(&d).contains("already gone"), "{}", reason(&d));
+
+    // A Create that failed: the failed space is removed, and the Delete after it is harmless.
+    cloud.sagemaker.fail_next(ResourceKind::Space, Phase::Create, "The EBS volume could not be created");
+    let r = cloud.cfn.create(FUNCTION, "Failing", shared(&domain, "failing")).await.unwrap();
+    assert_eq!(r.status, Status::Failed);
+    assert!(reason(&r).contains("The EBS volume could not be created") && reason(&r).contains("deleted"), "{}", reason(&r));
+    assert!(!space_exists(&client, &domain, "failing").await, "the failed space is removed");
+    let d = cloud.cfn.delete(FUNCTION, "Failing", &r.physical_resource_id, shared(&domain, "failing")).await.unwrap();
+    assert_success(&d);
+    assert_eq!(cloud.sagemaker.call_count("DeleteSpace"), 1, "only the failed space: {:?}", cloud.sagemaker.calls());
+}
+
+#[tokio::test]
+async fn throttled_calls_are_retried_until_done() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "throttled").await;
+    profile(&client, &domain, "pat").await;
+    cloud.sagemaker.set_throttle_rate(0.3);
+    let old = private(&domain, "pat-space", "pat");
+    let created = cloud.cfn.create(FUNCTION, "Pat", old.clone()).await.unwrap();
+    assert_success(&created);
+    let mut new = old.clone();
+    new["SpaceDisplayName"] = json!("Pat's space");
+    let updated = cloud.cfn.update(FUNCTION, "Pat", &created.physical_resource_id, new.clone(), old).await.unwrap();
+    assert_success(&updated);
+    let d = cloud.cfn.delete(FUNCTION, "Pat", &created.physical_resource_id, new).await.unwrap();
+    assert_success(&d);
+    cloud.sagemaker.set_throttle_rate(0.0);
+    assert!(!space_exists(&client, &domain, "pat-space").await);
+}
+
+#[tokio::test]
+async fn property_errors_name_their_paths() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "errors").await;
+    let cases = [
+        ("SpaceName", json!("team_a"), "SpaceName: "),
+        ("SpaceSettings", json!({"JupyterLabAppSettings": {"Colour": "red"}}), "SpaceSettings.JupyterLabAppSettings.Colour"),
+        (
+            "SpaceSettings",
+            json!({"SpaceStorageSettings": {"EbsStorageSettings": {"EbsVolumeSizeInGb": "big"}}}),
+            "SpaceSettings.SpaceStorageSettings.EbsStorageSettings.EbsVolumeSizeInGb: ",
+        ),
+        ("SpaceSettings", json!({"AppType": "Notebook"}), "SpaceSettings.AppType: "),
+        ("SpaceSharingSettings", json!({"SharingType": "Everyone"}), "SpaceSharingSettings.SharingType: "),
+        ("Tags", json!([{"Key": "studio-cfn:stack-id", "Value": "x"}]), "Tags[0].Key: "),
+        ("Owner", json!("alice"), "Owner"),
+    ];
+    for (key, value, expected) in cases {
+        let mut props = shared(&domain, "team");
+        props[key] = value;
+        let r = cloud.cfn.create(FUNCTION, "Team", props).await.unwrap();
+        assert_eq!(r.status, Status::Failed, "{key}");
+        assert!(reason(&r).starts_with(&format!("Invalid property {expected}")), "{expected}: {}", reason(&r));
+    }
+    assert_eq!(cloud.sagemaker.call_count("CreateSpace"), 0);
+}
+
+#[tokio::test]
+async fn two_deliveries_of_the_create_at_once_make_one_space() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "twice").await;
+    // A second instance of the same function, as Lambda runs concurrent deliveries.
+    let twin = "studio-space-twin";
+    let mut config = FunctionConfig::new(twin, local_cloud::binaries::function_binary(FUNCTION));
+    for (name, value) in cloud.function_env() {
+        config = config.env(name, value);
+    }
+    cloud.lambda.deploy(config).await.unwrap();
+
+    let event = cloud.cfn.event(local_cloud::cloudformation::RequestType::Create, FUNCTION, "Team", None, shared(&domain, "team"), None).await.unwrap();
+    let request_id = event["RequestId"].as_str().unwrap().to_string();
+    // The same event, answered to a second URL so that both answers can be read.
+    let mut again = event.clone();
+    again["ResponseURL"] = json!(cloud.cfn.response_url("Team", &format!("{request_id}-again")).await.unwrap());
+    cloud.lambda.invoke_async(twin, again).await.unwrap();
+    let first = cloud.cfn.send(FUNCTION, event).await.unwrap();
+    assert_success(&first);
+    assert!(cloud.lambda.wait_idle(twin, Duration::from_secs(60)).await);
+
+    let second = cloud.s3.recorded_puts("/cfn-responses/").into_iter().find(|p| p.path.ends_with("-again")).expect("second answer");
+    let second: Value = serde_json::from_slice(second.body.as_deref().unwrap()).unwrap();
+    assert_eq!(second["Status"], "SUCCESS", "{second}");
+    assert_eq!(second["PhysicalResourceId"], first.physical_resource_id);
+    let spaces = client.list_spaces().domain_id_equals(&domain).send().await.unwrap();
+    assert_eq!(spaces.spaces().len(), 1);
+    assert_eq!(cloud.sagemaker.call_count("DeleteSpace"), 0);
+}
