@@ -15,6 +15,7 @@ pub mod names;
 pub mod ownership;
 pub mod tags;
 pub mod teardown;
+pub mod visibility;
 
 pub use api::Api;
 pub use clients::Clients;
