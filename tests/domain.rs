@@ -537,3 +537,83 @@ async fn everything_works_when_30_percent_of_calls_are_throttled() {
     let efs = cloud.sagemaker.snapshot()["efs"].clone();
     assert_eq!(efs.as_object().map_or(0, |m| m.len()), 1, "{efs}");
 }
+
+// Issue 12: the real service's eventual consistency, name clashes and duplicate deliveries.
+
+#[tokio::test]
+async fn a_domain_not_visible_right_after_create_is_waited_for() {
+    let options = Options { transition_delay: Duration::from_millis(100), visibility_lag: Duration::from_secs(3), ..Options::default() };
+    let cloud = cloud_with(options, Duration::from_secs(900)).await;
+    let r = cloud.cfn.create(FUNCTION, LOGICAL_ID, properties("lagging")).await.unwrap();
+    succeeded(&r);
+    assert_eq!(domains(&cloud).len(), 1);
+    assert_eq!(domain(&cloud, &r.physical_resource_id).unwrap()["DomainName"], "lagging");
+}
+
+#[tokio::test]
+async fn an_error_after_create_reports_the_domain_so_the_rollback_deletes_it() {
+    let cloud = cloud().await;
+    cloud.sagemaker.refuse_next("DescribeDomain", "injected refusal after CreateDomain");
+    let r = cloud.cfn.create(FUNCTION, LOGICAL_ID, properties("reported")).await.unwrap();
+    let reason = failed(&r);
+    assert!(reason.contains("injected refusal"), "{reason}");
+    let ids: Vec<Value> = domains(&cloud).iter().map(|d| d["DomainId"].clone()).collect();
+    assert_eq!(ids, vec![json!(r.physical_resource_id)], "the FAILED response names the domain CreateDomain made");
+    // CloudFormation's rollback deletes what the response named.
+    settled(&cloud).await;
+    succeeded(&cloud.cfn.delete(FUNCTION, LOGICAL_ID, &r.physical_resource_id, properties("reported")).await.unwrap());
+    settled(&cloud).await;
+    assert!(domains(&cloud).is_empty());
+}
+
+#[tokio::test]
+async fn a_replacement_that_keeps_the_domain_name_fails_before_anything_is_made() {
+    let cloud = cloud().await;
+    let old = properties("research");
+    let id = create(&cloud, old.clone()).await;
+    let new = with(with(old.clone(), "VpcId", json!("vpc-0other")), "AllowReplacement", json!(true));
+    let r = cloud.cfn.update(FUNCTION, LOGICAL_ID, &id, new, old).await.unwrap();
+    let reason = failed(&r);
+    for expected in ["DomainName", "new DomainName", "quota"] {
+        assert!(reason.contains(expected), "{expected:?} in {reason}");
+    }
+    assert_eq!(r.physical_resource_id, id);
+    assert_eq!(domains(&cloud).len(), 1);
+    assert_eq!(cloud.sagemaker.call_count("CreateDomain"), 1);
+}
+
+/// Two deliveries of one Create at the same moment: the lag hides each one's domain from the
+/// other's ListDomains, so both call CreateDomain.
+async fn concurrent_deliveries_leave_one_domain(unique_domain_names: bool) {
+    let options = Options { transition_delay: Duration::from_millis(100), visibility_lag: Duration::from_secs(2), unique_domain_names, ..Options::default() };
+    let cloud = cloud_with(options, Duration::from_secs(900)).await;
+    let event = cloud.cfn.event(RequestType::Create, FUNCTION, LOGICAL_ID, None, properties("twice"), None).await.unwrap();
+    let request_id = event["RequestId"].as_str().unwrap().to_string();
+    cloud.lambda.invoke_async(FUNCTION, event.clone()).await.unwrap();
+    cloud.lambda.invoke_async(FUNCTION, event).await.unwrap();
+    assert!(cloud.lambda.wait_idle(FUNCTION, Duration::from_secs(120)).await);
+
+    let bodies: Vec<Value> = cloud
+        .cfn
+        .puts_for(&request_id)
+        .iter()
+        .filter(|put| put.succeeded())
+        .map(|put| serde_json::from_slice(put.body.as_deref().unwrap_or_default()).unwrap())
+        .collect();
+    assert_eq!(bodies.len(), 2, "each delivery answers");
+    assert!(bodies.iter().all(|b| b["Status"] == "SUCCESS"), "{bodies:?}");
+    assert_eq!(bodies[0]["PhysicalResourceId"], bodies[1]["PhysicalResourceId"]);
+    settled(&cloud).await;
+    let ids: Vec<Value> = domains(&cloud).iter().map(|d| d["DomainId"].clone()).collect();
+    assert_eq!(ids, vec![bodies[0]["PhysicalResourceId"].clone()], "calls: {:?}", cloud.sagemaker.calls());
+}
+
+#[tokio::test]
+async fn concurrent_deliveries_leave_one_domain_when_names_are_unique() {
+    concurrent_deliveries_leave_one_domain(true).await;
+}
+
+#[tokio::test]
+async fn concurrent_deliveries_leave_one_domain_when_names_may_repeat() {
+    concurrent_deliveries_leave_one_domain(false).await;
+}

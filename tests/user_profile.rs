@@ -732,3 +732,16 @@ async fn slow_operations_continue_in_new_invocations() {
     let continuations = cloud.lambda.invocations(FUNCTION).iter().filter(|i| i.source == InvocationSource::SelfInvoke).count();
     assert!(continuations >= 2, "expected continuations, got {continuations}");
 }
+
+/// Issue 12: right after CreateUserProfile, SageMaker may not find the profile yet.
+#[tokio::test]
+async fn a_profile_not_visible_right_after_create_is_waited_for() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "lagging", AuthMode::Iam).await;
+    cloud.sagemaker.set_visibility_lag(Duration::from_secs(3));
+    let r = cloud.cfn.create(FUNCTION, "Alice", properties(&domain, "alice")).await.unwrap();
+    assert_success(&r);
+    assert_eq!(r.physical_resource_id, profile_arn(&domain, "alice"));
+    assert_eq!(profile_status(&client, &domain, "alice").await.as_deref(), Some("InService"));
+}

@@ -6,11 +6,12 @@ use crate::sso;
 use crate::teardown::{DeleteProgress, Deletion, reason};
 use aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput;
 use aws_sdk_sagemaker::types::{AppNetworkAccessType, AppSecurityGroupManagement, AuthMode, DomainStatus, RetentionPolicy, RetentionType, TagPropagation};
-use custom_resource::{CustomResource, Done, Error, Outcome, Pending, Request, Step};
+use custom_resource::{CustomResource, Done, Error, Outcome, Pending, PropertyError, Request, Step};
 use serde::{Deserialize, Serialize};
 use studio::names::is_domain_id;
 use studio::nfs_security_groups::NfsSecurityGroups;
-use studio::{AwsResult, Kind, Owner, describe, tags};
+use studio::visibility::{CreatedAt, never_became_visible, not_visible_yet};
+use studio::{AwsError, AwsResult, Kind, Owner, describe, tags};
 use tracing::{info, warn};
 
 pub struct StudioDomain {
@@ -23,6 +24,8 @@ pub struct StudioDomain {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Creating {
     pub domain_id: String,
+    /// When CreateDomain answered: until [`studio::visibility::VISIBILITY_LAG`] later, not-found means not visible yet.
+    pub created_at: CreatedAt,
 }
 
 /// Where a pending Update resumes.
@@ -41,17 +44,31 @@ impl StudioDomain {
         Self { sagemaker: clients.sagemaker.clone(), identity_center: clients.identity_center.clone(), nfs }
     }
 
-    /// A domain named `domain_name` that this very request created (Lambda delivered the
-    /// event twice, or an earlier attempt timed out after CreateDomain).
-    async fn find_made_by(&self, request: &Request, domain_name: &str) -> Result<Option<String>, Error> {
-        let domains = describe::domains(&self.sagemaker).await?;
-        for domain in domains.iter().filter(|d| d.domain_name() == Some(domain_name)) {
+    /// The domains named `domain_name`: those this very request created (Lambda delivered the
+    /// event twice, perhaps at the same moment, or an earlier attempt timed out after
+    /// CreateDomain), first-created first, and the ids of the others.
+    async fn named(&self, request: &Request, domain_name: &str) -> Result<Named, AwsError> {
+        let mut named = Named::default();
+        let mut made = Vec::new();
+        for domain in describe::domains(&self.sagemaker).await?.iter().filter(|d| d.domain_name() == Some(domain_name)) {
             let (Some(id), Some(arn)) = (domain.domain_id(), domain.domain_arn()) else { continue };
-            if Owner::from(request).made(&tags::list(&self.sagemaker, arn).await?) {
-                return Ok(Some(id.to_string()));
+            let tags = match tags::list(&self.sagemaker, arn).await {
+                Ok(tags) => tags,
+                // Listed but not yet (or no longer) answering: not one to settle on.
+                Err(e) if e.is(Kind::NotFound) => continue,
+                Err(e) => return Err(e),
+            };
+            if Owner::from(request).made(&tags) {
+                let created = domain.creation_time().map(|t| (t.secs(), t.subsec_nanos())).unwrap_or((i64::MAX, 0));
+                made.push((created, id.to_string()));
+            } else {
+                named.others.push(id.to_string());
             }
         }
-        Ok(None)
+        // Every delivery settles on the same one: the first created, ties broken by id.
+        made.sort();
+        named.made = made.into_iter().map(|(_, id)| id).collect();
+        Ok(named)
     }
 
     /// CreateDomain (unless this request already made the domain), then wait for InService.
@@ -62,17 +79,33 @@ impl StudioDomain {
             let (users, groups) = sso::template_names(p);
             sso::resolve(&self.identity_center, &store, &users, &groups).await?;
         }
-        let domain_id = match self.find_made_by(request, &p.domain_name).await? {
-            Some(id) => {
-                info!(DomainId = %id, "found the domain this request already created; not creating another");
-                id
+        if let Some(id) = self.named(request, &p.domain_name).await?.made.first() {
+            info!(DomainId = %id, "found the domain this request already created; not creating another");
+            return self.wait_created(request, p, id, CreatedAt::now()).await;
+        }
+        match self.create_domain(request, p).await? {
+            Some(id) => self.wait_created(request, p, &id, CreatedAt::now()).await,
+            // The name is taken: by another delivery of this request (settle on its domain), or by someone else.
+            None => {
+                let named = self.named(request, &p.domain_name).await?;
+                match (named.made.first(), named.others.first()) {
+                    (Some(id), _) => self.wait_created(request, p, id, CreatedAt::now()).await,
+                    (None, Some(other)) => Err(PropertyError::new(
+                        "DomainName",
+                        format!("domain {other} is already named {:?} and does not belong to this stack resource; choose another DomainName", p.domain_name),
+                    )
+                    .into()),
+                    // The domain that takes the name is not visible yet: look again shortly.
+                    (None, None) => {
+                        Err(Error::new(format!("CreateDomain: the DomainName {:?} is taken by a domain not visible yet", p.domain_name)).retry_later())
+                    }
+                }
             }
-            None => self.create_domain(request, p).await?,
-        };
-        self.wait_created(&domain_id, p).await
+        }
     }
 
-    async fn create_domain(&self, request: &Request, p: &Properties) -> Result<String, Error> {
+    /// CreateDomain; None when SageMaker refuses the name as taken (ResourceInUse).
+    async fn create_domain(&self, request: &Request, p: &Properties) -> Result<Option<String>, Error> {
         let tags = Owner::from(request).creation_tags(&p.tag_pairs()?);
         let created = self
             .sagemaker
@@ -91,7 +124,12 @@ impl StudioDomain {
             .set_tags(Some(tags))
             .send()
             .await
-            .aws("CreateDomain")?;
+            .aws("CreateDomain");
+        let created = match created {
+            Ok(created) => created,
+            Err(e) if e.is(Kind::InUse) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
         // Older API versions answer with the ARN only: arn:...:domain/d-xxxx
         let domain_id = created
             .domain_id()
@@ -99,25 +137,43 @@ impl StudioDomain {
             .filter(|id| is_domain_id(id))
             .ok_or_else(|| Error::new("CreateDomain answered without a DomainId"))?;
         info!(DomainId = domain_id, "CreateDomain accepted");
-        Ok(domain_id.to_string())
+        Ok(Some(domain_id.to_string()))
     }
 
     /// One look at a new domain: InService -> its principals assigned, done; Failed -> FAILED,
-    /// the domain deleted.
-    async fn wait_created(&self, domain_id: &str, p: &Properties) -> Result<Outcome<Creating>, Error> {
+    /// the domain deleted. Every error names the domain, so that the rollback's Delete removes it.
+    async fn wait_created(&self, request: &Request, p: &Properties, domain_id: &str, created_at: CreatedAt) -> Result<Outcome<Creating>, Error> {
+        self.look_at_created(request, p, domain_id, created_at).await.map_err(|e| match e.physical_resource_id {
+            Some(_) => e,
+            None => e.for_resource(domain_id),
+        })
+    }
+
+    async fn look_at_created(&self, request: &Request, p: &Properties, domain_id: &str, created_at: CreatedAt) -> Result<Outcome<Creating>, Error> {
+        let pending = |waiting_for: String| Pending::new(Creating { domain_id: domain_id.to_string(), created_at }, waiting_for).resource(domain_id).into();
         let Some(domain) = describe::domain(&self.sagemaker, domain_id).await? else {
-            return Err(Error::new(format!("domain {domain_id} disappeared before it became InService")));
+            let what = format!("domain {domain_id}");
+            if created_at.may_be_invisible() {
+                return Ok(pending(not_visible_yet(&what)));
+            }
+            return Err(Error::new(never_became_visible(&what)));
         };
         match domain.status() {
-            Some(DomainStatus::InService) if sso::names_any(p) => {
+            Some(DomainStatus::InService) => {
+                // Two deliveries at the same moment may each have made a domain: all settle on the first.
+                if let Some(first) = self.named(request, &p.domain_name).await?.made.first().filter(|first| *first != domain_id) {
+                    info!(DomainId = domain_id, kept = %first, "another delivery of this request made a domain first: deleting this one");
+                    self.delete_duplicate(domain_id).await?;
+                    return self.look_at_created_first(request, p, first).await;
+                }
+                if !sso::names_any(p) {
+                    return Ok(done(domain_id, &domain).into());
+                }
                 let application = sso_application(&domain)?;
-                let assigned = sso::assign_all(&self.identity_center, application, p).await.map_err(|e| e.for_resource(domain_id))?;
+                let assigned = sso::assign_all(&self.identity_center, application, p).await?;
                 Ok(done(domain_id, &domain).reason(assigned).into())
             }
-            Some(DomainStatus::InService) => Ok(done(domain_id, &domain).into()),
-            Some(DomainStatus::Pending) => {
-                Ok(Pending::new(Creating { domain_id: domain_id.to_string() }, format!("domain {domain_id} to become InService")).resource(domain_id).into())
-            }
+            Some(DomainStatus::Pending) => Ok(pending(format!("domain {domain_id} to become InService"))),
             Some(DomainStatus::Failed) => Err(self.discard_failed(domain_id, &domain).await),
             status => Err(Error::new(format!(
                 "domain {domain_id} is {} instead of becoming InService{}",
@@ -125,6 +181,21 @@ impl StudioDomain {
                 reason(&domain)
             ))
             .for_resource(domain_id)),
+        }
+    }
+
+    /// The domain a duplicate delivery settles on (visible, since it was listed).
+    async fn look_at_created_first(&self, request: &Request, p: &Properties, first: &str) -> Result<Outcome<Creating>, Error> {
+        Box::pin(self.wait_created(request, p, first, CreatedAt::now())).await
+    }
+
+    /// A domain made by a duplicate delivery, seconds old: nobody's data is in it.
+    async fn delete_duplicate(&self, domain_id: &str) -> Result<(), Error> {
+        let retention = RetentionPolicy::builder().home_efs_file_system(RetentionType::Delete).build();
+        match self.sagemaker.delete_domain().domain_id(domain_id).retention_policy(retention).send().await.aws("DeleteDomain") {
+            Ok(_) => Ok(()),
+            Err(e) if e.is(Kind::NotFound) => Ok(()),
+            Err(e) => Err(Error::from(e).for_resource(domain_id)),
         }
     }
 
@@ -153,6 +224,11 @@ impl StudioDomain {
         if !replaced.is_empty() {
             if !p.allow_replacement {
                 return Err(Error::new(replacement_refused(domain_id, &replaced)));
+            }
+            // Both domains exist until CloudFormation's cleanup: SageMaker may refuse the name as taken.
+            let live_name = domain.domain_name().unwrap_or(&current.domain_name);
+            if p.domain_name.eq_ignore_ascii_case(live_name) || p.domain_name.eq_ignore_ascii_case(&current.domain_name) {
+                return Err(PropertyError::new("DomainName", same_name_replacement(domain_id, &replaced, live_name)).into());
             }
             info!(members = ?replaced, "replacing the domain: AllowReplacement is true");
             // CloudFormation deletes the old domain in its cleanup, once the new one is reported.
@@ -233,7 +309,7 @@ impl CustomResource for StudioDomain {
                 properties.validate()?;
                 self.start_create(step, properties).await
             }
-            Some(Creating { domain_id }) => self.wait_created(&domain_id, properties).await,
+            Some(Creating { domain_id, created_at }) => self.wait_created(step, properties, &domain_id, created_at).await,
         }
     }
 
@@ -250,8 +326,8 @@ impl CustomResource for StudioDomain {
                 properties.validate()?;
                 self.start_update(step, physical_id, properties, old).await
             }
-            Some(UpdateProgress::Replacing(Creating { domain_id })) => self
-                .wait_created(&domain_id, properties)
+            Some(UpdateProgress::Replacing(Creating { domain_id, created_at })) => self
+                .wait_created(step, properties, &domain_id, created_at)
                 .await
                 .map(|o| o.map_progress(UpdateProgress::Replacing))
                 .map_err(|e| replacement_failed(e, physical_id)),
@@ -314,6 +390,23 @@ fn replacement_refused(domain_id: &str, members: &[&str]) -> String {
         if members.len() == 1 { "it" } else { "them" },
         if members.len() == 1 { "it" } else { "them" },
     )
+}
+
+fn same_name_replacement(domain_id: &str, members: &[&str], name: &str) -> String {
+    format!(
+        "changing {} replaces domain {domain_id}, and the new domain needs a new DomainName: both exist until CloudFormation \
+         deletes the old one, so SageMaker may refuse {name:?} as taken (and the account's domain quota must allow both for a \
+         while). Nothing was created; set a new DomainName.",
+        members.join(", "),
+    )
+}
+
+/// The domains of one name (see [`StudioDomain::named`]).
+#[derive(Debug, Default)]
+struct Named {
+    /// Made by this request, first-created first.
+    made: Vec<String>,
+    others: Vec<String>,
 }
 
 /// A replacement that failed leaves the old domain as it was; say so.

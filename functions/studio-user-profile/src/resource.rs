@@ -12,14 +12,15 @@ use serde::{Deserialize, Serialize};
 use studio::arn::ChildKey;
 use studio::ownership::SSO_ASSIGNED;
 use studio::teardown::{Teardown, summary};
+use studio::visibility::{CreatedAt, never_became_visible, not_visible_yet};
 use studio::{AwsResult, IdentityCenter, Kind, Owner, describe, tags};
 use tracing::{info, warn};
 
 /// Create (or a replacement): where a pending step stands. Everything else is read back from SageMaker.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum CreateProgress {
-    /// The profile exists; waiting for InService.
-    Creating,
+    /// The profile exists (perhaps not visible yet, see [`studio::visibility`]); waiting for InService.
+    Creating { created_at: CreatedAt },
     /// The created profile failed: deleting it, then answering FAILED with `reason`.
     RemovingFailed { reason: String },
 }
@@ -74,7 +75,7 @@ impl CustomResource for UserProfile {
     async fn create(&self, step: &Step, properties: &Properties, progress: Option<CreateProgress>) -> StepResult<CreateProgress> {
         match progress {
             None => self.start_create(step, properties).await,
-            Some(CreateProgress::Creating) => self.wait_created(properties).await,
+            Some(CreateProgress::Creating { created_at }) => self.wait_created(properties, created_at).await,
             Some(CreateProgress::RemovingFailed { reason }) => self.wait_removed(properties, reason).await,
         }
     }
@@ -190,7 +191,7 @@ impl UserProfile {
                         .await
                         .map_err(|e| Error::from(e).for_resource(arn))?;
                 }
-                let pending = Pending::new(CreateProgress::Creating, becoming_in_service(name));
+                let pending = Pending::new(CreateProgress::Creating { created_at: CreatedAt::now() }, becoming_in_service(name));
                 Ok(match output.user_profile_arn() {
                     Some(arn) => pending.resource(arn),
                     None => pending,
@@ -228,11 +229,16 @@ impl UserProfile {
         self.created(properties, existing).await
     }
 
-    async fn wait_created(&self, properties: &Properties) -> StepResult<CreateProgress> {
+    /// A look at the profile CreateUserProfile accepted. Errors need no id here: the Pending
+    /// that brought us here named the profile, and the core reports it with any error.
+    async fn wait_created(&self, properties: &Properties, created_at: CreatedAt) -> StepResult<CreateProgress> {
         let (domain, name) = (&properties.domain_id, &properties.user_profile_name);
         match describe::user_profile(&self.sagemaker, domain, name).await? {
             Some(profile) => self.created(properties, profile).await,
-            None => Err(Error::new(format!("user profile {name} disappeared from domain {domain} while being created"))),
+            None if created_at.may_be_invisible() => {
+                Ok(Pending::new(CreateProgress::Creating { created_at }, not_visible_yet(&format!("user profile {name}"))).into())
+            }
+            None => Err(Error::new(never_became_visible(&format!("user profile {name} in domain {domain}")))),
         }
     }
 
@@ -243,7 +249,7 @@ impl UserProfile {
         match profile.status() {
             Some(UserProfileStatus::InService | UserProfileStatus::UpdateFailed) => Ok(done(&arn, &profile).into()),
             Some(UserProfileStatus::Pending | UserProfileStatus::Updating) | None => {
-                Ok(Pending::new(CreateProgress::Creating, becoming_in_service(name)).resource(arn).into())
+                Ok(Pending::new(CreateProgress::Creating { created_at: CreatedAt::now() }, becoming_in_service(name)).resource(arn).into())
             }
             Some(UserProfileStatus::Failed) => {
                 let reason = format!("user profile {name} failed: {}", profile.failure_reason().unwrap_or("no FailureReason given"));
@@ -288,7 +294,7 @@ impl UserProfile {
     async fn replace(&self, step: &Step, properties: &Properties, progress: Option<CreateProgress>) -> StepResult<UpdateProgress> {
         let outcome = match progress {
             None => self.start_create(step, properties).await?,
-            Some(CreateProgress::Creating) => self.wait_created(properties).await?,
+            Some(CreateProgress::Creating { created_at }) => self.wait_created(properties, created_at).await?,
             Some(CreateProgress::RemovingFailed { reason }) => self.wait_removed(properties, reason).await?,
         };
         Ok(outcome.map_progress(UpdateProgress::Replacing))

@@ -18,6 +18,7 @@ pub mod nfs_security_groups;
 pub mod ownership;
 pub mod tags;
 pub mod teardown;
+pub mod visibility;
 
 pub use api::Api;
 pub use clients::Clients;
