@@ -14,7 +14,7 @@ const MAX_ATTEMPTS: u32 = 10;
 pub async fn load_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .retry_config(
-            RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS).with_initial_backoff(Duration::from_millis(200)).with_max_backoff(Duration::from_secs(10)),
+            RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS).with_initial_backoff(Duration::from_millis(100)).with_max_backoff(Duration::from_secs(10)),
         )
         .load()
         .await
