@@ -245,7 +245,13 @@ impl StudioDomain {
         Owner::from(request).guard(&current_tags, format!("domain {domain_id}")).map_err(|e| Error::new(e.on_update()))?;
         // What the domain lacks, not what the template changed: a rollback to what the domain
         // already is sends nothing, so SageMaker cannot refuse it.
-        let changes = Changes::between(p, old, &domain)?;
+        let mut changes = Changes::between(p, old, &domain)?;
+        // Only an UpdateDomain brings an Update_Failed domain back to InService: with nothing to
+        // change, DefaultUserSettings are sent as they are (a no-op never refused while apps run).
+        if changes.is_empty() && domain.status() == Some(&DomainStatus::UpdateFailed) {
+            info!("domain is Update_Failed: UpdateDomain with its DefaultUserSettings unchanged, to bring it back to InService");
+            changes.default_user_settings = Some(p.default_user_settings.0.clone());
+        }
         self.refuse_while_apps_run(domain_id, &changes.refused_while_apps_run()).await?;
         let principals = sso::NameChanges::between(p, old);
         let assigned = match principals.is_empty() {
