@@ -622,6 +622,36 @@ async fn concurrent_deliveries_leave_one_domain_when_names_may_repeat() {
     concurrent_deliveries_leave_one_domain(false).await;
 }
 
+// Issue 12, rule 5: errors that last end in FAILED, saying what to do.
+
+#[tokio::test]
+async fn a_server_error_that_persists_fails_within_five_minutes_naming_operation_and_code() {
+    let mut cloud = cloud().await;
+    cloud.cfn.set_timeout(Duration::from_secs(330));
+    cloud.sagemaker.fail_operation("CreateDomain", sagemaker_emulator::Outage::InternalFailure);
+    let started = std::time::Instant::now();
+    let r = cloud.cfn.create(FUNCTION, LOGICAL_ID, properties("unlucky")).await.unwrap();
+    let reason = failed(&r);
+    assert!(started.elapsed() < Duration::from_secs(300), "answered after {:?}", started.elapsed());
+    assert!(reason.contains("CreateDomain: InternalFailure"), "{reason}");
+    assert!(cloud.sagemaker.call_count("CreateDomain") > 1, "a server error is retried for a while first");
+    assert!(domains(&cloud).is_empty());
+}
+
+#[tokio::test]
+async fn a_domain_quota_refusal_names_the_quota() {
+    let options = Options { transition_delay: Duration::from_millis(100), domain_quota: Some(1), ..Options::default() };
+    let cloud = cloud_with(options, Duration::from_secs(900)).await;
+    create(&cloud, properties("first")).await;
+    let r = cloud.cfn.create(FUNCTION, "SecondDomain", properties("second")).await.unwrap();
+    let reason = failed(&r);
+    for expected in ["CreateDomain: ResourceLimitExceeded", "quota of SageMaker domains per Region", "Service Quotas"] {
+        assert!(reason.contains(expected), "{expected:?} in {reason}");
+    }
+    assert_eq!(cloud.sagemaker.call_count("CreateDomain"), 2, "a quota is not retried");
+    assert_eq!(domains(&cloud).len(), 1);
+}
+
 // Issue 12, rule 2: Update sends what the live domain (DescribeDomain) lacks, not the template diff.
 
 /// A VpcOnly domain with RStudio, whose settings SageMaker refuses while apps run, and Docker access.

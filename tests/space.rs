@@ -391,3 +391,17 @@ async fn two_deliveries_of_the_create_at_once_make_one_space() {
     assert_eq!(spaces.spaces().len(), 1);
     assert_eq!(cloud.sagemaker.call_count("DeleteSpace"), 0);
 }
+
+/// Issue 12: right after CreateSpace, SageMaker may not find the space yet.
+#[tokio::test]
+async fn a_space_not_visible_right_after_create_is_waited_for() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "lagging").await;
+    cloud.sagemaker.set_visibility_lag(Duration::from_secs(3));
+    let r = cloud.cfn.create(FUNCTION, "Team", shared(&domain, "team")).await.unwrap();
+    assert_success(&r);
+    assert_eq!(r.physical_resource_id, space_arn(&domain, "team"));
+    let space = described(&client, &domain, "team").await.expect("the space");
+    assert_eq!(space.status().map(|s| s.as_str()), Some("InService"));
+}

@@ -78,8 +78,8 @@ async fn app(client: &Client, domain: &str, profile: Option<&str>, space: Option
 }
 
 /// A space waited until InService; private to `owner` when given, shared otherwise.
-async fn space(client: &Client, domain: &str, name: &str, owner: Option<&str>) {
-    let sharing = if owner.is_some() { SharingType::Private } else { SharingType::Shared };
+/// A space; owned by `owner` if given (private, or shared by its owner).
+async fn space(client: &Client, domain: &str, name: &str, owner: Option<&str>, sharing: SharingType) {
     client
         .create_space()
         .domain_id(domain)
@@ -627,7 +627,7 @@ async fn delete_removes_the_apps_first_then_the_profile() {
 }
 
 #[tokio::test]
-async fn private_spaces_block_the_delete_unless_force_delete() {
+async fn owned_spaces_private_or_shared_block_the_delete_unless_force_delete() {
     let cloud = cloud().await;
     let client = cloud.sagemaker_client();
     let domain = domain(&client, "spaces", AuthMode::Iam).await;
@@ -635,10 +635,12 @@ async fn private_spaces_block_the_delete_unless_force_delete() {
     let created = cloud.cfn.create(FUNCTION, "Mia", props.clone()).await.unwrap();
     assert_success(&created);
     app(&client, &domain, Some("mia"), None, AppType::JupyterServer, "default").await;
-    space(&client, &domain, "mia-notebooks", Some("mia")).await;
-    space(&client, &domain, "mia-scratch", Some("mia")).await;
+    space(&client, &domain, "mia-notebooks", Some("mia"), SharingType::Private).await;
+    // A shared space its owner made blocks DeleteUserProfile just as a private one does.
+    space(&client, &domain, "mia-scratch", Some("mia"), SharingType::Shared).await;
     app(&client, &domain, None, Some("mia-notebooks"), AppType::JupyterLab, "default").await;
-    space(&client, &domain, "team-space", None).await;
+    app(&client, &domain, None, Some("mia-scratch"), AppType::JupyterLab, "default").await;
+    space(&client, &domain, "team-space", None, SharingType::Shared).await;
 
     let d = cloud.cfn.delete(FUNCTION, "Mia", &created.physical_resource_id, props.clone()).await.unwrap();
     assert_eq!(d.status, Status::Failed);
@@ -655,7 +657,11 @@ async fn private_spaces_block_the_delete_unless_force_delete() {
     assert_eq!(profile_status(&client, &domain, "mia").await, None);
     assert!(!space_exists(&client, &domain, "mia-notebooks").await);
     assert!(!space_exists(&client, &domain, "mia-scratch").await);
-    assert!(space_exists(&client, &domain, "team-space").await, "a shared space is not the profile's");
+    assert!(space_exists(&client, &domain, "team-space").await, "a shared space nobody owns is not the profile's");
+    let calls = cloud.sagemaker.calls();
+    let last_app_delete = calls.iter().rposition(|c| c == "DeleteApp").unwrap();
+    let first_space_delete = calls.iter().position(|c| c == "DeleteSpace").unwrap();
+    assert!(last_app_delete < first_space_delete, "the spaces' apps before the spaces: {calls:?}");
 }
 
 #[tokio::test]
@@ -744,4 +750,30 @@ async fn a_profile_not_visible_right_after_create_is_waited_for() {
     assert_success(&r);
     assert_eq!(r.physical_resource_id, profile_arn(&domain, "alice"));
     assert_eq!(profile_status(&client, &domain, "alice").await.as_deref(), Some("InService"));
+}
+
+/// Issue 12: a DeleteUserProfile refused as in use after the profile's apps and spaces are gone
+/// (something SageMaker does not list) fails within minutes, not at ServiceTimeout.
+#[tokio::test]
+async fn a_profile_that_stays_in_use_after_its_spaces_are_gone_fails_within_minutes() {
+    let mut cloud = cloud().await;
+    cloud.cfn.set_timeout(Duration::from_secs(330));
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "stuck", AuthMode::Iam).await;
+    let mut props = properties(&domain, "nora");
+    props["ForceDelete"] = json!(true);
+    let created = cloud.cfn.create(FUNCTION, "Nora", props.clone()).await.unwrap();
+    assert_success(&created);
+    space(&client, &domain, "nora-notebooks", Some("nora"), SharingType::Private).await;
+    cloud.sagemaker.fail_operation("DeleteUserProfile", sagemaker_emulator::Outage::ResourceInUse);
+
+    let started = Instant::now();
+    let d = cloud.cfn.delete(FUNCTION, "Nora", &created.physical_resource_id, props).await.unwrap();
+    assert_eq!(d.status, Status::Failed, "{}", reason(&d));
+    assert!(started.elapsed() < Duration::from_secs(300), "answered after {:?}", started.elapsed());
+    for expected in ["user profile nora", "still in use", "DeleteUserProfile: ResourceInUse", "spaces it owns were deleted"] {
+        assert!(reason(&d).contains(expected), "{expected:?} in {}", reason(&d));
+    }
+    assert!(!space_exists(&client, &domain, "nora-notebooks").await, "the dependants were deleted first");
+    assert_eq!(profile_status(&client, &domain, "nora").await.as_deref(), Some("InService"), "the profile is left in place");
 }

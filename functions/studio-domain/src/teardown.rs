@@ -13,7 +13,7 @@ use custom_resource::{Done, Error, Outcome, Pending, Step};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use studio::nfs_security_groups::{self, NfsSecurityGroups};
-use studio::teardown::{Teardown, bounded, space_owner, summary};
+use studio::teardown::{Teardown, TeardownError, bounded, space_owner, summary};
 use studio::{AwsError, AwsResult, Kind, Owner, describe, tags};
 use tracing::{info, warn};
 
@@ -136,7 +136,11 @@ impl Deletion<'_> {
         );
         let mut left = spaces_left?;
         for profile in profiles_left {
-            left.extend(profile?);
+            match profile {
+                // Refused while its last apps and spaces finish going: looked at again next step.
+                Err(TeardownError::InUse { what, .. }) => left.push(what),
+                other => left.extend(other?),
+            }
         }
         // Apps of nobody listed (e.g. of a profile that went meanwhile) still block DeleteDomain.
         if left.is_empty() {

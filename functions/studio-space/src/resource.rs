@@ -7,15 +7,18 @@ use aws_sdk_sagemaker::types::{SpaceSettings, SpaceStatus};
 use custom_resource::{CustomResource, Done, Error, Outcome, Pending, PropertyError, Request, Step};
 use serde::{Deserialize, Serialize};
 use studio::arn::ChildKey;
+use studio::into_core::adopt_existing;
+use studio::ownership::name_taken;
 use studio::teardown::{Teardown, summary};
-use studio::{AwsResult, Kind, Owner, describe, tags};
+use studio::visibility::{CreatedAt, never_became_visible, not_visible_yet};
+use studio::{AwsError, AwsResult, Kind, Owner, describe, tags};
 use tracing::{info, warn};
 
 /// Create (or a replacement): where a pending step stands. Everything else is read back from SageMaker.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum CreateProgress {
-    /// The space exists; waiting for InService.
-    Creating,
+    /// The space exists (perhaps not visible yet, see [`studio::visibility`]); waiting for InService.
+    Creating { created_at: CreatedAt },
     /// The created space failed: deleting it, then answering FAILED with `reason`.
     RemovingFailed { reason: String },
 }
@@ -61,7 +64,7 @@ impl CustomResource for Space {
     async fn create(&self, step: &Step, properties: &Properties, progress: Option<CreateProgress>) -> StepResult<CreateProgress> {
         match progress {
             None => self.start_create(step, properties).await,
-            Some(CreateProgress::Creating) => self.wait_created(properties).await,
+            Some(CreateProgress::Creating { created_at }) => self.wait_created(properties, created_at).await,
             Some(CreateProgress::RemovingFailed { reason }) => self.wait_removed(properties, reason).await,
         }
     }
@@ -142,7 +145,7 @@ impl Space {
         match created {
             Ok(output) => {
                 info!(SpaceArn = output.space_arn(), "creating the space");
-                let pending = Pending::new(CreateProgress::Creating, becoming_in_service(name));
+                let pending = Pending::new(CreateProgress::Creating { created_at: CreatedAt::now() }, becoming_in_service(name));
                 Ok(match output.space_arn() {
                     Some(arn) => pending.resource(arn),
                     None => pending,
@@ -150,10 +153,7 @@ impl Space {
                 .into())
             }
             // Perhaps the name is taken, by an earlier delivery of this request or by someone else.
-            Err(e) => {
-                let busy = e.is(Kind::InUse);
-                self.take_over_existing(request, properties, e.into(), busy).await
-            }
+            Err(e) => self.take_over_existing(request, properties, e).await,
         }
     }
 
@@ -170,33 +170,25 @@ impl Space {
         }
     }
 
-    /// CreateSpace refused: carry on with the space of that name if this resource made it,
-    /// refuse if someone else did. Without one the refusal stands; ResourceInUse (`busy`)
-    /// then means the domain was busy, so try again.
-    async fn take_over_existing(&self, request: &Request, properties: &Properties, refusal: Error, busy: bool) -> StepResult<CreateProgress> {
+    /// CreateSpace refused: carry on with the space of that name if this resource made it.
+    async fn take_over_existing(&self, request: &Request, properties: &Properties, refusal: AwsError) -> StepResult<CreateProgress> {
         let (domain, name) = (&properties.domain_id, &properties.space_name);
-        let existing = match describe::space(&self.sagemaker, domain, name).await {
-            Ok(Some(existing)) => existing,
-            Ok(None) | Err(_) if busy => return Err(refusal.retry_later()),
-            Ok(None) | Err(_) => return Err(refusal),
-        };
-        let tags = tags::list(&self.sagemaker, existing.space_arn().unwrap_or_default()).await?;
-        if !Owner::from(request).owns(&tags) {
-            return Err(PropertyError::new(
-                "SpaceName",
-                format!("space {name} already exists in domain {domain} and does not belong to this stack resource; choose another name"),
-            )
-            .into());
-        }
+        let existing = describe::space(&self.sagemaker, domain, name).await;
+        let what = format!("space {name}");
+        let existing = adopt_existing(&self.sagemaker, request, refusal, existing, |s| s.space_arn(), name_taken("SpaceName", &what, domain)).await?;
         info!(SpaceArn = existing.space_arn(), "the space exists already and belongs to this resource");
         self.created(properties, existing).await
     }
 
-    async fn wait_created(&self, properties: &Properties) -> StepResult<CreateProgress> {
+    /// A look at the space CreateSpace accepted (the Pending that brought us here named it).
+    async fn wait_created(&self, properties: &Properties, created_at: CreatedAt) -> StepResult<CreateProgress> {
         let (domain, name) = (&properties.domain_id, &properties.space_name);
         match describe::space(&self.sagemaker, domain, name).await? {
             Some(space) => self.created(properties, space).await,
-            None => Err(Error::new(format!("space {name} disappeared from domain {domain} while being created"))),
+            None if created_at.may_be_invisible() => {
+                Ok(Pending::new(CreateProgress::Creating { created_at }, not_visible_yet(&format!("space {name}"))).into())
+            }
+            None => Err(Error::new(never_became_visible(&format!("space {name} in domain {domain}")))),
         }
     }
 
@@ -207,7 +199,7 @@ impl Space {
         match space.status() {
             Some(SpaceStatus::InService | SpaceStatus::UpdateFailed) => Ok(done(&arn, &space).into()),
             Some(SpaceStatus::Pending | SpaceStatus::Updating) | None => {
-                Ok(Pending::new(CreateProgress::Creating, becoming_in_service(name)).resource(arn).into())
+                Ok(Pending::new(CreateProgress::Creating { created_at: CreatedAt::now() }, becoming_in_service(name)).resource(arn).into())
             }
             Some(SpaceStatus::Failed) => {
                 let reason = format!("space {name} failed: {}", space.failure_reason().unwrap_or("no FailureReason given"));
@@ -252,7 +244,7 @@ impl Space {
     async fn replace(&self, step: &Step, properties: &Properties, progress: Option<CreateProgress>) -> StepResult<UpdateProgress> {
         let outcome = match progress {
             None => self.start_create(step, properties).await?,
-            Some(CreateProgress::Creating) => self.wait_created(properties).await?,
+            Some(CreateProgress::Creating { created_at }) => self.wait_created(properties, created_at).await?,
             Some(CreateProgress::RemovingFailed { reason }) => self.wait_removed(properties, reason).await?,
         };
         Ok(outcome.map_progress(UpdateProgress::Replacing))

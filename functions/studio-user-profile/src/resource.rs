@@ -9,11 +9,14 @@ use aws_sdk_sagemaker::types::{AuthMode, SpaceStatus, UserProfileStatus, UserSet
 use aws_sdk_ssoadmin::types::PrincipalType;
 use custom_resource::{CustomResource, Done, Error, Outcome, Pending, PropertyError, Request, Step};
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 use studio::arn::ChildKey;
-use studio::ownership::SSO_ASSIGNED;
-use studio::teardown::{Teardown, summary};
+use studio::into_core::adopt_existing;
+use studio::ownership::{SSO_ASSIGNED, name_taken};
+use studio::since::Since;
+use studio::teardown::{Teardown, TeardownError, summary};
 use studio::visibility::{CreatedAt, never_became_visible, not_visible_yet};
-use studio::{AwsResult, IdentityCenter, Kind, Owner, describe, tags};
+use studio::{AwsError, AwsResult, IdentityCenter, Kind, Owner, describe, tags};
 use tracing::{info, warn};
 
 /// Create (or a replacement): where a pending step stands. Everything else is read back from SageMaker.
@@ -39,7 +42,14 @@ pub enum DeleteProgress {
     Emptying,
     /// DeleteUserProfile accepted; waiting for the profile to be gone.
     Deleting,
+    /// DeleteUserProfile refused (ResourceInUse) `since` then, though none of its apps and
+    /// spaces is left: tried again for [`IN_USE_PATIENCE`], then FAILED.
+    StillInUse { since: Since },
 }
+
+/// How long a ResourceInUse with nothing left to delete is taken for a transition: long
+/// enough for SageMaker to notice its last space went, far shorter than ServiceTimeout.
+pub const IN_USE_PATIENCE: Duration = Duration::from_secs(180);
 
 type StepResult<P> = Result<Outcome<P>, Error>;
 
@@ -142,7 +152,10 @@ impl CustomResource for UserProfile {
         }
         // A DeleteFailed from before this operation is tried again (one after ours failed it above).
         let status = profile.status().filter(|s| **s != UserProfileStatus::DeleteFailed);
-        let left = teardown.user_profile(&name, status, &owned).await?;
+        let left = match teardown.user_profile(&name, status, &owned).await {
+            Err(TeardownError::InUse { error, .. }) => return still_in_use(&name, domain, progress.as_ref(), error),
+            left => left?,
+        };
         match left.as_slice() {
             [] => Ok(Done::new(physical_id).into()),
             [only] if *only == format!("user profile {name}") => Ok(deleting(&name)),
@@ -200,31 +213,17 @@ impl UserProfile {
             }
             // Perhaps the name is taken, by an earlier delivery of this request or by someone
             // else (SageMaker says ResourceInUse; any refusal is checked).
-            Err(e) => {
-                let busy = e.is(Kind::InUse);
-                self.take_over_existing(request, properties, e.into(), busy).await
-            }
+            Err(e) => self.take_over_existing(request, properties, e).await,
         }
     }
 
-    /// CreateUserProfile refused: carry on with the profile of that name if this resource made
-    /// it, refuse if someone else did. Without one the refusal stands; ResourceInUse (`busy`)
-    /// then means the domain was busy, so try again.
-    async fn take_over_existing(&self, request: &Request, properties: &Properties, refusal: Error, busy: bool) -> StepResult<CreateProgress> {
+    /// CreateUserProfile refused: carry on with the user profile of that name if this resource made it.
+    async fn take_over_existing(&self, request: &Request, properties: &Properties, refusal: AwsError) -> StepResult<CreateProgress> {
         let (domain, name) = (&properties.domain_id, &properties.user_profile_name);
-        let existing = match describe::user_profile(&self.sagemaker, domain, name).await {
-            Ok(Some(existing)) => existing,
-            Ok(None) | Err(_) if busy => return Err(refusal.retry_later()),
-            Ok(None) | Err(_) => return Err(refusal),
-        };
-        let tags = tags::list(&self.sagemaker, existing.user_profile_arn().unwrap_or_default()).await?;
-        if !Owner::from(request).owns(&tags) {
-            return Err(PropertyError::new(
-                "UserProfileName",
-                format!("user profile {name} already exists in domain {domain} and does not belong to this stack resource; choose another name"),
-            )
-            .into());
-        }
+        let existing = describe::user_profile(&self.sagemaker, domain, name).await;
+        let what = format!("user profile {name}");
+        let existing =
+            adopt_existing(&self.sagemaker, request, refusal, existing, |s| s.user_profile_arn(), name_taken("UserProfileName", &what, domain)).await?;
         info!(UserProfileArn = existing.user_profile_arn(), "the user profile exists already and belongs to this resource");
         self.created(properties, existing).await
     }
@@ -451,6 +450,22 @@ fn done(physical_id: &str, profile: &DescribeUserProfileOutput) -> Done {
 
 fn becoming_in_service(name: &str) -> String {
     format!("user profile {name} to become InService")
+}
+
+/// DeleteUserProfile refused with nothing left that the profile's Delete could remove.
+fn still_in_use(name: &str, domain: &str, progress: Option<&DeleteProgress>, error: AwsError) -> StepResult<DeleteProgress> {
+    let since = match progress {
+        Some(DeleteProgress::StillInUse { since }) => *since,
+        _ => Since::now(),
+    };
+    if since.within(IN_USE_PATIENCE) {
+        return Ok(Pending::new(DeleteProgress::StillInUse { since }, format!("user profile {name} to be no longer in use ({error})")).into());
+    }
+    Err(Error::new(format!(
+        "user profile {name} in domain {domain} is still in use {} s after its apps and the spaces it owns were deleted \
+         ({error}); something SageMaker does not list uses it. The profile is left in place.",
+        IN_USE_PATIENCE.as_secs()
+    )))
 }
 
 fn deleting(name: &str) -> Outcome<DeleteProgress> {

@@ -114,6 +114,9 @@ pub enum Outage {
     /// What moto's server answers for a SageMaker action it does not implement: HTTP 500 with
     /// an HTML page and no error code.
     NotImplemented,
+    /// HTTP 400 `ResourceInUse`: something the API does not show still uses the resource
+    /// (users report DeleteUserProfile refused this way after its spaces were gone).
+    ResourceInUse,
 }
 
 /// A running emulator. Clones share the server; it stops when the last clone is dropped or on
@@ -310,6 +313,7 @@ fn call(store: &mut Store, target: &str, access_key: Option<String>, body: &[u8]
         Some(Outage::InternalFailure) => return Err(ApiError::internal_failure().into()),
         Some(Outage::ServiceUnavailable) => return Err(ApiError::service_unavailable().into()),
         Some(Outage::NotImplemented) => return Err(Failure::Html(StatusCode::INTERNAL_SERVER_ERROR)),
+        Some(Outage::ResourceInUse) => return Err(ApiError::in_use("The resource is in use by another resource.").into()),
         None => {}
     }
     if store.throttle_rate > 0.0 && fastrand::f64() < store.throttle_rate {

@@ -13,6 +13,8 @@ pub enum Kind {
     Validation,
     /// 5xx, InternalFailure / ServiceUnavailable, an answer that could not be read, or no answer.
     ServerError,
+    /// ResourceLimitExceeded: an account quota (see [`quota_of`]).
+    QuotaExceeded,
     Other,
 }
 
@@ -27,6 +29,7 @@ impl Kind {
         match code {
             Some(c) if NOT_FOUND.contains(&c) => Kind::NotFound,
             Some("ResourceInUse") => Kind::InUse,
+            Some("ResourceLimitExceeded") => Kind::QuotaExceeded,
             Some(c) if THROTTLING.contains(&c) => Kind::Throttled,
             Some(c) if SERVER.contains(&c) => Kind::ServerError,
             Some("ValidationException") => Kind::Validation,
@@ -78,15 +81,33 @@ impl AwsError {
     }
 }
 
-/// "Operation: Code: message" (`to_string()` on an SDK error would say only "service error").
+/// "Operation: Code: message" (`to_string()` on an SDK error would say only "service error"),
+/// and for a quota, which quota and what to do.
 impl std::fmt::Display for AwsError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (&self.code, &self.message, &self.detail) {
-            (Some(code), Some(message), _) => write!(f, "{}: {code}: {message}", self.operation),
-            (Some(code), None, _) => write!(f, "{}: {code}", self.operation),
-            (None, _, Some(detail)) => write!(f, "{}: {detail}", self.operation),
-            (None, _, None) => write!(f, "{}: failed without an error code", self.operation),
+            (Some(code), Some(message), _) => write!(f, "{}: {code}: {message}", self.operation)?,
+            (Some(code), None, _) => write!(f, "{}: {code}", self.operation)?,
+            (None, _, Some(detail)) => write!(f, "{}: {detail}", self.operation)?,
+            (None, _, None) => write!(f, "{}: failed without an error code", self.operation)?,
         }
+        if self.kind == Kind::QuotaExceeded {
+            let quota = quota_of(self.operation);
+            write!(f, " (the account's quota of {quota} is used up: delete unused ones, or request an increase in Service Quotas)")?;
+        }
+        Ok(())
+    }
+}
+
+/// The account quota a ResourceLimitExceeded from `operation` is about.
+pub fn quota_of(operation: &str) -> &'static str {
+    match operation {
+        "CreateDomain" => "SageMaker domains per Region",
+        "CreateUserProfile" => "user profiles per domain",
+        "CreateSpace" => "spaces per domain",
+        "CreateApp" => "apps per domain (or instances of that type)",
+        "CreateStudioLifecycleConfig" => "Studio lifecycle configurations per Region",
+        _ => "SageMaker resources of this kind",
     }
 }
 
@@ -138,7 +159,7 @@ mod tests {
         assert_eq!(Kind::of(Some("ServiceUnavailable"), Some(503)), Kind::ServerError);
         assert_eq!(Kind::of(None, Some(502)), Kind::ServerError);
         assert_eq!(Kind::of(Some("SomethingNew"), Some(500)), Kind::ServerError);
-        assert_eq!(Kind::of(Some("ResourceLimitExceeded"), Some(400)), Kind::Other);
+        assert_eq!(Kind::of(Some("ResourceLimitExceeded"), Some(400)), Kind::QuotaExceeded);
         // RecordNotFound arrives as a ValidationException: not a not-found.
         assert_eq!(Kind::of(Some("ValidationException"), Some(400)), Kind::Validation);
     }
@@ -147,5 +168,14 @@ mod tests {
     fn the_reason_names_operation_code_and_message() {
         let e = AwsError { operation: "DeleteApp", kind: Kind::InUse, code: Some("ResourceInUse".into()), message: Some("busy".into()), detail: None };
         assert_eq!(e.to_string(), "DeleteApp: ResourceInUse: busy");
+    }
+
+    #[test]
+    fn a_quota_refusal_names_the_quota() {
+        let code = Some("ResourceLimitExceeded".to_string());
+        let e = AwsError { operation: "CreateDomain", kind: Kind::QuotaExceeded, code, message: Some("limit".into()), detail: None };
+        let reason = e.to_string();
+        assert!(reason.starts_with("CreateDomain: ResourceLimitExceeded: limit (the account's quota of SageMaker domains per Region"), "{reason}");
+        assert!(reason.contains("Service Quotas"), "{reason}");
     }
 }

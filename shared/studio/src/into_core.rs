@@ -1,11 +1,14 @@
 //! The one place the Studio layer meets the custom-resource core: an AWS error becomes a
 //! step error (throttling and busy resources retried within ServiceTimeout, server errors
-//! for a bounded time), and a request names the owner of what it creates.
+//! for a bounded time), a request names the owner of what it creates, and a Create refused
+//! because the name is taken carries on with what this stack resource made.
 
 use crate::error::{AwsError, Kind};
 use crate::ownership::Owner;
+use crate::tags;
 use crate::teardown::TeardownError;
-use custom_resource::{Error, Request, Retry};
+use aws_sdk_sagemaker::Client;
+use custom_resource::{Error, PropertyError, Request, Retry};
 
 impl From<AwsError> for Error {
     fn from(e: AwsError) -> Self {
@@ -23,6 +26,7 @@ impl From<TeardownError> for Error {
         match e {
             TeardownError::Aws(e) => e.into(),
             TeardownError::Failed(reason) => Error::new(reason),
+            TeardownError::InUse { error, .. } => Error::from(error).retry_later(),
         }
     }
 }
@@ -31,6 +35,31 @@ impl<'a> From<&'a Request> for Owner<'a> {
     fn from(request: &'a Request) -> Self {
         Owner { stack_id: &request.stack_id, logical_id: &request.logical_resource_id, request_id: &request.request_id }
     }
+}
+
+/// A Create SageMaker refused (`refusal`), perhaps because the name is taken by an earlier
+/// delivery of this request or by someone else: `existing` is what a Describe of that name
+/// found afterwards. Ours (by its tags) -> carry on with it; someone else's -> `taken` (see
+/// [`crate::ownership::name_taken`]). Nothing found -> the refusal stands; ResourceInUse then means the parent was
+/// busy, so it is tried again.
+pub async fn adopt_existing<T>(
+    sagemaker: &Client,
+    request: &Request,
+    refusal: AwsError,
+    existing: Result<Option<T>, AwsError>,
+    arn_of: fn(&T) -> Option<&str>,
+    taken: PropertyError,
+) -> Result<T, Error> {
+    let busy = refusal.is(Kind::InUse);
+    let existing = match existing {
+        Ok(Some(existing)) => existing,
+        _ if busy => return Err(Error::from(refusal).retry_later()),
+        _ => return Err(refusal.into()),
+    };
+    if !Owner::from(request).owns(&tags::list(sagemaker, arn_of(&existing).unwrap_or_default()).await?) {
+        return Err(taken.into());
+    }
+    Ok(existing)
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub mod into_core;
 pub mod names;
 pub mod nfs_security_groups;
 pub mod ownership;
+pub mod since;
 pub mod tags;
 pub mod teardown;
 pub mod visibility;

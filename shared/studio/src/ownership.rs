@@ -85,6 +85,12 @@ impl NotOurs {
     }
 }
 
+/// A name (the `property`) that `what`, e.g. "space x", already has in `domain_id`, made by
+/// someone else.
+pub fn name_taken(property: &str, what: &str, domain_id: &str) -> PropertyError {
+    PropertyError::new(property, format!("{what} already exists in domain {domain_id} and does not belong to this stack resource; choose another name"))
+}
+
 /// Whether a tag key is reserved: ours (`studio-cfn:*`) or AWS's (`aws:*`), in any case.
 pub fn is_reserved_key(key: &str) -> bool {
     let lower = key.to_ascii_lowercase();

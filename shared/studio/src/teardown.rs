@@ -24,6 +24,12 @@ pub enum TeardownError {
     Aws(AwsError),
     /// SageMaker reported the delete failed (DeleteFailed), with its FailureReason.
     Failed(String),
+    /// DeleteUserProfile refused (ResourceInUse) though none of its apps and spaces is left:
+    /// perhaps a transition, perhaps something SageMaker does not list. `what` is its label.
+    InUse {
+        what: String,
+        error: AwsError,
+    },
 }
 
 impl From<AwsError> for TeardownError {
@@ -37,6 +43,7 @@ impl std::fmt::Display for TeardownError {
         match self {
             TeardownError::Aws(e) => e.fmt(f),
             TeardownError::Failed(reason) => f.write_str(reason),
+            TeardownError::InUse { error, .. } => error.fmt(f),
         }
     }
 }
@@ -164,7 +171,7 @@ impl Teardown<'_> {
 
     /// One step towards deleting a user profile: its apps and the spaces it owns (`owned`, see
     /// [`Self::owned_spaces`]) first, then DeleteUserProfile. `status` is the profile's as last
-    /// described (None: unknown).
+    /// described (None: unknown). A refusal with nothing left is [`TeardownError::InUse`].
     pub async fn user_profile(&self, name: &str, status: Option<&UserProfileStatus>, owned: &[SpaceDetails]) -> Result<Vec<String>, TeardownError> {
         let label = format!("user profile {name}");
         match status {
@@ -191,8 +198,8 @@ impl Teardown<'_> {
                 Ok(vec![label])
             }
             Err(e) if e.is(Kind::NotFound) => Ok(Vec::new()),
-            // In a transition, or still used by something not listed yet.
-            Err(e) if e.is(Kind::InUse) => Ok(vec![label]),
+            // In a transition, or still used by something not listed (yet): the caller decides how long to wait.
+            Err(e) if e.is(Kind::InUse) => Err(TeardownError::InUse { what: label, error: e }),
             Err(e) => Err(e.into()),
         }
     }

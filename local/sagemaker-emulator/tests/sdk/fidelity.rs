@@ -266,6 +266,11 @@ async fn an_outage_fails_every_call_of_its_operation_until_cleared() {
     assert_eq!(err.code(), None, "{err:?}");
     assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(500));
 
+    emulator.fail_operation("ListSpaces", Outage::ResourceInUse);
+    let err = client.list_spaces().send().await.expect_err("in use");
+    assert_eq!(err.code(), Some("ResourceInUse"));
+    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(400));
+
     emulator.clear_outage("ListSpaces");
     client.list_spaces().send().await.expect("ListSpaces once cleared");
 }
