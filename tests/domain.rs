@@ -713,7 +713,7 @@ async fn a_network_change_while_apps_run_fails_before_any_call_naming_the_apps()
     let (tags_added, tags_deleted) = (cloud.sagemaker.call_count("AddTags"), cloud.sagemaker.call_count("DeleteTags"));
 
     let new = with(with(old.clone(), "AppNetworkAccessType", json!("PublicInternetOnly")), "Tags", json!([{"Key": "team", "Value": "platform"}]));
-    let r = cloud.cfn.update(FUNCTION, LOGICAL_ID, &id, new, old).await.unwrap();
+    let r = cloud.cfn.update(FUNCTION, LOGICAL_ID, &id, new.clone(), old.clone()).await.unwrap();
     let reason = failed(&r);
     for expected in [
         "AppNetworkAccessType",
@@ -728,6 +728,15 @@ async fn a_network_change_while_apps_run_fails_before_any_call_naming_the_apps()
     assert_eq!((cloud.sagemaker.call_count("AddTags"), cloud.sagemaker.call_count("DeleteTags")), (tags_added, tags_deleted), "nothing changed");
     assert_eq!(domain(&cloud, &id).unwrap()["AppNetworkAccessType"], "VpcOnly");
     assert_eq!(tags(&cloud, &id)["team"], "research");
+
+    // Once the apps are deleted (Deleted apps stay listed a while), the same Update goes through.
+    let sm = cloud.sagemaker_client();
+    sm.delete_app().domain_id(&id).user_profile_name("alice").app_type(AppType::JupyterServer).app_name("default").send().await.unwrap();
+    sm.delete_app().domain_id(&id).space_name("alice-notebooks").app_type(AppType::JupyterLab).app_name("default").send().await.unwrap();
+    settled(&cloud).await;
+    succeeded(&cloud.cfn.update(FUNCTION, LOGICAL_ID, &id, new, old).await.unwrap());
+    assert_eq!(domain(&cloud, &id).unwrap()["AppNetworkAccessType"], "PublicInternetOnly");
+    assert_eq!(cloud.sagemaker.call_count("UpdateDomain"), 1);
 }
 
 #[tokio::test]

@@ -17,35 +17,35 @@ use serde_json::{Map, Value, json};
 use studio::api::{self, ApiShape, to_json};
 
 /// The settings members, as JSON with the API's member names.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 struct SettingsJson {
     default_user_settings: Option<Value>,
     default_space_settings: Option<Value>,
     domain_settings: Option<Value>,
 }
 
-fn json(path: &str, shape: Option<&dyn SerializableStruct>) -> Result<Option<Value>, Error> {
+fn as_json(path: &str, shape: Option<&dyn SerializableStruct>) -> Result<Option<Value>, Error> {
     shape.map(|shape| to_json(shape).map_err(|e| Error::new(format!("internal error: {path} cannot be serialized: {e}")))).transpose()
 }
 
 impl SettingsJson {
     fn of_template(p: &Properties) -> Result<Self, Error> {
         Ok(SettingsJson {
-            default_user_settings: json("DefaultUserSettings", Some(&*p.default_user_settings as &dyn SerializableStruct))?,
-            default_space_settings: json("DefaultSpaceSettings", p.default_space_settings.as_ref().map(|s| &**s as &dyn SerializableStruct))?,
-            domain_settings: json("DomainSettings", p.domain_settings.as_ref().map(|s| &**s as &dyn SerializableStruct))?,
+            default_user_settings: as_json("DefaultUserSettings", Some(&*p.default_user_settings as &dyn SerializableStruct))?,
+            default_space_settings: as_json("DefaultSpaceSettings", p.default_space_settings.as_ref().map(|s| &**s as &dyn SerializableStruct))?,
+            domain_settings: as_json("DomainSettings", p.domain_settings.as_ref().map(|s| &**s as &dyn SerializableStruct))?,
         })
     }
 
     fn of_live(domain: &DescribeDomainOutput) -> Result<Self, Error> {
-        let mut domain_settings = json("DomainSettings", domain.domain_settings().map(|s| s as &dyn SerializableStruct))?.unwrap_or_else(|| json!({}));
+        let mut domain_settings = as_json("DomainSettings", domain.domain_settings().map(|s| s as &dyn SerializableStruct))?.unwrap_or_else(|| json!({}));
         // DescribeDomain may leave out what is at its default.
         if let Some(members) = domain_settings.as_object_mut() {
             members.entry("ExecutionRoleIdentityConfig").or_insert(json!("DISABLED"));
         }
         Ok(SettingsJson {
-            default_user_settings: json("DefaultUserSettings", domain.default_user_settings().map(|s| s as &dyn SerializableStruct))?,
-            default_space_settings: json("DefaultSpaceSettings", domain.default_space_settings().map(|s| s as &dyn SerializableStruct))?,
+            default_user_settings: as_json("DefaultUserSettings", domain.default_user_settings().map(|s| s as &dyn SerializableStruct))?,
+            default_space_settings: as_json("DefaultSpaceSettings", domain.default_space_settings().map(|s| s as &dyn SerializableStruct))?,
             domain_settings: Some(domain_settings),
         })
     }
