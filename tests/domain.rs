@@ -1,7 +1,9 @@
 //! studio-domain end to end: the real binary under the Lambda emulator, against the SageMaker
 //! emulator, driven by CloudFormation events (properties as strings, as CloudFormation sends them).
 
-use aws_sdk_sagemaker::types::{AppType, OwnershipSettings, SharingType, SpaceSharingSettings, UserSettings};
+use aws_sdk_sagemaker::types::{
+    AppType, DockerSettings, DomainSettingsForUpdate, FeatureStatus, OwnershipSettings, SharingType, SpaceSharingSettings, UserSettings,
+};
 use local_cloud::cloud::LocalCloud;
 use local_cloud::cloudformation::{RequestType, Response, Status};
 use local_cloud::lambda::InvocationSource;
@@ -313,6 +315,8 @@ async fn an_update_that_ends_update_failed_is_reported() {
     let r = cloud.cfn.update(FUNCTION, LOGICAL_ID, &id, old, failed_new).await.unwrap();
     succeeded(&r);
     assert_eq!(domain(&cloud, &id).unwrap()["Status"], "InService");
+    // The domain kept its settings, yet only an UpdateDomain ends Update_Failed.
+    assert_eq!(cloud.sagemaker.call_count("UpdateDomain"), 2);
 }
 
 #[tokio::test]
@@ -646,4 +650,125 @@ async fn a_domain_quota_refusal_names_the_quota() {
     }
     assert_eq!(cloud.sagemaker.call_count("CreateDomain"), 2, "a quota is not retried");
     assert_eq!(domains(&cloud).len(), 1);
+}
+
+// Issue 12, rule 2: Update sends what the live domain (DescribeDomain) lacks, not the template diff.
+
+/// A VpcOnly domain with RStudio, whose settings SageMaker refuses while apps run, and Docker access.
+fn rstudio_properties(name: &str, docker: &str) -> Value {
+    let mut props = with(properties(name), "AppSecurityGroupManagement", json!("Service"));
+    props["DomainSettings"] = json!({
+        "DockerSettings": {"EnableDockerAccess": docker},
+        "RStudioServerProDomainSettings": {"DomainExecutionRoleArn": "arn:aws:iam::123456789012:role/rstudio"}
+    });
+    props
+}
+
+fn domain_settings(cloud: &LocalCloud, id: &str) -> Value {
+    domain(cloud, id).map(|d| d["DomainSettings"].clone()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_domain_settings_change_while_apps_run_sends_only_the_changed_member() {
+    let cloud = cloud().await;
+    let old = rstudio_properties("docker", "DISABLED");
+    let id = create(&cloud, old.clone()).await;
+    seed_users(&cloud, &id).await;
+
+    // SageMaker refuses any RStudio settings while apps run: they must not be re-sent.
+    let new = rstudio_properties("docker", "ENABLED");
+    let r = cloud.cfn.update(FUNCTION, LOGICAL_ID, &id, new, old).await.unwrap();
+    succeeded(&r);
+    assert_eq!(cloud.sagemaker.call_count("UpdateDomain"), 1);
+    let settings = domain_settings(&cloud, &id);
+    assert_eq!(settings["DockerSettings"]["EnableDockerAccess"], "ENABLED", "{settings}");
+    assert_eq!(settings["RStudioServerProDomainSettings"]["DomainExecutionRoleArn"], "arn:aws:iam::123456789012:role/rstudio");
+    assert_eq!(app_statuses(&cloud), ["InService", "InService"], "the users' apps kept running");
+}
+
+#[tokio::test]
+async fn an_update_to_vpc_only_sends_the_vpc_and_its_subnets() {
+    let cloud = cloud().await;
+    let mut old = properties("private");
+    old.as_object_mut().unwrap().remove("AppNetworkAccessType");
+    let id = create(&cloud, old.clone()).await;
+    assert_eq!(domain(&cloud, &id).unwrap()["AppNetworkAccessType"], "PublicInternetOnly");
+
+    // Only AppNetworkAccessType changes in the template; UpdateDomain refuses VpcOnly without the network.
+    let r = cloud.cfn.update(FUNCTION, LOGICAL_ID, &id, properties("private"), old).await.unwrap();
+    succeeded(&r);
+    assert_eq!(cloud.sagemaker.call_count("UpdateDomain"), 1);
+    let updated = domain(&cloud, &id).unwrap();
+    assert_eq!(updated["AppNetworkAccessType"], "VpcOnly");
+    assert_eq!(updated["VpcId"], "vpc-0a1b2c3d");
+    assert_eq!(updated["SubnetIds"], json!(["subnet-0a", "subnet-0b"]));
+}
+
+#[tokio::test]
+async fn a_network_change_while_apps_run_fails_before_any_call_naming_the_apps() {
+    let cloud = cloud().await;
+    let old = properties("busy");
+    let id = create(&cloud, old.clone()).await;
+    seed_users(&cloud, &id).await;
+    let (tags_added, tags_deleted) = (cloud.sagemaker.call_count("AddTags"), cloud.sagemaker.call_count("DeleteTags"));
+
+    let new = with(with(old.clone(), "AppNetworkAccessType", json!("PublicInternetOnly")), "Tags", json!([{"Key": "team", "Value": "platform"}]));
+    let r = cloud.cfn.update(FUNCTION, LOGICAL_ID, &id, new.clone(), old.clone()).await.unwrap();
+    let reason = failed(&r);
+    for expected in [
+        "AppNetworkAccessType",
+        "app JupyterServer/default of profile alice is InService",
+        "app JupyterLab/default of space alice-notebooks is InService",
+        "delete these apps first",
+    ] {
+        assert!(reason.contains(expected), "{expected:?} in {reason}");
+    }
+    assert_eq!(r.physical_resource_id, id);
+    assert_eq!(cloud.sagemaker.call_count("UpdateDomain"), 0, "{:?}", cloud.sagemaker.calls());
+    assert_eq!((cloud.sagemaker.call_count("AddTags"), cloud.sagemaker.call_count("DeleteTags")), (tags_added, tags_deleted), "nothing changed");
+    assert_eq!(domain(&cloud, &id).unwrap()["AppNetworkAccessType"], "VpcOnly");
+    assert_eq!(tags(&cloud, &id)["team"], "research");
+
+    // Once the apps are deleted (Deleted apps stay listed a while), the same Update goes through.
+    let sm = cloud.sagemaker_client();
+    sm.delete_app().domain_id(&id).user_profile_name("alice").app_type(AppType::JupyterServer).app_name("default").send().await.unwrap();
+    sm.delete_app().domain_id(&id).space_name("alice-notebooks").app_type(AppType::JupyterLab).app_name("default").send().await.unwrap();
+    settled(&cloud).await;
+    succeeded(&cloud.cfn.update(FUNCTION, LOGICAL_ID, &id, new, old).await.unwrap());
+    assert_eq!(domain(&cloud, &id).unwrap()["AppNetworkAccessType"], "PublicInternetOnly");
+    assert_eq!(cloud.sagemaker.call_count("UpdateDomain"), 1);
+}
+
+#[tokio::test]
+async fn a_rollback_to_what_the_domain_already_is_calls_no_update_domain() {
+    let cloud = cloud().await;
+    let (a, b) = (rstudio_properties("rollback", "DISABLED"), rstudio_properties("rollback", "ENABLED"));
+    let id = create(&cloud, a.clone()).await;
+
+    seed_users(&cloud, &id).await;
+    // SageMaker refuses the Update to B; the domain keeps A's settings, and CloudFormation's
+    // rollback (back to A) must not be refused in turn: users' apps run, RStudio settings are set.
+    cloud.sagemaker.refuse_next("UpdateDomain", "The domain execution role cannot be assumed");
+    failed(&cloud.cfn.update(FUNCTION, LOGICAL_ID, &id, b.clone(), a.clone()).await.unwrap());
+    assert_eq!(cloud.sagemaker.call_count("UpdateDomain"), 1);
+    succeeded(&cloud.cfn.update(FUNCTION, LOGICAL_ID, &id, a.clone(), b.clone()).await.unwrap());
+    assert_eq!(cloud.sagemaker.call_count("UpdateDomain"), 1, "{:?}", cloud.sagemaker.calls());
+
+    // Changed to B, then back to A's settings outside the stack: an Update to A has nothing to send.
+    succeeded(&cloud.cfn.update(FUNCTION, LOGICAL_ID, &id, b.clone(), a.clone()).await.unwrap());
+    assert_eq!(domain_settings(&cloud, &id)["DockerSettings"]["EnableDockerAccess"], "ENABLED");
+    let docker = DockerSettings::builder().enable_docker_access(FeatureStatus::Disabled).build();
+    cloud
+        .sagemaker_client()
+        .update_domain()
+        .domain_id(&id)
+        .domain_settings_for_update(DomainSettingsForUpdate::builder().docker_settings(docker).build())
+        .send()
+        .await
+        .unwrap();
+    settled(&cloud).await;
+    let updates = cloud.sagemaker.call_count("UpdateDomain");
+    succeeded(&cloud.cfn.update(FUNCTION, LOGICAL_ID, &id, a, b).await.unwrap());
+    assert_eq!(cloud.sagemaker.call_count("UpdateDomain"), updates, "{:?}", cloud.sagemaker.calls());
+    assert_eq!(domain_settings(&cloud, &id)["DockerSettings"]["EnableDockerAccess"], "DISABLED");
 }

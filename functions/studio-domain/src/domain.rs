@@ -5,7 +5,9 @@ use crate::settings::Changes;
 use crate::sso;
 use crate::teardown::{DeleteProgress, Deletion, reason};
 use aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput;
-use aws_sdk_sagemaker::types::{AppNetworkAccessType, AppSecurityGroupManagement, AuthMode, DomainStatus, RetentionPolicy, RetentionType, TagPropagation};
+use aws_sdk_sagemaker::types::{
+    AppDetails, AppNetworkAccessType, AppSecurityGroupManagement, AppStatus, AuthMode, DomainStatus, RetentionPolicy, RetentionType, TagPropagation,
+};
 use custom_resource::{CustomResource, Done, Error, Outcome, Pending, PropertyError, Request, Step};
 use serde::{Deserialize, Serialize};
 use studio::names::is_domain_id;
@@ -241,6 +243,16 @@ impl StudioDomain {
         let arn = domain.domain_arn().unwrap_or_default();
         let current_tags = tags::list(&self.sagemaker, arn).await?;
         Owner::from(request).guard(&current_tags, format!("domain {domain_id}")).map_err(|e| Error::new(e.on_update()))?;
+        // What the domain lacks, not what the template changed: a rollback to what the domain
+        // already is sends nothing, so SageMaker cannot refuse it.
+        let mut changes = Changes::between(p, old, &domain)?;
+        // Only an UpdateDomain brings an Update_Failed domain back to InService: with nothing to
+        // change, DefaultUserSettings are sent as they are (a no-op never refused while apps run).
+        if changes.is_empty() && domain.status() == Some(&DomainStatus::UpdateFailed) {
+            info!("domain is Update_Failed: UpdateDomain with its DefaultUserSettings unchanged, to bring it back to InService");
+            changes.default_user_settings = Some(p.default_user_settings.0.clone());
+        }
+        self.refuse_while_apps_run(domain_id, &changes.refused_while_apps_run()).await?;
         let principals = sso::NameChanges::between(p, old);
         let assigned = match principals.is_empty() {
             true => None,
@@ -249,9 +261,8 @@ impl StudioDomain {
         // Tags change in place; only tags the old template had are removed.
         let old_tags = old.and_then(|old| old.tag_pairs().ok()).unwrap_or_default();
         tags::sync(&self.sagemaker, arn, &p.tag_pairs()?, &old_tags).await?;
-        let changes = Changes::between(p, old)?;
         if changes.is_empty() {
-            info!("no setting changed: UpdateDomain not needed");
+            info!("the domain already has every setting of the template: UpdateDomain not needed");
             let done = done(domain_id, &domain);
             return Ok(match assigned {
                 Some(assigned) => done.reason(assigned),
@@ -267,6 +278,7 @@ impl StudioDomain {
             .set_default_space_settings(changes.default_space_settings)
             .set_domain_settings_for_update(changes.domain_settings_for_update)
             .set_subnet_ids(changes.subnet_ids)
+            .set_vpc_id(changes.vpc_id)
             .set_app_network_access_type(changes.app_network_access_type)
             .set_app_security_group_management(changes.app_security_group_management)
             .set_tag_propagation(changes.tag_propagation)
@@ -274,6 +286,31 @@ impl StudioDomain {
             .await
             .aws("UpdateDomain")?;
         Ok(Pending::new(UpdateProgress::Updating, format!("domain {domain_id} to finish updating")).into())
+    }
+
+    /// SageMaker refuses `refused` (changes, see [`Changes::refused_while_apps_run`]) while apps
+    /// run: fail before anything changes, naming the apps to delete first.
+    async fn refuse_while_apps_run(&self, domain_id: &str, refused: &[String]) -> Result<(), Error> {
+        if refused.is_empty() {
+            return Ok(());
+        }
+        let apps = describe::apps(&self.sagemaker, domain_id, None).await?;
+        let running: Vec<String> = apps.iter().filter(|a| !matches!(a.status(), Some(AppStatus::Deleted | AppStatus::Failed))).map(app_label).collect();
+        if running.is_empty() {
+            return Ok(());
+        }
+        // The Reason must fit CloudFormation's 4 KB response.
+        const SHOWN: usize = 10;
+        let more = match running.len().checked_sub(SHOWN) {
+            Some(more) if more > 0 => format!(" and {more} more"),
+            _ => String::new(),
+        };
+        Err(Error::new(format!(
+            "SageMaker refuses to change {} of domain {domain_id} while apps run: {}{more}. Nothing was changed; \
+             delete these apps first (or wait until they are deleted), then update again.",
+            refused.join(", "),
+            running.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", "),
+        )))
     }
 
     async fn wait_updated(&self, domain_id: &str) -> Result<Outcome<UpdateProgress>, Error> {
@@ -368,6 +405,17 @@ fn sso_application(domain: &DescribeDomainOutput) -> Result<&str, Error> {
         let id = domain.domain_id().unwrap_or_default();
         Error::new(format!("domain {id} reports no SingleSignOnApplicationArn: SingleSignOnUsers / SingleSignOnGroups need an SSO domain's application"))
     })
+}
+
+/// "app JupyterLab/default of space team is InService"
+fn app_label(app: &AppDetails) -> String {
+    let owner = match (app.space_name(), app.user_profile_name()) {
+        (Some(space), _) => format!(" of space {space}"),
+        (None, Some(profile)) => format!(" of profile {profile}"),
+        (None, None) => String::new(),
+    };
+    let (app_type, name) = (app.app_type().map(|t| t.as_str()).unwrap_or("?"), app.app_name().unwrap_or("?"));
+    format!("app {app_type}/{name}{owner} is {}", app.status().map(|s| s.as_str()).unwrap_or("in an unknown status"))
 }
 
 /// The domain's identifying members as SageMaker reports them (when the old properties are unknown).

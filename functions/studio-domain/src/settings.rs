@@ -1,34 +1,54 @@
-//! What UpdateDomain must send to turn the old properties into the new ones.
+//! What UpdateDomain must send to make the live domain (DescribeDomain) what the template says.
 //!
-//! UpdateDomain merges: a member left out keeps its value. So a setting removed from the
-//! template must be sent explicitly emptied (e.g. `LifecycleConfigArns: []`), and members
-//! that did not change are not sent at all (some, like SubnetIds or AppNetworkAccessType,
-//! are refused while apps run). Settings are compared as JSON with the API's member names,
+//! UpdateDomain merges: a member left out keeps its value. So only what the live domain does
+//! not have yet is sent, down to the changed sub-member (a change in DomainSettings.DockerSettings
+//! does not re-send RStudioServerProDomainSettings, which SageMaker refuses while apps run); a
+//! changed sub-member is sent whole, as the template has it. The old template only answers
+//! "what did the template set before": a list it had and the new one lacks is sent empty while
+//! the live domain still has it. Settings are compared as JSON with the API's member names,
 //! serialized by the SDK's own schema, so "60" and 60 compare equal.
 
 use crate::properties::Properties;
+use aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput;
 use aws_sdk_sagemaker::types::{AppNetworkAccessType, AppSecurityGroupManagement, DefaultSpaceSettings, DomainSettingsForUpdate, TagPropagation, UserSettings};
 use aws_smithy_schema::serde::SerializableStruct;
 use custom_resource::Error;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use studio::api::{self, ApiShape, to_json};
 
-/// The settings members of a set of properties, as JSON.
-#[derive(Debug, Clone, Default)]
-pub struct SettingsJson {
-    pub default_user_settings: Option<Value>,
-    pub default_space_settings: Option<Value>,
-    pub domain_settings: Option<Value>,
+/// The settings members, as JSON with the API's member names.
+#[derive(Debug, Default)]
+struct SettingsJson {
+    default_user_settings: Option<Value>,
+    default_space_settings: Option<Value>,
+    domain_settings: Option<Value>,
 }
 
-/// The settings members as JSON with the API's member names, to compare and clear ([`crate::settings`]).
-pub fn settings_json(p: &Properties) -> Result<SettingsJson, Error> {
-    let json = |path: &str, shape: &dyn SerializableStruct| to_json(shape).map_err(|e| Error::new(format!("internal error: {path} cannot be serialized: {e}")));
-    Ok(SettingsJson {
-        default_user_settings: Some(json("DefaultUserSettings", &*p.default_user_settings)?),
-        default_space_settings: p.default_space_settings.as_ref().map(|s| json("DefaultSpaceSettings", &**s)).transpose()?,
-        domain_settings: p.domain_settings.as_ref().map(|s| json("DomainSettings", &**s)).transpose()?,
-    })
+fn as_json(path: &str, shape: Option<&dyn SerializableStruct>) -> Result<Option<Value>, Error> {
+    shape.map(|shape| to_json(shape).map_err(|e| Error::new(format!("internal error: {path} cannot be serialized: {e}")))).transpose()
+}
+
+impl SettingsJson {
+    fn of_template(p: &Properties) -> Result<Self, Error> {
+        Ok(SettingsJson {
+            default_user_settings: as_json("DefaultUserSettings", Some(&*p.default_user_settings as &dyn SerializableStruct))?,
+            default_space_settings: as_json("DefaultSpaceSettings", p.default_space_settings.as_ref().map(|s| &**s as &dyn SerializableStruct))?,
+            domain_settings: as_json("DomainSettings", p.domain_settings.as_ref().map(|s| &**s as &dyn SerializableStruct))?,
+        })
+    }
+
+    fn of_live(domain: &DescribeDomainOutput) -> Result<Self, Error> {
+        let mut domain_settings = as_json("DomainSettings", domain.domain_settings().map(|s| s as &dyn SerializableStruct))?.unwrap_or_else(|| json!({}));
+        // DescribeDomain may leave out what is at its default.
+        if let Some(members) = domain_settings.as_object_mut() {
+            members.entry("ExecutionRoleIdentityConfig").or_insert(json!("DISABLED"));
+        }
+        Ok(SettingsJson {
+            default_user_settings: as_json("DefaultUserSettings", domain.default_user_settings().map(|s| s as &dyn SerializableStruct))?,
+            default_space_settings: as_json("DefaultSpaceSettings", domain.default_space_settings().map(|s| s as &dyn SerializableStruct))?,
+            domain_settings: Some(domain_settings),
+        })
+    }
 }
 
 /// The members of an UpdateDomain call; all None when nothing changes.
@@ -38,69 +58,77 @@ pub struct Changes {
     pub default_space_settings: Option<DefaultSpaceSettings>,
     pub domain_settings_for_update: Option<DomainSettingsForUpdate>,
     pub subnet_ids: Option<Vec<String>>,
+    pub vpc_id: Option<String>,
     pub app_network_access_type: Option<AppNetworkAccessType>,
     pub app_security_group_management: Option<AppSecurityGroupManagement>,
     pub tag_propagation: Option<TagPropagation>,
+    /// Subnets the live domain has that the template drops (refused while apps run).
+    removed_subnets: Vec<String>,
 }
 
 impl Changes {
-    /// `old` is None when the previous properties are unknown: then everything given is sent.
-    pub fn between(new: &Properties, old: Option<&Properties>) -> Result<Changes, Error> {
-        let new_json = settings_json(new)?;
-        let old_json = old.map(settings_json).transpose()?;
-        let old_json = old_json.as_ref();
-        let changed = |new: Option<&String>, old: Option<&String>| match old {
-            Some(_) => new != old,
-            None => new.is_some(),
+    /// What turns the `live` domain into `new`. `old` (the previous template, None when unknown)
+    /// only tells which members the template stopped setting.
+    pub fn between(new: &Properties, old: Option<&Properties>, live: &DescribeDomainOutput) -> Result<Changes, Error> {
+        let (new_json, live_json) = (SettingsJson::of_template(new)?, SettingsJson::of_live(live)?);
+        let old_json = old.map(SettingsJson::of_template).transpose()?.unwrap_or_default();
+        // A member the old template set and the new one does not returns to the API's default.
+        let wanted = |new: &Option<String>, old: Option<&Option<String>>, default: &str| {
+            new.clone().or_else(|| old.and_then(Option::as_ref).map(|_| default.to_string()))
         };
-        let with_default = |value: &Option<String>, default: &str| Some(value.clone().unwrap_or_else(|| default.to_string()));
-        let network_default = AppNetworkAccessType::PublicInternetOnly.as_str();
-        let propagation_default = TagPropagation::Disabled.as_str();
+        let differs = |wanted: Option<String>, live: Option<&str>| wanted.filter(|w| Some(w.as_str()) != live);
+        let app_network_access_type = differs(
+            wanted(&new.app_network_access_type, old.map(|o| &o.app_network_access_type), AppNetworkAccessType::PublicInternetOnly.as_str()),
+            // The API's default when DescribeDomain leaves it out.
+            Some(live.app_network_access_type().unwrap_or(&AppNetworkAccessType::PublicInternetOnly).as_str()),
+        )
+        .map(|a| AppNetworkAccessType::from(a.as_str()));
+        let tag_propagation = differs(
+            wanted(&new.tag_propagation, old.map(|o| &o.tag_propagation), TagPropagation::Disabled.as_str()),
+            Some(live.tag_propagation().unwrap_or(&TagPropagation::Disabled).as_str()),
+        )
+        .map(|t| TagPropagation::from(t.as_str()));
+        // Has no default to return to: removing it leaves the domain as it is.
+        let app_security_group_management = differs(new.app_security_group_management.clone(), live.app_security_group_management().map(|m| m.as_str()))
+            .map(|m| AppSecurityGroupManagement::from(m.as_str()));
+        let same_subnets = {
+            let (mut wanted, mut live) = (new.subnet_ids.clone(), live.subnet_ids().to_vec());
+            wanted.sort();
+            live.sort();
+            wanted == live
+        };
+        // UpdateDomain refuses VpcOnly without the network in the same request.
+        let to_vpc_only = app_network_access_type == Some(AppNetworkAccessType::VpcOnly);
         Ok(Changes {
-            default_user_settings: changed_shape(
+            default_user_settings: settings_update(
                 "DefaultUserSettings",
                 new_json.default_user_settings.as_ref(),
-                old_json.map(|o| o.default_user_settings.as_ref()),
+                old_json.default_user_settings.as_ref(),
+                live_json.default_user_settings.as_ref(),
             )?,
-            default_space_settings: changed_shape(
+            default_space_settings: settings_update(
                 "DefaultSpaceSettings",
                 new_json.default_space_settings.as_ref(),
-                old_json.map(|o| o.default_space_settings.as_ref()),
+                old_json.default_space_settings.as_ref(),
+                live_json.default_space_settings.as_ref(),
             )?,
-            domain_settings_for_update: changed_shape(
+            domain_settings_for_update: settings_update::<DomainSettingsForUpdate>(
                 "DomainSettings",
                 new_json.domain_settings.map(for_update).as_ref(),
-                old_json.map(|o| o.domain_settings.clone().map(for_update)).as_ref().map(Option::as_ref),
+                old_json.domain_settings.map(for_update).as_ref(),
+                live_json.domain_settings.map(for_update).as_ref(),
             )?,
-            subnet_ids: match old {
-                Some(old) if old.subnet_ids == new.subnet_ids => None,
-                _ => Some(new.subnet_ids.clone()),
-            },
-            // A removed member means the API's default again.
-            app_network_access_type: match old {
-                Some(old) => changed(
-                    with_default(&new.app_network_access_type, network_default).as_ref(),
-                    with_default(&old.app_network_access_type, network_default).as_ref(),
-                )
-                .then(|| AppNetworkAccessType::from(new.app_network_access_type.as_deref().unwrap_or(network_default))),
-                None => new.app_network_access_type.as_deref().map(AppNetworkAccessType::from),
-            },
-            tag_propagation: match old {
-                Some(old) => {
-                    changed(with_default(&new.tag_propagation, propagation_default).as_ref(), with_default(&old.tag_propagation, propagation_default).as_ref())
-                        .then(|| TagPropagation::from(new.tag_propagation.as_deref().unwrap_or(propagation_default)))
-                }
-                None => new.tag_propagation.as_deref().map(TagPropagation::from),
-            },
-            // Has no default to return to: removing it leaves the domain as it is.
-            app_security_group_management: changed(new.app_security_group_management.as_ref(), old.and_then(|o| o.app_security_group_management.as_ref()))
-                .then(|| new.app_security_group_management.as_deref().map(AppSecurityGroupManagement::from))
-                .flatten(),
+            subnet_ids: (!same_subnets || to_vpc_only).then(|| new.subnet_ids.clone()),
+            vpc_id: to_vpc_only.then(|| new.vpc_id.clone()),
+            removed_subnets: live.subnet_ids().iter().filter(|s| !new.subnet_ids.contains(s)).cloned().collect(),
+            app_network_access_type,
+            app_security_group_management,
+            tag_propagation,
         })
     }
 
     pub fn is_empty(&self) -> bool {
-        *self == Changes::default()
+        self.members().is_empty()
     }
 
     /// The names of the members that change, for the log.
@@ -110,6 +138,7 @@ impl Changes {
             ("DefaultSpaceSettings", self.default_space_settings.is_some()),
             ("DomainSettings", self.domain_settings_for_update.is_some()),
             ("SubnetIds", self.subnet_ids.is_some()),
+            ("VpcId", self.vpc_id.is_some()),
             ("AppNetworkAccessType", self.app_network_access_type.is_some()),
             ("AppSecurityGroupManagement", self.app_security_group_management.is_some()),
             ("TagPropagation", self.tag_propagation.is_some()),
@@ -117,6 +146,27 @@ impl Changes {
         .into_iter()
         .filter_map(|(name, changed)| changed.then_some(name))
         .collect()
+    }
+
+    /// What this update changes that SageMaker refuses while apps run (background.md): the
+    /// network access type, removing subnets, the execution role identity, RStudio's settings
+    /// (refused when sent at all, changed or not).
+    pub fn refused_while_apps_run(&self) -> Vec<String> {
+        let settings = self.domain_settings_for_update.as_ref();
+        let mut refused = Vec::new();
+        if self.app_network_access_type.is_some() {
+            refused.push("AppNetworkAccessType".to_string());
+        }
+        if self.subnet_ids.is_some() && !self.removed_subnets.is_empty() {
+            refused.push(format!("SubnetIds (removing {})", self.removed_subnets.join(", ")));
+        }
+        if settings.is_some_and(|s| s.execution_role_identity_config().is_some()) {
+            refused.push("DomainSettings.ExecutionRoleIdentityConfig".to_string());
+        }
+        if settings.is_some_and(|s| s.r_studio_server_pro_domain_settings_for_update().is_some()) {
+            refused.push("DomainSettings.RStudioServerProDomainSettings".to_string());
+        }
+        refused
     }
 }
 
@@ -130,28 +180,75 @@ fn for_update(mut settings: Value) -> Value {
     settings
 }
 
-/// The value to send for a settings member, or None when it did not change. `old` is None
-/// when the old properties are unknown, Some(None) when they did not have the member.
-fn changed_shape<T: ApiShape>(path: &str, new: Option<&Value>, old: Option<Option<&Value>>) -> Result<Option<T>, Error> {
-    let update = match old {
-        Some(old) if old == new => return Ok(None),
-        None => match new {
-            Some(new) => new.clone(),
-            None => return Ok(None),
-        },
-        Some(None) => new.cloned().unwrap_or_else(|| Value::Object(Map::new())),
-        Some(Some(old)) => with_removals_cleared(new.unwrap_or(&Value::Object(Map::new())), old),
-    };
-    if update.as_object().is_some_and(Map::is_empty) {
+/// The value to send for a settings member, or None when the live domain has it already.
+fn settings_update<T: ApiShape>(path: &str, new: Option<&Value>, old: Option<&Value>, live: Option<&Value>) -> Result<Option<T>, Error> {
+    let update = update_of(new, old, live);
+    if update.is_empty() {
         return Ok(None);
     }
-    api::from_value(&update).map(Some).map_err(|e| Error::new(format!("internal error: {path}.{e}")))
+    api::from_value(&Value::Object(update)).map(Some).map_err(|e| Error::new(format!("internal error: {path}.{e}")))
+}
+
+/// The sub-members of a settings member to send: each that `new` sets and `live` does not hold
+/// yet, whole, with the lists `old` had in it sent empty; and each `old` set and `new` dropped
+/// whose lists `live` still has, as empty lists.
+fn update_of(new: Option<&Value>, old: Option<&Value>, live: Option<&Value>) -> Map<String, Value> {
+    let member = |value: Option<&Value>, name: &str| value.and_then(|v| v.get(name)).cloned();
+    let cleared = match old.and_then(|old| still_live_removals(new, old, live)) {
+        Some(Value::Object(cleared)) => cleared,
+        _ => Map::new(),
+    };
+    let mut update = Map::new();
+    for (name, value) in new.and_then(Value::as_object).into_iter().flatten() {
+        if holds(live.and_then(|l| l.get(name)), value) && !cleared.contains_key(name) {
+            continue;
+        }
+        let sent = match member(old, name) {
+            Some(old_value) => with_removals_cleared(value, &old_value),
+            None => value.clone(),
+        };
+        update.insert(name.clone(), sent);
+    }
+    for (name, emptied) in cleared {
+        update.entry(name).or_insert(emptied);
+    }
+    update
+}
+
+/// Whether `live` already has every value `new` sets (members `new` leaves out are not asked
+/// about; a list nobody set and an empty one are the same).
+fn holds(live: Option<&Value>, new: &Value) -> bool {
+    match (new, live) {
+        (Value::Object(members), live) => members.iter().all(|(name, value)| holds(live.and_then(|l| l.get(name)), value)),
+        (Value::Array(items), Some(Value::Array(live_items))) => {
+            items.len() == live_items.len() && items.iter().zip(live_items).all(|(item, live_item)| holds(Some(live_item), item))
+        }
+        (Value::Array(items), None) => items.is_empty(),
+        (Value::Null, None) => true,
+        (new, live) => live == Some(new),
+    }
+}
+
+/// What clears the lists `old` had and `new` lacks that `live` still has: empty lists at their
+/// paths, or None when there are none.
+fn still_live_removals(new: Option<&Value>, old: &Value, live: Option<&Value>) -> Option<Value> {
+    match (old, live) {
+        (Value::Array(_), Some(Value::Array(items))) if new.is_none() && !items.is_empty() => Some(Value::Array(Vec::new())),
+        (Value::Object(old), Some(Value::Object(live))) => {
+            let cleared: Map<String, Value> = old
+                .iter()
+                .filter_map(|(name, old_value)| Some((name.clone(), still_live_removals(new.and_then(|n| n.get(name)), old_value, live.get(name))?)))
+                .collect();
+            (!cleared.is_empty()).then_some(Value::Object(cleared))
+        }
+        _ => None,
+    }
 }
 
 /// `new`, plus an explicit empty value for each list (at any depth) that `old` had and `new`
 /// lacks: UpdateDomain clears a list it is sent empty and keeps one it is not sent.
 /// Removed scalars cannot be cleared that way and keep their value.
-pub fn with_removals_cleared(new: &Value, old: &Value) -> Value {
+fn with_removals_cleared(new: &Value, old: &Value) -> Value {
     match (new, old) {
         (Value::Object(new), Value::Object(old)) => {
             let mut out = Map::new();
@@ -190,7 +287,9 @@ fn emptied(old: &Value) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use aws_sdk_sagemaker::types::{DomainSettings, ExecutionRoleIdentityConfig};
+
+    const RSTUDIO: &str = "arn:aws:iam::123456789012:role/r";
 
     fn properties(changes: Value) -> Properties {
         let mut value = json!({
@@ -215,6 +314,25 @@ mod tests {
         custom_resource::properties::parse(value.as_object().unwrap()).unwrap()
     }
 
+    /// The domain as DescribeDomain shows it after a Create from `p`, with SageMaker's defaults.
+    fn live(p: &Properties) -> DescribeDomainOutput {
+        DescribeDomainOutput::builder()
+            .domain_id("d-abc123")
+            .vpc_id(&p.vpc_id)
+            .set_subnet_ids(Some(p.subnet_ids.clone()))
+            .app_network_access_type(AppNetworkAccessType::from(p.app_network_access_type.as_deref().unwrap_or("PublicInternetOnly")))
+            .tag_propagation(TagPropagation::from(p.tag_propagation.as_deref().unwrap_or("DISABLED")))
+            .set_app_security_group_management(p.app_security_group_management.as_deref().map(AppSecurityGroupManagement::from))
+            .default_user_settings(p.default_user_settings.0.clone())
+            .set_default_space_settings(p.default_space_settings.as_ref().map(|s| s.0.clone()))
+            .set_domain_settings(p.domain_settings.as_ref().map(|s| s.0.clone()))
+            .build()
+    }
+
+    fn sent<T: SerializableStruct>(shape: Option<&T>) -> Value {
+        to_json(shape.expect("sent")).unwrap()
+    }
+
     #[test]
     fn json_round_trip_uses_the_api_member_names() {
         let p = properties(json!({}));
@@ -223,52 +341,158 @@ mod tests {
     }
 
     #[test]
-    fn nothing_changes_when_only_the_extras_or_number_spelling_change() {
-        let old = properties(json!({"DefaultSpaceSettings": {"SpaceStorageSettings": {"DefaultEbsStorageSettings": {"DefaultEbsVolumeSizeInGb": 5}}}}));
-        let new = properties(json!({
+    fn a_rollback_to_what_the_domain_is_sends_nothing() {
+        // The failed update's template had other settings everywhere; the domain kept the old ones.
+        let domain = properties(json!({"DefaultSpaceSettings": {"SpaceStorageSettings": {"DefaultEbsStorageSettings": {"DefaultEbsVolumeSizeInGb": 5}}}}));
+        let failed = properties(json!({
+            "DefaultUserSettings": {"ExecutionRole": "arn:aws:iam::123456789012:role/other"},
+            "AppNetworkAccessType": "VpcOnly", "TagPropagation": "ENABLED", "SubnetIds": ["subnet-2"],
+            "DomainSettings": {"RStudioServerProDomainSettings": {"DomainExecutionRoleArn": RSTUDIO}}
+        }));
+        let rollback = properties(json!({
             "DefaultSpaceSettings": {"SpaceStorageSettings": {"DefaultEbsStorageSettings": {"DefaultEbsVolumeSizeInGb": "5"}}},
             "Tags": [{"Key": "a", "Value": "b"}], "ForceDelete": "true", "AllowReplacement": true
         }));
-        assert!(Changes::between(&new, Some(&old)).unwrap().is_empty());
+        let changes = Changes::between(&rollback, Some(&failed), &live(&domain)).unwrap();
+        assert!(changes.is_empty(), "{changes:?}");
     }
 
     #[test]
-    fn removed_lists_are_sent_empty() {
+    fn a_changed_domain_settings_member_is_sent_without_the_others() {
+        let old = properties(json!({"DomainSettings": {
+            "DockerSettings": {"EnableDockerAccess": "DISABLED"},
+            "RStudioServerProDomainSettings": {"DomainExecutionRoleArn": RSTUDIO},
+            "SecurityGroupIds": ["sg-1"]
+        }}));
+        let mut new_value = json!({"DomainSettings": {
+            "DockerSettings": {"EnableDockerAccess": "ENABLED"},
+            "RStudioServerProDomainSettings": {"DomainExecutionRoleArn": RSTUDIO},
+            "SecurityGroupIds": ["sg-1"]
+        }});
+        let new = properties(new_value.clone());
+        let changes = Changes::between(&new, Some(&old), &live(&old)).unwrap();
+        assert_eq!(changes.members(), ["DomainSettings"]);
+        assert_eq!(sent(changes.domain_settings_for_update.as_ref()), json!({"DockerSettings": {"EnableDockerAccess": "ENABLED"}}));
+        assert!(changes.refused_while_apps_run().is_empty());
+
+        // A change inside RStudio's settings sends them whole (DomainExecutionRoleArn is required), and is refused while apps run.
+        new_value["DomainSettings"]["RStudioServerProDomainSettings"]["DefaultResourceSpec"] = json!({"InstanceType": "system"});
+        let changes = Changes::between(&properties(new_value), Some(&old), &live(&old)).unwrap();
+        let update = sent(changes.domain_settings_for_update.as_ref());
+        assert_eq!(
+            update["RStudioServerProDomainSettingsForUpdate"],
+            json!({"DomainExecutionRoleArn": RSTUDIO, "DefaultResourceSpec": {"InstanceType": "system"}})
+        );
+        assert_eq!(changes.refused_while_apps_run(), ["DomainSettings.RStudioServerProDomainSettings"]);
+    }
+
+    #[test]
+    fn what_sagemaker_fills_in_and_the_template_does_not_mention_is_left_alone() {
+        let p = properties(json!({}));
+        let mut settings = p.default_user_settings.0.clone();
+        settings.studio_web_portal = Some(aws_sdk_sagemaker::types::StudioWebPortal::Enabled);
+        let domain = DescribeDomainOutput::builder()
+            .vpc_id("vpc-1")
+            .subnet_ids("subnet-1")
+            .app_network_access_type(AppNetworkAccessType::PublicInternetOnly)
+            .default_user_settings(settings)
+            .domain_settings(DomainSettings::builder().execution_role_identity_config(ExecutionRoleIdentityConfig::Disabled).build())
+            .build();
+        assert!(Changes::between(&p, Some(&p), &domain).unwrap().is_empty());
+        assert!(Changes::between(&p, None, &domain).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_change_made_outside_the_template_is_undone() {
+        let p = properties(json!({}));
+        let drifted = properties(json!({"DefaultUserSettings": {
+            "ExecutionRole": "arn:aws:iam::123456789012:role/studio",
+            "JupyterLabAppSettings": {
+                "LifecycleConfigArns": ["arn:aws:sagemaker:us-east-1:123456789012:studio-lifecycle-config/a"],
+                "DefaultResourceSpec": {"InstanceType": "ml.m5.large"}
+            }
+        }}));
+        let changes = Changes::between(&p, Some(&p), &live(&drifted)).unwrap();
+        assert_eq!(
+            sent(changes.default_user_settings.as_ref()),
+            json!({"JupyterLabAppSettings": to_json(p.default_user_settings.jupyter_lab_app_settings().unwrap()).unwrap()})
+        );
+    }
+
+    #[test]
+    fn removed_lists_are_sent_empty_while_the_domain_has_them() {
         let old = properties(json!({}));
-        let new = properties(json!({"DefaultUserSettings": {"ExecutionRole": "arn:aws:iam::123456789012:role/studio"}}));
-        let changes = Changes::between(&new, Some(&old)).unwrap();
+        let new = properties(json!({"DefaultUserSettings": {
+            "ExecutionRole": "arn:aws:iam::123456789012:role/studio",
+            "JupyterLabAppSettings": {"DefaultResourceSpec": {"InstanceType": "ml.t3.medium"}}
+        }}));
+        let changes = Changes::between(&new, Some(&old), &live(&old)).unwrap();
         assert_eq!(changes.members(), ["DefaultUserSettings"]);
-        let sent = to_json(changes.default_user_settings.as_ref().unwrap()).unwrap();
-        assert_eq!(sent, json!({"ExecutionRole": "arn:aws:iam::123456789012:role/studio", "JupyterLabAppSettings": {"LifecycleConfigArns": []}}));
+        assert_eq!(
+            sent(changes.default_user_settings.as_ref()),
+            json!({"JupyterLabAppSettings": {"LifecycleConfigArns": [], "DefaultResourceSpec": {"InstanceType": "ml.t3.medium"}}})
+        );
+        // A whole sub-member removed: only its lists can be cleared.
+        let bare = properties(json!({"DefaultUserSettings": {"ExecutionRole": "arn:aws:iam::123456789012:role/studio"}}));
+        let changes = Changes::between(&bare, Some(&old), &live(&old)).unwrap();
+        assert_eq!(sent(changes.default_user_settings.as_ref()), json!({"JupyterLabAppSettings": {"LifecycleConfigArns": []}}));
+        // The domain has no such list any more: nothing to send.
+        assert!(Changes::between(&new, Some(&old), &live(&new)).unwrap().is_empty());
     }
 
     #[test]
-    fn removed_settings_members_and_network_members_return_to_the_defaults() {
+    fn removed_network_members_return_to_the_defaults() {
         let old = properties(json!({
-            "DomainSettings": {"SecurityGroupIds": ["sg-1"], "RStudioServerProDomainSettings": {"DomainExecutionRoleArn": "arn:aws:iam::123456789012:role/r"}},
+            "DomainSettings": {"SecurityGroupIds": ["sg-1"]},
             "AppNetworkAccessType": "VpcOnly", "TagPropagation": "ENABLED", "SubnetIds": ["subnet-1", "subnet-2"]
         }));
         let new = properties(json!({}));
-        let changes = Changes::between(&new, Some(&old)).unwrap();
-        assert_eq!(to_json(changes.domain_settings_for_update.as_ref().unwrap()).unwrap(), json!({"SecurityGroupIds": []}));
+        let changes = Changes::between(&new, Some(&old), &live(&old)).unwrap();
+        assert_eq!(sent(changes.domain_settings_for_update.as_ref()), json!({"SecurityGroupIds": []}));
         assert_eq!(changes.app_network_access_type, Some(AppNetworkAccessType::PublicInternetOnly));
         assert_eq!(changes.tag_propagation, Some(TagPropagation::Disabled));
         assert_eq!(changes.subnet_ids, Some(vec!["subnet-1".to_string()]));
-        assert_eq!(changes.default_user_settings, None);
+        assert_eq!((changes.default_user_settings.as_ref(), changes.vpc_id.as_ref()), (None, None));
+        assert_eq!(changes.refused_while_apps_run(), ["AppNetworkAccessType", "SubnetIds (removing subnet-2)"]);
+        // Without the old template nobody knows they were set: the domain keeps them.
+        assert_eq!(Changes::between(&new, None, &live(&old)).unwrap().members(), ["SubnetIds"]);
+    }
+
+    #[test]
+    fn vpc_only_is_sent_with_the_vpc_and_its_subnets() {
+        let old = properties(json!({}));
+        let new = properties(json!({"AppNetworkAccessType": "VpcOnly"}));
+        let changes = Changes::between(&new, Some(&old), &live(&old)).unwrap();
+        assert_eq!(changes.members(), ["SubnetIds", "VpcId", "AppNetworkAccessType"]);
+        assert_eq!((changes.subnet_ids.as_deref(), changes.vpc_id.as_deref()), (Some(&["subnet-1".to_string()][..]), Some("vpc-1")));
+        assert_eq!(changes.refused_while_apps_run(), ["AppNetworkAccessType"]);
+        // Adding a subnet alone is allowed while apps run.
+        let more = properties(json!({"SubnetIds": ["subnet-2", "subnet-1"]}));
+        let changes = Changes::between(&more, Some(&old), &live(&old)).unwrap();
+        assert_eq!((changes.members(), changes.refused_while_apps_run()), (vec!["SubnetIds"], Vec::<String>::new()));
+        assert!(
+            Changes::between(&more, Some(&old), &live(&properties(json!({"SubnetIds": ["subnet-1", "subnet-2"]})))).unwrap().is_empty(),
+            "order does not matter"
+        );
+    }
+
+    #[test]
+    fn an_execution_role_identity_change_is_refused_while_apps_run() {
+        let old = properties(json!({}));
+        let new = properties(json!({"DomainSettings": {"ExecutionRoleIdentityConfig": "USER_PROFILE_NAME"}}));
+        let changes = Changes::between(&new, Some(&old), &live(&old)).unwrap();
+        assert_eq!(changes.refused_while_apps_run(), ["DomainSettings.ExecutionRoleIdentityConfig"]);
+        // DescribeDomain leaving it out means DISABLED.
+        let disabled = properties(json!({"DomainSettings": {"ExecutionRoleIdentityConfig": "DISABLED"}}));
+        assert!(Changes::between(&disabled, Some(&old), &live(&old)).unwrap().is_empty());
     }
 
     #[test]
     fn rstudio_settings_are_renamed_for_update() {
-        let new = properties(json!({"DomainSettings": {"RStudioServerProDomainSettings": {"DomainExecutionRoleArn": "arn:aws:iam::123456789012:role/r"}}}));
-        let changes = Changes::between(&new, Some(&properties(json!({})))).unwrap();
+        let new = properties(json!({"DomainSettings": {"RStudioServerProDomainSettings": {"DomainExecutionRoleArn": RSTUDIO}}}));
+        let old = properties(json!({}));
+        let changes = Changes::between(&new, Some(&old), &live(&old)).unwrap();
         let sent = changes.domain_settings_for_update.unwrap();
-        assert_eq!(sent.r_studio_server_pro_domain_settings_for_update().and_then(|r| r.domain_execution_role_arn()), Some("arn:aws:iam::123456789012:role/r"));
-    }
-
-    #[test]
-    fn unknown_old_properties_send_everything_given() {
-        let new = properties(json!({}));
-        let changes = Changes::between(&new, None).unwrap();
-        assert_eq!(changes.members(), ["DefaultUserSettings", "SubnetIds"]);
+        assert_eq!(sent.r_studio_server_pro_domain_settings_for_update().and_then(|r| r.domain_execution_role_arn()), Some(RSTUDIO));
     }
 }
