@@ -86,6 +86,10 @@ impl CustomResource for Space {
 }
 
 impl Space {
+    fn lifecycle<'a>(&'a self, domain_id: &'a str, name: &'a str) -> Lifecycle<'a, DescribeSpaceOutput> {
+        Lifecycle { sagemaker: &self.sagemaker, domain_id, name, done }
+    }
+
     /// Checks a private space's owner exists, then creates: SageMaker refuses a taken name, and
     /// only then is it worth the calls that tell whose it is.
     async fn start_create(&self, request: &Request, properties: &Properties) -> StepResult<CreateProgress> {
@@ -123,10 +127,6 @@ impl Space {
             )
             .into()),
         }
-    }
-
-    fn lifecycle<'a>(&'a self, domain_id: &'a str, name: &'a str) -> Lifecycle<'a, DescribeSpaceOutput> {
-        Lifecycle { sagemaker: &self.sagemaker, domain_id, name, done }
     }
 
     /// `properties` validated.

@@ -135,6 +135,11 @@ impl CustomResource for UserProfile {
 }
 
 impl UserProfile {
+    fn lifecycle<'a>(&'a self, domain_id: &'a str, name: &'a str) -> Lifecycle<'a, DescribeUserProfileOutput> {
+        // The Data is every child's: see [`studio::child::data`].
+        Lifecycle { sagemaker: &self.sagemaker, domain_id, name, done: child::data }
+    }
+
     /// Checks the SSO members against the domain, then creates: SageMaker refuses a taken name,
     /// and only then is it worth the calls that tell whose it is.
     async fn start_create(&self, request: &Request, properties: &Properties) -> StepResult<CreateProgress> {
@@ -172,11 +177,6 @@ impl UserProfile {
         // Refused: perhaps the name is taken, by an earlier delivery of this request or by
         // someone else (SageMaker says ResourceInUse; any refusal is checked).
         self.lifecycle(domain, name).created_by(request, created).await
-    }
-
-    fn lifecycle<'a>(&'a self, domain_id: &'a str, name: &'a str) -> Lifecycle<'a, DescribeUserProfileOutput> {
-        // The Data is every child's: see [`studio::child::data`].
-        Lifecycle { sagemaker: &self.sagemaker, domain_id, name, done: child::data }
     }
 
     /// `properties` validated.

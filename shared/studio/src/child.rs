@@ -108,6 +108,27 @@ pub trait Child: Sized + Send + Sync + 'static {
 
 const NO_FAILURE_REASON: &str = "no FailureReason given";
 
+/// The members both Describe outputs name alike (they share no SDK trait).
+macro_rules! alike {
+    () => {
+        fn domain(&self) -> Option<&str> {
+            self.domain_id()
+        }
+
+        fn home_efs_uid(&self) -> Option<&str> {
+            self.home_efs_file_system_uid()
+        }
+
+        fn state(&self) -> Option<Status> {
+            self.status().map(|s| Status::of(s.as_str()))
+        }
+
+        fn failure(&self) -> &str {
+            self.failure_reason().unwrap_or(NO_FAILURE_REASON)
+        }
+    };
+}
+
 impl Child for DescribeUserProfileOutput {
     const KIND: &'static str = "user profile";
     const DESCRIBE: &'static str = "DescribeUserProfile";
@@ -130,21 +151,7 @@ impl Child for DescribeUserProfileOutput {
         self.user_profile_name()
     }
 
-    fn domain(&self) -> Option<&str> {
-        self.domain_id()
-    }
-
-    fn home_efs_uid(&self) -> Option<&str> {
-        self.home_efs_file_system_uid()
-    }
-
-    fn state(&self) -> Option<Status> {
-        self.status().map(|s| Status::of(s.as_str()))
-    }
-
-    fn failure(&self) -> &str {
-        self.failure_reason().unwrap_or(NO_FAILURE_REASON)
-    }
+    alike!();
 }
 
 impl Child for DescribeSpaceOutput {
@@ -169,21 +176,7 @@ impl Child for DescribeSpaceOutput {
         self.space_name()
     }
 
-    fn domain(&self) -> Option<&str> {
-        self.domain_id()
-    }
-
-    fn home_efs_uid(&self) -> Option<&str> {
-        self.home_efs_file_system_uid()
-    }
-
-    fn state(&self) -> Option<Status> {
-        self.status().map(|s| Status::of(s.as_str()))
-    }
-
-    fn failure(&self) -> &str {
-        self.failure_reason().unwrap_or(NO_FAILURE_REASON)
-    }
+    alike!();
 }
 
 /// SUCCESS with the Data every child reports: its ARN and name (under the API's member
