@@ -231,6 +231,30 @@ impl<C: Child> Lifecycle<'_, C> {
         child.arn().map(str::to_string).ok_or_else(|| Error::new(format!("{} returned no {}", C::DESCRIBE, C::ARN_MEMBER)))
     }
 
+    /// A Create's step: the function's first one (`start`: its checks and the Create call), or a later one.
+    pub async fn create_step(&self, progress: Option<CreateProgress>, start: impl Future<Output = StepResult<CreateProgress>>) -> StepResult<CreateProgress> {
+        match progress {
+            None => start.await,
+            Some(progress) => self.resume_create(progress).await,
+        }
+    }
+
+    /// An Update's step: the function's first one (`start`: its checks, then a replacement,
+    /// [`Self::send_update`] or [`Self::finish_update`]), or a later one.
+    pub async fn update_step(
+        &self,
+        physical_id: &str,
+        progress: Option<UpdateProgress>,
+        tags: &TagChange,
+        start: impl Future<Output = StepResult<UpdateProgress>>,
+    ) -> StepResult<UpdateProgress> {
+        match progress {
+            None => start.await,
+            Some(UpdateProgress::Replacing(progress)) => Ok(self.resume_create(progress).await?.map_progress(UpdateProgress::Replacing)),
+            Some(UpdateProgress::Updating) => self.wait_updated(physical_id, tags).await,
+        }
+    }
+
     /// The answer to the function's Create call (the new child's ARN, or the refusal): wait
     /// for InService; refused, perhaps because the name is taken (by an earlier delivery of
     /// this request, or by someone else), carry on with the child of that name if this stack
@@ -265,30 +289,6 @@ impl<C: Child> Lifecycle<'_, C> {
         let existing = adopt_existing(self.sagemaker, request, refusal, existing, C::arn, taken).await?;
         info!(arn = existing.arn(), "the {} exists already and belongs to this resource", C::KIND);
         self.created(existing).await
-    }
-
-    /// A Create's step: the function's first one (`start`: its checks and the Create call), or a later one.
-    pub async fn create_step(&self, progress: Option<CreateProgress>, start: impl Future<Output = StepResult<CreateProgress>>) -> StepResult<CreateProgress> {
-        match progress {
-            None => start.await,
-            Some(progress) => self.resume_create(progress).await,
-        }
-    }
-
-    /// An Update's step: the function's first one (`start`: its checks, then a replacement,
-    /// [`Self::send_update`] or [`Self::finish_update`]), or a later one.
-    pub async fn update_step(
-        &self,
-        physical_id: &str,
-        progress: Option<UpdateProgress>,
-        tags: &TagChange,
-        start: impl Future<Output = StepResult<UpdateProgress>>,
-    ) -> StepResult<UpdateProgress> {
-        match progress {
-            None => start.await,
-            Some(UpdateProgress::Replacing(progress)) => Ok(self.resume_create(progress).await?.map_progress(UpdateProgress::Replacing)),
-            Some(UpdateProgress::Updating) => self.wait_updated(physical_id, tags).await,
-        }
     }
 
     /// A later step of a Create.
