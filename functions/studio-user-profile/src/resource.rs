@@ -5,36 +5,18 @@ use crate::properties::Properties;
 use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput;
 use aws_sdk_sagemaker::operation::describe_user_profile::DescribeUserProfileOutput;
-use aws_sdk_sagemaker::types::{AuthMode, SpaceStatus, UserProfileStatus, UserSettings};
+use aws_sdk_sagemaker::types::{AuthMode, SpaceStatus, UserProfileStatus};
 use aws_sdk_ssoadmin::types::PrincipalType;
 use custom_resource::{CustomResource, Done, Error, Outcome, Pending, PropertyError, Request, Step};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use studio::arn::ChildKey;
-use studio::into_core::adopt_existing;
-use studio::ownership::{SSO_ASSIGNED, name_taken};
+use studio::child::{self, CreateProgress, Lifecycle, TagChange, UpdateProgress};
+use studio::ownership::SSO_ASSIGNED;
 use studio::since::Since;
 use studio::teardown::{Teardown, TeardownError, summary};
-use studio::visibility::{CreatedAt, never_became_visible, not_visible_yet};
-use studio::{AwsError, AwsResult, IdentityCenter, Kind, Owner, describe, tags};
-use tracing::{info, warn};
-
-/// Create (or a replacement): where a pending step stands. Everything else is read back from SageMaker.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum CreateProgress {
-    /// The profile exists (perhaps not visible yet, see [`studio::visibility`]); waiting for InService.
-    Creating { created_at: CreatedAt },
-    /// The created profile failed: deleting it, then answering FAILED with `reason`.
-    RemovingFailed { reason: String },
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum UpdateProgress {
-    /// The profile moved or was renamed: a new one is being created.
-    Replacing(CreateProgress),
-    /// UpdateUserProfile accepted; waiting for InService.
-    Updating,
-}
+use studio::{AwsError, AwsResult, IdentityCenter, Owner, describe};
+use tracing::info;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum DeleteProgress {
@@ -83,11 +65,7 @@ impl CustomResource for UserProfile {
     }
 
     async fn create(&self, step: &Step, properties: &Properties, progress: Option<CreateProgress>) -> StepResult<CreateProgress> {
-        match progress {
-            None => self.start_create(step, properties).await,
-            Some(CreateProgress::Creating { created_at }) => self.wait_created(properties, created_at).await,
-            Some(CreateProgress::RemovingFailed { reason }) => self.wait_removed(properties, reason).await,
-        }
+        self.lifecycle(&properties.domain_id, &properties.user_profile_name).create_step(progress, self.start_create(step, properties)).await
     }
 
     async fn update(
@@ -98,11 +76,10 @@ impl CustomResource for UserProfile {
         old: Option<&Properties>,
         progress: Option<UpdateProgress>,
     ) -> StepResult<UpdateProgress> {
-        match progress {
-            None => self.start_update(step, physical_id, properties, old).await,
-            Some(UpdateProgress::Replacing(progress)) => self.replace(step, properties, Some(progress)).await,
-            Some(UpdateProgress::Updating) => self.wait_updated(physical_id, properties, old).await,
-        }
+        properties.validate()?;
+        let tags = TagChange::new(properties.tag_pairs()?, old.map(Properties::tag_pairs));
+        let start = self.start_update(step, physical_id, properties, old, &tags);
+        self.lifecycle(&properties.domain_id, &properties.user_profile_name).update_step(physical_id, progress, &tags, start).await
     }
 
     async fn delete(&self, step: &Step, physical_id: &str, properties: &Properties, progress: Option<DeleteProgress>) -> StepResult<DeleteProgress> {
@@ -110,23 +87,16 @@ impl CustomResource for UserProfile {
             return Ok(Done::new(physical_id).into());
         };
         let domain = key.domain_id.as_str();
+        let first_step = progress.is_none();
         let Some(profile) = describe::user_profile(&self.sagemaker, domain, &key.name).await? else {
-            let done = Done::new(physical_id);
-            return Ok(match progress {
-                None => done.reason(format!("user profile {} in domain {domain} was already gone", key.name)),
-                Some(_) => done,
-            }
-            .into());
+            return Ok(self.lifecycle(domain, &key.name).gone(physical_id, first_step).into());
         };
         let name = profile.user_profile_name().unwrap_or(&key.name).to_string();
-        let first_step = progress.is_none();
         let mut tags_of_first_step = Vec::new();
         if first_step {
-            let tags = tags::list(&self.sagemaker, physical_id).await?;
-            tags_of_first_step.clone_from(&tags);
-            if let Err(not_ours) = Owner::from(step.request()).guard(&tags, format!("user profile {name} in domain {domain}")) {
-                warn!(UserProfileArn = physical_id, "not owned by this stack resource; leaving it alone");
-                return Ok(Done::new(physical_id).reason(not_ours.on_delete()).into());
+            match self.lifecycle(domain, &name).guard_delete(step.request(), physical_id).await? {
+                Ok(tags) => tags_of_first_step = tags,
+                Err(retained) => return Ok(retained.into()),
             }
         }
         let teardown = Teardown { sagemaker: &self.sagemaker, domain_id: domain, retry_failed_delete: first_step, listed_apps: None };
@@ -165,6 +135,11 @@ impl CustomResource for UserProfile {
 }
 
 impl UserProfile {
+    fn lifecycle<'a>(&'a self, domain_id: &'a str, name: &'a str) -> Lifecycle<'a, DescribeUserProfileOutput> {
+        // The Data is every child's: see [`studio::child::data`].
+        Lifecycle { sagemaker: &self.sagemaker, domain_id, name, done: child::data }
+    }
+
     /// Checks the SSO members against the domain, then creates: SageMaker refuses a taken name,
     /// and only then is it worth the calls that tell whose it is.
     async fn start_create(&self, request: &Request, properties: &Properties) -> StepResult<CreateProgress> {
@@ -193,114 +168,26 @@ impl UserProfile {
             .set_tags(Some(tags))
             .send()
             .await
-            .aws("CreateUserProfile");
-        match created {
-            Ok(output) => {
-                info!(UserProfileArn = output.user_profile_arn(), "creating the user profile");
-                if let Some(user) = sso_user.filter(|u| !u.assigned) {
-                    let arn = output.user_profile_arn().unwrap_or_default();
-                    self.identity_center
-                        .assign(&user.application_arn, PrincipalType::User, &user.user_id)
-                        .await
-                        .map_err(|e| Error::from(e).for_resource(arn))?;
-                }
-                let pending = Pending::new(CreateProgress::Creating { created_at: CreatedAt::now() }, becoming_in_service(name));
-                Ok(match output.user_profile_arn() {
-                    Some(arn) => pending.resource(arn),
-                    None => pending,
-                }
-                .into())
-            }
-            // Perhaps the name is taken, by an earlier delivery of this request or by someone
-            // else (SageMaker says ResourceInUse; any refusal is checked).
-            Err(e) => self.take_over_existing(request, properties, e).await,
+            .aws("CreateUserProfile")
+            .map(|created| created.user_profile_arn);
+        if let (Ok(arn), Some(user)) = (&created, sso_user.filter(|u| !u.assigned)) {
+            let arn = arn.as_deref().unwrap_or_default();
+            self.identity_center.assign(&user.application_arn, PrincipalType::User, &user.user_id).await.map_err(|e| Error::from(e).for_resource(arn))?;
         }
+        // Refused: perhaps the name is taken, by an earlier delivery of this request or by
+        // someone else (SageMaker says ResourceInUse; any refusal is checked).
+        self.lifecycle(domain, name).created_by(request, created).await
     }
 
-    /// CreateUserProfile refused: carry on with the user profile of that name if this resource made it.
-    async fn take_over_existing(&self, request: &Request, properties: &Properties, refusal: AwsError) -> StepResult<CreateProgress> {
-        let (domain, name) = (&properties.domain_id, &properties.user_profile_name);
-        let existing = describe::user_profile(&self.sagemaker, domain, name).await;
-        let what = format!("user profile {name}");
-        let existing =
-            adopt_existing(&self.sagemaker, request, refusal, existing, |s| s.user_profile_arn(), name_taken("UserProfileName", &what, domain)).await?;
-        info!(UserProfileArn = existing.user_profile_arn(), "the user profile exists already and belongs to this resource");
-        self.created(properties, existing).await
-    }
-
-    /// A look at the profile CreateUserProfile accepted. Errors need no id here: the Pending
-    /// that brought us here named the profile, and the core reports it with any error.
-    async fn wait_created(&self, properties: &Properties, created_at: CreatedAt) -> StepResult<CreateProgress> {
-        let (domain, name) = (&properties.domain_id, &properties.user_profile_name);
-        match describe::user_profile(&self.sagemaker, domain, name).await? {
-            Some(profile) => self.created(properties, profile).await,
-            None if created_at.may_be_invisible() => {
-                Ok(Pending::new(CreateProgress::Creating { created_at }, not_visible_yet(&format!("user profile {name}"))).into())
-            }
-            None => Err(Error::new(never_became_visible(&format!("user profile {name} in domain {domain}")))),
-        }
-    }
-
-    /// A step of waiting for a profile this resource created.
-    async fn created(&self, properties: &Properties, profile: DescribeUserProfileOutput) -> StepResult<CreateProgress> {
-        let name = &properties.user_profile_name;
-        let arn = profile_arn(&profile)?;
-        match profile.status() {
-            Some(UserProfileStatus::InService | UserProfileStatus::UpdateFailed) => Ok(done(&arn, &profile).into()),
-            Some(UserProfileStatus::Pending | UserProfileStatus::Updating) | None => {
-                Ok(Pending::new(CreateProgress::Creating { created_at: CreatedAt::now() }, becoming_in_service(name)).resource(arn).into())
-            }
-            Some(UserProfileStatus::Failed) => {
-                let reason = format!("user profile {name} failed: {}", profile.failure_reason().unwrap_or("no FailureReason given"));
-                self.remove_failed(properties, &arn, reason).await
-            }
-            Some(other) => Err(Error::new(format!("user profile {name} is {} instead of becoming InService", other.as_str())).for_resource(arn)),
-        }
-    }
-
-    /// A failed profile still takes its name: delete it before answering FAILED.
-    async fn remove_failed(&self, properties: &Properties, arn: &str, reason: String) -> StepResult<CreateProgress> {
-        let (domain, name) = (&properties.domain_id, &properties.user_profile_name);
-        match self.sagemaker.delete_user_profile().domain_id(domain).user_profile_name(name).send().await.aws("DeleteUserProfile") {
-            Ok(_) => Ok(Pending::new(CreateProgress::RemovingFailed { reason }, format!("failed user profile {name} to be deleted")).resource(arn).into()),
-            Err(e) if e.is(Kind::NotFound) => Err(Error::new(format!("{reason} (the failed user profile was deleted)"))),
-            Err(e) if e.is(Kind::InUse) => {
-                Ok(Pending::new(CreateProgress::RemovingFailed { reason }, format!("failed user profile {name} to be deleted")).resource(arn).into())
-            }
-            Err(e) => Err(Error::new(format!("{reason}; deleting the failed user profile failed too: {e}")).for_resource(arn)),
-        }
-    }
-
-    async fn wait_removed(&self, properties: &Properties, reason: String) -> StepResult<CreateProgress> {
-        let (domain, name) = (&properties.domain_id, &properties.user_profile_name);
-        let Some(profile) = describe::user_profile(&self.sagemaker, domain, name).await? else {
-            return Err(Error::new(format!("{reason} (the failed user profile was deleted)")));
-        };
-        let arn = profile_arn(&profile)?;
-        match profile.status() {
-            Some(UserProfileStatus::Deleting) => {
-                Ok(Pending::new(CreateProgress::RemovingFailed { reason }, format!("failed user profile {name} to be deleted")).resource(arn).into())
-            }
-            Some(UserProfileStatus::DeleteFailed) => {
-                let why = profile.failure_reason().unwrap_or("no FailureReason given");
-                Err(Error::new(format!("{reason}; deleting the failed user profile failed too: {why}")).for_resource(arn))
-            }
-            _ => self.remove_failed(properties, &arn, reason).await,
-        }
-    }
-
-    /// Profiles cannot move or be renamed: a new one is made; CloudFormation deletes the old one afterwards.
-    async fn replace(&self, step: &Step, properties: &Properties, progress: Option<CreateProgress>) -> StepResult<UpdateProgress> {
-        let outcome = match progress {
-            None => self.start_create(step, properties).await?,
-            Some(CreateProgress::Creating { created_at }) => self.wait_created(properties, created_at).await?,
-            Some(CreateProgress::RemovingFailed { reason }) => self.wait_removed(properties, reason).await?,
-        };
-        Ok(outcome.map_progress(UpdateProgress::Replacing))
-    }
-
-    async fn start_update(&self, step: &Step, physical_id: &str, properties: &Properties, old: Option<&Properties>) -> StepResult<UpdateProgress> {
-        properties.validate()?;
+    /// `properties` validated.
+    async fn start_update(
+        &self,
+        step: &Step,
+        physical_id: &str,
+        properties: &Properties,
+        old: Option<&Properties>,
+        tags: &TagChange,
+    ) -> StepResult<UpdateProgress> {
         let Some(current) = ChildKey::user_profile(physical_id) else {
             return Err(Error::new(format!("PhysicalResourceId {physical_id:?} is not a user profile ARN")));
         };
@@ -308,14 +195,13 @@ impl UserProfile {
         if !current.is(domain, name) {
             // Profiles cannot move or be renamed: make the new one; CloudFormation deletes the old one afterwards.
             info!(from = physical_id, DomainId = %domain, UserProfileName = %name, "replacing the user profile");
-            return self.replace(step, properties, None).await;
+            return Ok(self.start_create(step, properties).await?.map_progress(UpdateProgress::Replacing));
         }
         let Some(profile) = describe::user_profile(&self.sagemaker, domain, name).await? else {
             return Err(Error::new(format!("user profile {name} no longer exists in domain {domain}; it was deleted outside CloudFormation")));
         };
-        Owner::from(step.request())
-            .guard(&tags::list(&self.sagemaker, physical_id).await?, format!("user profile {name} in domain {domain}"))
-            .map_err(|e| Error::new(e.on_update()))?;
+        let lifecycle = self.lifecycle(domain, name);
+        lifecycle.guard_update(step.request(), physical_id).await?;
         let identity = (profile.single_sign_on_user_identifier(), profile.single_sign_on_user_value());
         if identity != properties.sso_identity() {
             properties.check_auth_mode(&auth_mode(domain, &self.domain(domain).await?)?)?;
@@ -327,61 +213,12 @@ impl UserProfile {
 
         let settings_changed = old.is_none_or(|old| old.user_settings != properties.user_settings);
         match &properties.user_settings {
-            Some(settings) if settings_changed => self.update_settings(&profile, name, settings).await,
-            _ => self.finish_update(physical_id, properties, old, profile).await,
-        }
-    }
-
-    async fn update_settings(&self, profile: &DescribeUserProfileOutput, name: &str, settings: &UserSettings) -> StepResult<UpdateProgress> {
-        if let Some(status @ (UserProfileStatus::Pending | UserProfileStatus::Updating | UserProfileStatus::Deleting)) = profile.status() {
-            return Err(Error::new(format!("user profile {name} is {}; updating it once that is over", status.as_str())).retry_later());
-        }
-        let updated = self
-            .sagemaker
-            .update_user_profile()
-            .set_domain_id(profile.domain_id().map(str::to_string))
-            .user_profile_name(name)
-            .user_settings(settings.clone())
-            .send()
-            .await
-            .aws("UpdateUserProfile");
-        match updated {
-            Ok(_) => Ok(Pending::new(UpdateProgress::Updating, format!("user profile {name} to finish updating")).into()),
-            Err(e) if e.is(Kind::InUse) => Err(Error::from(e).retry_later()),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    async fn wait_updated(&self, physical_id: &str, properties: &Properties, old: Option<&Properties>) -> StepResult<UpdateProgress> {
-        let (domain, name) = (&properties.domain_id, &properties.user_profile_name);
-        let Some(profile) = describe::user_profile(&self.sagemaker, domain, name).await? else {
-            return Err(Error::new(format!("user profile {name} disappeared from domain {domain} while being updated")));
-        };
-        match profile.status() {
-            Some(UserProfileStatus::InService) => self.finish_update(physical_id, properties, old, profile).await,
-            Some(UserProfileStatus::Pending | UserProfileStatus::Updating) | None => {
-                Ok(Pending::new(UpdateProgress::Updating, format!("user profile {name} to finish updating")).into())
+            Some(settings) if settings_changed => {
+                let update = self.sagemaker.update_user_profile().domain_id(domain).user_profile_name(name).user_settings(settings.0.clone()).send();
+                lifecycle.send_update(&profile, async { update.await.aws("UpdateUserProfile") }).await
             }
-            Some(UserProfileStatus::UpdateFailed) => {
-                let reason = profile.failure_reason().unwrap_or("no FailureReason given");
-                Err(Error::new(format!("user profile {name} failed to update: {reason}")))
-            }
-            Some(other) => Err(Error::new(format!("user profile {name} is {} instead of finishing its update", other.as_str()))),
+            _ => lifecycle.finish_update(physical_id, profile, tags).await,
         }
-    }
-
-    /// Tags last: they change in place, whatever else changed.
-    async fn finish_update(
-        &self,
-        physical_id: &str,
-        properties: &Properties,
-        old: Option<&Properties>,
-        profile: DescribeUserProfileOutput,
-    ) -> StepResult<UpdateProgress> {
-        let arn = profile_arn(&profile)?;
-        let old_tags = old.and_then(|old| old.tag_pairs().ok()).unwrap_or_default();
-        tags::sync(&self.sagemaker, &arn, &properties.tag_pairs()?, &old_tags).await?;
-        Ok(done(physical_id, &profile).into())
     }
 
     async fn domain(&self, domain_id: &str) -> Result<DescribeDomainOutput, Error> {
@@ -430,26 +267,6 @@ impl UserProfile {
 
 fn auth_mode(domain_id: &str, domain: &DescribeDomainOutput) -> Result<AuthMode, Error> {
     domain.auth_mode().cloned().ok_or_else(|| Error::new(format!("DescribeDomain {domain_id} returned no AuthMode")))
-}
-
-fn profile_arn(profile: &DescribeUserProfileOutput) -> Result<String, Error> {
-    profile.user_profile_arn().map(str::to_string).ok_or_else(|| Error::new("DescribeUserProfile returned no UserProfileArn"))
-}
-
-/// SUCCESS with the attributes Fn::GetAtt reads.
-fn done(physical_id: &str, profile: &DescribeUserProfileOutput) -> Done {
-    let mut done = Done::new(physical_id)
-        .with("UserProfileArn", profile.user_profile_arn().unwrap_or(physical_id))
-        .with("UserProfileName", profile.user_profile_name().unwrap_or_default())
-        .with("DomainId", profile.domain_id().unwrap_or_default());
-    if let Some(uid) = profile.home_efs_file_system_uid() {
-        done = done.with("HomeEfsFileSystemUid", uid);
-    }
-    done
-}
-
-fn becoming_in_service(name: &str) -> String {
-    format!("user profile {name} to become InService")
 }
 
 /// DeleteUserProfile refused with nothing left that the profile's Delete could remove.

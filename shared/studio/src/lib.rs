@@ -1,12 +1,14 @@
 //! The Studio layer: what the functions do with SageMaker (and S3), written once.
 //!
 //! Clients, AWS errors classified by kind, describe-or-absent, tags and their one sync
-//! policy, teardown of apps and spaces, the ownership guard, ARNs, names and enums. It knows
-//! nothing of the CloudFormation protocol: [`into_core`] is the one place where its errors
-//! become the core's step errors and a request names an owner.
+//! policy, teardown of apps and spaces, the ownership guard, ARNs, names and enums, and the
+//! one lifecycle of a domain's children (user profiles, spaces). It knows nothing of the
+//! CloudFormation protocol: [`into_core`] is where its errors become the core's step errors
+//! and a request names an owner, and [`child`] answers in the core's step types.
 
 pub mod api;
 pub mod arn;
+pub mod child;
 pub mod clients;
 pub mod describe;
 pub mod ec2;

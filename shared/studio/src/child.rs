@@ -1,0 +1,673 @@
+//! A domain's children, user profiles and spaces: one lifecycle for both.
+//!
+//! SageMaker gives the two the same life (Pending -> InService, Updating, Failed, Deleting,
+//! and the same failure states), so the steps of it are written once here, over [`Child`]:
+//! wait for InService after a Create (not-found first meaning "not visible yet", see
+//! [`crate::visibility`]), remove a Failed one before answering FAILED, carry on with one an
+//! earlier delivery made, wait for an update, replace. What is a function's own stays there:
+//! properties, the Create and Update calls, the Data it reports, its Delete rules.
+//!
+//! Like [`crate::into_core`], this module speaks the core's step types (Outcome, Pending, Done).
+
+use crate::error::{AwsError, AwsResult, Kind};
+use crate::into_core::adopt_existing;
+use crate::ownership::{Owner, name_taken};
+use crate::visibility::{CreatedAt, never_became_visible, not_visible_yet};
+use crate::{describe, tags};
+use aws_sdk_sagemaker::Client;
+use aws_sdk_sagemaker::operation::describe_space::DescribeSpaceOutput;
+use aws_sdk_sagemaker::operation::describe_user_profile::DescribeUserProfileOutput;
+use custom_resource::{Done, Error, Outcome, Pending, Request, StepResult};
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+use tracing::{info, warn};
+
+/// Create (or a replacement): where a pending step stands. Everything else is read back from SageMaker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum CreateProgress {
+    /// Created (perhaps not visible yet, see [`crate::visibility`]); waiting for InService.
+    Creating { created_at: CreatedAt },
+    /// The created child failed: deleting it, then answering FAILED with `reason`.
+    RemovingFailed { reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum UpdateProgress {
+    /// What identifies the child changed: a new one is being created (CloudFormation deletes
+    /// the old one afterwards).
+    Replacing(CreateProgress),
+    /// The Update call was accepted; waiting for InService.
+    Updating,
+}
+
+/// The status of a user profile or a space (UserProfileStatus and SpaceStatus have the same members).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    Pending,
+    InService,
+    Updating,
+    UpdateFailed,
+    Failed,
+    Deleting,
+    DeleteFailed,
+    /// A status this code does not know yet, as SageMaker spells it.
+    Other(String),
+}
+
+impl Status {
+    /// From SageMaker's spelling (the SDK enums' `as_str`).
+    pub fn of(status: &str) -> Self {
+        match status {
+            "Pending" => Self::Pending,
+            "InService" => Self::InService,
+            "Updating" => Self::Updating,
+            "Update_Failed" => Self::UpdateFailed,
+            "Failed" => Self::Failed,
+            "Deleting" => Self::Deleting,
+            "Delete_Failed" => Self::DeleteFailed,
+            other => Self::Other(other.to_string()),
+        }
+    }
+
+    /// SageMaker's spelling, as the Reasons show it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Pending => "Pending",
+            Self::InService => "InService",
+            Self::Updating => "Updating",
+            Self::UpdateFailed => "Update_Failed",
+            Self::Failed => "Failed",
+            Self::Deleting => "Deleting",
+            Self::DeleteFailed => "Delete_Failed",
+            Self::Other(other) => other,
+        }
+    }
+}
+
+/// What the lifecycle needs of a child: implemented by its Describe output.
+pub trait Child: Sized + Send + Sync + 'static {
+    /// "user profile", "space": how Reasons name it.
+    const KIND: &'static str;
+    /// The Describe operation and its ARN member, for a Reason when the member is missing.
+    const DESCRIBE: &'static str;
+    const ARN_MEMBER: &'static str;
+    /// The member naming it in the Create call, named when the name is taken.
+    const NAME_MEMBER: &'static str;
+
+    /// None when absent (see [`crate::describe`]).
+    fn describe(sagemaker: &Client, domain_id: &str, name: &str) -> impl Future<Output = Result<Option<Self>, AwsError>> + Send;
+    fn delete(sagemaker: &Client, domain_id: &str, name: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+    fn arn(&self) -> Option<&str>;
+    fn name(&self) -> Option<&str>;
+    fn domain(&self) -> Option<&str>;
+    fn home_efs_uid(&self) -> Option<&str>;
+    fn state(&self) -> Option<Status>;
+    /// SageMaker's FailureReason, or a word saying it gave none.
+    fn failure(&self) -> &str;
+}
+
+const NO_FAILURE_REASON: &str = "no FailureReason given";
+
+/// The members both Describe outputs name alike (they share no SDK trait).
+macro_rules! alike {
+    () => {
+        fn domain(&self) -> Option<&str> {
+            self.domain_id()
+        }
+
+        fn home_efs_uid(&self) -> Option<&str> {
+            self.home_efs_file_system_uid()
+        }
+
+        fn state(&self) -> Option<Status> {
+            self.status().map(|s| Status::of(s.as_str()))
+        }
+
+        fn failure(&self) -> &str {
+            self.failure_reason().unwrap_or(NO_FAILURE_REASON)
+        }
+    };
+}
+
+impl Child for DescribeUserProfileOutput {
+    const KIND: &'static str = "user profile";
+    const DESCRIBE: &'static str = "DescribeUserProfile";
+    const ARN_MEMBER: &'static str = "UserProfileArn";
+    const NAME_MEMBER: &'static str = "UserProfileName";
+
+    async fn describe(sagemaker: &Client, domain_id: &str, name: &str) -> Result<Option<Self>, AwsError> {
+        describe::user_profile(sagemaker, domain_id, name).await
+    }
+
+    async fn delete(sagemaker: &Client, domain_id: &str, name: &str) -> Result<(), AwsError> {
+        sagemaker.delete_user_profile().domain_id(domain_id).user_profile_name(name).send().await.aws("DeleteUserProfile").map(|_| ())
+    }
+
+    fn arn(&self) -> Option<&str> {
+        self.user_profile_arn()
+    }
+
+    fn name(&self) -> Option<&str> {
+        self.user_profile_name()
+    }
+
+    alike!();
+}
+
+impl Child for DescribeSpaceOutput {
+    const KIND: &'static str = "space";
+    const DESCRIBE: &'static str = "DescribeSpace";
+    const ARN_MEMBER: &'static str = "SpaceArn";
+    const NAME_MEMBER: &'static str = "SpaceName";
+
+    async fn describe(sagemaker: &Client, domain_id: &str, name: &str) -> Result<Option<Self>, AwsError> {
+        describe::space(sagemaker, domain_id, name).await
+    }
+
+    async fn delete(sagemaker: &Client, domain_id: &str, name: &str) -> Result<(), AwsError> {
+        sagemaker.delete_space().domain_id(domain_id).space_name(name).send().await.aws("DeleteSpace").map(|_| ())
+    }
+
+    fn arn(&self) -> Option<&str> {
+        self.space_arn()
+    }
+
+    fn name(&self) -> Option<&str> {
+        self.space_name()
+    }
+
+    alike!();
+}
+
+/// SUCCESS with the Data every child reports: its ARN and name (under the API's member
+/// names), DomainId, and HomeEfsFileSystemUid when SageMaker reports one.
+pub fn data<C: Child>(physical_id: &str, child: &C) -> Done {
+    let done = Done::new(physical_id)
+        .with(C::ARN_MEMBER, child.arn().unwrap_or(physical_id))
+        .with(C::NAME_MEMBER, child.name().unwrap_or_default())
+        .with("DomainId", child.domain().unwrap_or_default());
+    match child.home_efs_uid() {
+        Some(uid) => done.with("HomeEfsFileSystemUid", uid),
+        None => done,
+    }
+}
+
+/// The tags an Update syncs: the template's, and the old template's (only those are removed).
+#[derive(Debug, Clone, Default)]
+pub struct TagChange {
+    pub new: Vec<(String, String)>,
+    pub old: Vec<(String, String)>,
+}
+
+impl TagChange {
+    /// `old` is None when the old template's tags no longer parse: then none is removed.
+    pub fn new<E>(new: Vec<(String, String)>, old: Option<Result<Vec<(String, String)>, E>>) -> Self {
+        Self { new, old: old.and_then(Result::ok).unwrap_or_default() }
+    }
+}
+
+/// The steps of one child, named by its domain and name.
+pub struct Lifecycle<'a, C> {
+    pub sagemaker: &'a Client,
+    pub domain_id: &'a str,
+    pub name: &'a str,
+    /// SUCCESS with the attributes Fn::GetAtt reads, for a PhysicalResourceId: [`data`], and
+    /// whatever else the function reports.
+    pub done: fn(&str, &C) -> Done,
+}
+
+impl<C: Child> Lifecycle<'_, C> {
+    /// "space x".
+    pub fn label(&self) -> String {
+        format!("{} {}", C::KIND, self.name)
+    }
+
+    /// "space x in domain d-y".
+    pub fn label_in_domain(&self) -> String {
+        format!("{} {} in domain {}", C::KIND, self.name, self.domain_id)
+    }
+
+    fn arn_of(&self, child: &C) -> Result<String, Error> {
+        child.arn().map(str::to_string).ok_or_else(|| Error::new(format!("{} returned no {}", C::DESCRIBE, C::ARN_MEMBER)))
+    }
+
+    /// A Create's step: the function's first one (`start`: its checks and the Create call), or a later one.
+    pub async fn create_step(&self, progress: Option<CreateProgress>, start: impl Future<Output = StepResult<CreateProgress>>) -> StepResult<CreateProgress> {
+        match progress {
+            None => start.await,
+            Some(progress) => self.resume_create(progress).await,
+        }
+    }
+
+    /// An Update's step: the function's first one (`start`: its checks, then a replacement,
+    /// [`Self::send_update`] or [`Self::finish_update`]), or a later one.
+    pub async fn update_step(
+        &self,
+        physical_id: &str,
+        progress: Option<UpdateProgress>,
+        tags: &TagChange,
+        start: impl Future<Output = StepResult<UpdateProgress>>,
+    ) -> StepResult<UpdateProgress> {
+        match progress {
+            None => start.await,
+            Some(UpdateProgress::Replacing(progress)) => Ok(self.resume_create(progress).await?.map_progress(UpdateProgress::Replacing)),
+            Some(UpdateProgress::Updating) => self.wait_updated(physical_id, tags).await,
+        }
+    }
+
+    /// The answer to the function's Create call (the new child's ARN, or the refusal): wait
+    /// for InService; refused, perhaps because the name is taken (by an earlier delivery of
+    /// this request, or by someone else), carry on with the child of that name if this stack
+    /// resource made it.
+    pub async fn created_by(&self, request: &Request, answer: Result<Option<String>, AwsError>) -> StepResult<CreateProgress> {
+        match answer {
+            Ok(arn) => Ok(self.creating(arn.as_deref())),
+            Err(refusal) => self.adopt(request, refusal).await,
+        }
+    }
+
+    /// The Pending after the Create call was accepted (`arn` from its answer).
+    fn creating(&self, arn: Option<&str>) -> Outcome<CreateProgress> {
+        info!(arn, "creating the {}", C::KIND);
+        let pending = self.becoming_in_service(CreatedAt::now());
+        match arn {
+            Some(arn) => pending.resource(arn),
+            None => pending,
+        }
+        .into()
+    }
+
+    fn becoming_in_service(&self, created_at: CreatedAt) -> Pending<CreateProgress> {
+        Pending::new(CreateProgress::Creating { created_at }, format!("{} to become InService", self.label()))
+    }
+
+    /// The Create call was refused: carry on with the child of that name if this stack
+    /// resource made it (an earlier delivery of this request), else the name is taken.
+    async fn adopt(&self, request: &Request, refusal: AwsError) -> StepResult<CreateProgress> {
+        let existing = C::describe(self.sagemaker, self.domain_id, self.name).await;
+        let taken = name_taken(C::NAME_MEMBER, &self.label(), self.domain_id);
+        let existing = adopt_existing(self.sagemaker, request, refusal, existing, C::arn, taken).await?;
+        info!(arn = existing.arn(), "the {} exists already and belongs to this resource", C::KIND);
+        self.created(existing).await
+    }
+
+    /// A later step of a Create.
+    async fn resume_create(&self, progress: CreateProgress) -> StepResult<CreateProgress> {
+        match progress {
+            CreateProgress::Creating { created_at } => self.wait_created(created_at).await,
+            CreateProgress::RemovingFailed { reason } => self.wait_removed(reason).await,
+        }
+    }
+
+    /// A look at the child the Create call accepted. Errors need no id here: the Pending that
+    /// brought us here named it, and the core reports it with any error.
+    async fn wait_created(&self, created_at: CreatedAt) -> StepResult<CreateProgress> {
+        match C::describe(self.sagemaker, self.domain_id, self.name).await? {
+            Some(child) => self.created(child).await,
+            None if created_at.may_be_invisible() => Ok(Pending::new(CreateProgress::Creating { created_at }, not_visible_yet(&self.label())).into()),
+            None => Err(Error::new(never_became_visible(&self.label_in_domain()))),
+        }
+    }
+
+    /// A step of waiting for a child this resource created.
+    async fn created(&self, child: C) -> StepResult<CreateProgress> {
+        let arn = self.arn_of(&child)?;
+        match child.state() {
+            Some(Status::InService | Status::UpdateFailed) => Ok((self.done)(&arn, &child).into()),
+            Some(Status::Pending | Status::Updating) | None => Ok(self.becoming_in_service(CreatedAt::now()).resource(arn).into()),
+            Some(Status::Failed) => {
+                let reason = format!("{} failed: {}", self.label(), child.failure());
+                self.remove_failed(&arn, reason).await
+            }
+            Some(other) => Err(Error::new(format!("{} is {} instead of becoming InService", self.label(), other.as_str())).for_resource(arn)),
+        }
+    }
+
+    fn removing_failed(&self, arn: &str, reason: String) -> Outcome<CreateProgress> {
+        Pending::new(CreateProgress::RemovingFailed { reason }, format!("failed {} to be deleted", self.label())).resource(arn).into()
+    }
+
+    /// A failed child still takes its name: delete it before answering FAILED.
+    async fn remove_failed(&self, arn: &str, reason: String) -> StepResult<CreateProgress> {
+        match C::delete(self.sagemaker, self.domain_id, self.name).await {
+            Ok(()) => Ok(self.removing_failed(arn, reason)),
+            Err(e) if e.is(Kind::NotFound) => Err(Error::new(format!("{reason} (the failed {} was deleted)", C::KIND))),
+            Err(e) if e.is(Kind::InUse) => Ok(self.removing_failed(arn, reason)),
+            Err(e) => Err(Error::new(format!("{reason}; deleting the failed {} failed too: {e}", C::KIND)).for_resource(arn)),
+        }
+    }
+
+    async fn wait_removed(&self, reason: String) -> StepResult<CreateProgress> {
+        let Some(child) = C::describe(self.sagemaker, self.domain_id, self.name).await? else {
+            return Err(Error::new(format!("{reason} (the failed {} was deleted)", C::KIND)));
+        };
+        let arn = self.arn_of(&child)?;
+        match child.state() {
+            Some(Status::Deleting) => Ok(self.removing_failed(&arn, reason)),
+            Some(Status::DeleteFailed) => {
+                Err(Error::new(format!("{reason}; deleting the failed {} failed too: {}", C::KIND, child.failure())).for_resource(arn))
+            }
+            _ => self.remove_failed(&arn, reason).await,
+        }
+    }
+
+    /// The ownership guard on Update: FAILED, changing nothing, when the child is not ours.
+    pub async fn guard_update(&self, request: &Request, arn: &str) -> Result<(), Error> {
+        let tags = tags::list(self.sagemaker, arn).await?;
+        Owner::from(request).guard(&tags, self.label_in_domain()).map_err(|e| Error::new(e.on_update()))
+    }
+
+    /// The ownership guard on Delete: Ok with the child's tags when it is ours, Err with the
+    /// SUCCESS that leaves it alone when it is not.
+    pub async fn guard_delete(&self, request: &Request, arn: &str) -> Result<Result<Vec<(String, String)>, Done>, Error> {
+        let tags = tags::list(self.sagemaker, arn).await?;
+        Ok(match Owner::from(request).guard(&tags, self.label_in_domain()) {
+            Ok(()) => Ok(tags),
+            Err(not_ours) => {
+                warn!(arn, "not owned by this stack resource; leaving it alone");
+                Err(Done::new(arn).reason(not_ours.on_delete()))
+            }
+        })
+    }
+
+    /// The SUCCESS of a Delete that found nothing: said on the first step only (a later one
+    /// found it gone because it deleted it).
+    pub fn gone(&self, physical_id: &str, first_step: bool) -> Done {
+        let done = Done::new(physical_id);
+        if first_step { done.reason(format!("{} was already gone", self.label_in_domain())) } else { done }
+    }
+
+    /// The Update call (`update`, only run when the child can take it), then wait for InService.
+    pub async fn send_update<T>(&self, child: &C, update: impl Future<Output = Result<T, AwsError>>) -> StepResult<UpdateProgress> {
+        if let Some(status @ (Status::Pending | Status::Updating | Status::Deleting)) = child.state() {
+            return Err(Error::new(format!("{} is {}; updating it once that is over", self.label(), status.as_str())).retry_later());
+        }
+        match update.await {
+            Ok(_) => Ok(self.finishing_update()),
+            Err(e) if e.is(Kind::InUse) => Err(Error::from(e).retry_later()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn finishing_update(&self) -> Outcome<UpdateProgress> {
+        Pending::new(UpdateProgress::Updating, format!("{} to finish updating", self.label())).into()
+    }
+
+    async fn wait_updated(&self, physical_id: &str, tags: &TagChange) -> StepResult<UpdateProgress> {
+        let Some(child) = C::describe(self.sagemaker, self.domain_id, self.name).await? else {
+            return Err(Error::new(format!("{} disappeared from domain {} while being updated", self.label(), self.domain_id)));
+        };
+        match child.state() {
+            Some(Status::InService) => self.finish_update(physical_id, child, tags).await,
+            Some(Status::Pending | Status::Updating) | None => Ok(self.finishing_update()),
+            Some(Status::UpdateFailed) => Err(Error::new(format!("{} failed to update: {}", self.label(), child.failure()))),
+            Some(other) => Err(Error::new(format!("{} is {} instead of finishing its update", self.label(), other.as_str()))),
+        }
+    }
+
+    /// Tags last: they change in place, whatever else changed.
+    pub async fn finish_update(&self, physical_id: &str, child: C, tags: &TagChange) -> StepResult<UpdateProgress> {
+        let arn = self.arn_of(&child)?;
+        tags::sync(self.sagemaker, &arn, &tags.new, &tags.old).await?;
+        Ok((self.done)(physical_id, &child).into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_sagemaker::types::{SpaceStatus, UserProfileStatus};
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+
+    #[test]
+    fn both_status_enums_map_onto_one_and_back() {
+        for status in UserProfileStatus::values().iter().chain(SpaceStatus::values()) {
+            let ours = Status::of(status);
+            assert!(!matches!(ours, Status::Other(_)), "{status} is not mapped");
+            assert_eq!(ours.as_str(), *status);
+        }
+        assert_eq!(Status::of("Hibernating"), Status::Other("Hibernating".into()));
+        assert_eq!(DescribeSpaceOutput::builder().status(SpaceStatus::UpdateFailed).build().state(), Some(Status::UpdateFailed));
+        assert_eq!(DescribeUserProfileOutput::builder().status(UserProfileStatus::DeleteFailed).build().state(), Some(Status::DeleteFailed));
+    }
+
+    /// A child whose Describe and Delete answers are scripted, one a call, per test thread.
+    #[derive(Debug, Clone)]
+    struct Fake {
+        status: Status,
+        failure: Option<&'static str>,
+    }
+
+    thread_local! {
+        static DESCRIBED: RefCell<VecDeque<Option<Fake>>> = const { RefCell::new(VecDeque::new()) };
+        static DELETES: RefCell<VecDeque<Result<(), AwsError>>> = const { RefCell::new(VecDeque::new()) };
+    }
+
+    const ARN: &str = "arn:aws:sagemaker:us-east-1:123456789012:space/d-abc123/team";
+
+    impl Child for Fake {
+        const KIND: &'static str = "space";
+        const DESCRIBE: &'static str = "DescribeSpace";
+        const ARN_MEMBER: &'static str = "SpaceArn";
+        const NAME_MEMBER: &'static str = "SpaceName";
+
+        async fn describe(_: &Client, _: &str, _: &str) -> Result<Option<Self>, AwsError> {
+            Ok(DESCRIBED.with(|d| d.borrow_mut().pop_front()).expect("a scripted Describe answer"))
+        }
+
+        async fn delete(_: &Client, _: &str, _: &str) -> Result<(), AwsError> {
+            DELETES.with(|d| d.borrow_mut().pop_front()).expect("a scripted Delete answer")
+        }
+
+        fn arn(&self) -> Option<&str> {
+            Some(ARN)
+        }
+
+        fn name(&self) -> Option<&str> {
+            Some("team")
+        }
+
+        fn domain(&self) -> Option<&str> {
+            Some("d-abc123")
+        }
+
+        fn home_efs_uid(&self) -> Option<&str> {
+            None
+        }
+
+        fn state(&self) -> Option<Status> {
+            Some(self.status.clone())
+        }
+
+        fn failure(&self) -> &str {
+            self.failure.unwrap_or(NO_FAILURE_REASON)
+        }
+    }
+
+    fn described(status: Status) -> Option<Fake> {
+        Some(Fake { status, failure: Some("no capacity") })
+    }
+
+    fn aws(kind: Kind, code: &str) -> AwsError {
+        AwsError { operation: "DeleteSpace", kind, code: Some(code.into()), message: None, detail: None }
+    }
+
+    fn script(describes: impl IntoIterator<Item = Option<Fake>>, deletes: impl IntoIterator<Item = Result<(), AwsError>>) {
+        DESCRIBED.with(|d| *d.borrow_mut() = describes.into_iter().collect());
+        DELETES.with(|d| *d.borrow_mut() = deletes.into_iter().collect());
+    }
+
+    fn unused() -> bool {
+        DESCRIBED.with(|d| d.borrow().is_empty()) && DELETES.with(|d| d.borrow().is_empty())
+    }
+
+    fn client() -> Client {
+        Client::from_conf(aws_sdk_sagemaker::Config::builder().behavior_version_latest().region(aws_sdk_sagemaker::config::Region::new("us-east-1")).build())
+    }
+
+    fn lifecycle(sagemaker: &Client) -> Lifecycle<'_, Fake> {
+        Lifecycle { sagemaker, domain_id: "d-abc123", name: "team", done: |id, _| Done::new(id).with("SpaceName", "team") }
+    }
+
+    fn pending<P>(outcome: Outcome<P>) -> Pending<P> {
+        match outcome {
+            Outcome::Pending(p) => p,
+            Outcome::Done(done) => panic!("expected Pending, got {done:?}"),
+        }
+    }
+
+    fn waiting() -> CreateProgress {
+        CreateProgress::Creating { created_at: CreatedAt::now() }
+    }
+
+    #[tokio::test]
+    async fn a_create_waits_for_in_service_and_reports_the_function_data() {
+        let sagemaker = client();
+        script([described(Status::Pending), described(Status::InService)], []);
+        let first = pending(lifecycle(&sagemaker).create_step(Some(waiting()), first_step()).await.unwrap());
+        assert_eq!((first.waiting_for.as_str(), first.physical_resource_id.as_deref()), ("space team to become InService", Some(ARN)));
+        let Outcome::Done(done) = lifecycle(&sagemaker).create_step(Some(first.progress), first_step()).await.unwrap() else { panic!("not done") };
+        assert_eq!((done.physical_resource_id.as_str(), done.data["SpaceName"].as_str()), (ARN, "team"));
+        assert!(unused());
+    }
+
+    #[test]
+    fn an_accepted_create_names_the_child_at_once() {
+        let sagemaker = client();
+        let created = pending(lifecycle(&sagemaker).creating(Some(ARN)));
+        assert!(matches!(created.progress, CreateProgress::Creating { created_at } if created_at.may_be_invisible()));
+        assert_eq!((created.waiting_for.as_str(), created.physical_resource_id.as_deref()), ("space team to become InService", Some(ARN)));
+    }
+
+    #[tokio::test]
+    async fn not_found_is_the_visibility_lag_only_within_it() {
+        let sagemaker = client();
+        script([None, None], []);
+        let lag = pending(lifecycle(&sagemaker).resume_create(waiting()).await.unwrap());
+        assert!(lag.waiting_for.starts_with("space team to become visible"), "{}", lag.waiting_for);
+        let long_ago = CreateProgress::Creating { created_at: CreatedAt(1) };
+        let e = lifecycle(&sagemaker).resume_create(long_ago).await.unwrap_err();
+        assert!(e.reason.starts_with("space team in domain d-abc123 was created but is still not found"), "{}", e.reason);
+        assert!(unused());
+    }
+
+    #[tokio::test]
+    async fn a_failed_child_is_deleted_before_failed_is_answered() {
+        let sagemaker = client();
+        script([described(Status::Failed), described(Status::Deleting), None], [Ok(())]);
+        let removing = pending(lifecycle(&sagemaker).resume_create(waiting()).await.unwrap());
+        assert_eq!(removing.progress, CreateProgress::RemovingFailed { reason: "space team failed: no capacity".into() });
+        assert_eq!((removing.waiting_for.as_str(), removing.physical_resource_id.as_deref()), ("failed space team to be deleted", Some(ARN)));
+        let still = pending(lifecycle(&sagemaker).resume_create(removing.progress).await.unwrap());
+        let e = lifecycle(&sagemaker).resume_create(still.progress).await.unwrap_err();
+        assert_eq!(e.reason, "space team failed: no capacity (the failed space was deleted)");
+        assert!(unused());
+    }
+
+    #[tokio::test]
+    async fn removing_a_failed_child_reports_what_went_wrong() {
+        let sagemaker = client();
+        let reason = || CreateProgress::RemovingFailed { reason: "space team failed: x".into() };
+        // Busy: tried again; refused otherwise: FAILED naming both, with the child's id.
+        script([described(Status::Failed), described(Status::Failed)], [Err(aws(Kind::InUse, "ResourceInUse")), Err(aws(Kind::Other, "AccessDenied"))]);
+        assert!(matches!(pending(lifecycle(&sagemaker).resume_create(reason()).await.unwrap()).progress, CreateProgress::RemovingFailed { .. }));
+        let e = lifecycle(&sagemaker).resume_create(reason()).await.unwrap_err();
+        assert_eq!(e.reason, "space team failed: x; deleting the failed space failed too: DeleteSpace: AccessDenied");
+        assert_eq!(e.physical_resource_id.as_deref(), Some(ARN));
+        // DeleteFailed: SageMaker's FailureReason.
+        script([described(Status::DeleteFailed)], []);
+        let e = lifecycle(&sagemaker).resume_create(reason()).await.unwrap_err();
+        assert_eq!(e.reason, "space team failed: x; deleting the failed space failed too: no capacity");
+        assert!(unused());
+    }
+
+    #[tokio::test]
+    async fn a_create_that_ends_elsewhere_fails_with_the_status() {
+        let sagemaker = client();
+        script([described(Status::Deleting)], []);
+        let e = lifecycle(&sagemaker).resume_create(waiting()).await.unwrap_err();
+        assert_eq!((e.reason.as_str(), e.physical_resource_id.as_deref()), ("space team is Deleting instead of becoming InService", Some(ARN)));
+    }
+
+    #[tokio::test]
+    async fn an_update_waits_for_a_busy_child_and_never_calls_it_then() {
+        let sagemaker = client();
+        let mut called = false;
+        let busy = Fake { status: Status::Updating, failure: None };
+        let update = async {
+            called = true;
+            Ok::<(), AwsError>(())
+        };
+        let e = lifecycle(&sagemaker).send_update(&busy, update).await.unwrap_err();
+        assert_eq!((e.reason.as_str(), e.is_retryable(), called), ("space team is Updating; updating it once that is over", true, false));
+
+        let ready = Fake { status: Status::InService, failure: None };
+        let refused = lifecycle(&sagemaker).send_update(&ready, async { Err::<(), _>(aws(Kind::InUse, "ResourceInUse")) }).await.unwrap_err();
+        assert!(refused.is_retryable());
+        let invalid = lifecycle(&sagemaker).send_update(&ready, async { Err::<(), _>(aws(Kind::Validation, "ValidationException")) }).await.unwrap_err();
+        assert!(!invalid.is_retryable());
+        let accepted = pending(lifecycle(&sagemaker).send_update(&ready, async { Ok::<_, AwsError>(()) }).await.unwrap());
+        assert_eq!((accepted.progress, accepted.waiting_for.as_str()), (UpdateProgress::Updating, "space team to finish updating"));
+    }
+
+    #[tokio::test]
+    async fn waiting_for_an_update_ends_in_its_failure_reason() {
+        let sagemaker = client();
+        let tags = TagChange::default();
+        let lc = lifecycle(&sagemaker);
+        let step = |progress| lc.update_step(ARN, Some(progress), &tags, first_step());
+        script([described(Status::Updating), described(Status::UpdateFailed), None], []);
+        assert_eq!(pending(step(UpdateProgress::Updating).await.unwrap()).progress, UpdateProgress::Updating);
+        assert_eq!(step(UpdateProgress::Updating).await.unwrap_err().reason, "space team failed to update: no capacity");
+        let gone = step(UpdateProgress::Updating).await.unwrap_err();
+        assert_eq!(gone.reason, "space team disappeared from domain d-abc123 while being updated");
+        // A replacement resumes as a Create, its progress wrapped.
+        script([described(Status::Pending)], []);
+        let replacing = pending(step(UpdateProgress::Replacing(waiting())).await.unwrap());
+        assert!(matches!(replacing.progress, UpdateProgress::Replacing(CreateProgress::Creating { .. })));
+        assert!(unused());
+    }
+
+    /// A function's first step, which a later step must never run again.
+    async fn first_step<P>() -> StepResult<P> {
+        panic!("the first step ran again")
+    }
+
+    #[tokio::test]
+    async fn the_first_step_is_the_function_s_own() {
+        let sagemaker = client();
+        let started = lifecycle(&sagemaker).create_step(None, async { Ok(Done::new("made").into()) }).await.unwrap();
+        assert!(matches!(started, Outcome::Done(done) if done.physical_resource_id == "made"));
+        let tags = TagChange::default();
+        let started = lifecycle(&sagemaker).update_step(ARN, None, &tags, async { Err(Error::new("refused")) }).await.unwrap_err();
+        assert_eq!(started.reason, "refused");
+    }
+
+    #[test]
+    fn every_child_reports_its_identity_as_data() {
+        let space = DescribeSpaceOutput::builder().space_arn(ARN).space_name("team").domain_id("d-abc123").home_efs_file_system_uid("200001").build();
+        let done = data(ARN, &space);
+        let expected = [("DomainId", "d-abc123"), ("HomeEfsFileSystemUid", "200001"), ("SpaceArn", ARN), ("SpaceName", "team")];
+        assert_eq!(done.data.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>(), expected);
+        let profile = DescribeUserProfileOutput::builder().user_profile_name("alice").domain_id("d-abc123").build();
+        let done = data("arn:profile", &profile);
+        assert_eq!(done.data.keys().map(String::as_str).collect::<Vec<_>>(), ["DomainId", "UserProfileArn", "UserProfileName"]);
+        assert_eq!(done.data["UserProfileArn"], "arn:profile");
+    }
+
+    #[test]
+    fn progress_keeps_its_serialized_form() {
+        let json = serde_json::to_value(UpdateProgress::Replacing(CreateProgress::RemovingFailed { reason: "r".into() })).unwrap();
+        assert_eq!(json, serde_json::json!({"Replacing": {"RemovingFailed": {"reason": "r"}}}));
+        assert_eq!(serde_json::to_value(CreateProgress::Creating { created_at: CreatedAt(7) }).unwrap(), serde_json::json!({"Creating": {"created_at": 7}}));
+    }
+
+    #[test]
+    fn a_delete_that_found_nothing_says_so_on_its_first_step_only() {
+        let sagemaker = client();
+        let lc = lifecycle(&sagemaker);
+        assert_eq!(lc.gone(ARN, true).reason.as_deref(), Some("space team in domain d-abc123 was already gone"));
+        assert_eq!(lc.gone(ARN, false).reason, None);
+    }
+}
