@@ -6,7 +6,8 @@ use std::collections::{HashMap, HashSet};
 /// Calls received, and the faults armed for the next ones.
 #[derive(Debug, Default)]
 pub(crate) struct CallLog {
-    calls: Vec<String>,
+    /// IAM actions ("sso:ListInstances"), with the access key id that signed each call.
+    calls: Vec<(String, Option<String>)>,
     throttle_rate: f64,
     throttle_next: usize,
     denied: HashSet<String>,
@@ -24,9 +25,11 @@ pub(crate) enum Fault {
 }
 
 impl CallLog {
-    /// Records a call of `operation` and decides whether it fails before doing anything.
-    pub fn record(&mut self, operation: &str) -> Option<Fault> {
-        self.calls.push(operation.to_string());
+    /// Records a call (its IAM action, e.g. "ec2:DescribeSecurityGroups", and the access key id
+    /// that signed it) and decides whether it fails before doing anything.
+    pub fn record(&mut self, action: &str, access_key: Option<String>) -> Option<Fault> {
+        self.calls.push((action.to_string(), access_key));
+        let operation = operation_of(action);
         if self.throttle_next > 0 {
             self.throttle_next -= 1;
             return Some(Fault::Throttled);
@@ -68,12 +71,27 @@ impl CallLog {
     }
 
     pub fn count(&self, operation: &str) -> usize {
-        self.calls.iter().filter(|c| *c == operation).count()
+        self.calls.iter().filter(|(action, _)| operation_of(action) == operation).count()
     }
 
+    /// Operation names, in order.
     pub fn all(&self) -> Vec<String> {
-        self.calls.clone()
+        self.calls.iter().map(|(action, _)| operation_of(action).to_string()).collect()
     }
+
+    /// (access key id, IAM action) of each signed call, in order.
+    pub fn signed(&self) -> Vec<(String, String)> {
+        self.calls.iter().filter_map(|(action, key)| Some((key.clone()?, action.clone()))).collect()
+    }
+}
+
+fn operation_of(action: &str) -> &str {
+    action.split_once(':').map_or(action, |(_, operation)| operation)
+}
+
+/// The access key id in a SigV4 Authorization header ("... Credential=AKID/date/...").
+pub(crate) fn access_key_id(authorization: Option<&str>) -> Option<String> {
+    sagemaker_emulator::access_key_id(authorization?)
 }
 
 /// One page of `items` from a token made by this function (the index of the first item).

@@ -17,7 +17,7 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 use serde_json::{Map, Value, json};
 
-use crate::api_calls::{CallLog, Fault, epoch_seconds, page, random_hex};
+use crate::api_calls::{CallLog, Fault, access_key_id, epoch_seconds, page, random_hex};
 use crate::httpd::{self, Body, ServerHandle};
 use crate::{ACCOUNT_ID, lock, uuid_v4};
 
@@ -312,12 +312,18 @@ impl IdentityCenter {
     pub fn calls(&self) -> Vec<String> {
         self.state().calls.all()
     }
+
+    /// (access key id, IAM action such as "sso:ListInstances") of each signed call, in order.
+    pub fn signed_actions(&self) -> Vec<(String, String)> {
+        self.state().calls.signed()
+    }
 }
 
 async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Response<Body>, hyper::Error> {
-    let target = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let (target, signer) = (header("x-amz-target").unwrap_or_default(), access_key_id(header("authorization").as_deref()));
     let body = req.into_body().collect().await?.to_bytes();
-    let result = call(&mut lock(&state), &target, &body);
+    let result = call(&mut lock(&state), &target, signer, &body);
     let (status, body) = match result {
         Ok(value) => (200, value),
         Err(error) => (400, error.body()),
@@ -327,9 +333,10 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Resp
     Ok(httpd::response(status, &headers, body.to_string()))
 }
 
-fn call(state: &mut State, target: &str, body: &[u8]) -> ApiResult {
+fn call(state: &mut State, target: &str, signer: Option<String>, body: &[u8]) -> ApiResult {
     let (service, operation) = target.split_once('.').unwrap_or(("", target));
-    let fault = state.calls.record(operation);
+    let iam_prefix = if service == "AWSIdentityStore" { "identitystore" } else { "sso" };
+    let fault = state.calls.record(&format!("{iam_prefix}:{operation}"), signer);
     let known_service = matches!(service, "SWBExternalService" | "AWSIdentityStore");
     if !known_service {
         return Err(ApiError::new("UnknownOperationException", format!("Unknown operation: '{target}'")));

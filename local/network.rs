@@ -17,7 +17,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response};
 use serde_json::{Value, json};
 
-use crate::api_calls::{CallLog, Fault, epoch_seconds, page, random_hex};
+use crate::api_calls::{CallLog, Fault, access_key_id, epoch_seconds, page, random_hex};
 use crate::httpd::{self, Body, ServerHandle};
 use crate::{ACCOUNT_ID, REGION, lock, uuid_v4};
 
@@ -351,6 +351,11 @@ impl Network {
     pub fn calls(&self) -> Vec<String> {
         self.state().calls.all()
     }
+
+    /// (access key id, IAM action such as "ec2:DeleteSecurityGroup") of each signed call, in order.
+    pub fn signed_actions(&self) -> Vec<(String, String)> {
+        self.state().calls.signed()
+    }
 }
 
 fn rule_id() -> String {
@@ -394,11 +399,12 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Resp
     let signature = (header("authorization"), header("x-amz-security-token"));
     let body = req.into_body().collect().await?.to_bytes();
     let mut state = lock(&state);
+    let signer = access_key_id(signature.0.as_deref());
     state.last_signature = signature;
     state.advance();
     let request_id = uuid_v4();
     if let Some(resource) = path.strip_prefix("/2015-02-01/") {
-        let result = efs_call(&mut state, &method, resource, &query);
+        let result = efs_call(&mut state, signer, &method, resource, &query);
         let (status, body, error_type) = match result {
             Ok(value) => (200, value, None),
             Err(e) => (e.status, json!({ "ErrorCode": e.code, "Message": e.message }), Some(e.code)),
@@ -412,7 +418,7 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Resp
     let params: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
     let params = Params(params.into_iter().collect());
     let action = params.get("Action").unwrap_or_default().to_string();
-    let (status, xml) = match ec2_call(&mut state, &action, &params) {
+    let (status, xml) = match ec2_call(&mut state, signer, &action, &params) {
         Ok(inner) => (
             200,
             format!(
@@ -455,8 +461,8 @@ impl Params {
     }
 }
 
-fn ec2_call(state: &mut State, action: &str, params: &Params) -> Result<String, ApiError> {
-    match state.calls.record(action) {
+fn ec2_call(state: &mut State, signer: Option<String>, action: &str, params: &Params) -> Result<String, ApiError> {
+    match state.calls.record(&format!("ec2:{action}"), signer) {
         Some(Fault::Throttled) => return Err(ApiError::new(503, "RequestLimitExceeded", "Request limit exceeded.")),
         Some(Fault::AccessDenied) => {
             return Err(ApiError::ec2(
@@ -736,13 +742,13 @@ fn delete_security_group(state: &mut State, params: &Params) -> Result<String, A
     Ok(format!("<return>true</return><groupId>{group_id}</groupId>"))
 }
 
-fn efs_call(state: &mut State, method: &Method, resource: &str, query: &str) -> Result<Value, ApiError> {
+fn efs_call(state: &mut State, signer: Option<String>, method: &Method, resource: &str, query: &str) -> Result<Value, ApiError> {
     let operation = match (method, resource) {
         (&Method::GET, "file-systems") => "DescribeFileSystems",
         (&Method::GET, "mount-targets") => "DescribeMountTargets",
         _ => return Err(ApiError::new(404, "UnknownOperationException", format!("No EFS operation {method} /2015-02-01/{resource} here"))),
     };
-    match state.calls.record(operation) {
+    match state.calls.record(&format!("elasticfilesystem:{operation}"), signer) {
         Some(Fault::Throttled) => return Err(ApiError::new(429, "ThrottlingException", "Rate exceeded")),
         Some(Fault::AccessDenied) => {
             return Err(ApiError::new(403, "AccessDeniedException", format!("User is not authorized to perform: elasticfilesystem:{operation}")));

@@ -1,5 +1,5 @@
-//! Rule 7 of issue 12: each function's role in template.yaml allows every SageMaker, S3 and
-//! Lambda action the function calls. The calls are not guessed from the code: each deployed
+//! Rule 7 of issue 12: each function's role in template.yaml allows every SageMaker, S3,
+//! Lambda, IAM Identity Center, EC2 and EFS action the function calls. The calls are not guessed from the code: each deployed
 //! function signs with its own name as access key id, the emulators record (key id, operation),
 //! and the test plays the demo stack plus the calls the demo does not make (a lifecycle config's
 //! tags-only Update that removes a tag, a sign-in URL, a continuation), then checks every recorded call against
@@ -187,6 +187,27 @@ async fn every_call_a_function_makes_is_allowed_by_its_role() {
     let url = cloud.lambda.invoke_url("studio-signin-url", signed_request_event(caller, "POST", &body)).await.expect("the URL answers");
     assert_eq!(url.status, 200, "{url:?}");
 
+    // IAM Identity Center and EC2/EFS: an SSO domain with a user assigned, an SSO profile that
+    // assigns its own user (its Delete removes that), and a Delete that removes the home EFS and
+    // then the NFS security groups.
+    cloud.identity_center.add_user("ines");
+    cloud.identity_center.add_user("omar");
+    let sso_domain = json!({
+        "DomainName": "iam-sso", "AuthMode": "SSO", "VpcId": "vpc-0sso", "SubnetIds": ["subnet-0a"],
+        "DefaultUserSettings": {"ExecutionRole": "arn:aws:iam::123456789012:role/x"},
+        "SingleSignOnUsers": ["ines"], "RetentionPolicy": {"HomeEfsFileSystem": "Delete"}
+    });
+    let sso = cloud.cfn.create("studio-domain", "SsoDomain", sso_domain.clone()).await.expect("Create response");
+    assert_eq!(sso.status, Status::Success, "{:?}", sso.reason);
+    let omar =
+        json!({"DomainId": sso.physical_resource_id, "UserProfileName": "omar", "SingleSignOnUserIdentifier": "UserName", "SingleSignOnUserValue": "omar"});
+    let profile = cloud.cfn.create("studio-user-profile", "Omar", omar.clone()).await.expect("Create response");
+    assert_eq!(profile.status, Status::Success, "{:?}", profile.reason);
+    let deleted = cloud.cfn.delete("studio-user-profile", "Omar", &profile.physical_resource_id, omar).await.expect("Delete response");
+    assert_eq!(deleted.status, Status::Success, "{:?}", deleted.reason);
+    let deleted = cloud.cfn.delete("studio-domain", "SsoDomain", &sso.physical_resource_id, sso_domain).await.expect("Delete response");
+    assert_eq!(deleted.status, Status::Success, "{:?}", deleted.reason);
+
     // A continuation: a 3 s Lambda timeout against 4 s transitions makes the domain function
     // invoke itself (lambda:InvokeFunction).
     let slow_options = sagemaker_emulator::Options { transition_delay: Duration::from_secs(4), ..Default::default() };
@@ -200,6 +221,11 @@ async fn every_call_a_function_makes_is_allowed_by_its_role() {
     assert_eq!(created.status, Status::Success, "{:?}", created.reason);
 
     let mut calls: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    // These two record IAM actions already.
+    let iam_named = [cloud.identity_center.signed_actions(), cloud.network.signed_actions()];
+    for (function, action) in iam_named.into_iter().flatten().filter(|(key, _)| FUNCTIONS.contains(&key.as_str())) {
+        calls.entry(function).or_default().insert(action);
+    }
     let recorded =
         [&cloud, &slow].into_iter().flat_map(|c| [(c.sagemaker.signed_calls(), "sagemaker"), (c.s3.signed_calls(), "s3"), (c.lambda.signed_calls(), "lambda")]);
     for (records, service) in recorded {
@@ -218,6 +244,10 @@ async fn every_call_a_function_makes_is_allowed_by_its_role() {
     assert!(calls["studio-lifecycle-config"].contains("sagemaker:DeleteTags"), "the tag removal was played");
     assert!(calls["studio-lifecycle-config"].contains("s3:PutObject"), "the asset staging was played");
     assert!(calls["studio-domain"].contains("lambda:InvokeFunction"), "the continuation was played");
+    for played in ["sso:CreateApplicationAssignment", "identitystore:GetUserId", "ec2:DeleteSecurityGroup", "elasticfilesystem:DescribeFileSystems"] {
+        assert!(calls["studio-domain"].contains(played), "{played} was played: {:?}", calls["studio-domain"]);
+    }
+    assert!(calls["studio-user-profile"].contains("sso:DeleteApplicationAssignment"), "the profile's assignment was removed");
 
     let roles = allowed_actions();
     let denied: Vec<String> = calls
