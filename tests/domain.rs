@@ -76,6 +76,27 @@ async fn play(cloud: &LocalCloud, file: &str, physical_id: Option<&str>) -> Resp
     cloud.cfn.send(FUNCTION, event).await.expect("response")
 }
 
+/// Lambda delivers one asynchronous Create event twice, at once: each delivery must answer
+/// SUCCESS with the same DomainId, which is returned.
+async fn delivered_twice(cloud: &LocalCloud, props: Value) -> String {
+    let event = cloud.cfn.event(RequestType::Create, FUNCTION, LOGICAL_ID, None, props, None).await.unwrap();
+    let request_id = event["RequestId"].as_str().unwrap().to_string();
+    cloud.lambda.invoke_async(FUNCTION, event.clone()).await.unwrap();
+    cloud.lambda.invoke_async(FUNCTION, event).await.unwrap();
+    assert!(cloud.lambda.wait_idle(FUNCTION, Duration::from_secs(120)).await);
+    let bodies: Vec<Value> = cloud
+        .cfn
+        .puts_for(&request_id)
+        .iter()
+        .filter(|put| put.succeeded())
+        .map(|put| serde_json::from_slice(put.body.as_deref().unwrap_or_default()).unwrap())
+        .collect();
+    assert_eq!(bodies.len(), 2, "each delivery answers");
+    assert!(bodies.iter().all(|b| b["Status"] == "SUCCESS"), "{bodies:?}");
+    assert_eq!(bodies[0]["PhysicalResourceId"], bodies[1]["PhysicalResourceId"]);
+    bodies[0]["PhysicalResourceId"].as_str().unwrap_or_default().to_string()
+}
+
 fn domains(cloud: &LocalCloud) -> Vec<Value> {
     cloud.sagemaker.snapshot()["domains"].as_array().cloned().unwrap_or_default()
 }
@@ -200,23 +221,8 @@ async fn sso_domains_report_their_identity_center_application() {
 #[tokio::test]
 async fn a_second_delivery_of_the_same_create_reports_the_same_domain() {
     let cloud = cloud().await;
-    let event = cloud.cfn.event(RequestType::Create, FUNCTION, LOGICAL_ID, None, properties("twice"), None).await.unwrap();
-    let request_id = event["RequestId"].as_str().unwrap().to_string();
-    // Lambda delivers the asynchronous event twice.
-    cloud.lambda.invoke_async(FUNCTION, event.clone()).await.unwrap();
-    cloud.lambda.invoke_async(FUNCTION, event).await.unwrap();
-    assert!(cloud.lambda.wait_idle(FUNCTION, Duration::from_secs(60)).await);
-
-    let bodies: Vec<Value> = cloud
-        .cfn
-        .puts_for(&request_id)
-        .iter()
-        .filter(|put| put.succeeded())
-        .map(|put| serde_json::from_slice(put.body.as_deref().unwrap_or_default()).unwrap())
-        .collect();
-    assert_eq!(bodies.len(), 2, "each delivery answers");
-    assert!(bodies.iter().all(|b| b["Status"] == "SUCCESS"), "{bodies:?}");
-    assert_eq!(bodies[0]["PhysicalResourceId"], bodies[1]["PhysicalResourceId"]);
+    let id = delivered_twice(&cloud, properties("twice")).await;
+    assert_eq!(domain(&cloud, &id).unwrap()["DomainName"], "twice");
     assert_eq!(cloud.sagemaker.call_count("CreateDomain"), 1);
     assert_eq!(domains(&cloud).len(), 1);
 }
@@ -591,25 +597,10 @@ async fn a_replacement_that_keeps_the_domain_name_fails_before_anything_is_made(
 async fn concurrent_deliveries_leave_one_domain(unique_domain_names: bool) {
     let options = Options { transition_delay: Duration::from_millis(100), visibility_lag: Duration::from_secs(2), unique_domain_names, ..Options::default() };
     let cloud = cloud_with(options, Duration::from_secs(900)).await;
-    let event = cloud.cfn.event(RequestType::Create, FUNCTION, LOGICAL_ID, None, properties("twice"), None).await.unwrap();
-    let request_id = event["RequestId"].as_str().unwrap().to_string();
-    cloud.lambda.invoke_async(FUNCTION, event.clone()).await.unwrap();
-    cloud.lambda.invoke_async(FUNCTION, event).await.unwrap();
-    assert!(cloud.lambda.wait_idle(FUNCTION, Duration::from_secs(120)).await);
-
-    let bodies: Vec<Value> = cloud
-        .cfn
-        .puts_for(&request_id)
-        .iter()
-        .filter(|put| put.succeeded())
-        .map(|put| serde_json::from_slice(put.body.as_deref().unwrap_or_default()).unwrap())
-        .collect();
-    assert_eq!(bodies.len(), 2, "each delivery answers");
-    assert!(bodies.iter().all(|b| b["Status"] == "SUCCESS"), "{bodies:?}");
-    assert_eq!(bodies[0]["PhysicalResourceId"], bodies[1]["PhysicalResourceId"]);
+    let id = delivered_twice(&cloud, properties("twice")).await;
     settled(&cloud).await;
     let ids: Vec<Value> = domains(&cloud).iter().map(|d| d["DomainId"].clone()).collect();
-    assert_eq!(ids, vec![bodies[0]["PhysicalResourceId"].clone()], "calls: {:?}", cloud.sagemaker.calls());
+    assert_eq!(ids, vec![json!(id)], "calls: {:?}", cloud.sagemaker.calls());
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput;
 use aws_sdk_sagemaker::types::{
     AppDetails, AppNetworkAccessType, AppSecurityGroupManagement, AppStatus, AuthMode, DomainStatus, RetentionPolicy, RetentionType, TagPropagation,
 };
-use custom_resource::{CustomResource, Done, Error, Outcome, Pending, PropertyError, Request, Step};
+use custom_resource::{Change, CustomResource, Done, Error, Outcome, Pending, PropertyError, Request, Step};
 use serde::{Deserialize, Serialize};
 use studio::names::is_domain_id;
 use studio::nfs_security_groups::NfsSecurityGroups;
@@ -350,14 +350,8 @@ impl CustomResource for StudioDomain {
         }
     }
 
-    async fn update(
-        &self,
-        step: &Step,
-        physical_id: &str,
-        properties: &Properties,
-        old: Option<&Properties>,
-        progress: Option<UpdateProgress>,
-    ) -> Result<Outcome<UpdateProgress>, Error> {
+    async fn update(&self, step: &Step, change: Change<'_, Properties>, progress: Option<UpdateProgress>) -> Result<Outcome<UpdateProgress>, Error> {
+        let Change { physical_id, properties, old } = change;
         match progress {
             None | Some(UpdateProgress::WaitingToUpdate) => {
                 properties.validate()?;

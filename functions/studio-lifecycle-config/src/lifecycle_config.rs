@@ -9,7 +9,7 @@ use crate::staging::store::ObjectSink;
 use crate::staging::zip_index::Limits;
 use crate::staging::{self, Tuning};
 
-use custom_resource::{CustomResource, Done, Error, Outcome, Pending, Request, Step};
+use custom_resource::{Change, CustomResource, Done, Error, Outcome, Pending, Request, Step};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -320,14 +320,8 @@ impl CustomResource for LifecycleConfig {
         self.provision(step, &spec, &plan, &[], progress).await
     }
 
-    async fn update(
-        &self,
-        step: &Step,
-        physical_id: &str,
-        properties: &Properties,
-        old: Option<&Properties>,
-        progress: Option<Staging>,
-    ) -> Result<Outcome<Staging>, Error> {
+    async fn update(&self, step: &Step, change: Change<'_, Properties>, progress: Option<Staging>) -> Result<Outcome<Staging>, Error> {
+        let Change { physical_id, properties, old } = change;
         let spec = properties.validate()?;
         let plan = self.plan(&spec).await?;
         // Tags the old template had (and only those) are removed when the new one drops them.

@@ -3,7 +3,7 @@
 use crate::properties::{EBS_SIZE, Properties, ebs_size};
 use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::operation::describe_space::DescribeSpaceOutput;
-use custom_resource::{CustomResource, Done, Error, Outcome, Pending, PropertyError, Request, Step};
+use custom_resource::{Change, CustomResource, Done, Error, Outcome, Pending, PropertyError, Request, Step};
 use serde::{Deserialize, Serialize};
 use studio::arn::ChildKey;
 use studio::child::{self, CreateProgress, Lifecycle, TagChange, UpdateProgress};
@@ -45,18 +45,12 @@ impl CustomResource for Space {
         self.lifecycle(&properties.domain_id, &properties.space_name).create_step(progress, self.start_create(step, properties)).await
     }
 
-    async fn update(
-        &self,
-        step: &Step,
-        physical_id: &str,
-        properties: &Properties,
-        old: Option<&Properties>,
-        progress: Option<UpdateProgress>,
-    ) -> StepResult<UpdateProgress> {
+    async fn update(&self, step: &Step, change: Change<'_, Properties>, progress: Option<UpdateProgress>) -> StepResult<UpdateProgress> {
+        let properties = change.properties;
         properties.validate()?;
-        let tags = TagChange::new(properties.tag_pairs()?, old.map(Properties::tag_pairs));
-        let start = self.start_update(step, physical_id, properties, old, &tags);
-        self.lifecycle(&properties.domain_id, &properties.space_name).update_step(physical_id, progress, &tags, start).await
+        let tags = TagChange::new(properties.tag_pairs()?, change.old.map(Properties::tag_pairs));
+        let start = self.start_update(step, change, &tags);
+        self.lifecycle(&properties.domain_id, &properties.space_name).update_step(change.physical_id, progress, &tags, start).await
     }
 
     async fn delete(&self, step: &Step, physical_id: &str, _properties: &Properties, progress: Option<DeleteProgress>) -> StepResult<DeleteProgress> {
@@ -130,14 +124,8 @@ impl Space {
     }
 
     /// `properties` validated.
-    async fn start_update(
-        &self,
-        step: &Step,
-        physical_id: &str,
-        properties: &Properties,
-        old: Option<&Properties>,
-        tags: &TagChange,
-    ) -> StepResult<UpdateProgress> {
+    async fn start_update(&self, step: &Step, change: Change<'_, Properties>, tags: &TagChange) -> StepResult<UpdateProgress> {
+        let Change { physical_id, properties, old } = change;
         let Some(current) = ChildKey::space(physical_id) else {
             return Err(Error::new(format!("PhysicalResourceId {physical_id:?} is not a space ARN")));
         };

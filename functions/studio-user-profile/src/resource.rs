@@ -7,7 +7,7 @@ use aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput;
 use aws_sdk_sagemaker::operation::describe_user_profile::DescribeUserProfileOutput;
 use aws_sdk_sagemaker::types::{AuthMode, SpaceStatus, UserProfileStatus};
 use aws_sdk_ssoadmin::types::PrincipalType;
-use custom_resource::{CustomResource, Done, Error, Outcome, Pending, PropertyError, Request, Step};
+use custom_resource::{Change, CustomResource, Done, Error, Outcome, Pending, PropertyError, Request, Step};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use studio::arn::ChildKey;
@@ -68,18 +68,12 @@ impl CustomResource for UserProfile {
         self.lifecycle(&properties.domain_id, &properties.user_profile_name).create_step(progress, self.start_create(step, properties)).await
     }
 
-    async fn update(
-        &self,
-        step: &Step,
-        physical_id: &str,
-        properties: &Properties,
-        old: Option<&Properties>,
-        progress: Option<UpdateProgress>,
-    ) -> StepResult<UpdateProgress> {
+    async fn update(&self, step: &Step, change: Change<'_, Properties>, progress: Option<UpdateProgress>) -> StepResult<UpdateProgress> {
+        let properties = change.properties;
         properties.validate()?;
-        let tags = TagChange::new(properties.tag_pairs()?, old.map(Properties::tag_pairs));
-        let start = self.start_update(step, physical_id, properties, old, &tags);
-        self.lifecycle(&properties.domain_id, &properties.user_profile_name).update_step(physical_id, progress, &tags, start).await
+        let tags = TagChange::new(properties.tag_pairs()?, change.old.map(Properties::tag_pairs));
+        let start = self.start_update(step, change, &tags);
+        self.lifecycle(&properties.domain_id, &properties.user_profile_name).update_step(change.physical_id, progress, &tags, start).await
     }
 
     async fn delete(&self, step: &Step, physical_id: &str, properties: &Properties, progress: Option<DeleteProgress>) -> StepResult<DeleteProgress> {
@@ -180,14 +174,8 @@ impl UserProfile {
     }
 
     /// `properties` validated.
-    async fn start_update(
-        &self,
-        step: &Step,
-        physical_id: &str,
-        properties: &Properties,
-        old: Option<&Properties>,
-        tags: &TagChange,
-    ) -> StepResult<UpdateProgress> {
+    async fn start_update(&self, step: &Step, change: Change<'_, Properties>, tags: &TagChange) -> StepResult<UpdateProgress> {
+        let Change { physical_id, properties, old } = change;
         let Some(current) = ChildKey::user_profile(physical_id) else {
             return Err(Error::new(format!("PhysicalResourceId {physical_id:?} is not a user profile ARN")));
         };

@@ -2,7 +2,7 @@
 //! it as a real Lambda process to exercise every protocol rule (see tests/core_protocol.rs).
 
 use aws_sdk_sagemaker::types::UserSettings;
-use custom_resource::{CustomResource, Done, Error, Outcome, Pending, Step};
+use custom_resource::{Change, CustomResource, Done, Error, Outcome, Pending, Step};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -104,8 +104,8 @@ impl CustomResource for Probe {
         self.step(p, progress)
     }
 
-    async fn update(&self, _: &Step, _: &str, p: &Properties, _: Option<&Properties>, progress: Option<Progress>) -> Result<Outcome<Progress>, Error> {
-        self.step(p, progress)
+    async fn update(&self, _: &Step, change: Change<'_, Properties>, progress: Option<Progress>) -> Result<Outcome<Progress>, Error> {
+        self.step(change.properties, progress)
     }
 
     async fn delete(&self, _: &Step, id: &str, p: &Properties, progress: Option<Progress>) -> Result<Outcome<Progress>, Error> {

@@ -21,5 +21,5 @@ pub mod verification;
 
 pub use event::{Request, RequestType};
 pub use properties::PropertyError;
-pub use resource::{CustomResource, Done, Error, Outcome, Pending, Retry, Step, StepResult};
+pub use resource::{Change, CustomResource, Done, Error, Outcome, Pending, Retry, Step, StepResult};
 pub use runtime::{BoxError, run};

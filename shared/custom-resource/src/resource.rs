@@ -38,13 +38,10 @@ pub trait CustomResource: Send + Sync + 'static {
         progress: Option<Self::CreateProgress>,
     ) -> impl Future<Output = StepResult<Self::CreateProgress>> + Send;
 
-    /// `old` is None when the old properties no longer parse (written for an older version).
     fn update(
         &self,
         step: &Step,
-        physical_id: &str,
-        properties: &Self::Properties,
-        old: Option<&Self::Properties>,
+        change: Change<'_, Self::Properties>,
         progress: Option<Self::UpdateProgress>,
     ) -> impl Future<Output = StepResult<Self::UpdateProgress>> + Send;
 
@@ -56,6 +53,23 @@ pub trait CustomResource: Send + Sync + 'static {
         progress: Option<Self::DeleteProgress>,
     ) -> impl Future<Output = StepResult<Self::DeleteProgress>> + Send;
 }
+
+/// What an Update changes: the resource, to its new properties from its old ones.
+#[derive(Debug)]
+pub struct Change<'a, P> {
+    pub physical_id: &'a str,
+    pub properties: &'a P,
+    /// None when the old properties no longer parse (written for an older version).
+    pub old: Option<&'a P>,
+}
+
+impl<P> Clone for Change<'_, P> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<P> Copy for Change<'_, P> {}
 
 /// One step's context: the request, and the step's own deadline. Work that can be cut
 /// (staging files) stops by then and returns Pending; the core keeps the time it needs to

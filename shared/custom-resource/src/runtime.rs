@@ -10,7 +10,7 @@
 use crate::continuation::{self, Continuation};
 use crate::event::{CREATE_FAILED_PREFIX, RawIds, Request, RequestType};
 use crate::properties;
-use crate::resource::{CustomResource, Done, Error, Outcome, Progress, Retry, Step, StepResult};
+use crate::resource::{Change, CustomResource, Done, Error, Outcome, Progress, Retry, Step, StepResult};
 use crate::responder::Responder;
 use crate::response::{Response, Status};
 use crate::verification::{self, Verifier};
@@ -291,7 +291,10 @@ impl<R: CustomResource> Core<R> {
             RequestType::Update => {
                 let step = move |step: Step, progress: Option<R::UpdateProgress>| {
                     let (resource, properties, old, physical_id) = (resource.clone(), properties.clone(), old.clone(), physical_id.clone());
-                    async move { resource.update(&step, &physical_id, &properties, old.as_deref(), progress).await }
+                    async move {
+                        let change = Change { physical_id: &physical_id, properties: &*properties, old: old.as_deref() };
+                        resource.update(&step, change, progress).await
+                    }
                 };
                 self.steps(run, continuation, step).await
             }
