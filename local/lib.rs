@@ -12,6 +12,7 @@ pub mod identity_center;
 pub mod lambda;
 pub mod network;
 pub mod s3;
+pub mod seed;
 pub mod stacks;
 
 /// The account and region every local ARN uses.

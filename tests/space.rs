@@ -4,17 +4,16 @@
 
 use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::operation::describe_space::DescribeSpaceOutput;
-use aws_sdk_sagemaker::types::{AppStatus, AppType, AuthMode, UserSettings};
+use aws_sdk_sagemaker::types::{AppType, AuthMode};
 use local_cloud::cloud::LocalCloud;
 use local_cloud::cloudformation::{Response, Status};
-use local_cloud::lambda::{FunctionConfig, function_arn};
+use local_cloud::lambda::FunctionConfig;
+use local_cloud::seed::{app, domain, eventually, play_sample, space_exists, tags, user_profile};
 use sagemaker_emulator::{Phase, ResourceKind};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const FUNCTION: &str = "studio-space";
-const ROLE: &str = "arn:aws:iam::123456789012:role/StudioExecution";
 
 async fn cloud() -> LocalCloud {
     let cloud = LocalCloud::start().await.expect("local cloud");
@@ -22,64 +21,8 @@ async fn cloud() -> LocalCloud {
     cloud
 }
 
-/// An InService domain made directly with the SDK; returns its id.
-async fn domain(client: &Client, name: &str) -> String {
-    let out = client
-        .create_domain()
-        .domain_name(name)
-        .auth_mode(AuthMode::Iam)
-        .default_user_settings(UserSettings::builder().execution_role(ROLE).build())
-        .subnet_ids("subnet-0abc")
-        .vpc_id("vpc-0abc")
-        .send()
-        .await
-        .expect("CreateDomain");
-    let id = out.domain_id().expect("DomainId").to_string();
-    eventually(&format!("domain {id} InService"), || async {
-        let domain = client.describe_domain().domain_id(&id).send().await.ok()?;
-        (domain.status().map(|s| s.as_str()) == Some("InService")).then_some(())
-    })
-    .await;
-    id
-}
-
-async fn profile(client: &Client, domain: &str, name: &str) {
-    client.create_user_profile().domain_id(domain).user_profile_name(name).send().await.expect("CreateUserProfile");
-    eventually(&format!("profile {name} InService"), || async {
-        let p = client.describe_user_profile().domain_id(domain).user_profile_name(name).send().await.ok()?;
-        (p.status().map(|s| s.as_str()) == Some("InService")).then_some(())
-    })
-    .await;
-}
-
 async fn described(client: &Client, domain: &str, name: &str) -> Option<DescribeSpaceOutput> {
     client.describe_space().domain_id(domain).space_name(name).send().await.ok()
-}
-
-/// Decided by listing: DescribeSpace reports a missing space as a ValidationException on the real service.
-async fn space_exists(client: &Client, domain: &str, name: &str) -> bool {
-    let spaces: Vec<_> = client.list_spaces().domain_id_equals(domain).into_paginator().items().send().collect().await;
-    spaces.into_iter().map(|s| s.expect("ListSpaces")).any(|s| s.space_name() == Some(name))
-}
-
-async fn tags(client: &Client, arn: &str) -> BTreeMap<String, String> {
-    let tags: Vec<_> = client.list_tags().resource_arn(arn).into_paginator().items().send().collect().await;
-    tags.into_iter().map(|t| t.expect("ListTags")).map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())).collect()
-}
-
-async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn shared(domain: &str, name: &str) -> Value {
@@ -122,29 +65,13 @@ fn assert_data(r: &Response, space: &DescribeSpaceOutput) {
     assert_eq!(r.data["HomeEfsFileSystemUid"], space.home_efs_file_system_uid().expect("the emulator reports a uid"));
 }
 
-/// Plays a sample event from events/, made to address this cloud: its stack, a fresh
-/// RequestId and ResponseURL, and `domain` in place of the sample's domain id.
-async fn play(cloud: &LocalCloud, file: &str, domain: &str) -> Response {
-    let path = format!("{}/events/{file}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).expect("sample event").replace("d-example12345", domain);
-    let mut event: Value = serde_json::from_str(&text).expect("sample event is JSON");
-    let request_id = local_cloud::uuid_v4();
-    let logical_id = event["LogicalResourceId"].as_str().expect("LogicalResourceId").to_string();
-    event["RequestId"] = json!(request_id);
-    event["StackId"] = json!(cloud.cfn.stack_id());
-    event["ResponseURL"] = json!(cloud.cfn.response_url(&logical_id, &request_id).await.expect("response URL"));
-    event["ServiceToken"] = json!(function_arn(FUNCTION));
-    event["ResourceProperties"]["ServiceToken"] = json!(function_arn(FUNCTION));
-    cloud.cfn.send(FUNCTION, event).await.expect("a valid response")
-}
-
 #[tokio::test]
 async fn sample_events_create_update_in_place_and_delete_a_shared_space() {
     let cloud = cloud().await;
     let client = cloud.sagemaker_client();
-    let domain = domain(&client, "samples").await;
+    let domain = domain(&client, "samples", AuthMode::Iam).await;
 
-    let created = play(&cloud, "space-create.json", &domain).await;
+    let created = play_sample(&cloud, FUNCTION, "space-create.json", &domain).await;
     assert_success(&created);
     let arn = space_arn(&domain, "forecasting-team");
     assert_eq!(created.physical_resource_id, arn);
@@ -157,7 +84,7 @@ async fn sample_events_create_update_in_place_and_delete_a_shared_space() {
     assert_eq!(on_space.get("team").map(String::as_str), Some("forecasting"));
     assert_eq!(on_space.get("studio-cfn:stack-id").map(String::as_str), Some(cloud.cfn.stack_id()));
 
-    let updated = play(&cloud, "space-update.json", &domain).await;
+    let updated = play_sample(&cloud, FUNCTION, "space-update.json", &domain).await;
     assert_success(&updated);
     assert_eq!(updated.physical_resource_id, arn, "settings, display name and tags change in place");
     let space = described(&client, &domain, "forecasting-team").await.expect("the space");
@@ -167,7 +94,7 @@ async fn sample_events_create_update_in_place_and_delete_a_shared_space() {
     assert_eq!(cloud.sagemaker.call_count("UpdateSpace"), 1);
     assert_eq!(cloud.sagemaker.call_count("CreateSpace"), 1);
 
-    let deleted = play(&cloud, "space-delete.json", &domain).await;
+    let deleted = play_sample(&cloud, FUNCTION, "space-delete.json", &domain).await;
     assert_success(&deleted);
     assert!(!space_exists(&client, &domain, "forecasting-team").await);
 }
@@ -176,7 +103,7 @@ async fn sample_events_create_update_in_place_and_delete_a_shared_space() {
 async fn a_private_space_needs_an_existing_owner_checked_before_calling() {
     let cloud = cloud().await;
     let client = cloud.sagemaker_client();
-    let domain = domain(&client, "private").await;
+    let domain = domain(&client, "private", AuthMode::Iam).await;
 
     let r = cloud.cfn.create(FUNCTION, "AliceSpace", private(&domain, "alice-space", "alice")).await.unwrap();
     assert_eq!(r.status, Status::Failed);
@@ -189,7 +116,7 @@ async fn a_private_space_needs_an_existing_owner_checked_before_calling() {
     assert_eq!(r.status, Status::Failed);
     assert!(reason(&r).starts_with("Invalid property OwnershipSettings.OwnerUserProfileName: required"), "{}", reason(&r));
 
-    profile(&client, &domain, "alice").await;
+    user_profile(&client, &domain, "alice").await;
     let r = cloud.cfn.create(FUNCTION, "AliceSpace", private(&domain, "alice-space", "alice")).await.unwrap();
     assert_success(&r);
     let space = described(&client, &domain, "alice-space").await.expect("the space");
@@ -203,7 +130,7 @@ async fn a_private_space_needs_an_existing_owner_checked_before_calling() {
 async fn an_ebs_shrink_is_refused_before_any_call_that_changes_something() {
     let cloud = cloud().await;
     let client = cloud.sagemaker_client();
-    let domain = domain(&client, "ebs").await;
+    let domain = domain(&client, "ebs", AuthMode::Iam).await;
     let old = shared(&domain, "team");
     let created = cloud.cfn.create(FUNCTION, "Team", old.clone()).await.unwrap();
     assert_success(&created);
@@ -224,8 +151,8 @@ async fn an_ebs_shrink_is_refused_before_any_call_that_changes_something() {
 async fn a_sharing_change_replaces_the_space_under_a_new_name() {
     let cloud = cloud().await;
     let client = cloud.sagemaker_client();
-    let domain = domain(&client, "replace").await;
-    profile(&client, &domain, "bob").await;
+    let domain = domain(&client, "replace", AuthMode::Iam).await;
+    user_profile(&client, &domain, "bob").await;
     let old = shared(&domain, "bob-team");
     let created = cloud.cfn.create(FUNCTION, "BobSpace", old.clone()).await.unwrap();
     assert_success(&created);
@@ -258,16 +185,11 @@ async fn a_sharing_change_replaces_the_space_under_a_new_name() {
 async fn a_delete_removes_running_apps_and_waits_for_pending_ones() {
     let cloud = cloud().await;
     let client = cloud.sagemaker_client();
-    let domain = domain(&client, "apps").await;
+    let domain = domain(&client, "apps", AuthMode::Iam).await;
     let props = shared(&domain, "lab");
     let created = cloud.cfn.create(FUNCTION, "Lab", props.clone()).await.unwrap();
     assert_success(&created);
-    client.create_app().domain_id(&domain).space_name("lab").app_type(AppType::JupyterLab).app_name("default").send().await.expect("CreateApp");
-    eventually("app InService", || async {
-        let app = client.describe_app().domain_id(&domain).space_name("lab").app_type(AppType::JupyterLab).app_name("default").send().await.ok()?;
-        (app.status() == Some(&AppStatus::InService)).then_some(())
-    })
-    .await;
+    app(&client, &domain, None, Some("lab"), AppType::JupyterLab, "default").await;
     // A second app still Pending when the Delete starts: waited for, then deleted.
     cloud.sagemaker.set_transition_delay(Duration::from_secs(2));
     client.create_app().domain_id(&domain).space_name("lab").app_type(AppType::CodeEditor).app_name("ide").send().await.expect("CreateApp");
@@ -283,7 +205,7 @@ async fn a_delete_removes_running_apps_and_waits_for_pending_ones() {
 async fn deletes_of_a_space_not_ours_already_gone_or_never_created_do_no_harm() {
     let cloud = cloud().await;
     let client = cloud.sagemaker_client();
-    let domain = domain(&client, "harmless").await;
+    let domain = domain(&client, "harmless", AuthMode::Iam).await;
     client.create_space().domain_id(&domain).space_name("theirs").send().await.expect("CreateSpace");
     eventually("theirs InService", || async { (described(&client, &domain, "theirs").await?.status()?.as_str() == "InService").then_some(()) }).await;
 
@@ -316,8 +238,8 @@ async fn deletes_of_a_space_not_ours_already_gone_or_never_created_do_no_harm() 
 async fn throttled_calls_are_retried_until_done() {
     let cloud = cloud().await;
     let client = cloud.sagemaker_client();
-    let domain = domain(&client, "throttled").await;
-    profile(&client, &domain, "pat").await;
+    let domain = domain(&client, "throttled", AuthMode::Iam).await;
+    user_profile(&client, &domain, "pat").await;
     cloud.sagemaker.set_throttle_rate(0.3);
     let old = private(&domain, "pat-space", "pat");
     let created = cloud.cfn.create(FUNCTION, "Pat", old.clone()).await.unwrap();
@@ -336,7 +258,7 @@ async fn throttled_calls_are_retried_until_done() {
 async fn property_errors_name_their_paths() {
     let cloud = cloud().await;
     let client = cloud.sagemaker_client();
-    let domain = domain(&client, "errors").await;
+    let domain = domain(&client, "errors", AuthMode::Iam).await;
     let cases = [
         ("SpaceName", json!("team_a"), "SpaceName: "),
         ("SpaceSettings", json!({"JupyterLabAppSettings": {"Colour": "red"}}), "SpaceSettings.JupyterLabAppSettings.Colour"),
@@ -364,7 +286,7 @@ async fn property_errors_name_their_paths() {
 async fn two_deliveries_of_the_create_at_once_make_one_space() {
     let cloud = cloud().await;
     let client = cloud.sagemaker_client();
-    let domain = domain(&client, "twice").await;
+    let domain = domain(&client, "twice", AuthMode::Iam).await;
     // A second instance of the same function, as Lambda runs concurrent deliveries.
     let twin = "studio-space-twin";
     let mut config = FunctionConfig::new(twin, local_cloud::binaries::function_binary(FUNCTION));
@@ -397,7 +319,7 @@ async fn two_deliveries_of_the_create_at_once_make_one_space() {
 async fn a_space_not_visible_right_after_create_is_waited_for() {
     let cloud = cloud().await;
     let client = cloud.sagemaker_client();
-    let domain = domain(&client, "lagging").await;
+    let domain = domain(&client, "lagging", AuthMode::Iam).await;
     cloud.sagemaker.set_visibility_lag(Duration::from_secs(3));
     let r = cloud.cfn.create(FUNCTION, "Team", shared(&domain, "team")).await.unwrap();
     assert_success(&r);

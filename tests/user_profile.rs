@@ -3,13 +3,13 @@
 //! with the SDK, as a user (or another stack) would have made them.
 
 use aws_sdk_sagemaker::Client;
-use aws_sdk_sagemaker::types::{AppStatus, AppType, AuthMode, OwnershipSettings, SharingType, SpaceSharingSettings, UserSettings};
+use aws_sdk_sagemaker::types::{AppStatus, AppType, AuthMode, SharingType};
 use local_cloud::cloud::LocalCloud;
 use local_cloud::cloudformation::{Response, Status};
-use local_cloud::lambda::{FunctionConfig, InvocationSource, function_arn};
+use local_cloud::lambda::{FunctionConfig, InvocationSource};
+use local_cloud::seed::{app, domain, eventually, play_sample, space, space_exists, tags};
 use sagemaker_emulator::{Phase, ResourceKind};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 const FUNCTION: &str = "studio-user-profile";
@@ -22,98 +22,12 @@ async fn cloud() -> LocalCloud {
     cloud
 }
 
-/// An InService domain made directly with the SDK; returns its id.
-async fn domain(client: &Client, name: &str, auth: AuthMode) -> String {
-    let out = client
-        .create_domain()
-        .domain_name(name)
-        .auth_mode(auth)
-        .default_user_settings(UserSettings::builder().execution_role(ROLE).build())
-        .subnet_ids("subnet-0abc")
-        .vpc_id("vpc-0abc")
-        .send()
-        .await
-        .expect("CreateDomain");
-    let id = out.domain_id().expect("DomainId").to_string();
-    eventually(&format!("domain {id} InService"), || async {
-        let domain = client.describe_domain().domain_id(&id).send().await.ok()?;
-        (domain.status().map(|s| s.as_str()) == Some("InService")).then_some(())
-    })
-    .await;
-    id
-}
-
 /// The profile's status, or None once it is gone (only ResourceNotFound counts as gone).
 async fn profile_status(client: &Client, domain: &str, name: &str) -> Option<String> {
     match client.describe_user_profile().domain_id(domain).user_profile_name(name).send().await {
         Ok(profile) => profile.status().map(|s| s.as_str().to_string()),
         Err(e) if e.as_service_error().and_then(|e| e.meta().code()) == Some("ResourceNotFound") => None,
         Err(e) => panic!("DescribeUserProfile: {}", aws_sdk_sagemaker::error::DisplayErrorContext(e)),
-    }
-}
-
-async fn tags(client: &Client, arn: &str) -> BTreeMap<String, String> {
-    let tags: Vec<_> = client.list_tags().resource_arn(arn).into_paginator().items().send().collect().await;
-    tags.into_iter().map(|t| t.expect("ListTags")).map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())).collect()
-}
-
-/// An app of a user profile or a space, waited until InService.
-async fn app(client: &Client, domain: &str, profile: Option<&str>, space: Option<&str>, app_type: AppType, name: &str) {
-    let create = client.create_app().domain_id(domain).set_user_profile_name(profile.map(str::to_string)).set_space_name(space.map(str::to_string));
-    create.clone().app_type(app_type.clone()).app_name(name).send().await.expect("CreateApp");
-    eventually(&format!("app {name} InService"), || async {
-        let described = client
-            .describe_app()
-            .domain_id(domain)
-            .set_user_profile_name(profile.map(str::to_string))
-            .set_space_name(space.map(str::to_string))
-            .app_type(app_type.clone())
-            .app_name(name)
-            .send()
-            .await
-            .ok()?;
-        (described.status() == Some(&AppStatus::InService)).then_some(())
-    })
-    .await;
-}
-
-/// A space waited until InService; private to `owner` when given, shared otherwise.
-/// A space; owned by `owner` if given (private, or shared by its owner).
-async fn space(client: &Client, domain: &str, name: &str, owner: Option<&str>, sharing: SharingType) {
-    client
-        .create_space()
-        .domain_id(domain)
-        .space_name(name)
-        .set_ownership_settings(owner.map(|o| OwnershipSettings::builder().owner_user_profile_name(o).build()))
-        .space_sharing_settings(SpaceSharingSettings::builder().sharing_type(sharing).build())
-        .send()
-        .await
-        .expect("CreateSpace");
-    eventually(&format!("space {name} InService"), || async {
-        let described = client.describe_space().domain_id(domain).space_name(name).send().await.ok()?;
-        (described.status().map(|s| s.as_str()) == Some("InService")).then_some(())
-    })
-    .await;
-}
-
-/// Decided by listing: DescribeSpace reports a missing space as a ValidationException on the real service.
-async fn space_exists(client: &Client, domain: &str, name: &str) -> bool {
-    let spaces: Vec<_> = client.list_spaces().domain_id_equals(domain).into_paginator().items().send().collect().await;
-    spaces.into_iter().map(|s| s.expect("ListSpaces")).any(|s| s.space_name() == Some(name))
-}
-
-async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -133,29 +47,13 @@ fn profile_arn(domain: &str, name: &str) -> String {
     format!("arn:aws:sagemaker:us-east-1:123456789012:user-profile/{domain}/{name}")
 }
 
-/// Plays a sample event from events/, made to address this cloud: its stack, a fresh
-/// RequestId and ResponseURL, and `domain` in place of the sample's domain id.
-async fn play(cloud: &LocalCloud, file: &str, domain: &str) -> Response {
-    let path = format!("{}/events/{file}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).expect("sample event").replace("d-example12345", domain);
-    let mut event: Value = serde_json::from_str(&text).expect("sample event is JSON");
-    let request_id = local_cloud::uuid_v4();
-    let logical_id = event["LogicalResourceId"].as_str().expect("LogicalResourceId").to_string();
-    event["RequestId"] = json!(request_id);
-    event["StackId"] = json!(cloud.cfn.stack_id());
-    event["ResponseURL"] = json!(cloud.cfn.response_url(&logical_id, &request_id).await.expect("response URL"));
-    event["ServiceToken"] = json!(function_arn(FUNCTION));
-    event["ResourceProperties"]["ServiceToken"] = json!(function_arn(FUNCTION));
-    cloud.cfn.send(FUNCTION, event).await.expect("a valid response")
-}
-
 #[tokio::test]
 async fn sample_events_create_update_and_delete_a_profile() {
     let cloud = cloud().await;
     let client = cloud.sagemaker_client();
     let domain = domain(&client, "samples", AuthMode::Iam).await;
 
-    let created = play(&cloud, "user-profile-create.json", &domain).await;
+    let created = play_sample(&cloud, FUNCTION, "user-profile-create.json", &domain).await;
     assert_success(&created);
     let arn = profile_arn(&domain, "alice");
     assert_eq!(created.physical_resource_id, arn);
@@ -175,14 +73,14 @@ async fn sample_events_create_update_and_delete_a_profile() {
     assert_eq!(idle(&profile), Some(60));
     assert_eq!(tags(&client, &arn).await.get("team").map(String::as_str), Some("forecasting"));
 
-    let updated = play(&cloud, "user-profile-update.json", &domain).await;
+    let updated = play_sample(&cloud, FUNCTION, "user-profile-update.json", &domain).await;
     assert_success(&updated);
     assert_eq!(updated.physical_resource_id, arn, "an update of settings and tags is in place");
     let profile = client.describe_user_profile().domain_id(&domain).user_profile_name("alice").send().await.unwrap();
     assert_eq!(idle(&profile), Some(120));
     assert_eq!(tags(&client, &arn).await.get("cost-center").map(String::as_str), Some("cc-42"));
 
-    let deleted = play(&cloud, "user-profile-delete.json", &domain).await;
+    let deleted = play_sample(&cloud, FUNCTION, "user-profile-delete.json", &domain).await;
     assert_success(&deleted);
     assert_eq!(profile_status(&client, &domain, "alice").await, None);
 }
