@@ -2,7 +2,7 @@
 //! emulator, driven by CloudFormation events (properties as strings, as CloudFormation sends them).
 
 use aws_sdk_sagemaker::types::{
-    AppType, DockerSettings, DomainSettingsForUpdate, FeatureStatus, OwnershipSettings, SharingType, SpaceSharingSettings, UserSettings,
+    AppType, AuthMode, DockerSettings, DomainSettingsForUpdate, FeatureStatus, OwnershipSettings, SharingType, SpaceSharingSettings, UserSettings,
 };
 use local_cloud::cloud::LocalCloud;
 use local_cloud::cloudformation::{RequestType, Response, Status};
@@ -762,4 +762,32 @@ async fn a_rollback_to_what_the_domain_already_is_calls_no_update_domain() {
     succeeded(&cloud.cfn.update(FUNCTION, LOGICAL_ID, &id, a, b).await.unwrap());
     assert_eq!(cloud.sagemaker.call_count("UpdateDomain"), updates, "{:?}", cloud.sagemaker.calls());
     assert_eq!(domain_settings(&cloud, &id)["DockerSettings"]["EnableDockerAccess"], "DISABLED");
+}
+
+#[tokio::test]
+async fn a_name_taken_by_a_domain_that_never_shows_fails_within_minutes() {
+    let options = Options { transition_delay: Duration::from_millis(100), visibility_lag: Duration::from_secs(600), ..Options::default() };
+    let mut cloud = cloud_with(options, Duration::from_secs(900)).await;
+    cloud.cfn.set_timeout(Duration::from_secs(330));
+    // Someone else's domain of that name, which ListDomains does not show for 10 minutes.
+    let client = cloud.sagemaker_client();
+    let role = UserSettings::builder().execution_role("arn:aws:iam::123456789012:role/x").build();
+    client
+        .create_domain()
+        .domain_name("taken")
+        .auth_mode(AuthMode::Iam)
+        .default_user_settings(role)
+        .subnet_ids("subnet-0a")
+        .vpc_id("vpc-0a")
+        .send()
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let r = cloud.cfn.create(FUNCTION, LOGICAL_ID, properties("taken")).await.unwrap();
+    let reason = failed(&r);
+    assert!(started.elapsed() < Duration::from_secs(300), "answered after {:?}", started.elapsed());
+    for expected in ["DomainName \"taken\" is taken (ResourceInUse)", "choose another DomainName"] {
+        assert!(reason.contains(expected), "{expected:?} in {reason}");
+    }
+    assert!(cloud.sagemaker.call_count("CreateDomain") > 2, "tried again while the lag may last");
 }

@@ -8,7 +8,7 @@ use aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput;
 use aws_sdk_sagemaker::types::{
     AppDetails, AppNetworkAccessType, AppSecurityGroupManagement, AppStatus, AuthMode, DomainStatus, RetentionPolicy, RetentionType, TagPropagation,
 };
-use custom_resource::{Change, CustomResource, Done, Error, Outcome, Pending, PropertyError, Request, Step};
+use custom_resource::{Change, CustomResource, Done, Error, Outcome, Pending, PropertyError, Request, Retry, Step};
 use serde::{Deserialize, Serialize};
 use studio::names::is_domain_id;
 use studio::nfs_security_groups::NfsSecurityGroups;
@@ -97,10 +97,14 @@ impl StudioDomain {
                         format!("domain {other} is already named {:?} and does not belong to this stack resource; choose another DomainName", p.domain_name),
                     )
                     .into()),
-                    // The domain that takes the name is not visible yet: look again shortly.
-                    (None, None) => {
-                        Err(Error::new(format!("CreateDomain: the DomainName {:?} is taken by a domain not visible yet", p.domain_name)).retry_later())
-                    }
+                    // The domain that takes the name is not visible yet: look again, for about as
+                    // long as SageMaker takes to show a new domain (bounded like a server error).
+                    (None, None) => Err(Error::new(format!(
+                        "CreateDomain: the DomainName {:?} is taken (ResourceInUse) by a domain ListDomains does not show yet; \
+                         if it never appears, choose another DomainName",
+                        p.domain_name
+                    ))
+                    .retry(Retry::ServerError)),
                 }
             }
         }

@@ -223,8 +223,9 @@ pub enum Retry {
     /// Throttling, or a resource busy with another operation: the step runs again after a
     /// pause, within ServiceTimeout.
     Throttled,
-    /// A server error (5xx, an answer that could not be read): the step runs again, but the
-    /// request fails once such errors have persisted for [`crate::runtime::SERVER_ERROR_PATIENCE`].
+    /// A server error (5xx, an answer that could not be read), or a state that should clear
+    /// within minutes: the step runs again, but the request fails once such errors have
+    /// persisted for [`crate::runtime::SERVER_ERROR_PATIENCE`].
     ServerError,
 }
 
