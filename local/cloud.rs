@@ -77,13 +77,26 @@ impl LocalCloud {
     /// Each function signs its calls with its own name as access key id, so the emulators'
     /// records (`signed_calls`) tell which function called what.
     pub async fn deploy_with(&self, function: &str, timeout: Duration, env: &[(&str, &str)]) -> std::io::Result<()> {
+        self.deploy_as(function, function, timeout, env).await
+    }
+
+    /// A second instance of `function`, named `<function>-twin`, as Lambda runs two deliveries
+    /// of one event side by side; it signs as `function`. Returns the twin's name.
+    pub async fn deploy_twin(&self, function: &str) -> std::io::Result<String> {
+        let twin = format!("{function}-twin");
+        self.deploy_as(&twin, function, Duration::from_secs(900), &[]).await?;
+        Ok(twin)
+    }
+
+    /// `function`'s binary deployed under the name `name`.
+    async fn deploy_as(&self, name: &str, function: &str, timeout: Duration, env: &[(&str, &str)]) -> std::io::Result<()> {
         let binary = tokio::task::spawn_blocking({
             let function = function.to_string();
             move || function_binary(&function)
         })
         .await
         .map_err(std::io::Error::other)?;
-        let mut config = FunctionConfig::new(function, binary).timeout(timeout);
+        let mut config = FunctionConfig::new(name, binary).timeout(timeout);
         for (name, value) in self.function_env() {
             config = config.env(name, value);
         }

@@ -7,7 +7,6 @@ use aws_sdk_sagemaker::operation::describe_space::DescribeSpaceOutput;
 use aws_sdk_sagemaker::types::{AppType, AuthMode};
 use local_cloud::cloud::LocalCloud;
 use local_cloud::cloudformation::{Response, Status};
-use local_cloud::lambda::FunctionConfig;
 use local_cloud::seed::{app, domain, eventually, play_sample, space_exists, tags, user_profile};
 use sagemaker_emulator::{Phase, ResourceKind};
 use serde_json::{Value, json};
@@ -288,22 +287,17 @@ async fn two_deliveries_of_the_create_at_once_make_one_space() {
     let client = cloud.sagemaker_client();
     let domain = domain(&client, "twice", AuthMode::Iam).await;
     // A second instance of the same function, as Lambda runs concurrent deliveries.
-    let twin = "studio-space-twin";
-    let mut config = FunctionConfig::new(twin, local_cloud::binaries::function_binary(FUNCTION));
-    for (name, value) in cloud.function_env() {
-        config = config.env(name, value);
-    }
-    cloud.lambda.deploy(config).await.unwrap();
+    let twin = cloud.deploy_twin(FUNCTION).await.unwrap();
 
     let event = cloud.cfn.event(local_cloud::cloudformation::RequestType::Create, FUNCTION, "Team", None, shared(&domain, "team"), None).await.unwrap();
     let request_id = event["RequestId"].as_str().unwrap().to_string();
     // The same event, answered to a second URL so that both answers can be read.
     let mut again = event.clone();
     again["ResponseURL"] = json!(cloud.cfn.response_url("Team", &format!("{request_id}-again")).await.unwrap());
-    cloud.lambda.invoke_async(twin, again).await.unwrap();
+    cloud.lambda.invoke_async(&twin, again).await.unwrap();
     let first = cloud.cfn.send(FUNCTION, event).await.unwrap();
     assert_success(&first);
-    assert!(cloud.lambda.wait_idle(twin, Duration::from_secs(60)).await);
+    assert!(cloud.lambda.wait_idle(&twin, Duration::from_secs(60)).await);
 
     let second = cloud.s3.recorded_puts("/cfn-responses/").into_iter().find(|p| p.path.ends_with("-again")).expect("second answer");
     let second: Value = serde_json::from_slice(second.body.as_deref().unwrap()).unwrap();

@@ -6,7 +6,7 @@ use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::types::{AppStatus, AppType, AuthMode, SharingType};
 use local_cloud::cloud::LocalCloud;
 use local_cloud::cloudformation::{Response, Status};
-use local_cloud::lambda::{FunctionConfig, InvocationSource};
+use local_cloud::lambda::InvocationSource;
 use local_cloud::seed::{app, domain, eventually, play_sample, space, space_exists, tags};
 use sagemaker_emulator::{Phase, ResourceKind};
 use serde_json::{Value, json};
@@ -208,22 +208,17 @@ async fn a_second_delivery_of_the_create_makes_nothing_twice() {
     let client = cloud.sagemaker_client();
     let domain = domain(&client, "twice", AuthMode::Iam).await;
     // A second instance of the same function, as Lambda runs concurrent deliveries.
-    let twin = "studio-user-profile-twin";
-    let mut config = FunctionConfig::new(twin, local_cloud::binaries::function_binary(FUNCTION));
-    for (name, value) in cloud.function_env() {
-        config = config.env(name, value);
-    }
-    cloud.lambda.deploy(config).await.unwrap();
+    let twin = cloud.deploy_twin(FUNCTION).await.unwrap();
 
     let event = cloud.cfn.event(local_cloud::cloudformation::RequestType::Create, FUNCTION, "Frank", None, properties(&domain, "frank"), None).await.unwrap();
     let request_id = event["RequestId"].as_str().unwrap().to_string();
     // The same event, answered to a second URL so that both answers can be read.
     let mut again = event.clone();
     again["ResponseURL"] = json!(cloud.cfn.response_url("Frank", &format!("{request_id}-again")).await.unwrap());
-    cloud.lambda.invoke_async(twin, again.clone()).await.unwrap();
+    cloud.lambda.invoke_async(&twin, again.clone()).await.unwrap();
     let first = cloud.cfn.send(FUNCTION, event).await.unwrap();
     assert_success(&first);
-    assert!(cloud.lambda.wait_idle(twin, Duration::from_secs(60)).await);
+    assert!(cloud.lambda.wait_idle(&twin, Duration::from_secs(60)).await);
 
     let second = cloud.s3.recorded_puts("/cfn-responses/").into_iter().find(|p| p.path.ends_with("-again")).expect("second answer");
     let second: Value = serde_json::from_slice(second.body.as_deref().unwrap()).unwrap();
@@ -235,9 +230,9 @@ async fn a_second_delivery_of_the_create_makes_nothing_twice() {
     // A late redelivery, once CloudFormation has the answer and waits no more: refused
     // (it no longer shows the profile CREATE_IN_PROGRESS), and nothing is made or removed.
     again["ResponseURL"] = json!(cloud.cfn.response_url("Frank", &format!("{request_id}-late")).await.unwrap());
-    cloud.lambda.invoke_async(twin, again).await.unwrap();
+    cloud.lambda.invoke_async(&twin, again).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(cloud.lambda.wait_idle(twin, Duration::from_secs(60)).await);
+    assert!(cloud.lambda.wait_idle(&twin, Duration::from_secs(60)).await);
     let late = cloud.s3.recorded_puts("/cfn-responses/").into_iter().find(|p| p.path.ends_with("-late")).expect("late answer");
     let late: Value = serde_json::from_slice(late.body.as_deref().unwrap()).unwrap();
     assert_eq!(late["Status"], "FAILED", "{late}");
