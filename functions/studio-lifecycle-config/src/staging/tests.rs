@@ -386,7 +386,7 @@ async fn a_file_under_a_file_is_refused_in_either_order_and_beside_it_is_fine() 
 
 #[tokio::test]
 async fn long_and_deep_paths_are_refused_before_any_allocation_grows_with_them() {
-    // (tests/lifecycle_config.rs plays the 65,535-byte path the zip crate cannot write.)
+    // (tests/e2e/lifecycle_config.rs plays the 65,535-byte path the zip crate cannot write.)
     let deep: String = "a/".repeat(1000) + "a";
     let zip = Zip::new().file(&deep, b"x").finish();
     let e = refusal(inspect_zip(&zip, &[]).await);

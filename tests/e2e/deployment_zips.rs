@@ -6,7 +6,7 @@
 //!
 //! ```sh
 //! scripts/package x86_64
-//! DEPLOYMENT_ZIP_DIR=target/lambda/x86_64 cargo test --workspace --test deployment_zips -- --ignored
+//! DEPLOYMENT_ZIP_DIR=target/lambda/x86_64 cargo test --workspace --test e2e deployment_zips -- --ignored
 //! ```
 
 use local_cloud::cloud::LocalCloud;

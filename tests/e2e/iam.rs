@@ -137,7 +137,7 @@ async fn every_call_a_function_makes_is_allowed_by_its_role() {
     let cloud = LocalCloud::start_with(options).await.expect("local cloud");
     // The demo's own test checks its outcome; here only the calls it made matter.
     if let Err(e) = local_cloud::demo::play_stack(&cloud).await {
-        eprintln!("demo: {e} (see tests/demo.rs)");
+        eprintln!("demo: {e} (see tests/e2e/demo.rs)");
     }
 
     // A tags-only Update of a lifecycle config that drops a tag: AddTags and DeleteTags.
