@@ -8,7 +8,7 @@ use aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput;
 use aws_sdk_sagemaker::types::{
     AppDetails, AppNetworkAccessType, AppSecurityGroupManagement, AppStatus, AuthMode, DomainStatus, RetentionPolicy, RetentionType, TagPropagation,
 };
-use custom_resource::{Change, CustomResource, Done, Error, Outcome, Pending, PropertyError, Request, Retry, Step};
+use custom_resource::{Change, CustomResource, Done, Error, Outcome, Pending, PropertyError, Retry, Step};
 use serde::{Deserialize, Serialize};
 use studio::names::is_domain_id;
 use studio::nfs_security_groups::NfsSecurityGroups;
@@ -49,7 +49,7 @@ impl StudioDomain {
     /// The domains named `domain_name`: those this very request created (Lambda delivered the
     /// event twice, perhaps at the same moment, or an earlier attempt timed out after
     /// CreateDomain), first-created first, and the ids of the others.
-    async fn named(&self, request: &Request, domain_name: &str) -> Result<Named, AwsError> {
+    async fn named(&self, step: &Step, domain_name: &str) -> Result<Named, AwsError> {
         let mut named = Named::default();
         let mut made = Vec::new();
         for domain in describe::domains(&self.sagemaker).await?.iter().filter(|d| d.domain_name() == Some(domain_name)) {
@@ -60,7 +60,7 @@ impl StudioDomain {
                 Err(e) if e.is(Kind::NotFound) => continue,
                 Err(e) => return Err(e),
             };
-            if Owner::from(request).made(&tags) {
+            if Owner::from(step.request()).made(&tags) {
                 let created = domain.creation_time().map(|t| (t.secs(), t.subsec_nanos())).unwrap_or((i64::MAX, 0));
                 made.push((created, id.to_string()));
             } else {
@@ -74,24 +74,24 @@ impl StudioDomain {
     }
 
     /// CreateDomain (unless this request already made the domain), then wait for InService.
-    async fn start_create(&self, request: &Request, p: &Properties) -> Result<Outcome<Creating>, Error> {
+    async fn start_create(&self, step: &Step, p: &Properties) -> Result<Outcome<Creating>, Error> {
         if sso::names_any(p) {
             // A typo in a name fails here, with nothing made.
             let store = sso::account_instance(&self.identity_center).await?.identity_store_id;
             let (users, groups) = sso::template_names(p);
             sso::resolve(&self.identity_center, &store, &users, &groups).await?;
         }
-        if let Some(id) = self.named(request, &p.domain_name).await?.made.first() {
+        if let Some(id) = self.named(step, &p.domain_name).await?.made.first() {
             info!(DomainId = %id, "found the domain this request already created; not creating another");
-            return self.wait_created(request, p, id, CreatedAt::now()).await;
+            return self.wait_created(step, p, id, CreatedAt::at(step.now())).await;
         }
-        match self.create_domain(request, p).await? {
-            Some(id) => self.wait_created(request, p, &id, CreatedAt::now()).await,
+        match self.create_domain(step, p).await? {
+            Some(id) => self.wait_created(step, p, &id, CreatedAt::at(step.now())).await,
             // The name is taken: by another delivery of this request (settle on its domain), or by someone else.
             None => {
-                let named = self.named(request, &p.domain_name).await?;
+                let named = self.named(step, &p.domain_name).await?;
                 match (named.made.first(), named.others.first()) {
-                    (Some(id), _) => self.wait_created(request, p, id, CreatedAt::now()).await,
+                    (Some(id), _) => self.wait_created(step, p, id, CreatedAt::at(step.now())).await,
                     (None, Some(other)) => Err(PropertyError::new(
                         "DomainName",
                         format!("domain {other} is already named {:?} and does not belong to this stack resource; choose another DomainName", p.domain_name),
@@ -111,8 +111,8 @@ impl StudioDomain {
     }
 
     /// CreateDomain; None when SageMaker refuses the name as taken (ResourceInUse).
-    async fn create_domain(&self, request: &Request, p: &Properties) -> Result<Option<String>, Error> {
-        let tags = Owner::from(request).creation_tags(&p.tag_pairs()?);
+    async fn create_domain(&self, step: &Step, p: &Properties) -> Result<Option<String>, Error> {
+        let tags = Owner::from(step.request()).creation_tags(&p.tag_pairs()?);
         let created = self
             .sagemaker
             .create_domain()
@@ -148,29 +148,29 @@ impl StudioDomain {
 
     /// One look at a new domain: InService -> its principals assigned, done; Failed -> FAILED,
     /// the domain deleted. Every error names the domain, so that the rollback's Delete removes it.
-    async fn wait_created(&self, request: &Request, p: &Properties, domain_id: &str, created_at: CreatedAt) -> Result<Outcome<Creating>, Error> {
-        self.look_at_created(request, p, domain_id, created_at).await.map_err(|e| match e.physical_resource_id {
+    async fn wait_created(&self, step: &Step, p: &Properties, domain_id: &str, created_at: CreatedAt) -> Result<Outcome<Creating>, Error> {
+        self.look_at_created(step, p, domain_id, created_at).await.map_err(|e| match e.physical_resource_id {
             Some(_) => e,
             None => e.for_resource(domain_id),
         })
     }
 
-    async fn look_at_created(&self, request: &Request, p: &Properties, domain_id: &str, created_at: CreatedAt) -> Result<Outcome<Creating>, Error> {
+    async fn look_at_created(&self, step: &Step, p: &Properties, domain_id: &str, created_at: CreatedAt) -> Result<Outcome<Creating>, Error> {
         let pending = |waiting_for: String| Pending::new(Creating { domain_id: domain_id.to_string(), created_at }, waiting_for).resource(domain_id).into();
         let Some(domain) = describe::domain(&self.sagemaker, domain_id).await? else {
             let what = format!("domain {domain_id}");
-            if created_at.may_be_invisible() {
+            if created_at.may_be_invisible(step) {
                 return Ok(pending(not_visible_yet(&what)));
             }
-            return Err(Error::new(never_became_visible(&what)));
+            return Err(Error::new(never_became_visible(&what, step)));
         };
         match domain.status() {
             Some(DomainStatus::InService) => {
                 // Two deliveries at the same moment may each have made a domain: all settle on the first.
-                if let Some(first) = self.named(request, &p.domain_name).await?.made.first().filter(|first| *first != domain_id) {
+                if let Some(first) = self.named(step, &p.domain_name).await?.made.first().filter(|first| *first != domain_id) {
                     info!(DomainId = domain_id, kept = %first, "another delivery of this request made a domain first: deleting this one");
                     self.delete_duplicate(domain_id).await?;
-                    return self.look_at_created_first(request, p, first).await;
+                    return self.look_at_created_first(step, p, first).await;
                 }
                 if !sso::names_any(p) {
                     return Ok(done(domain_id, &domain).into());
@@ -191,8 +191,8 @@ impl StudioDomain {
     }
 
     /// The domain a duplicate delivery settles on (visible, since it was listed).
-    async fn look_at_created_first(&self, request: &Request, p: &Properties, first: &str) -> Result<Outcome<Creating>, Error> {
-        Box::pin(self.wait_created(request, p, first, CreatedAt::now())).await
+    async fn look_at_created_first(&self, step: &Step, p: &Properties, first: &str) -> Result<Outcome<Creating>, Error> {
+        Box::pin(self.wait_created(step, p, first, CreatedAt::at(step.now()))).await
     }
 
     /// A domain made by a duplicate delivery, seconds old: nobody's data is in it.
@@ -221,7 +221,7 @@ impl StudioDomain {
         Error::new(failure + &cleanup).for_resource(domain_id)
     }
 
-    async fn start_update(&self, request: &Request, domain_id: &str, p: &Properties, old: Option<&Properties>) -> Result<Outcome<UpdateProgress>, Error> {
+    async fn start_update(&self, step: &Step, domain_id: &str, p: &Properties, old: Option<&Properties>) -> Result<Outcome<UpdateProgress>, Error> {
         let Some(domain) = describe::domain(&self.sagemaker, domain_id).await? else {
             return Err(Error::new(format!("domain {domain_id} no longer exists: it cannot be updated")));
         };
@@ -238,7 +238,7 @@ impl StudioDomain {
             }
             info!(members = ?replaced, "replacing the domain: AllowReplacement is true");
             // CloudFormation deletes the old domain in its cleanup, once the new one is reported.
-            return self.start_create(request, p).await.map(|o| o.map_progress(UpdateProgress::Replacing)).map_err(|e| replacement_failed(e, domain_id));
+            return self.start_create(step, p).await.map(|o| o.map_progress(UpdateProgress::Replacing)).map_err(|e| replacement_failed(e, domain_id));
         }
         if matches!(domain.status(), Some(DomainStatus::Pending | DomainStatus::Updating | DomainStatus::Deleting)) {
             let status = domain.status().map(|s| s.as_str()).unwrap_or_default();
@@ -246,7 +246,7 @@ impl StudioDomain {
         }
         let arn = domain.domain_arn().unwrap_or_default();
         let current_tags = tags::list(&self.sagemaker, arn).await?;
-        Owner::from(request).guard(&current_tags, format!("domain {domain_id}")).map_err(|e| Error::new(e.on_update()))?;
+        Owner::from(step.request()).guard(&current_tags, format!("domain {domain_id}")).map_err(|e| Error::new(e.on_update()))?;
         // What the domain lacks, not what the template changed: a rollback to what the domain
         // already is sends nothing, so SageMaker cannot refuse it.
         let mut changes = Changes::between(p, old, &domain)?;

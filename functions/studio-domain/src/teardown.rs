@@ -9,9 +9,10 @@ use crate::properties::{HomeEfsFileSystem, Properties};
 use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput;
 use aws_sdk_sagemaker::types::{DomainStatus, RetentionPolicy, RetentionType, SpaceDetails, SpaceStatus, UserProfileDetails, UserProfileStatus};
+use custom_resource::clock::{epoch_ms, until};
 use custom_resource::{Done, Error, Outcome, Pending, Step};
 use serde::{Deserialize, Serialize};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use studio::nfs_security_groups::{self, NfsSecurityGroups};
 use studio::teardown::{Teardown, TeardownError, bounded, space_owner, summary};
 use studio::{AwsError, AwsResult, Kind, Owner, describe, tags};
@@ -19,8 +20,6 @@ use tracing::{info, warn};
 
 /// Characters of names a FAILED Reason may list per kind (the whole response is limited to 4 KB).
 const NAMES_BUDGET: usize = 700;
-/// How long the NFS security groups may take to become deletable once the domain is gone.
-const NFS_GROUPS_PATIENCE: Duration = Duration::from_secs(300);
 /// Kept back from ServiceTimeout when giving up on them: more than a poll and a step take.
 const NFS_GROUPS_MARGIN: Duration = Duration::from_secs(15);
 const NFS_GROUPS_POLL: Duration = Duration::from_secs(3);
@@ -38,7 +37,7 @@ pub enum DeleteProgress {
         vpc_id: Option<String>,
     },
     /// The domain is gone; its NFS security groups go once its home EFS is gone, waited for
-    /// from `since_ms` (epoch milliseconds) for at most NFS_GROUPS_PATIENCE.
+    /// from `since_ms` (epoch milliseconds) for at most the NFS patience.
     RemovingNfsSecurityGroups { home_efs_file_system_id: Option<String>, vpc_id: String, since_ms: u64 },
 }
 
@@ -229,7 +228,9 @@ impl Deletion<'_> {
             (HomeEfsFileSystem::Retain, _, _) => left("the retained home EFS file system uses them (deleting it later frees them to be deleted)"),
             (_, false, _) => left("DeleteNfsSecurityGroups is false"),
             (_, _, None) => left("the domain's VpcId could not be read before it was deleted"),
-            (HomeEfsFileSystem::Delete, true, Some(vpc_id)) => self.remove_nfs_security_groups(step, known.home_efs_file_system_id, vpc_id, now_ms()).await,
+            (HomeEfsFileSystem::Delete, true, Some(vpc_id)) => {
+                self.remove_nfs_security_groups(step, known.home_efs_file_system_id, vpc_id, epoch_ms(step.now())).await
+            }
         }
     }
 
@@ -238,8 +239,8 @@ impl Deletion<'_> {
     /// domain itself is gone.
     async fn remove_nfs_security_groups(&self, step: &Step, home_efs_file_system_id: Option<String>, vpc_id: String, since_ms: u64) -> StepResult {
         let domain_id = self.domain_id;
-        let out_of_patience = Duration::from_millis(now_ms().saturating_sub(since_ms)) >= NFS_GROUPS_PATIENCE
-            || step.service_deadline().is_some_and(|d| d.saturating_duration_since(Instant::now()) < NFS_GROUPS_MARGIN);
+        let waited = Duration::from_millis(epoch_ms(step.now()).saturating_sub(since_ms));
+        let out_of_patience = waited >= step.patience().nfs || step.service_deadline().is_some_and(|d| until(step.now(), d) < NFS_GROUPS_MARGIN);
         let efs = home_efs_file_system_id.as_deref();
         let waiting = |what: String| {
             let progress =
@@ -277,9 +278,7 @@ impl Deletion<'_> {
                 .into()),
             Ok(Err(why)) if out_of_patience => {
                 warn!(DomainId = domain_id, why, "giving up on the NFS security groups");
-                Ok(Done::new(domain_id)
-                    .reason(self.groups_left(efs, &format!("{why} (waited {} s)", Duration::from_millis(now_ms().saturating_sub(since_ms)).as_secs())))
-                    .into())
+                Ok(Done::new(domain_id).reason(self.groups_left(efs, &format!("{why} (waited {} s)", waited.as_secs()))).into())
             }
             Ok(Err(why)) => waiting(format!("the NFS security groups of domain {domain_id} to become deletable: {why}")),
             Err(e) if matches!(e.kind, Kind::Throttled | Kind::ServerError) => Err(e.into()),
@@ -307,10 +306,6 @@ impl Deletion<'_> {
 struct Known {
     home_efs_file_system_id: Option<String>,
     vpc_id: Option<String>,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
 }
 
 /// The SUCCESS Reason: what was deleted and what SageMaker leaves behind.

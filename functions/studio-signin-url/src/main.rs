@@ -18,7 +18,7 @@ use tracing::{Instrument, Span, error, info, warn};
 // One thread: the work is waiting on SageMaker, and Lambda gives small functions under one vCPU.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    custom_resource::logging::init();
+    function_base::logging::init();
     // A setting it cannot work with stops the function before it serves anyone.
     let access = match Access::from_env() {
         Ok(access) => Arc::new(access),
@@ -27,7 +27,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             return Err(e.into());
         }
     };
-    let sagemaker = studio::Clients::new(&custom_resource::aws::load_config().await).sagemaker;
+    let sagemaker = studio::Clients::new(&function_base::aws::load_config().await).sagemaker;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let (sagemaker, access) = (sagemaker.clone(), access.clone());
         async move { Ok::<_, lambda_runtime::Error>(handle(&sagemaker, &access, event).await) }

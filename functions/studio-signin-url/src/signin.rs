@@ -5,8 +5,8 @@ use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sagemaker::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_sagemaker::types::AuthMode;
-use custom_resource::PropertyError;
-use custom_resource::aws::describe;
+use function_base::PropertyError;
+use function_base::aws::describe;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -116,7 +116,7 @@ impl Input {
                 "must be a JSON object {DomainId, UserProfileName, ExpiresInSeconds, SessionExpirationDurationInSeconds, LandingUri, SpaceName}",
             )
         })?;
-        let input: Input = custom_resource::properties::from_value(&value)?;
+        let input: Input = function_base::properties::from_value(&value)?;
         input.validate(max_session_seconds)?;
         Ok(input)
     }
@@ -239,7 +239,7 @@ mod tests {
     use serde_json::json;
 
     fn input(value: serde_json::Value) -> Result<Input, PropertyError> {
-        let input: Input = custom_resource::properties::from_value(&value)?;
+        let input: Input = function_base::properties::from_value(&value)?;
         input.validate(43200)?;
         Ok(input)
     }

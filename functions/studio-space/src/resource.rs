@@ -3,7 +3,7 @@
 use crate::properties::{EBS_SIZE, Properties, ebs_size};
 use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::operation::describe_space::DescribeSpaceOutput;
-use custom_resource::{Change, CustomResource, Done, Error, Outcome, Pending, PropertyError, Request, Step};
+use custom_resource::{Change, CustomResource, Done, Error, Outcome, Pending, PropertyError, Step};
 use serde::{Deserialize, Serialize};
 use studio::arn::ChildKey;
 use studio::child::{self, CreateProgress, Lifecycle, TagChange, UpdateProgress};
@@ -42,7 +42,7 @@ impl CustomResource for Space {
     }
 
     async fn create(&self, step: &Step, properties: &Properties, progress: Option<CreateProgress>) -> StepResult<CreateProgress> {
-        self.lifecycle(&properties.domain_id, &properties.space_name).create_step(progress, self.start_create(step, properties)).await
+        self.lifecycle(step, &properties.domain_id, &properties.space_name).create_step(progress, self.start_create(step, properties)).await
     }
 
     async fn update(&self, step: &Step, change: Change<'_, Properties>, progress: Option<UpdateProgress>) -> StepResult<UpdateProgress> {
@@ -50,7 +50,7 @@ impl CustomResource for Space {
         properties.validate()?;
         let tags = TagChange::new(properties.tag_pairs()?, change.old.map(Properties::tag_pairs));
         let start = self.start_update(step, change, &tags);
-        self.lifecycle(&properties.domain_id, &properties.space_name).update_step(change.physical_id, progress, &tags, start).await
+        self.lifecycle(step, &properties.domain_id, &properties.space_name).update_step(change.physical_id, progress, &tags, start).await
     }
 
     async fn delete(&self, step: &Step, physical_id: &str, _properties: &Properties, progress: Option<DeleteProgress>) -> StepResult<DeleteProgress> {
@@ -62,10 +62,10 @@ impl CustomResource for Space {
         let listed = describe::spaces(&self.sagemaker, domain).await?;
         let first_step = progress.is_none();
         let Some(space) = listed.iter().find(|s| s.space_name().is_some_and(|n| n.eq_ignore_ascii_case(&key.name))) else {
-            return Ok(self.lifecycle(domain, &key.name).gone(physical_id, first_step).into());
+            return Ok(self.lifecycle(step, domain, &key.name).gone(physical_id, first_step).into());
         };
         let name = space.space_name().unwrap_or(&key.name).to_string();
-        if first_step && let Err(retained) = self.lifecycle(domain, &name).guard_delete(step.request(), physical_id).await? {
+        if first_step && let Err(retained) = self.lifecycle(step, domain, &name).guard_delete(physical_id).await? {
             return Ok(retained.into());
         }
         // A DeleteFailed from before this operation is tried again; one after ours is a failure.
@@ -80,19 +80,19 @@ impl CustomResource for Space {
 }
 
 impl Space {
-    fn lifecycle<'a>(&'a self, domain_id: &'a str, name: &'a str) -> Lifecycle<'a, DescribeSpaceOutput> {
-        Lifecycle { sagemaker: &self.sagemaker, domain_id, name, done }
+    fn lifecycle<'a>(&'a self, step: &'a Step, domain_id: &'a str, name: &'a str) -> Lifecycle<'a, DescribeSpaceOutput> {
+        Lifecycle { step, sagemaker: &self.sagemaker, domain_id, name, done }
     }
 
     /// Checks a private space's owner exists, then creates: SageMaker refuses a taken name, and
     /// only then is it worth the calls that tell whose it is.
-    async fn start_create(&self, request: &Request, properties: &Properties) -> StepResult<CreateProgress> {
+    async fn start_create(&self, step: &Step, properties: &Properties) -> StepResult<CreateProgress> {
         properties.validate()?;
         let (domain, name) = (&properties.domain_id, &properties.space_name);
         if let Some(owner) = properties.owner() {
             self.check_owner(domain, owner).await?;
         }
-        let tags = Owner::from(request).creation_tags(&properties.tag_pairs()?);
+        let tags = Owner::from(step.request()).creation_tags(&properties.tag_pairs()?);
         let created = self
             .sagemaker
             .create_space()
@@ -107,7 +107,7 @@ impl Space {
             .await
             .aws("CreateSpace")
             .map(|created| created.space_arn);
-        self.lifecycle(domain, name).created_by(request, created).await
+        self.lifecycle(step, domain, name).created_by(created).await
     }
 
     /// The owner of a private space must be a profile of the domain: said before CreateSpace,
@@ -136,7 +136,7 @@ impl Space {
             }
             return Err(Error::new(format!("space {} no longer exists in domain {}; it was deleted outside CloudFormation", current.name, current.domain_id)));
         };
-        self.lifecycle(&current.domain_id, &current.name).guard_update(step.request(), physical_id).await?;
+        self.lifecycle(step, &current.domain_id, &current.name).guard_update(physical_id).await?;
 
         if let Some(member) = replaced_member(&space, properties, old) {
             if current.is(domain, name) {
@@ -166,7 +166,7 @@ impl Space {
         let display_changed = old.is_none_or(|old| old.space_display_name != properties.space_display_name);
         let settings = properties.space_settings.as_ref().map(|s| s.0.clone()).filter(|_| settings_changed);
         let display = properties.space_display_name.clone().filter(|_| display_changed);
-        let lifecycle = self.lifecycle(domain, name);
+        let lifecycle = self.lifecycle(step, domain, name);
         if settings.is_none() && display.is_none() {
             return lifecycle.finish_update(physical_id, space, tags).await;
         }

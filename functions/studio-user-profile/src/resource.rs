@@ -7,9 +7,8 @@ use aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput;
 use aws_sdk_sagemaker::operation::describe_user_profile::DescribeUserProfileOutput;
 use aws_sdk_sagemaker::types::{AuthMode, SpaceStatus, UserProfileStatus};
 use aws_sdk_ssoadmin::types::PrincipalType;
-use custom_resource::{Change, CustomResource, Done, Error, Outcome, Pending, PropertyError, Request, Step};
+use custom_resource::{Change, CustomResource, Done, Error, Outcome, Pending, PropertyError, Step};
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
 use studio::arn::ChildKey;
 use studio::child::{self, CreateProgress, Lifecycle, TagChange, UpdateProgress};
 use studio::ownership::SSO_ASSIGNED;
@@ -25,13 +24,9 @@ pub enum DeleteProgress {
     /// DeleteUserProfile accepted; waiting for the profile to be gone.
     Deleting,
     /// DeleteUserProfile refused (ResourceInUse) `since` then, though none of its apps and
-    /// spaces is left: tried again for [`IN_USE_PATIENCE`], then FAILED.
+    /// spaces is left: tried again for the in-use patience (3 minutes), then FAILED.
     StillInUse { since: Since },
 }
-
-/// How long a ResourceInUse with nothing left to delete is taken for a transition: long
-/// enough for SageMaker to notice its last space went, far shorter than ServiceTimeout.
-pub const IN_USE_PATIENCE: Duration = Duration::from_secs(180);
 
 type StepResult<P> = Result<Outcome<P>, Error>;
 
@@ -65,7 +60,7 @@ impl CustomResource for UserProfile {
     }
 
     async fn create(&self, step: &Step, properties: &Properties, progress: Option<CreateProgress>) -> StepResult<CreateProgress> {
-        self.lifecycle(&properties.domain_id, &properties.user_profile_name).create_step(progress, self.start_create(step, properties)).await
+        self.lifecycle(step, &properties.domain_id, &properties.user_profile_name).create_step(progress, self.start_create(step, properties)).await
     }
 
     async fn update(&self, step: &Step, change: Change<'_, Properties>, progress: Option<UpdateProgress>) -> StepResult<UpdateProgress> {
@@ -73,7 +68,7 @@ impl CustomResource for UserProfile {
         properties.validate()?;
         let tags = TagChange::new(properties.tag_pairs()?, change.old.map(Properties::tag_pairs));
         let start = self.start_update(step, change, &tags);
-        self.lifecycle(&properties.domain_id, &properties.user_profile_name).update_step(change.physical_id, progress, &tags, start).await
+        self.lifecycle(step, &properties.domain_id, &properties.user_profile_name).update_step(change.physical_id, progress, &tags, start).await
     }
 
     async fn delete(&self, step: &Step, physical_id: &str, properties: &Properties, progress: Option<DeleteProgress>) -> StepResult<DeleteProgress> {
@@ -83,12 +78,12 @@ impl CustomResource for UserProfile {
         let domain = key.domain_id.as_str();
         let first_step = progress.is_none();
         let Some(profile) = describe::user_profile(&self.sagemaker, domain, &key.name).await? else {
-            return Ok(self.lifecycle(domain, &key.name).gone(physical_id, first_step).into());
+            return Ok(self.lifecycle(step, domain, &key.name).gone(physical_id, first_step).into());
         };
         let name = profile.user_profile_name().unwrap_or(&key.name).to_string();
         let mut tags_of_first_step = Vec::new();
         if first_step {
-            match self.lifecycle(domain, &name).guard_delete(step.request(), physical_id).await? {
+            match self.lifecycle(step, domain, &name).guard_delete(physical_id).await? {
                 Ok(tags) => tags_of_first_step = tags,
                 Err(retained) => return Ok(retained.into()),
             }
@@ -117,7 +112,7 @@ impl CustomResource for UserProfile {
         // A DeleteFailed from before this operation is tried again (one after ours failed it above).
         let status = profile.status().filter(|s| **s != UserProfileStatus::DeleteFailed);
         let left = match teardown.user_profile(&name, status, &owned).await {
-            Err(TeardownError::InUse { error, .. }) => return still_in_use(&name, domain, progress.as_ref(), error),
+            Err(TeardownError::InUse { error, .. }) => return still_in_use(step, &name, domain, progress.as_ref(), error),
             left => left?,
         };
         match left.as_slice() {
@@ -129,14 +124,14 @@ impl CustomResource for UserProfile {
 }
 
 impl UserProfile {
-    fn lifecycle<'a>(&'a self, domain_id: &'a str, name: &'a str) -> Lifecycle<'a, DescribeUserProfileOutput> {
+    fn lifecycle<'a>(&'a self, step: &'a Step, domain_id: &'a str, name: &'a str) -> Lifecycle<'a, DescribeUserProfileOutput> {
         // The Data is every child's: see [`studio::child::data`].
-        Lifecycle { sagemaker: &self.sagemaker, domain_id, name, done: child::data }
+        Lifecycle { step, sagemaker: &self.sagemaker, domain_id, name, done: child::data }
     }
 
     /// Checks the SSO members against the domain, then creates: SageMaker refuses a taken name,
     /// and only then is it worth the calls that tell whose it is.
-    async fn start_create(&self, request: &Request, properties: &Properties) -> StepResult<CreateProgress> {
+    async fn start_create(&self, step: &Step, properties: &Properties) -> StepResult<CreateProgress> {
         properties.validate()?;
         let (domain, name) = (&properties.domain_id, &properties.user_profile_name);
         let described = self.domain(domain).await?;
@@ -150,7 +145,7 @@ impl UserProfile {
         if let Some(user) = sso_user.as_ref().filter(|u| !u.assigned) {
             tags.push((SSO_ASSIGNED.to_string(), user.user_id.clone()));
         }
-        let tags = Owner::from(request).creation_tags(&tags);
+        let tags = Owner::from(step.request()).creation_tags(&tags);
         let created = self
             .sagemaker
             .create_user_profile()
@@ -170,7 +165,7 @@ impl UserProfile {
         }
         // Refused: perhaps the name is taken, by an earlier delivery of this request or by
         // someone else (SageMaker says ResourceInUse; any refusal is checked).
-        self.lifecycle(domain, name).created_by(request, created).await
+        self.lifecycle(step, domain, name).created_by(created).await
     }
 
     /// `properties` validated.
@@ -188,8 +183,8 @@ impl UserProfile {
         let Some(profile) = describe::user_profile(&self.sagemaker, domain, name).await? else {
             return Err(Error::new(format!("user profile {name} no longer exists in domain {domain}; it was deleted outside CloudFormation")));
         };
-        let lifecycle = self.lifecycle(domain, name);
-        lifecycle.guard_update(step.request(), physical_id).await?;
+        let lifecycle = self.lifecycle(step, domain, name);
+        lifecycle.guard_update(physical_id).await?;
         let identity = (profile.single_sign_on_user_identifier(), profile.single_sign_on_user_value());
         if identity != properties.sso_identity() {
             properties.check_auth_mode(&auth_mode(domain, &self.domain(domain).await?)?)?;
@@ -258,18 +253,19 @@ fn auth_mode(domain_id: &str, domain: &DescribeDomainOutput) -> Result<AuthMode,
 }
 
 /// DeleteUserProfile refused with nothing left that the profile's Delete could remove.
-fn still_in_use(name: &str, domain: &str, progress: Option<&DeleteProgress>, error: AwsError) -> StepResult<DeleteProgress> {
+fn still_in_use(step: &Step, name: &str, domain: &str, progress: Option<&DeleteProgress>, error: AwsError) -> StepResult<DeleteProgress> {
     let since = match progress {
         Some(DeleteProgress::StillInUse { since }) => *since,
-        _ => Since::now(),
+        _ => Since::at(step.now()),
     };
-    if since.within(IN_USE_PATIENCE) {
+    let patience = step.patience().in_use;
+    if since.within(step.now(), patience) {
         return Ok(Pending::new(DeleteProgress::StillInUse { since }, format!("user profile {name} to be no longer in use ({error})")).into());
     }
     Err(Error::new(format!(
         "user profile {name} in domain {domain} is still in use {} s after its apps and the spaces it owns were deleted \
          ({error}); something SageMaker does not list uses it. The profile is left in place.",
-        IN_USE_PATIENCE.as_secs()
+        patience.as_secs()
     )))
 }
 

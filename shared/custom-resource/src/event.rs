@@ -84,7 +84,7 @@ impl Request {
         let properties = match props {
             Value::Object(map) => map,
             Value::Null => Map::new(),
-            other => return Err(format!("ResourceProperties must be an object, got {}", crate::properties::describe_value(&other))),
+            other => return Err(format!("ResourceProperties must be an object, got {}", function_base::properties::describe_value(&other))),
         };
         let old_properties = old.map(|v| match v {
             Value::Object(map) => map,
@@ -122,9 +122,9 @@ impl Request {
     pub fn service_timeout(&self) -> Result<Duration, String> {
         match self.properties.get("ServiceTimeout") {
             None | Some(Value::Null) => Ok(MAX_SERVICE_TIMEOUT),
-            Some(v) => match crate::properties::lenient_i64(v) {
+            Some(v) => match function_base::properties::lenient_i64(v) {
                 Some(s @ 1..=3600) => Ok(Duration::from_secs(s as u64)),
-                _ => Err(format!("ServiceTimeout: expected an integer from 1 to 3600 (seconds), got {}", crate::properties::describe_value(v))),
+                _ => Err(format!("ServiceTimeout: expected an integer from 1 to 3600 (seconds), got {}", function_base::properties::describe_value(v))),
             },
         }
     }

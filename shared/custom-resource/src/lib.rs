@@ -3,23 +3,32 @@
 //! A function implements [`CustomResource`] (create / update / delete with typed properties,
 //! each step returning done or pending with progress of its own request kind) and calls
 //! [`run`]. The core owns the rest of the CloudFormation protocol: parsing and validating the
-//! event, polling and continuations, error retries, the one response per event, logging. It
-//! knows CloudFormation and Lambda, nothing of the service behind the resource.
+//! event, CloudFormation's own say on whether it is real, polling and sealed continuations,
+//! error retries, the one response per event, logging. It knows CloudFormation, Lambda and
+//! KMS (for the continuations' MAC), nothing of the service behind the resource.
+//!
+//! Every outbound effect goes through [`outbound::Ports`] and all time through its
+//! [`clock::Clock`], so [`testing::Simulation`] plays whole flows in-process.
 
-pub mod api_shape;
-pub mod aws;
-pub mod continuation;
-pub mod event;
-pub mod logging;
+mod adapters;
+pub mod clock;
+mod continuation;
+mod event;
+pub mod outbound;
+pub mod patience;
 pub mod properties;
-pub mod resource;
-pub mod responder;
-pub mod response;
+mod resource;
+mod responder;
+mod response;
 pub mod response_url;
-pub mod runtime;
-pub mod verification;
+mod runtime;
+pub mod testing;
+mod verification;
 
+pub use adapters::KEY_ENV as CONTINUATION_KEY_ENV;
 pub use event::{Request, RequestType};
-pub use properties::PropertyError;
+pub use function_base::PropertyError;
+pub use patience::Patience;
 pub use resource::{Change, CustomResource, Done, Error, Outcome, Pending, Retry, Step, StepResult};
-pub use runtime::{BoxError, run};
+pub use response::MAX_BODY_BYTES;
+pub use runtime::{BoxError, Core, run};

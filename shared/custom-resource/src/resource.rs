@@ -4,12 +4,14 @@
 //! hands back its progress ([`Pending`]); the core calls again with that progress after a
 //! pause, in this invocation or a continuation, until done, failed or out of time.
 
+use crate::clock::{SharedClock, until};
 use crate::event::Request;
+use crate::patience::Patience;
 use serde::{Serialize, de::DeserializeOwned};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// What a pending step needs to resume; carried through continuations as JSON.
 pub trait Progress: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {}
@@ -71,30 +73,39 @@ impl<P> Clone for Change<'_, P> {
 
 impl<P> Copy for Change<'_, P> {}
 
-/// One step's context: the request, and the step's own deadline. Work that can be cut
-/// (staging files) stops by then and returns Pending; the core keeps the time it needs to
-/// continue or respond after it, so no step has to guess what the core keeps back.
-#[derive(Debug, Clone)]
+/// One step's context: the request, the step's own deadline, and the clock and patience the
+/// function works with. Work that can be cut (staging files) stops by the deadline and
+/// returns Pending; the core keeps the time it needs to continue or respond after it, so no
+/// step has to guess what the core keeps back.
+#[derive(Clone)]
 pub struct Step {
     request: Arc<Request>,
-    deadline: Instant,
-    service_deadline: Option<Instant>,
+    clock: SharedClock,
+    patience: Patience,
+    deadline: SystemTime,
+    service_deadline: Option<SystemTime>,
+}
+
+impl std::fmt::Debug for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Step").field("request", &self.request).field("deadline", &self.deadline).field("service_deadline", &self.service_deadline).finish()
+    }
 }
 
 impl Step {
-    pub fn new(request: Arc<Request>, deadline: Instant) -> Self {
-        Self { request, deadline, service_deadline: None }
+    pub fn new(request: Arc<Request>, clock: SharedClock, patience: Patience, deadline: SystemTime) -> Self {
+        Self { request, clock, patience, deadline, service_deadline: None }
     }
 
     /// With the moment the whole request's ServiceTimeout runs out (across invocations).
-    pub fn with_service_deadline(mut self, service_deadline: Instant) -> Self {
+    pub fn with_service_deadline(mut self, service_deadline: SystemTime) -> Self {
         self.service_deadline = Some(service_deadline);
         self
     }
 
     /// When the request's ServiceTimeout runs out: a wait that should end in SUCCESS rather than
     /// time out must give up before then.
-    pub fn service_deadline(&self) -> Option<Instant> {
+    pub fn service_deadline(&self) -> Option<SystemTime> {
         self.service_deadline
     }
 
@@ -102,13 +113,27 @@ impl Step {
         &self.request
     }
 
-    /// When this step must have returned.
-    pub fn deadline(&self) -> Instant {
-        self.deadline
+    /// The time, from the function's clock (never read the system clock in resource logic).
+    pub fn now(&self) -> SystemTime {
+        self.clock.now()
     }
 
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    pub fn patience(&self) -> &Patience {
+        &self.patience
+    }
+
+    /// How long until this step must have returned.
     pub fn remaining(&self) -> Duration {
-        self.deadline.saturating_duration_since(Instant::now())
+        until(self.now(), self.deadline)
+    }
+
+    /// The step's deadline as an `Instant`, for loops of real I/O (staging files).
+    pub fn deadline(&self) -> Instant {
+        Instant::now() + self.remaining()
     }
 }
 
@@ -225,7 +250,7 @@ pub enum Retry {
     Throttled,
     /// A server error (5xx, an answer that could not be read), or a state that should clear
     /// within minutes: the step runs again, but the request fails once such errors have
-    /// persisted for [`crate::runtime::SERVER_ERROR_PATIENCE`].
+    /// persisted for the server-error patience ([`crate::Patience`]).
     ServerError,
 }
 

@@ -1,15 +1,18 @@
 //! Delivers the response to CloudFormation's pre-signed URL, insisting on a 2xx.
 //!
-//! Only to an allowed ResponseURL (response_url.rs), with no proxy and no redirect followed,
-//! and only while the invocation has time left (issue 13).
+//! Only to an allowed ResponseURL (response_url.rs), and only while the invocation has time
+//! left; each attempt goes through the [`ResponseTransport`] port (no proxy, no redirect).
 
+use crate::clock::{SharedClock, until};
+use crate::outbound::ResponseTransport;
 use crate::response_url::Allowlist;
-use std::time::Duration;
-use tokio::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 use tracing::{info, warn};
 use url::Url;
 
-const ATTEMPTS: u32 = 6;
+/// CloudFormation's own guidance is "retry"; at least five attempts are the contract.
+pub const ATTEMPTS: u32 = 6;
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -18,26 +21,25 @@ const MIN_ATTEMPT: Duration = Duration::from_millis(200);
 
 #[derive(Clone)]
 pub struct Responder {
-    /// Err: the HTTP client could not be built (reported on each send, never a panic).
-    http: Result<reqwest::Client, String>,
+    transport: Arc<dyn ResponseTransport>,
+    clock: SharedClock,
     allowlist: Allowlist,
 }
 
-impl Responder {
-    pub fn new() -> Self {
-        Self::with_allowlist(Allowlist::from_env())
-    }
+/// Why a response could not be delivered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    #[error("{0}")]
+    NotAllowed(String),
+    #[error("response PUT to {target} refused with HTTP {status}")]
+    Refused { target: String, status: u16 },
+    #[error("response PUT to {target} failed after {attempts} attempts: {last}")]
+    GaveUp { target: String, attempts: u32, last: String },
+}
 
-    pub fn with_allowlist(allowlist: Allowlist) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(ATTEMPT_TIMEOUT)
-            // A ResponseURL is checked as given: no proxy, no redirect to anywhere else.
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {}", redact_error(&e)));
-        Self { http, allowlist }
+impl Responder {
+    pub fn new(transport: Arc<dyn ResponseTransport>, clock: SharedClock, allowlist: Allowlist) -> Self {
+        Self { transport, clock, allowlist }
     }
 
     /// The URL a response may be PUT to, or why not (the event must then not be acted on).
@@ -45,53 +47,41 @@ impl Responder {
         self.allowlist.check(response_url)
     }
 
-    /// PUT the body: empty Content-Type (the URL was signed without one), Content-Length in
-    /// bytes (reqwest counts the body). Connection errors and 5xx are retried with jittered
-    /// exponential backoff until `deadline`; another status is final.
-    pub async fn send(&self, url: &str, body: Vec<u8>, deadline: Instant) -> Result<(), String> {
-        let url = self.admit(url)?;
-        let http = self.http.as_ref().map_err(Clone::clone)?;
+    /// PUT the body. Connection errors, 5xx and 429 are retried with jittered exponential
+    /// backoff until `deadline`; another status is final.
+    pub async fn send(&self, url: &str, body: Vec<u8>, deadline: SystemTime) -> Result<(), SendError> {
+        let url = self.admit(url).map_err(SendError::NotAllowed)?;
         let target = redact(url.as_str());
         let mut backoff = FIRST_BACKOFF;
         for attempt in 1..=ATTEMPTS {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let request = http.put(url.clone()).header(reqwest::header::CONTENT_TYPE, "").timeout(left.min(ATTEMPT_TIMEOUT)).body(body.clone());
-            let retry = match request.send().await {
-                Ok(r) if r.status().is_success() => {
-                    info!(attempt, status = r.status().as_u16(), url = %target, "response delivered");
+            let left = until(self.clock.now(), deadline);
+            let last = match self.transport.put(&url, &body, left.min(ATTEMPT_TIMEOUT)).await {
+                Ok(status) if (200..300).contains(&status) => {
+                    info!(attempt, status, url = %target, "response delivered");
                     return Ok(());
                 }
-                Ok(r) if r.status().is_server_error() || r.status().as_u16() == 429 => {
-                    warn!(attempt, status = r.status().as_u16(), url = %target, "response PUT failed, will retry");
-                    format!("HTTP {}", r.status().as_u16())
+                Ok(status) if status >= 500 || status == 429 => {
+                    warn!(attempt, status, url = %target, "response PUT failed, will retry");
+                    format!("HTTP {status}")
                 }
-                Ok(r) => {
-                    let status = r.status().as_u16();
+                Ok(status) => {
                     warn!(attempt, status, url = %target, "response PUT refused");
-                    return Err(format!("response PUT to {target} refused with HTTP {status}"));
+                    return Err(SendError::Refused { target, status });
                 }
                 Err(e) => {
-                    let e = redact_error(&e);
                     warn!(attempt, error = %e, url = %target, "response PUT failed, will retry");
-                    e
+                    e.0
                 }
             };
             // Full jitter: spread retries of many functions over the window.
             let pause = backoff.mul_f64(0.5 + fastrand::f64() / 2.0);
-            let left = deadline.saturating_duration_since(Instant::now());
-            if attempt == ATTEMPTS || left < pause + MIN_ATTEMPT {
-                return Err(format!("response PUT to {target} failed after {attempt} attempts: {retry}"));
+            if attempt == ATTEMPTS || until(self.clock.now(), deadline) < pause + MIN_ATTEMPT {
+                return Err(SendError::GaveUp { target, attempts: attempt, last });
             }
-            tokio::time::sleep(pause).await;
+            self.clock.sleep(pause).await;
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
-        Err(format!("response PUT to {target} was not attempted"))
-    }
-}
-
-impl Default for Responder {
-    fn default() -> Self {
-        Self::new()
+        unreachable!("the last attempt returns")
     }
 }
 
@@ -103,27 +93,19 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-/// reqwest errors print the full URL, signature included: describe them without it.
-fn redact_error(e: &reqwest::Error) -> String {
-    let kind = if e.is_connect() {
-        "connection error"
-    } else if e.is_timeout() {
-        "timed out"
-    } else {
-        "request error"
-    };
-    match std::error::Error::source(e) {
-        Some(source) => format!("{kind}: {}", redact(&source.to_string())),
-        None => kind.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapters::HttpResponses;
+    use crate::clock::SystemClock;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
+    fn responder(allowed: &str) -> Responder {
+        Responder::new(Arc::new(HttpResponses::new()), Arc::new(SystemClock), Allowlist::parse(allowed))
+    }
+
+    /// The real HTTP adapter: a redirect is not followed, an unlisted URL gets no connection.
     #[tokio::test]
     async fn a_redirect_is_not_followed_and_an_unlisted_url_gets_no_connection() {
         let target = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -139,33 +121,23 @@ mod tests {
             }
         });
         // Both hosts listed: only the redirect policy stands between them.
-        let responder = Responder::with_allowlist(Allowlist::parse(&format!("127.0.0.1:{port},127.0.0.1:{target_port}")));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let e = responder.send(&format!("http://127.0.0.1:{port}/k?sig"), b"{}".to_vec(), deadline).await.unwrap_err();
-        assert!(e.contains("HTTP 307"), "{e}");
+        let deadline = SystemTime::now() + Duration::from_secs(10);
+        let e = responder(&format!("127.0.0.1:{port},127.0.0.1:{target_port}"))
+            .send(&format!("http://127.0.0.1:{port}/k?sig"), b"{}".to_vec(), deadline)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, SendError::Refused { status: 307, .. }), "{e}");
         assert!(tokio::time::timeout(Duration::from_millis(300), target.accept()).await.is_err(), "the redirect was followed");
 
-        let unlisted = Responder::with_allowlist(Allowlist::parse(&format!("127.0.0.1:{port}")));
-        let e = unlisted.send(&format!("http://127.0.0.1:{target_port}/k"), b"{}".to_vec(), deadline).await.unwrap_err();
-        assert!(e.contains("CFN_RESPONSE_URL_ALLOWED_HOSTS"), "{e}");
+        let e = responder(&format!("127.0.0.1:{port}")).send(&format!("http://127.0.0.1:{target_port}/k"), b"{}".to_vec(), deadline).await.unwrap_err();
+        assert!(e.to_string().contains("CFN_RESPONSE_URL_ALLOWED_HOSTS"), "{e}");
         assert!(tokio::time::timeout(Duration::from_millis(300), target.accept()).await.is_err(), "an unlisted URL was connected to");
-    }
-
-    #[tokio::test]
-    async fn retries_stop_when_the_invocation_has_no_time_left() {
-        // Nothing listens on this port: every attempt is a connection error, retried.
-        let port = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
-        let responder = Responder::with_allowlist(Allowlist::parse(&format!("127.0.0.1:{port}")));
-        let started = Instant::now();
-        let e = responder.send(&format!("http://127.0.0.1:{port}/k"), b"{}".to_vec(), started + Duration::from_millis(600)).await.unwrap_err();
-        assert!(started.elapsed() < Duration::from_millis(900), "{:?}", started.elapsed());
-        assert!(!e.contains(&format!("after {ATTEMPTS} attempts")), "{e}");
     }
 
     #[test]
     fn redact_drops_the_signature() {
         let url = "https://cfn.s3.amazonaws.com/key?X-Amz-Signature=secret&X-Amz-Credential=AKIA";
-        let r = super::redact(url);
+        let r = redact(url);
         assert!(!r.contains("secret") && !r.contains("AKIA"), "{r}");
         assert!(r.starts_with("https://cfn.s3.amazonaws.com/key"));
     }

@@ -1,36 +1,35 @@
 //! The custom-resource loop: event in, exactly one response out (or a continuation).
 //!
-//! The stages of one invocation: [`Core::handle`] parses the event; [`Core::drive`] turns
-//! away Deletes of ids this function never made and parses the properties; [`Core::operate`]
-//! picks the request's own step (create, update or delete, each with its progress type) and
-//! [`Core::steps`] runs it until it finishes, with each step bounded by its deadline; after a
-//! pending or retryable step, the pure [`decide`] says whether to poll again, continue in a
-//! new invocation or fail.
+//! The stages of one invocation: [`Core::handle`] opens a sealed continuation (nothing in one
+//! is read before its MAC is verified) and parses the event; [`Core::drive`] turns away Deletes
+//! of ids this function never made, asks CloudFormation whether the request is its own and
+//! parses the properties; [`Core::operate`] picks the request's own step (create, update or
+//! delete, each with its progress type) and [`Core::steps`] runs it until it finishes, each
+//! step bounded by its deadline; after a pending or retryable step, the pure [`decide`] says
+//! whether to poll again, continue in a new invocation or fail. Every outbound effect goes
+//! through [`Ports`], and all time through its clock.
 
-use crate::continuation::{self, Continuation};
-use crate::event::{CREATE_FAILED_PREFIX, RawIds, Request, RequestType};
+use crate::clock::{SharedClock, epoch_ms, from_epoch_ms, until};
+use crate::continuation::{self, Continuation, Payload};
+use crate::event::{CREATE_FAILED_PREFIX, MAX_SERVICE_TIMEOUT, RawIds, Request, RequestType};
+use crate::outbound::Ports;
+use crate::patience::Patience;
 use crate::properties;
 use crate::resource::{Change, CustomResource, Done, Error, Outcome, Progress, Retry, Step, StepResult};
 use crate::responder::Responder;
 use crate::response::{Response, Status};
-use crate::verification::{self, Verifier};
-use aws_config::SdkConfig;
+use crate::response_url::Allowlist;
+use crate::verification;
 use futures::FutureExt;
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::{Value, json};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 use tracing::{Instrument, error, info, warn};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// How long a server error may persist (every step since its first occurrence ending in one)
-/// before the request fails with it. The contract is FAILED within 5 minutes of the first
-/// one: the last step's own SDK retries (up to 10 attempts, a minute or more) and the response
-/// must fit in what is left.
-pub const SERVER_ERROR_PATIENCE: Duration = Duration::from_secs(120);
 
 /// Serve one custom resource. `init` builds it from the AWS configuration of the standard
 /// environment; if it fails, every event is answered FAILED with the reason instead of
@@ -38,33 +37,37 @@ pub const SERVER_ERROR_PATIENCE: Duration = Duration::from_secs(120);
 pub async fn run<R, F, Fut>(init: F) -> Result<(), BoxError>
 where
     R: CustomResource,
-    F: FnOnce(SdkConfig) -> Fut,
+    F: FnOnce(aws_config::SdkConfig) -> Fut,
     Fut: Future<Output = Result<R, String>>,
 {
-    crate::logging::init();
-    let config = crate::aws::load_config().await;
-    let lambda = aws_sdk_lambda::Client::new(&config);
-    let verifier = Verifier::new(aws_sdk_cloudformation::Client::new(&config));
-    let resource = init(config).await.map(Arc::new);
+    function_base::logging::init();
+    let config = function_base::aws::load_config().await;
+    let ports = Ports::from_config(&config);
+    let (resource, patience) = match Patience::from_env() {
+        Ok(patience) => (init(config).await, patience),
+        Err(e) => (Err(e), Patience::default()),
+    };
     if let Err(e) = &resource {
         error!(error = %e, "initialisation failed; every request will be answered FAILED");
     }
-    let core = Arc::new(Core { resource, lambda, responder: Responder::new(), verifier, function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok() });
+    let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
+    let core = Arc::new(Core::new(resource, ports, Allowlist::from_env(), patience, function_name));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let core = core.clone();
         // Boxed: the nested state machines are otherwise too deep for the compiler's layout queries.
-        Box::pin(async move { core.handle(event).await })
+        Box::pin(async move { core.handle(event.payload, from_epoch_ms(event.context.deadline)).await })
     }))
     .await
 }
 
-struct Core<R> {
+/// The custom-resource protocol around one resource kind, with its outbound ports.
+pub struct Core<R> {
     resource: Result<Arc<R>, String>,
-    lambda: aws_sdk_lambda::Client,
+    ports: Ports,
     responder: Responder,
-    /// Asks CloudFormation whether an event is its own.
-    verifier: Verifier,
-    function_name: Option<String>,
+    patience: Patience,
+    /// Binds sealed continuations to this function (AWS_LAMBDA_FUNCTION_NAME).
+    function_name: String,
 }
 
 /// How an invocation ends.
@@ -91,16 +94,46 @@ fn backoff(first_look: bool, waited: Duration) -> Duration {
     (waited / 10).clamp(Duration::from_millis(250), Duration::from_secs(10))
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
+/// The span every line of an invocation is logged in (never the ResponseURL).
+macro_rules! invocation_span {
+    ($request:expr) => {
+        tracing::info_span!(
+            "invocation",
+            RequestType = $request.request_type.as_str(),
+            StackId = %$request.stack_id,
+            LogicalResourceId = %$request.logical_resource_id,
+            RequestId = %$request.request_id,
+        )
+    };
 }
 
 impl<R: CustomResource> Core<R> {
-    async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, BoxError> {
-        let remaining = Duration::from_millis(event.context.deadline.saturating_sub(now_ms()));
-        let deadline = Instant::now() + remaining;
-        let (raw, continuation) = continuation::split(event.payload);
-        let cleanup = matches!(&continuation, Some(Ok(c)) if c.cleanup);
+    /// `resource` Err: the initialisation failed, and every event is answered FAILED with it.
+    pub fn new(resource: Result<R, String>, ports: Ports, allowlist: Allowlist, patience: Patience, function_name: impl Into<String>) -> Self {
+        let responder = Responder::new(ports.responses.clone(), ports.clock.clone(), allowlist);
+        Self { resource: resource.map(Arc::new), ports, responder, patience, function_name: function_name.into() }
+    }
+
+    fn clock(&self) -> &SharedClock {
+        &self.ports.clock
+    }
+
+    fn now_ms(&self) -> u64 {
+        epoch_ms(self.clock().now())
+    }
+
+    /// One invocation: `payload` as Lambda delivered it, `deadline` Lambda's.
+    pub async fn handle(&self, payload: Value, deadline: SystemTime) -> Result<Value, BoxError> {
+        let remaining = until(self.clock().now(), deadline);
+        let (raw, continuation) = match continuation::split(payload) {
+            Payload::Event(event) => (event, None),
+            Payload::Malformed { reason, event } => return self.refuse_continuation(&event, reason, deadline).await,
+            Payload::Sealed(sealed) => match continuation::open(&sealed, &self.function_name, &*self.ports.signer).await {
+                Ok(c) => (c.event.clone(), Some(c)),
+                Err(e) => return self.refuse_continuation(&sealed.untrusted_event(), e.to_string(), deadline).await,
+            },
+        };
+        let cleanup = continuation.as_ref().is_some_and(|c| c.cleanup);
         // A panic outside the step (parsing, building the response) still answers FAILED;
         // a cleanup is answered by nobody.
         let answer_to = if cleanup { None } else { RawIds::find(&raw) };
@@ -117,12 +150,22 @@ impl<R: CustomResource> Core<R> {
         }
     }
 
+    /// A continuation this function did not seal (or cannot verify now): nothing in it is acted
+    /// on or logged; its event may be answered FAILED at an allowed ResponseURL.
+    async fn refuse_continuation(&self, untrusted_event: &Value, why: String, deadline: SystemTime) -> Result<Value, BoxError> {
+        error!(%why, "refused: a continuation this function did not seal; nothing done");
+        match RawIds::find(untrusted_event).filter(|ids| !ids.response_url.is_empty()) {
+            Some(ids) => self.answer_failed(ids, format!("refused: {why}"), deadline).await,
+            None => Err(format!("refused: {why}").into()),
+        }
+    }
+
     async fn serve(
         &self,
         raw: &Value,
-        continuation: Option<Result<Continuation, String>>,
+        continuation: Option<Continuation>,
         cleanup: bool,
-        deadline: Instant,
+        deadline: SystemTime,
         remaining: Duration,
     ) -> Result<Value, BoxError> {
         let request = match Request::parse(raw) {
@@ -134,7 +177,7 @@ impl<R: CustomResource> Core<R> {
             error!(error = %e, "refused: the ResponseURL is not allowed; nothing done, nothing sent");
             return Err(e.into());
         }
-        let span = crate::invocation_span!(request);
+        let span = invocation_span!(request);
         async {
             let conclusion = match &self.resource {
                 Err(e) => Conclusion::Respond(failed(&request, format!("the function failed to initialise: {e}"), None)),
@@ -153,7 +196,7 @@ impl<R: CustomResource> Core<R> {
 
     /// A payload that is not a valid CloudFormation event: answer FAILED if it at least
     /// has a ResponseURL, otherwise there is no one to tell but the caller.
-    async fn answer_unparseable(&self, raw: &Value, reason: String, deadline: Instant) -> Result<Value, BoxError> {
+    async fn answer_unparseable(&self, raw: &Value, reason: String, deadline: SystemTime) -> Result<Value, BoxError> {
         let Some(ids) = RawIds::find(raw) else {
             error!(%reason, "not a CloudFormation event and no ResponseURL to answer");
             return Err(reason.into());
@@ -162,7 +205,7 @@ impl<R: CustomResource> Core<R> {
     }
 
     /// FAILED from the raw ids, to an allowed ResponseURL only.
-    async fn answer_failed(&self, ids: RawIds, reason: String, deadline: Instant) -> Result<Value, BoxError> {
+    async fn answer_failed(&self, ids: RawIds, reason: String, deadline: SystemTime) -> Result<Value, BoxError> {
         if let Err(e) = self.responder.admit(&ids.response_url) {
             error!(%reason, error = %e, "cannot answer: the ResponseURL is not allowed");
             return Err(format!("{reason}; not answered: {e}").into());
@@ -180,13 +223,13 @@ impl<R: CustomResource> Core<R> {
         self.respond(&ids.response_url, response, deadline).await
     }
 
-    async fn respond(&self, url: &str, response: Response, deadline: Instant) -> Result<Value, BoxError> {
+    async fn respond(&self, url: &str, response: Response, deadline: SystemTime) -> Result<Value, BoxError> {
         let status = response.status;
         match status {
             Status::Success => info!(PhysicalResourceId = %response.physical_resource_id, reason = response.reason.as_deref().unwrap_or(""), "SUCCESS"),
             Status::Failed => warn!(PhysicalResourceId = %response.physical_resource_id, reason = response.reason.as_deref().unwrap_or(""), "FAILED"),
         }
-        self.responder.send(url, response.into_body(), deadline.into()).await.map_err(|e| {
+        self.responder.send(url, response.into_body(), deadline).await.map_err(|e| {
             error!(error = %e, "could not deliver the response");
             BoxError::from(e)
         })?;
@@ -197,7 +240,7 @@ impl<R: CustomResource> Core<R> {
     /// a fresh invocation: CloudFormation keeps the old id after a failed Update, so it would
     /// never delete the new resource, and it may take longer than this invocation has left.
     async fn fail(&self, run: &Run<'_>, reason: String, resource_id: Option<String>) -> Conclusion {
-        let (request, raw, deadline) = (run.request.as_ref(), run.raw, run.deadline);
+        let request = run.request.as_ref();
         let replacement = match (&resource_id, &request.physical_resource_id) {
             (Some(new), Some(old)) if request.request_type == RequestType::Update && new != old => Some(new.as_str()),
             _ => None,
@@ -206,8 +249,8 @@ impl<R: CustomResource> Core<R> {
             return Conclusion::Respond(failed(request, reason, resource_id));
         };
         // Half of what is left, keeping time to answer FAILED whatever Lambda does.
-        let budget = deadline.saturating_duration_since(Instant::now()).saturating_sub(Duration::from_secs(1)) / 2;
-        let reason = match self.schedule(&Continuation::cleanup(raw, replacement, now_ms()), budget).await {
+        let budget = until(self.clock().now(), run.deadline).saturating_sub(Duration::from_secs(1)) / 2;
+        let reason = match self.schedule(&Continuation::cleanup(run.raw, replacement, self.now_ms()), budget).await {
             Ok(()) => {
                 info!(replacement, "the update failed: deleting its replacement in a new invocation");
                 format!("{reason} (the replacement {replacement} made during this update is being deleted)")
@@ -222,41 +265,36 @@ impl<R: CustomResource> Core<R> {
         Conclusion::Respond(failed(request, reason, resource_id))
     }
 
-    /// Invokes this function again, asynchronously, with `continuation`, within `budget`.
+    /// Seals `continuation` and invokes this function again with it, asynchronously, within `budget`.
     async fn schedule(&self, continuation: &Continuation, budget: Duration) -> Result<(), String> {
-        let Some(function_name) = &self.function_name else {
-            return Err("AWS_LAMBDA_FUNCTION_NAME is not set".into());
+        let invoke = async {
+            let payload = continuation::seal(continuation, &self.function_name, &*self.ports.signer).await.map_err(|e| e.to_string())?;
+            self.ports.invoker.invoke_async(payload).await.map_err(|e| e.to_string())
         };
-        tokio::time::timeout(budget, continuation::schedule(&self.lambda, function_name, continuation))
-            .await
-            .unwrap_or_else(|_| Err("Lambda Invoke did not answer in time".into()))
+        tokio::time::timeout(budget, invoke).await.unwrap_or_else(|_| Err("Lambda Invoke did not answer in time".into()))
     }
 
     /// A continuation within its bounds, of an operation CloudFormation is carrying out.
     async fn admit(&self, request: &Request, continuation: Option<&Continuation>) -> Result<(), String> {
         let cleanup = continuation.is_some_and(|c| c.cleanup);
         if let Some(c) = continuation {
-            let service_timeout =
-                if cleanup { crate::event::MAX_SERVICE_TIMEOUT } else { request.service_timeout().unwrap_or(crate::event::MAX_SERVICE_TIMEOUT) };
-            verification::check_continuation(c, service_timeout, now_ms())?;
+            let service_timeout = if cleanup { MAX_SERVICE_TIMEOUT } else { request.service_timeout().unwrap_or(MAX_SERVICE_TIMEOUT) };
+            verification::check_continuation(c, service_timeout, self.now_ms())?;
         }
-        self.verifier.verify(request, cleanup).await
+        verification::verify(&*self.ports.stacks, request, cleanup).await
     }
 
-    /// Deletes of ids this function never made, then the properties, then the operation.
+    /// Deletes of ids this function never made, then CloudFormation's check, then the
+    /// properties, then the operation.
     async fn drive(
         &self,
         resource: &Arc<R>,
         request: &Request,
         raw: &Value,
-        continuation: Option<Result<Continuation, String>>,
-        deadline: Instant,
+        continuation: Option<Continuation>,
+        deadline: SystemTime,
         remaining: Duration,
     ) -> Conclusion {
-        let continuation = match continuation.transpose() {
-            Ok(c) => c,
-            Err(e) => return Conclusion::Respond(failed(request, e, None)),
-        };
         if let Some(done) = nothing_to_delete(resource.as_ref(), request) {
             return Conclusion::Respond(succeeded(request, done));
         }
@@ -315,41 +353,44 @@ impl<R: CustomResource> Core<R> {
         F: Fn(Step, Option<P>) -> Fut,
         Fut: Future<Output = StepResult<P>> + Send + 'static,
     {
-        let mut state = match State::<P>::resume(continuation) {
+        let clock = self.clock();
+        let mut state = match State::<P>::resume(continuation, self.now_ms()) {
             Ok(state) => state,
             Err((reason, resource_id)) => return self.fail(run, reason, resource_id).await,
         };
         state.log_resumption();
         loop {
             let step_deadline = run.deadline.checked_sub(run.margin / 2).unwrap_or(run.deadline);
-            let elapsed = Duration::from_millis(now_ms().saturating_sub(state.started_at_ms));
-            let service_deadline = Instant::now() + run.service_timeout.saturating_sub(elapsed);
-            let this_step = Step::new(run.request.clone(), step_deadline).with_service_deadline(service_deadline);
-            let ran = run_step(step(this_step, state.progress.clone()), step_deadline, &state.waiting_for).await;
+            let service_deadline = from_epoch_ms(state.started_at_ms) + run.service_timeout;
+            let this_step = Step::new(run.request.clone(), clock.clone(), self.patience, step_deadline).with_service_deadline(service_deadline);
+            let ran = run_step(step(this_step, state.progress.clone()), until(clock.now(), step_deadline), &state.waiting_for).await;
+            let now = clock.now();
             let ended = match ran {
                 Ok(Outcome::Done(done)) => return Conclusion::Respond(succeeded(&run.request, done)),
                 Ok(Outcome::Pending(pending)) => state.pending(pending),
-                Err(e) if e.is_retryable() => state.retrying(e),
+                Err(e) if e.is_retryable() => state.retrying(e, epoch_ms(now)),
                 Err(e) => {
                     let id = e.physical_resource_id.or(state.resource_id);
                     return self.fail(run, e.reason, id).await;
                 }
             };
-            let pause = ended.unwrap_or_else(|| state.backoff());
+            let pause = ended.unwrap_or_else(|| state.backoff(now));
+            let since = |ms: u64| Duration::from_millis(epoch_ms(now).saturating_sub(ms));
             let situation = Situation {
-                elapsed: Duration::from_millis(now_ms().saturating_sub(state.started_at_ms)),
+                elapsed: since(state.started_at_ms),
                 service_timeout: run.service_timeout,
-                time_left: run.deadline.saturating_duration_since(Instant::now()),
+                time_left: until(now, run.deadline),
                 margin: run.margin,
                 pause,
                 waiting_for: &state.waiting_for,
-                server_error: state.server_error.as_ref().map(|(since, reason)| (Duration::from_millis(now_ms().saturating_sub(*since)), reason.as_str())),
+                server_error: state.server_error.as_ref().map(|(first, reason)| (since(*first), reason.as_str())),
+                server_error_patience: self.patience.server_errors,
             };
             match decide(&situation) {
                 Next::Poll(pause) => {
                     // Even a zero sleep waits for the timer's next millisecond tick.
                     if !pause.is_zero() {
-                        tokio::time::sleep(pause).await;
+                        clock.sleep(pause).await;
                     }
                 }
                 Next::Fail(reason) => return self.fail(run, reason, state.resource_id).await,
@@ -372,7 +413,7 @@ impl<R: CustomResource> Core<R> {
             server_error_since_ms: state.server_error.as_ref().map(|(since, _)| *since),
         };
         // Bounded so a failing Invoke still leaves time to answer FAILED.
-        let budget = run.deadline.saturating_duration_since(Instant::now()).saturating_sub(run.margin / 2);
+        let budget = until(self.clock().now(), run.deadline).saturating_sub(run.margin / 2);
         match self.schedule(&next, budget).await {
             Ok(()) => {
                 info!(attempt, waiting_for = %state.waiting_for, "deadline near; continuing in a new invocation");
@@ -388,7 +429,7 @@ struct Run<'a> {
     request: Arc<Request>,
     raw: &'a Value,
     /// The Lambda deadline.
-    deadline: Instant,
+    deadline: SystemTime,
     /// Kept back from the deadline for continuing or responding.
     margin: Duration,
     service_timeout: Duration,
@@ -405,10 +446,10 @@ impl<R: CustomResource> Parsed<R> {
     fn from(request: &Request, cleanup: bool) -> Result<Self, String> {
         let service_timeout = match (request.service_timeout(), request.request_type) {
             // The ServiceTimeout was the failed Update's: it is spent.
-            _ if cleanup => crate::event::MAX_SERVICE_TIMEOUT,
+            _ if cleanup => MAX_SERVICE_TIMEOUT,
             (Ok(t), _) => t,
             // A Delete must not fail on what already failed its Create or Update.
-            (Err(_), RequestType::Delete) => crate::event::MAX_SERVICE_TIMEOUT,
+            (Err(_), RequestType::Delete) => MAX_SERVICE_TIMEOUT,
             (Err(e), _) => return Err(format!("Invalid property {e}")),
         };
         let properties = properties::parse(&request.properties).map_err(|e| format!("Invalid property {e}"))?;
@@ -448,19 +489,19 @@ struct State<P> {
     resource_id: Option<String>,
     waiting_for: String,
     /// When this invocation began waiting for `waiting_for` (None: not yet looked).
-    waiting_since: Option<Instant>,
+    waiting_since: Option<SystemTime>,
     cleanup: bool,
     /// Since when (epoch ms) steps end in a server error, and the latest one's Reason.
     server_error: Option<(u64, String)>,
 }
 
 impl<P: Progress> State<P> {
-    fn resume(continuation: Option<Continuation>) -> Result<Self, (String, Option<String>)> {
+    fn resume(continuation: Option<Continuation>, now_ms: u64) -> Result<Self, (String, Option<String>)> {
         let Some(c) = continuation else {
             return Ok(Self {
                 progress: None,
                 attempt: 0,
-                started_at_ms: now_ms(),
+                started_at_ms: now_ms,
                 resource_id: None,
                 waiting_for: String::new(),
                 waiting_since: None,
@@ -503,11 +544,11 @@ impl<P: Progress> State<P> {
     }
 
     /// A step that failed in a way worth trying again.
-    fn retrying(&mut self, e: Error) -> Option<Duration> {
+    fn retrying(&mut self, e: Error, now_ms: u64) -> Option<Duration> {
         warn!(error = %e.reason, retry = ?e.retry, "retryable error; trying the step again");
         self.server_error = match (e.retry, self.server_error.take()) {
             (Retry::ServerError, Some((since, _))) => Some((since, e.reason.clone())),
-            (Retry::ServerError, None) => Some((now_ms(), e.reason.clone())),
+            (Retry::ServerError, None) => Some((now_ms, e.reason.clone())),
             _ => None,
         };
         self.now_waiting_for(format!("a retry after: {}", e.reason));
@@ -521,17 +562,17 @@ impl<P: Progress> State<P> {
         }
     }
 
-    fn backoff(&mut self) -> Duration {
+    fn backoff(&mut self, now: SystemTime) -> Duration {
         let first_look = self.waiting_since.is_none();
-        backoff(first_look, self.waiting_since.get_or_insert_with(Instant::now).elapsed())
+        backoff(first_look, now.duration_since(*self.waiting_since.get_or_insert(now)).unwrap_or_default())
     }
 }
 
 /// Runs one step as its own task, so that a panic is caught and the deadline enforced.
-async fn run_step<P: Send + 'static>(step: impl Future<Output = StepResult<P>> + Send + 'static, deadline: Instant, waiting_for: &str) -> StepResult<P> {
+async fn run_step<P: Send + 'static>(step: impl Future<Output = StepResult<P>> + Send + 'static, time_left: Duration, waiting_for: &str) -> StepResult<P> {
     let task = tokio::spawn(step);
     let abort = task.abort_handle();
-    match tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), task).await {
+    match tokio::time::timeout(time_left, task).await {
         Ok(Ok(result)) => result,
         Err(_) => {
             abort.abort();
@@ -563,6 +604,7 @@ struct Situation<'a> {
     waiting_for: &'a str,
     /// How long steps have been ending in server errors, and the latest Reason.
     server_error: Option<(Duration, &'a str)>,
+    server_error_patience: Duration,
 }
 
 /// What to do next.
@@ -578,7 +620,7 @@ enum Next {
 /// The poll / continue / fail decision, free of clocks and I/O.
 fn decide(s: &Situation<'_>) -> Next {
     if let Some((persisting, reason)) = s.server_error
-        && persisting + s.pause >= SERVER_ERROR_PATIENCE
+        && persisting + s.pause >= s.server_error_patience
     {
         return Next::Fail(format!("{reason} (server errors persisted for {} s)", persisting.as_secs()));
     }
@@ -654,7 +696,6 @@ fn failed(request: &Request, reason: String, resource: Option<String>) -> Respon
         data: Default::default(),
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -683,6 +724,7 @@ mod tests {
             pause: Duration::from_secs(10),
             waiting_for: "domain d-1 to become InService",
             server_error: server_error.map(|(s, r)| (Duration::from_secs(s), r)),
+            server_error_patience: Patience::default().server_errors,
         }
     }
 
@@ -711,7 +753,7 @@ mod tests {
                 Next::Fail(reason) => break (now - first, reason),
             }
         };
-        let patience = SERVER_ERROR_PATIENCE.as_secs();
+        let patience = Patience::default().server_errors.as_secs();
         assert!(outcome.0 <= patience && patience < 300, "failed {} s after the first server error", outcome.0);
         assert!(outcome.0 + 20 >= patience, "gave up early: {} s", outcome.0);
         assert!(outcome.1.starts_with(reason) && outcome.1.contains("persisted"), "{}", outcome.1);

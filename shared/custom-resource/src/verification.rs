@@ -1,4 +1,4 @@
-//! Acting only on CloudFormation's own requests (issue 13).
+//! Acting only on CloudFormation's own requests.
 //!
 //! Anyone who may invoke the function can hand it a made-up event or continuation, and the
 //! ownership tags it would be compared with are readable. What a caller cannot forge is
@@ -8,17 +8,25 @@
 //! - Create: the resource is CREATE_IN_PROGRESS, of the event's ResourceType;
 //! - Update: the resource is UPDATE_IN_PROGRESS with the event's PhysicalResourceId;
 //! - Delete: the resource is DELETE_IN_PROGRESS with the event's PhysicalResourceId, or the
-//!   stack is cleaning up or rolling back (a replaced id, a rolled-back create);
-//! - the cleanup of a replacement a failed Update left (a continuation this function schedules
-//!   itself): the stack is in that failed update (UPDATE_IN_PROGRESS, UPDATE_ROLLBACK_*) and the
-//!   logical resource's physical id is NOT the replacement, so that the live resource, which
-//!   carries the same ownership tags, can never be deleted this way.
+//!   stack is cleaning up or rolling back and the event's PhysicalResourceId is NOT the one
+//!   CloudFormation shows for the resource (a replaced id, a rolled-back create): the id a
+//!   stack keeps is deleted only by that resource's own Delete;
+//! - the cleanup of a replacement a failed Update left (only ever from a continuation this
+//!   function sealed, and only a Delete): the stack is in or after that failed update
+//!   (UPDATE_IN_PROGRESS, UPDATE_ROLLBACK_*) and the resource's physical id is NOT the
+//!   replacement, so the live resource, which carries the same ownership tags, is never
+//!   deleted this way. A stable status opens no window for anything else.
+//!
+//! A window proves that CloudFormation is doing something, not who sent the event: what the
+//! function may do inside one is bounded elsewhere (sealed continuations, ownership on every
+//! step, the recorded delete options).
 //!
 //! A continuation is also bounded in time: its StartedAtMs may not lie in the future, the
 //! operation may not be older than its ServiceTimeout, and its attempts are capped.
 
 use crate::continuation::Continuation;
 use crate::event::{MAX_SERVICE_TIMEOUT, Request, RequestType};
+use crate::outbound::{ResourceState, StackState};
 use std::time::Duration;
 
 /// Clock skew tolerated between Lambda hosts for a continuation's StartedAtMs.
@@ -29,7 +37,8 @@ const CLOCK_SKEW: Duration = Duration::from_secs(5);
 /// timeout is 1 s, so a legitimate chain cannot be longer.
 pub const MAX_ATTEMPTS: u32 = MAX_SERVICE_TIMEOUT.as_secs() as u32;
 
-/// Stack statuses in which CloudFormation deletes resources it no longer keeps.
+/// Stack statuses in which CloudFormation deletes resources it no longer keeps (all
+/// transitional: a stable status opens no window for an event).
 const DELETING_STACK_STATUSES: [&str; 5] = [
     "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
     "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
@@ -73,15 +82,6 @@ impl<'a> Claim<'a> {
     }
 }
 
-/// The logical resource as DescribeStackResource shows it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ResourceState {
-    pub stack_id: String,
-    pub status: String,
-    pub physical_id: Option<String>,
-    pub resource_type: String,
-}
-
 enum Decision {
     Allowed,
     Refused(String),
@@ -105,6 +105,9 @@ fn decide(claim: Claim, resource: &ResourceState, stack_status: Option<&str>) ->
         (Claim::Update { physical_id }, _) => Decision::Refused(format!("{shown}, not UPDATE_IN_PROGRESS as {physical_id:?}")),
         (Claim::Delete { physical_id }, _) if is("DELETE_IN_PROGRESS", physical_id) => Decision::Allowed,
         (Claim::Delete { .. } | Claim::CleanupReplacement { .. }, None) => Decision::AskStack,
+        (Claim::Delete { physical_id }, Some(stack)) if resource.physical_id.as_deref() == Some(physical_id) => {
+            Decision::Refused(format!("{shown} in a stack {stack}: {physical_id:?} is the id the stack keeps, deleted only by that resource's own Delete"))
+        }
         (Claim::Delete { .. }, Some(stack)) if DELETING_STACK_STATUSES.contains(&stack) => Decision::Allowed,
         (Claim::Delete { physical_id }, Some(stack)) => {
             Decision::Refused(format!("{shown} in a stack {stack}: not deleting {physical_id:?}, nor cleaning up or rolling back"))
@@ -135,63 +138,26 @@ pub fn check_continuation(continuation: &Continuation, service_timeout: Duration
     Ok(())
 }
 
-/// Asks CloudFormation (AWS_ENDPOINT_URL_CLOUDFORMATION honoured through the SDK config).
-#[derive(Clone, Debug)]
-pub struct Verifier {
-    cloudformation: aws_sdk_cloudformation::Client,
-}
-
-impl Verifier {
-    pub fn new(cloudformation: aws_sdk_cloudformation::Client) -> Self {
-        Self { cloudformation }
+/// Ok when CloudFormation shows the stack doing what `request` claims (`cleanup`: the Delete
+/// of a replacement, from a sealed continuation); otherwise why not (a refusal: nothing may be
+/// changed). Errors asking are refusals too: fail closed.
+pub async fn verify(stacks: &dyn StackState, request: &Request, cleanup: bool) -> Result<(), String> {
+    if cleanup && request.request_type != RequestType::Delete {
+        return Err(format!("a replacement's cleanup is a Delete, not a {}", request.request_type.as_str()));
     }
-
-    /// Ok when CloudFormation shows the stack doing what `request` claims; otherwise why not
-    /// (a refusal: nothing may be changed). Errors asking are refusals too: fail closed.
-    pub async fn verify(&self, request: &Request, cleanup: bool) -> Result<(), String> {
-        let claim = Claim::of(request, cleanup);
-        let resource = self.describe_resource(request).await?;
-        if resource.stack_id != request.stack_id {
-            return Err(format!("the StackId {:?} is not the id of a stack (CloudFormation names {:?})", request.stack_id, resource.stack_id));
-        }
-        let decision = match decide(claim, &resource, None) {
-            Decision::AskStack => decide(claim, &resource, Some(&self.stack_status(&request.stack_id).await?)),
-            decision => decision,
-        };
-        match decision {
-            Decision::Allowed => Ok(()),
-            Decision::Refused(reason) => Err(reason),
-            Decision::AskStack => Err("CloudFormation's state is undecided".into()),
-        }
+    let claim = Claim::of(request, cleanup);
+    let resource = stacks.resource(&request.stack_id, &request.logical_resource_id).await.map_err(|e| e.to_string())?;
+    if resource.stack_id != request.stack_id {
+        return Err(format!("the StackId {:?} is not the id of a stack (CloudFormation names {:?})", request.stack_id, resource.stack_id));
     }
-
-    async fn describe_resource(&self, request: &Request) -> Result<ResourceState, String> {
-        let out = self
-            .cloudformation
-            .describe_stack_resource()
-            .stack_name(&request.stack_id)
-            .logical_resource_id(&request.logical_resource_id)
-            .send()
-            .await
-            .map_err(|e| crate::aws::describe("CloudFormation DescribeStackResource", &e))?;
-        let detail = out.stack_resource_detail().ok_or("CloudFormation DescribeStackResource answered no resource")?;
-        Ok(ResourceState {
-            stack_id: detail.stack_id().unwrap_or_default().to_string(),
-            status: detail.resource_status().map(|s| s.as_str().to_string()).unwrap_or_default(),
-            physical_id: detail.physical_resource_id().filter(|id| !id.is_empty()).map(str::to_string),
-            resource_type: detail.resource_type().unwrap_or_default().to_string(),
-        })
-    }
-
-    async fn stack_status(&self, stack_id: &str) -> Result<String, String> {
-        let out =
-            self.cloudformation.describe_stacks().stack_name(stack_id).send().await.map_err(|e| crate::aws::describe("CloudFormation DescribeStacks", &e))?;
-        out.stacks()
-            .iter()
-            .find(|s| s.stack_id() == Some(stack_id))
-            .and_then(|s| s.stack_status())
-            .map(|s| s.as_str().to_string())
-            .ok_or_else(|| format!("CloudFormation DescribeStacks does not show the stack {stack_id:?}"))
+    let decision = match decide(claim, &resource, None) {
+        Decision::AskStack => decide(claim, &resource, Some(&stacks.stack_status(&request.stack_id).await.map_err(|e| e.to_string())?)),
+        decision => decision,
+    };
+    match decision {
+        Decision::Allowed => Ok(()),
+        Decision::Refused(reason) => Err(reason),
+        Decision::AskStack => Err("CloudFormation's state is undecided".into()),
     }
 }
 
@@ -230,7 +196,14 @@ mod tests {
         let replaced = resource("UPDATE_COMPLETE", Some("d-2"));
         assert!(matches!(decide(delete, &replaced, None), Decision::AskStack));
         assert!(allowed(delete, &replaced, Some("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")));
-        assert!(allowed(delete, &resource("CREATE_FAILED", Some("d-1")), Some("ROLLBACK_IN_PROGRESS")));
+        assert!(allowed(delete, &resource("CREATE_FAILED", None), Some("ROLLBACK_IN_PROGRESS")));
+        // The id the stack keeps goes only by its own Delete, whatever the stack is doing.
+        for stack in DELETING_STACK_STATUSES {
+            assert!(!allowed(delete, &resource("UPDATE_COMPLETE", Some("d-1")), Some(stack)), "{stack}");
+        }
+        // A stable status opens no window, even for a replaced id.
+        assert!(!allowed(delete, &replaced, Some("UPDATE_ROLLBACK_COMPLETE")));
+        assert!(!allowed(delete, &replaced, Some("UPDATE_COMPLETE")));
         assert!(!allowed(delete, &resource("CREATE_COMPLETE", Some("d-1")), Some("CREATE_COMPLETE")));
         assert!(!allowed(delete, &resource("UPDATE_COMPLETE", Some("d-1")), Some("UPDATE_IN_PROGRESS")));
     }

@@ -5,9 +5,9 @@
 use aws_smithy_json::codec::JsonCodec;
 use aws_smithy_schema::codec::Codec;
 use aws_smithy_schema::serde::{SerdeError, SerializableStruct, ShapeDeserializer, ShapeSerializer};
-use custom_resource::PropertyError;
-use custom_resource::api_shape::read_shape;
-use custom_resource::properties::nested_error;
+use function_base::PropertyError;
+use function_base::api_shape::read_shape;
+use function_base::properties::nested_error;
 use serde::de::{Deserialize, Deserializer};
 use serde_json::Value;
 

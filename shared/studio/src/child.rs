@@ -17,7 +17,7 @@ use crate::{describe, tags};
 use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::operation::describe_space::DescribeSpaceOutput;
 use aws_sdk_sagemaker::operation::describe_user_profile::DescribeUserProfileOutput;
-use custom_resource::{Done, Error, Outcome, Pending, Request, StepResult};
+use custom_resource::{Done, Error, Outcome, Pending, Step, StepResult};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 use tracing::{info, warn};
@@ -206,8 +206,9 @@ impl TagChange {
     }
 }
 
-/// The steps of one child, named by its domain and name.
+/// The steps of one child, named by its domain and name, in one step of a request.
 pub struct Lifecycle<'a, C> {
+    pub step: &'a Step,
     pub sagemaker: &'a Client,
     pub domain_id: &'a str,
     pub name: &'a str,
@@ -259,17 +260,17 @@ impl<C: Child> Lifecycle<'_, C> {
     /// for InService; refused, perhaps because the name is taken (by an earlier delivery of
     /// this request, or by someone else), carry on with the child of that name if this stack
     /// resource made it.
-    pub async fn created_by(&self, request: &Request, answer: Result<Option<String>, AwsError>) -> StepResult<CreateProgress> {
+    pub async fn created_by(&self, answer: Result<Option<String>, AwsError>) -> StepResult<CreateProgress> {
         match answer {
             Ok(arn) => Ok(self.creating(arn.as_deref())),
-            Err(refusal) => self.adopt(request, refusal).await,
+            Err(refusal) => self.adopt(refusal).await,
         }
     }
 
     /// The Pending after the Create call was accepted (`arn` from its answer).
     fn creating(&self, arn: Option<&str>) -> Outcome<CreateProgress> {
         info!(arn, "creating the {}", C::KIND);
-        let pending = self.becoming_in_service(CreatedAt::now());
+        let pending = self.becoming_in_service(CreatedAt::at(self.step.now()));
         match arn {
             Some(arn) => pending.resource(arn),
             None => pending,
@@ -283,10 +284,10 @@ impl<C: Child> Lifecycle<'_, C> {
 
     /// The Create call was refused: carry on with the child of that name if this stack
     /// resource made it (an earlier delivery of this request), else the name is taken.
-    async fn adopt(&self, request: &Request, refusal: AwsError) -> StepResult<CreateProgress> {
+    async fn adopt(&self, refusal: AwsError) -> StepResult<CreateProgress> {
         let existing = C::describe(self.sagemaker, self.domain_id, self.name).await;
         let taken = name_taken(C::NAME_MEMBER, &self.label(), self.domain_id);
-        let existing = adopt_existing(self.sagemaker, request, refusal, existing, C::arn, taken).await?;
+        let existing = adopt_existing(self.sagemaker, self.step.request(), refusal, existing, C::arn, taken).await?;
         info!(arn = existing.arn(), "the {} exists already and belongs to this resource", C::KIND);
         self.created(existing).await
     }
@@ -304,8 +305,8 @@ impl<C: Child> Lifecycle<'_, C> {
     async fn wait_created(&self, created_at: CreatedAt) -> StepResult<CreateProgress> {
         match C::describe(self.sagemaker, self.domain_id, self.name).await? {
             Some(child) => self.created(child).await,
-            None if created_at.may_be_invisible() => Ok(Pending::new(CreateProgress::Creating { created_at }, not_visible_yet(&self.label())).into()),
-            None => Err(Error::new(never_became_visible(&self.label_in_domain()))),
+            None if created_at.may_be_invisible(self.step) => Ok(Pending::new(CreateProgress::Creating { created_at }, not_visible_yet(&self.label())).into()),
+            None => Err(Error::new(never_became_visible(&self.label_in_domain(), self.step))),
         }
     }
 
@@ -314,7 +315,7 @@ impl<C: Child> Lifecycle<'_, C> {
         let arn = self.arn_of(&child)?;
         match child.state() {
             Some(Status::InService | Status::UpdateFailed) => Ok((self.done)(&arn, &child).into()),
-            Some(Status::Pending | Status::Updating) | None => Ok(self.becoming_in_service(CreatedAt::now()).resource(arn).into()),
+            Some(Status::Pending | Status::Updating) | None => Ok(self.becoming_in_service(CreatedAt::at(self.step.now())).resource(arn).into()),
             Some(Status::Failed) => {
                 let reason = format!("{} failed: {}", self.label(), child.failure());
                 self.remove_failed(&arn, reason).await
@@ -352,16 +353,16 @@ impl<C: Child> Lifecycle<'_, C> {
     }
 
     /// The ownership guard on Update: FAILED, changing nothing, when the child is not ours.
-    pub async fn guard_update(&self, request: &Request, arn: &str) -> Result<(), Error> {
+    pub async fn guard_update(&self, arn: &str) -> Result<(), Error> {
         let tags = tags::list(self.sagemaker, arn).await?;
-        Owner::from(request).guard(&tags, self.label_in_domain()).map_err(|e| Error::new(e.on_update()))
+        Owner::from(self.step.request()).guard(&tags, self.label_in_domain()).map_err(|e| Error::new(e.on_update()))
     }
 
     /// The ownership guard on Delete: Ok with the child's tags when it is ours, Err with the
     /// SUCCESS that leaves it alone when it is not.
-    pub async fn guard_delete(&self, request: &Request, arn: &str) -> Result<Result<Vec<(String, String)>, Done>, Error> {
+    pub async fn guard_delete(&self, arn: &str) -> Result<Result<Vec<(String, String)>, Done>, Error> {
         let tags = tags::list(self.sagemaker, arn).await?;
-        Ok(match Owner::from(request).guard(&tags, self.label_in_domain()) {
+        Ok(match Owner::from(self.step.request()).guard(&tags, self.label_in_domain()) {
             Ok(()) => Ok(tags),
             Err(not_ours) => {
                 warn!(arn, "not owned by this stack resource; leaving it alone");
@@ -417,6 +418,8 @@ impl<C: Child> Lifecycle<'_, C> {
 mod tests {
     use super::*;
     use aws_sdk_sagemaker::types::{SpaceStatus, UserProfileStatus};
+    use custom_resource::clock::Clock;
+    use custom_resource::testing::SimClock;
     use std::cell::RefCell;
     use std::collections::VecDeque;
 
@@ -502,12 +505,24 @@ mod tests {
         DESCRIBED.with(|d| d.borrow().is_empty()) && DELETES.with(|d| d.borrow().is_empty())
     }
 
-    fn client() -> Client {
-        Client::from_conf(aws_sdk_sagemaker::Config::builder().behavior_version_latest().region(aws_sdk_sagemaker::config::Region::new("us-east-1")).build())
+    /// A client that is never called (the Fake answers) and a step on a simulated clock.
+    struct Fixture {
+        sagemaker: Client,
+        step: Step,
     }
 
-    fn lifecycle(sagemaker: &Client) -> Lifecycle<'_, Fake> {
-        Lifecycle { sagemaker, domain_id: "d-abc123", name: "team", done: |id, _| Done::new(id).with("SpaceName", "team") }
+    fn client() -> Fixture {
+        let sagemaker = Client::from_conf(
+            aws_sdk_sagemaker::Config::builder().behavior_version_latest().region(aws_sdk_sagemaker::config::Region::new("us-east-1")).build(),
+        );
+        let request = custom_resource::Request::new(custom_resource::RequestType::Create, "req-1", "stack-1", "Space", None);
+        let clock = SimClock::new();
+        let deadline = clock.now() + std::time::Duration::from_secs(60);
+        Fixture { sagemaker, step: Step::new(std::sync::Arc::new(request), clock, custom_resource::Patience::default(), deadline) }
+    }
+
+    fn lifecycle(fx: &Fixture) -> Lifecycle<'_, Fake> {
+        Lifecycle { step: &fx.step, sagemaker: &fx.sagemaker, domain_id: "d-abc123", name: "team", done: |id, _| Done::new(id).with("SpaceName", "team") }
     }
 
     fn pending<P>(outcome: Outcome<P>) -> Pending<P> {
@@ -518,7 +533,7 @@ mod tests {
     }
 
     fn waiting() -> CreateProgress {
-        CreateProgress::Creating { created_at: CreatedAt::now() }
+        CreateProgress::Creating { created_at: CreatedAt::at(SimClock::new().now()) }
     }
 
     #[tokio::test]
@@ -536,7 +551,7 @@ mod tests {
     fn an_accepted_create_names_the_child_at_once() {
         let sagemaker = client();
         let created = pending(lifecycle(&sagemaker).creating(Some(ARN)));
-        assert!(matches!(created.progress, CreateProgress::Creating { created_at } if created_at.may_be_invisible()));
+        assert!(matches!(created.progress, CreateProgress::Creating { created_at } if created_at.may_be_invisible(&sagemaker.step)));
         assert_eq!((created.waiting_for.as_str(), created.physical_resource_id.as_deref()), ("space team to become InService", Some(ARN)));
     }
 

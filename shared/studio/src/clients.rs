@@ -12,7 +12,7 @@ pub struct Clients {
 impl Clients {
     pub fn new(config: &SdkConfig) -> Self {
         // S3-compatible servers behind an endpoint override rarely do virtual-hosted buckets.
-        let path_style = custom_resource::aws::endpoint_override_for("S3");
+        let path_style = function_base::aws::endpoint_override_for("S3");
         let s3 = aws_sdk_s3::config::Builder::from(config).force_path_style(path_style).build();
         Self { sagemaker: aws_sdk_sagemaker::Client::new(config), s3: aws_sdk_s3::Client::from_conf(s3), identity_center: crate::IdentityCenter::new(config) }
     }

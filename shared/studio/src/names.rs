@@ -1,8 +1,8 @@
 //! SageMaker's name, id and enum constraints, checked before calling the API so that the
 //! error names the property instead of arriving as a ValidationException.
 
-use custom_resource::PropertyError;
-use custom_resource::properties::lenient_string;
+use function_base::PropertyError;
+use function_base::properties::lenient_string;
 use serde::de::{Deserialize, Deserializer, Error as _};
 use serde_json::Value;
 

@@ -4,7 +4,7 @@
 
 use crate::api::Api;
 use aws_sdk_sagemaker::types::Tag;
-use custom_resource::PropertyError;
+use function_base::PropertyError;
 
 pub const STACK_ID: &str = "studio-cfn:stack-id";
 pub const LOGICAL_ID: &str = "studio-cfn:logical-id";

@@ -1,17 +1,15 @@
 //! Eventual consistency right after a Create: SageMaker answers CreateDomain,
-//! CreateUserProfile or CreateSpace, yet Describe*/List* may not find the new resource for a while. Within
-//! [`VISIBILITY_LAG`] of the Create, not-found means "not visible yet", never "gone".
+//! CreateUserProfile or CreateSpace, yet Describe*/List* may not find the new resource for a
+//! while. Within the visibility patience ([`custom_resource::Patience::visibility`], 2 minutes)
+//! of the Create, not-found means "not visible yet", never "gone".
 
 pub use crate::since::Since as CreatedAt;
-use std::time::Duration;
-
-/// How long a created resource may stay invisible before not-found is believed.
-pub const VISIBILITY_LAG: Duration = Duration::from_secs(120);
+use custom_resource::Step;
 
 impl CreatedAt {
     /// Whether a not-found may still be the lag.
-    pub fn may_be_invisible(&self) -> bool {
-        self.within(VISIBILITY_LAG)
+    pub fn may_be_invisible(&self, step: &Step) -> bool {
+        self.within(step.now(), step.patience().visibility)
     }
 }
 
@@ -21,9 +19,9 @@ pub fn not_visible_yet(what: &str) -> String {
 }
 
 /// The FAILED Reason once the lag is over and the resource is still not found.
-pub fn never_became_visible(what: &str) -> String {
+pub fn never_became_visible(what: &str, step: &Step) -> String {
     format!(
         "{what} was created but is still not found {} s later; it may appear later and is reported as this resource so that a Delete removes it",
-        VISIBILITY_LAG.as_secs()
+        step.patience().visibility.as_secs()
     )
 }

@@ -1,9 +1,10 @@
-//! The AWS configuration from the standard environment, the Lambda client the core
-//! continues with, and Reasons built from AWS errors' metadata.
+//! The AWS configuration from the standard environment, and Reasons built from AWS errors' metadata.
 
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::time::Duration;
 
 /// The SDK's default of 3 attempts gives up under sustained throttling.

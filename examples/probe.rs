@@ -1,5 +1,6 @@
 //! A custom resource whose properties choose its behaviour: the core's end-to-end tests run
-//! it as a real Lambda process to exercise every protocol rule (see tests/e2e/core_protocol.rs).
+//! it as a real Lambda process to exercise every protocol rule (see tests/e2e/core_protocol.rs;
+//! the same rules are tested in-process in shared/custom-resource/tests/protocol.rs).
 
 use aws_sdk_sagemaker::types::UserSettings;
 use custom_resource::{Change, CustomResource, Done, Error, Outcome, Pending, Step};
