@@ -9,7 +9,9 @@
 pub mod api;
 pub mod arn;
 pub mod child;
+pub mod child_stacks;
 pub mod clients;
+pub mod delete_options;
 pub mod describe;
 pub mod ec2;
 pub mod error;
