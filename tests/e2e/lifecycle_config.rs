@@ -665,3 +665,94 @@ async fn the_sample_events_play_through() {
         assert!(env.keys(&bucket, &prefix).await.is_empty());
     }
 }
+
+/// A config made with RetainAssets, then deleted: its staged files stay (something else may
+/// use them). Returns the Create's response.
+async fn retained_config(env: &Env, base: &str) -> Response {
+    env.put(SOURCES, "tools.zip", Zip::new().file("a.txt", b"alpha").finish()).await;
+    let mut props = tools_props(base, json!(["echo hi"]));
+    props["RetainAssets"] = json!(true);
+    let created = env.create("Lifecycle", props.clone()).await;
+    assert_success(&created);
+    let deleted = env.delete("Lifecycle", &created.physical_resource_id, props).await;
+    assert_success(&deleted);
+    let (bucket, prefix) = split_uri(&created.data["AssetsS3Uri"]);
+    assert_eq!(env.keys(&bucket, &prefix).await, ["tools/a.txt"]);
+    created
+}
+
+/// Issue 22: RetainAssets counts as the template's last completed Create or Update recorded it
+/// on the config: a Delete whose properties say otherwise (forged inside the stack's own
+/// Delete) keeps the files; an Update that turns it off is what lets them go.
+#[tokio::test]
+async fn a_delete_keeps_the_assets_the_template_asked_to_retain() {
+    let env = env().await;
+    env.put(SOURCES, "tools.zip", Zip::new().file("a.txt", b"alpha").finish()).await;
+    let mut props = tools_props("kept", json!(["echo hi"]));
+    props["RetainAssets"] = json!(true);
+    let created = env.create("Lifecycle", props.clone()).await;
+    assert_success(&created);
+    let arn = created.physical_resource_id.clone();
+    assert!(env.tags(&arn).await.contains(&("studio-cfn:delete-options".to_string(), "RetainAssets=true".to_string())));
+    let (bucket, prefix) = split_uri(&created.data["AssetsS3Uri"]);
+
+    let mut forged = props.clone();
+    forged["RetainAssets"] = json!(false);
+    let d = env.delete("Lifecycle", &arn, forged.clone()).await;
+    assert_success(&d);
+    let reason = d.reason.unwrap_or_default();
+    assert!(reason.contains("are kept (RetainAssets false ignored: the template's last completed Create or Update set RetainAssets to true)"), "{reason}");
+    assert_eq!(env.script(&created.data["StudioLifecycleConfigName"]).await, None, "the config is deleted");
+    assert_eq!(env.keys(&bucket, &prefix).await, ["tools/a.txt"], "its assets are kept");
+
+    // An Update that turns RetainAssets off (content unchanged: in place) records it.
+    let again = env.create("Lifecycle", props.clone()).await;
+    assert_success(&again);
+    let u = env.update("Lifecycle", &again.physical_resource_id, forged.clone(), props).await;
+    assert_success(&u);
+    assert_eq!(u.physical_resource_id, again.physical_resource_id);
+    assert!(env.tags(&u.physical_resource_id).await.contains(&("studio-cfn:delete-options".to_string(), "RetainAssets=false".to_string())));
+    let d = env.delete("Lifecycle", &u.physical_resource_id, forged).await;
+    assert_success(&d);
+    assert!(env.keys(&bucket, &prefix).await.is_empty(), "removed once the template said so");
+}
+
+/// Issue 22: a Delete's properties (AssetBucket, AssetPrefix, the base name) and the config its
+/// PhysicalResourceId names are its sender's: inside the sender's own stack's Delete, a Delete
+/// naming another stack's config, gone but with its files retained, removes nothing.
+#[tokio::test]
+async fn a_delete_never_removes_files_another_stack_resource_staged() {
+    let env = env().await;
+    let victim = retained_config(&env, "shared-tools").await;
+    let (bucket, prefix) = split_uri(&victim.data["AssetsS3Uri"]);
+
+    let attacker = env.cloud.stack("attacker");
+    let mut forged = tools_props("shared-tools", json!(["echo hi"]));
+    forged["RetainAssets"] = json!(false);
+    let d = attacker.delete(FUNCTION, "Lifecycle", &victim.physical_resource_id, forged).await.expect("a valid response");
+    assert_success(&d);
+    assert!(d.reason.as_deref().unwrap_or_default().contains("are kept"), "{:?}", d.reason);
+    assert_eq!(env.keys(&bucket, &prefix).await, ["tools/a.txt"], "the other stack's files stay");
+}
+
+/// Issue 22: identical content under the same AssetBucket, AssetPrefix and base name stages to
+/// the same prefix: another stack resource's Create never stages into a prefix this one staged,
+/// nor removes it when it fails.
+#[tokio::test]
+async fn a_create_never_stages_into_nor_removes_a_prefix_another_stack_resource_staged() {
+    let env = env().await;
+    let victim = retained_config(&env, "shared-tools").await;
+    let (bucket, prefix) = split_uri(&victim.data["AssetsS3Uri"]);
+    let staged_puts = env.cloud.s3.recorded_puts(&format!("/{STAGING}/")).len();
+
+    // A copy of the victim's properties in another stack, whose config SageMaker then refuses.
+    env.cloud.sagemaker.refuse_next("CreateStudioLifecycleConfig", "Tags are not acceptable");
+    let attacker = env.cloud.stack("attacker");
+    let r = attacker.create(FUNCTION, "Copy", tools_props("shared-tools", json!(["echo hi"]))).await.expect("a valid response");
+    assert_eq!(r.status, Status::Failed);
+    let reason = r.reason.unwrap_or_default();
+    assert!(reason.contains(&format!("would be staged at s3://{bucket}/{prefix}, which stack local-stack's Lifecycle staged")), "{reason}");
+    assert!(reason.contains("give this resource another StudioLifecycleConfigName or AssetPrefix"), "{reason}");
+    assert_eq!(env.keys(&bucket, &prefix).await, ["tools/a.txt"], "the victim's files stay");
+    assert_eq!(env.cloud.s3.recorded_puts(&format!("/{STAGING}/")).len(), staged_puts, "nothing was written");
+}

@@ -2,13 +2,14 @@
 //! CloudFormation driver, against the SageMaker emulator. Domains, profiles and apps are
 //! seeded with the SDK, as a user (or another stack) would have made them.
 
+use crate::user_profile::{calls_by, owned_by_stack, status_in};
 use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::operation::describe_space::DescribeSpaceOutput;
 use aws_sdk_sagemaker::types::{AppType, AuthMode};
 use local_cloud::cloud::LocalCloud;
-use local_cloud::cloudformation::{Response, Status};
+use local_cloud::cloudformation::{RequestType, Response, Status};
 use local_cloud::seed::{app, domain, eventually, play_sample, space_exists, tags, user_profile};
-use sagemaker_emulator::{Phase, ResourceKind};
+use sagemaker_emulator::{Outage, Phase, ResourceKind};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -320,4 +321,208 @@ async fn a_space_not_visible_right_after_create_is_waited_for() {
     assert_eq!(r.physical_resource_id, space_arn(&domain, "team"));
     let space = described(&client, &domain, "team").await.expect("the space");
     assert_eq!(space.status().map(|s| s.as_str()), Some("InService"));
+}
+
+fn instance_type(space: &DescribeSpaceOutput) -> Option<&str> {
+    space.space_settings()?.jupyter_lab_app_settings()?.default_resource_spec()?.instance_type().map(|t| t.as_str())
+}
+
+/// Issue 23: a stack may put a space only into its own domains, those it did not make, and
+/// those whose stack lists it in AllowedChildStacks; refused before CreateSpace.
+#[tokio::test]
+async fn a_space_goes_into_another_stack_s_domain_only_when_its_allowed_child_stacks_match() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "platform", AuthMode::Iam).await;
+    owned_by_stack(&client, &domain, "platform", &[]).await;
+
+    let r = cloud.cfn.create(FUNCTION, "Team", shared(&domain, "team")).await.unwrap();
+    assert_eq!(r.status, Status::Failed, "{:?}", r.data);
+    assert!(
+        reason(&r).starts_with(&format!("Invalid property DomainId: domain {domain} belongs to stack platform and its AllowedChildStacks (none)")),
+        "{}",
+        reason(&r)
+    );
+    assert!(reason(&r).contains("this stack (local-stack)"), "{}", reason(&r));
+    assert_eq!(cloud.sagemaker.call_count("CreateSpace"), 0);
+    assert!(!space_exists(&client, &domain, "team").await);
+
+    // A wildcard pattern of the domain's stack that matches this one lets it in.
+    owned_by_stack(&client, &domain, "platform", &["local-*"]).await;
+    let r = cloud.cfn.create(FUNCTION, "Team", shared(&domain, "team")).await.unwrap();
+    assert_success(&r);
+    assert!(space_exists(&client, &domain, "team").await);
+}
+
+/// Issue 24: SageMaker refuses SpaceSettings.AppType in UpdateSpace, even unchanged: the EBS
+/// size and instance type change in place with an UpdateSpace that never carries it.
+#[tokio::test]
+async fn ebs_size_and_instance_type_change_in_place_without_app_type() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "in-place", AuthMode::Iam).await;
+    let mut old = shared(&domain, "lab");
+    old["SpaceSettings"]["JupyterLabAppSettings"] = json!({"DefaultResourceSpec": {"InstanceType": "ml.t3.medium"}});
+    let created = cloud.cfn.create(FUNCTION, "Lab", old.clone()).await.unwrap();
+    assert_success(&created);
+
+    let mut new = old.clone();
+    new["SpaceSettings"]["SpaceStorageSettings"]["EbsStorageSettings"]["EbsVolumeSizeInGb"] = json!(50);
+    new["SpaceSettings"]["JupyterLabAppSettings"]["DefaultResourceSpec"]["InstanceType"] = json!("ml.m5.large");
+    let r = cloud.cfn.update(FUNCTION, "Lab", &created.physical_resource_id, new, old).await.unwrap();
+    assert_success(&r);
+    assert_eq!(r.physical_resource_id, created.physical_resource_id, "in place");
+    let space = described(&client, &domain, "lab").await.expect("the space");
+    assert_eq!((ebs(&space), instance_type(&space)), (Some(50), Some("ml.m5.large")));
+    assert_eq!(space.space_settings().and_then(|s| s.app_type()).map(|t| t.as_str()), Some("JupyterLab"));
+    let sent = cloud.sagemaker.requests("UpdateSpace");
+    assert_eq!(sent.len(), 1);
+    let settings = &sent[0]["SpaceSettings"];
+    assert_eq!(settings.get("AppType"), None, "UpdateSpace never carries AppType: {settings}");
+    assert_eq!(settings["SpaceStorageSettings"]["EbsStorageSettings"]["EbsVolumeSizeInGb"], 50);
+    assert_eq!(settings["JupyterLabAppSettings"]["DefaultResourceSpec"]["InstanceType"], "ml.m5.large");
+}
+
+/// Issue 24: a space's AppType is fixed when it is made: a change needs a new space (a new
+/// SpaceName); under the same name it fails before any call, naming AppType.
+#[tokio::test]
+async fn an_app_type_change_needs_a_new_space() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "app-type", AuthMode::Iam).await;
+    let old = shared(&domain, "ide");
+    let created = cloud.cfn.create(FUNCTION, "Ide", old.clone()).await.unwrap();
+    assert_success(&created);
+
+    let mut same_name = old.clone();
+    same_name["SpaceSettings"]["AppType"] = json!("CodeEditor");
+    let r = cloud.cfn.update(FUNCTION, "Ide", &created.physical_resource_id, same_name.clone(), old.clone()).await.unwrap();
+    assert_eq!(r.status, Status::Failed);
+    assert!(reason(&r).starts_with("SpaceSettings.AppType cannot change in place"), "{}", reason(&r));
+    assert!(reason(&r).contains("change SpaceName as well") && reason(&r).contains("(JupyterLab)"), "{}", reason(&r));
+    assert_eq!(cloud.sagemaker.call_count("UpdateSpace"), 0, "{:?}", cloud.sagemaker.calls());
+    assert_eq!(cloud.sagemaker.call_count("CreateSpace"), 1);
+
+    // CloudFormation's rollback to the old properties: nothing to do.
+    let back = cloud.cfn.update(FUNCTION, "Ide", &created.physical_resource_id, old.clone(), same_name.clone()).await.unwrap();
+    assert_success(&back);
+    assert_eq!(cloud.sagemaker.call_count("UpdateSpace"), 0, "the rollback calls nothing");
+
+    let mut renamed = same_name;
+    renamed["SpaceName"] = json!("ide-code");
+    let r = cloud.cfn.update(FUNCTION, "Ide", &created.physical_resource_id, renamed, old).await.unwrap();
+    assert_success(&r);
+    assert_eq!(r.physical_resource_id, space_arn(&domain, "ide-code"), "a new space");
+    let new = described(&client, &domain, "ide-code").await.expect("the new space");
+    assert_eq!(new.space_settings().and_then(|s| s.app_type()).map(|t| t.as_str()), Some("CodeEditor"));
+    assert_eq!(cloud.sagemaker.call_count("UpdateSpace"), 0);
+}
+
+/// Issue 24: a setting changed outside the stack is put back by the next Update.
+#[tokio::test]
+async fn a_settings_change_made_outside_the_stack_is_put_back_by_the_next_update() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "drift", AuthMode::Iam).await;
+    let mut old = shared(&domain, "lab");
+    old["SpaceDisplayName"] = json!("Lab");
+    let created = cloud.cfn.create(FUNCTION, "Lab", old.clone()).await.unwrap();
+    assert_success(&created);
+    client
+        .update_space()
+        .domain_id(&domain)
+        .space_name("lab")
+        .space_display_name("Someone's lab")
+        .space_settings(
+            aws_sdk_sagemaker::types::SpaceSettings::builder()
+                .space_storage_settings(
+                    aws_sdk_sagemaker::types::SpaceStorageSettings::builder()
+                        .ebs_storage_settings(aws_sdk_sagemaker::types::EbsStorageSettings::builder().ebs_volume_size_in_gb(30).build())
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("UpdateSpace");
+    eventually("lab InService", || async { (described(&client, &domain, "lab").await?.status()?.as_str() == "InService").then_some(()) }).await;
+
+    // The template grows the volume beyond what it was changed to, and renames nothing.
+    let mut new = old.clone();
+    new["SpaceSettings"]["SpaceStorageSettings"]["EbsStorageSettings"]["EbsVolumeSizeInGb"] = json!(40);
+    let r = cloud.cfn.update(FUNCTION, "Lab", &created.physical_resource_id, new, old).await.unwrap();
+    assert_success(&r);
+    let space = described(&client, &domain, "lab").await.expect("the space");
+    assert_eq!((ebs(&space), space.space_display_name()), (Some(40), Some("Lab")), "the display name is put back");
+    let sent = cloud.sagemaker.requests("UpdateSpace");
+    let ours = sent.last().expect("the function's UpdateSpace");
+    assert_eq!(ours["SpaceDisplayName"], "Lab");
+    assert_eq!(ours["SpaceSettings"], json!({"SpaceStorageSettings": {"EbsStorageSettings": {"EbsVolumeSizeInGb": 40}}}), "{ours}");
+}
+
+/// Issue 23: a space planted by a forged Create inside the victim's create window is not
+/// taken over by the real Create.
+#[tokio::test]
+async fn a_space_planted_by_a_forged_create_in_the_victim_s_window_is_not_adopted() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "victim", AuthMode::Iam).await;
+    let real = cloud.cfn.event(RequestType::Create, FUNCTION, "Team", None, shared(&domain, "team"), None).await.unwrap();
+    let mut planted = shared(&domain, "team");
+    planted["SpaceSettings"]["AppType"] = json!("CodeEditor");
+    let forged = cloud.cfn.event(RequestType::Create, FUNCTION, "Team", None, planted, None).await.unwrap();
+    let forged_id = forged["RequestId"].as_str().unwrap().to_string();
+    cloud.lambda.invoke_async(FUNCTION, forged).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(cloud.lambda.wait_idle(FUNCTION, Duration::from_secs(60)).await);
+    assert!(cloud.cfn.puts_for(&forged_id).iter().any(|p| p.succeeded()), "the forged Create answered");
+
+    let r = cloud.cfn.send(FUNCTION, real).await.unwrap();
+    assert_eq!(r.status, Status::Failed, "{:?}", r.data);
+    assert!(
+        reason(&r).starts_with("Invalid property SpaceName: space team already exists") && reason(&r).contains("not made by this request"),
+        "{}",
+        reason(&r)
+    );
+    assert_eq!(r.physical_resource_id, format!("create-failed:{}", r.request_id));
+    let space = described(&client, &domain, "team").await.expect("the planted space");
+    assert_eq!(space.space_settings().and_then(|s| s.app_type()).map(|t| t.as_str()), Some("CodeEditor"), "left as it is");
+    assert_eq!(tags(&client, &space_arn(&domain, "team")).await["studio-cfn:request-id"], forged_id);
+    assert_eq!(cloud.sagemaker.call_count("UpdateSpace") + cloud.sagemaker.call_count("DeleteSpace"), 0);
+}
+
+/// Issue 22: every step of a Delete checks the space is still this stack resource's.
+#[tokio::test]
+async fn a_delete_that_meets_a_space_someone_else_made_under_its_name_leaves_it() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "replaced", AuthMode::Iam).await;
+    let props = shared(&domain, "lab");
+    let created = cloud.cfn.create(FUNCTION, "Lab", props.clone()).await.unwrap();
+    assert_success(&created);
+    app(&client, &domain, None, Some("lab"), AppType::JupyterLab, "default").await;
+    cloud.sagemaker.set_transition_delay(Duration::from_millis(600));
+
+    let sagemaker = &cloud.sagemaker;
+    let meanwhile = async {
+        eventually("the app being deleted", || async { (calls_by(sagemaker, FUNCTION, "DeleteApp") == 1).then_some(()) }).await;
+        sagemaker.fail_operation("ListSpaces", Outage::InternalFailure);
+        eventually("the app deleted", || async {
+            let snapshot = sagemaker.snapshot();
+            snapshot["apps"].as_array()?.iter().all(|a| a["Status"] == "Deleted").then_some(())
+        })
+        .await;
+        client.delete_space().domain_id(&domain).space_name("lab").send().await.expect("DeleteSpace");
+        eventually("lab gone", || async { status_in(sagemaker, "spaces", "SpaceName", "lab").is_none().then_some(()) }).await;
+        client.create_space().domain_id(&domain).space_name("lab").send().await.expect("CreateSpace");
+        eventually("the new lab InService", || async { (status_in(sagemaker, "spaces", "SpaceName", "lab").as_deref() == Some("InService")).then_some(()) })
+            .await;
+        sagemaker.clear_outage("ListSpaces");
+    };
+    let (d, ()) = tokio::join!(cloud.cfn.delete(FUNCTION, "Lab", &created.physical_resource_id, props), meanwhile);
+    let d = d.unwrap();
+    assert_success(&d);
+    assert!(reason(&d).starts_with("retained: space lab in domain"), "{}", reason(&d));
+    assert!(space_exists(&client, &domain, "lab").await, "the other space is left alone");
+    assert_eq!(calls_by(&cloud.sagemaker, FUNCTION, "DeleteSpace"), 0, "{:?}", cloud.sagemaker.signed_calls());
 }

@@ -3,12 +3,12 @@
 //! with the SDK, as a user (or another stack) would have made them.
 
 use aws_sdk_sagemaker::Client;
-use aws_sdk_sagemaker::types::{AppStatus, AppType, AuthMode, SharingType};
+use aws_sdk_sagemaker::types::{AppStatus, AppType, AuthMode, SharingType, Tag, UserSettings};
 use local_cloud::cloud::LocalCloud;
-use local_cloud::cloudformation::{Response, Status};
+use local_cloud::cloudformation::{RequestType, Response, Status};
 use local_cloud::lambda::InvocationSource;
 use local_cloud::seed::{app, domain, eventually, play_sample, space, space_exists, tags};
-use sagemaker_emulator::{Phase, ResourceKind};
+use sagemaker_emulator::{Outage, Phase, ResourceKind, SageMakerEmulator};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -543,8 +543,11 @@ async fn owned_spaces_private_or_shared_block_the_delete_unless_force_delete() {
     assert_eq!(cloud.sagemaker.call_count("DeleteApp"), 0);
     assert_eq!(profile_status(&client, &domain, "mia").await.as_deref(), Some("InService"));
 
-    let mut forced = props;
+    // ForceDelete counts once the template's Update that sets it has completed (issue 22).
+    let mut forced = props.clone();
     forced["ForceDelete"] = json!(true);
+    let u = cloud.cfn.update(FUNCTION, "Mia", &created.physical_resource_id, forced.clone(), props).await.unwrap();
+    assert_success(&u);
     let d = cloud.cfn.delete(FUNCTION, "Mia", &created.physical_resource_id, forced).await.unwrap();
     assert_success(&d);
     assert_eq!(profile_status(&client, &domain, "mia").await, None);
@@ -669,4 +672,272 @@ async fn a_profile_that_stays_in_use_after_its_spaces_are_gone_fails_within_minu
     }
     assert!(!space_exists(&client, &domain, "nora-notebooks").await, "the dependants were deleted first");
     assert_eq!(profile_status(&client, &domain, "nora").await.as_deref(), Some("InService"), "the profile is left in place");
+}
+
+/// Tags `domain` as the domain function tags a domain it made for `owner_stack` (a stack name):
+/// its ownership tags and the AllowedChildStacks it records. Until the domain function writes
+/// them itself (branch domain-fn), tests seed them this way.
+pub(crate) async fn owned_by_stack(client: &Client, domain: &str, owner_stack: &str, allowed_child_stacks: &[&str]) {
+    let arn = client.describe_domain().domain_id(domain).send().await.expect("DescribeDomain").domain_arn().expect("DomainArn").to_string();
+    let owner = format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{owner_stack}/6f1c2a10-0000-4000-8000-000000000001");
+    let mut tags = vec![(studio::ownership::STACK_ID.to_string(), owner), (studio::ownership::LOGICAL_ID.to_string(), "StudioDomain".to_string())];
+    let patterns: Vec<String> = allowed_child_stacks.iter().map(|p| p.to_string()).collect();
+    tags.push(studio::child_stacks::record(&patterns).expect("patterns fit a tag"));
+    let tags = tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+    client.add_tags().resource_arn(arn).set_tags(Some(tags)).send().await.expect("AddTags");
+}
+
+/// How many calls of `operation` the deployed function `function` made (it signs with its name),
+/// leaving out the test's own SDK calls.
+pub(crate) fn calls_by(sagemaker: &SageMakerEmulator, function: &str, operation: &str) -> usize {
+    sagemaker.signed_calls().iter().filter(|(key, op)| key == function && op == operation).count()
+}
+
+/// A resource's status in the emulator's state, read without an API call (so while an
+/// operation is made to fail): `kind` is "profiles" or "spaces"; None when absent.
+pub(crate) fn status_in(sagemaker: &SageMakerEmulator, kind: &str, name_member: &str, name: &str) -> Option<String> {
+    let snapshot = sagemaker.snapshot();
+    let item = snapshot[kind].as_array()?.iter().find(|item| item[name_member] == name)?.clone();
+    item["Status"].as_str().map(str::to_string)
+}
+
+/// Issue 23: a stack may put a profile only into its own domains, those it did not make, and
+/// those whose stack lists it in AllowedChildStacks; refused before any call that changes
+/// anything, the identity store included.
+#[tokio::test]
+async fn a_profile_goes_into_another_stack_s_domain_only_when_its_allowed_child_stacks_match() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "platform", AuthMode::Sso).await;
+    owned_by_stack(&client, &domain, "platform", &["ml-*"]).await;
+    cloud.identity_center.add_user("alice@example.com");
+    let mut props = properties(&domain, "alice");
+    props["SingleSignOnUserIdentifier"] = json!("UserName");
+    props["SingleSignOnUserValue"] = json!("alice@example.com");
+    let identity_center_calls = cloud.identity_center.calls().len();
+
+    let r = cloud.cfn.create(FUNCTION, "Alice", props.clone()).await.unwrap();
+    assert_eq!(r.status, Status::Failed, "{:?}", r.data);
+    for expected in [
+        format!("Invalid property DomainId: domain {domain} belongs to stack platform"),
+        "AllowedChildStacks (ml-*)".to_string(),
+        "this stack (local-stack)".to_string(),
+    ] {
+        assert!(reason(&r).contains(&expected), "{expected:?} in {}", reason(&r));
+    }
+    assert_eq!(r.physical_resource_id, format!("create-failed:{}", r.request_id));
+    assert_eq!(cloud.sagemaker.call_count("CreateUserProfile"), 0);
+    assert_eq!(cloud.identity_center.calls().len(), identity_center_calls, "no Identity Center call: {:?}", cloud.identity_center.calls());
+    assert_eq!(profile_status(&client, &domain, "alice").await, None);
+
+    // Listed by the domain's stack: the same stack gets in.
+    owned_by_stack(&client, &domain, "platform", &["ml-*", "local-stack"]).await;
+    let r = cloud.cfn.create(FUNCTION, "Alice", props).await.unwrap();
+    assert_success(&r);
+    assert_eq!(profile_status(&client, &domain, "alice").await.as_deref(), Some("InService"));
+}
+
+/// Issue 23: a Create that meets "already exists" takes the profile over only when this very
+/// request made it (a redelivery), never when another request planted it in its window.
+#[tokio::test]
+async fn a_profile_planted_by_a_forged_create_in_the_victim_s_window_is_not_adopted() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "victim", AuthMode::Iam).await;
+    // The victim's stack starts creating its profile: the window is open.
+    let real = cloud.cfn.event(RequestType::Create, FUNCTION, "Alice", None, properties(&domain, "alice"), None).await.unwrap();
+    // Inside it, an attacker's forged Create: same StackId and LogicalResourceId, another
+    // RequestId, the attacker's execution role.
+    let mut planted = properties(&domain, "alice");
+    planted["UserSettings"] = json!({"ExecutionRole": OTHER_ROLE});
+    let forged = cloud.cfn.event(RequestType::Create, FUNCTION, "Alice", None, planted, None).await.unwrap();
+    let forged_id = forged["RequestId"].as_str().unwrap().to_string();
+    cloud.lambda.invoke_async(FUNCTION, forged).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(cloud.lambda.wait_idle(FUNCTION, Duration::from_secs(60)).await);
+    let answer = cloud.cfn.puts_for(&forged_id).into_iter().find(|p| p.succeeded()).expect("the forged Create's answer");
+    let answer: Value = serde_json::from_slice(answer.body.as_deref().unwrap()).unwrap();
+    assert_eq!(answer["Status"], "SUCCESS", "the forged Create made the profile: {answer}");
+
+    let r = cloud.cfn.send(FUNCTION, real).await.unwrap();
+    assert_eq!(r.status, Status::Failed, "{:?}", r.data);
+    assert!(reason(&r).starts_with("Invalid property UserProfileName: user profile alice already exists"), "{}", reason(&r));
+    assert!(reason(&r).contains("was not made by this request"), "{}", reason(&r));
+    assert_eq!(r.physical_resource_id, format!("create-failed:{}", r.request_id), "never the planted profile's ARN");
+    // The planted profile is left as it is.
+    let profile = client.describe_user_profile().domain_id(&domain).user_profile_name("alice").send().await.unwrap();
+    assert_eq!(profile.user_settings().and_then(|s| s.execution_role()), Some(OTHER_ROLE));
+    assert_eq!(tags(&client, &profile_arn(&domain, "alice")).await["studio-cfn:request-id"], forged_id);
+    for operation in ["UpdateUserProfile", "DeleteUserProfile", "AddTags", "DeleteTags"] {
+        assert_eq!(cloud.sagemaker.call_count(operation), 0, "{operation}");
+    }
+}
+
+/// Issue 22: a Delete asking for ForceDelete gets it only when the template's last completed
+/// Create or Update recorded it: a forged Delete inside the stack's own Delete cannot take the
+/// user's spaces with it.
+#[tokio::test]
+async fn a_delete_forces_only_what_the_template_recorded() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "forced", AuthMode::Iam).await;
+    let props = properties(&domain, "rita");
+    let created = cloud.cfn.create(FUNCTION, "Rita", props.clone()).await.unwrap();
+    assert_success(&created);
+    space(&client, &domain, "rita-notebooks", Some("rita"), SharingType::Private).await;
+
+    let mut forced = props.clone();
+    forced["ForceDelete"] = json!(true);
+    let d = cloud.cfn.delete(FUNCTION, "Rita", &created.physical_resource_id, forced.clone()).await.unwrap();
+    assert_eq!(d.status, Status::Failed);
+    assert!(reason(&d).contains("owns spaces [rita-notebooks]"), "{}", reason(&d));
+    assert!(reason(&d).contains("ForceDelete true ignored: the template's last completed Create or Update set ForceDelete to false"), "{}", reason(&d));
+    assert!(reason(&d).contains("set it by a stack update before deleting"), "{}", reason(&d));
+    assert!(space_exists(&client, &domain, "rita-notebooks").await);
+    assert_eq!(cloud.sagemaker.call_count("DeleteSpace"), 0);
+    assert_eq!(profile_status(&client, &domain, "rita").await.as_deref(), Some("InService"));
+
+    // The record is written by the Update that completes with it, next to the user's tags.
+    let u = cloud.cfn.update(FUNCTION, "Rita", &created.physical_resource_id, forced.clone(), props).await.unwrap();
+    assert_success(&u);
+    assert_eq!(tags(&client, &created.physical_resource_id).await.get("studio-cfn:delete-options").map(String::as_str), Some("ForceDelete=true"));
+    let d = cloud.cfn.delete(FUNCTION, "Rita", &created.physical_resource_id, forced).await.unwrap();
+    assert_success(&d);
+    assert!(!space_exists(&client, &domain, "rita-notebooks").await);
+    assert_eq!(profile_status(&client, &domain, "rita").await, None);
+}
+
+/// Issue 24: an Update is a difference from the live profile, not from the old template: a
+/// rollback to what the profile already is calls nothing (so it cannot be refused again).
+#[tokio::test]
+async fn a_rollback_to_what_the_profile_already_is_calls_no_update_user_profile() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "rollback", AuthMode::Iam).await;
+    let old = properties(&domain, "sam");
+    let created = cloud.cfn.create(FUNCTION, "Sam", old.clone()).await.unwrap();
+    assert_success(&created);
+
+    cloud.sagemaker.refuse_next("UpdateUserProfile", "The execution role cannot be assumed by SageMaker");
+    let mut new = old.clone();
+    new["UserSettings"] = json!({"ExecutionRole": OTHER_ROLE});
+    let r = cloud.cfn.update(FUNCTION, "Sam", &created.physical_resource_id, new.clone(), old.clone()).await.unwrap();
+    assert_eq!(r.status, Status::Failed);
+    assert_eq!(cloud.sagemaker.call_count("UpdateUserProfile"), 1);
+
+    // CloudFormation's rollback: back to the old properties, which the profile still has.
+    let back = cloud.cfn.update(FUNCTION, "Sam", &created.physical_resource_id, old, new).await.unwrap();
+    assert_success(&back);
+    assert_eq!(back.physical_resource_id, created.physical_resource_id);
+    assert_eq!(cloud.sagemaker.call_count("UpdateUserProfile"), 1, "the rollback called no UpdateUserProfile: {:?}", cloud.sagemaker.calls());
+    let profile = client.describe_user_profile().domain_id(&domain).user_profile_name("sam").send().await.unwrap();
+    assert_eq!(profile.user_settings().and_then(|s| s.execution_role()), Some(ROLE));
+}
+
+/// Issue 24: a setting changed outside the stack (console, SDK) is put back by the next Update,
+/// which sends only the member the live profile lacks.
+#[tokio::test]
+async fn a_settings_change_made_outside_the_stack_is_put_back_by_the_next_update() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "drift", AuthMode::Iam).await;
+    let mut old = properties(&domain, "tom");
+    old["UserSettings"]["JupyterLabAppSettings"] = json!({"DefaultResourceSpec": {"InstanceType": "ml.t3.medium"}});
+    let created = cloud.cfn.create(FUNCTION, "Tom", old.clone()).await.unwrap();
+    assert_success(&created);
+    // Someone changes the execution role with the SDK.
+    client
+        .update_user_profile()
+        .domain_id(&domain)
+        .user_profile_name("tom")
+        .user_settings(UserSettings::builder().execution_role(OTHER_ROLE).build())
+        .send()
+        .await
+        .expect("UpdateUserProfile");
+    eventually("tom InService", || async { (profile_status(&client, &domain, "tom").await.as_deref() == Some("InService")).then_some(()) }).await;
+
+    // The next Update changes only a tag in the template.
+    let mut new = old.clone();
+    new["Tags"] = json!([{"Key": "team", "Value": "ml"}]);
+    let r = cloud.cfn.update(FUNCTION, "Tom", &created.physical_resource_id, new, old).await.unwrap();
+    assert_success(&r);
+    let profile = client.describe_user_profile().domain_id(&domain).user_profile_name("tom").send().await.unwrap();
+    assert_eq!(profile.user_settings().and_then(|s| s.execution_role()), Some(ROLE), "put back");
+    let sent = cloud.sagemaker.requests("UpdateUserProfile");
+    let ours = sent.last().expect("the function's UpdateUserProfile");
+    assert_eq!(ours["UserSettings"], json!({"ExecutionRole": ROLE}), "only what the live profile lacks: {ours}");
+    assert_eq!(tags(&client, &created.physical_resource_id).await.get("team").map(String::as_str), Some("ml"));
+}
+
+/// Issue 22: a Create's later step deletes a failed profile only if it is still the one this
+/// request made: a profile someone made under the name meanwhile is left alone.
+#[tokio::test]
+async fn a_profile_made_under_the_name_of_a_failed_one_being_removed_is_left_alone() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "stale", AuthMode::Iam).await;
+    cloud.sagemaker.set_transition_delay(Duration::from_millis(600));
+    cloud.sagemaker.fail_next(ResourceKind::UserProfile, Phase::Create, "The home directory could not be created on EFS");
+
+    let sagemaker = &cloud.sagemaker;
+    let meanwhile = async {
+        // The function deletes its failed profile and waits; its looks fail for a while (an outage)...
+        eventually("the failed profile being deleted", || async { (calls_by(sagemaker, FUNCTION, "DeleteUserProfile") == 1).then_some(()) }).await;
+        sagemaker.fail_operation("DescribeUserProfile", Outage::InternalFailure);
+        eventually("the failed profile gone", || async { status_in(sagemaker, "profiles", "UserProfileName", "erin").is_none().then_some(()) }).await;
+        // ...and meanwhile someone else makes a profile of that name.
+        client.create_user_profile().domain_id(&domain).user_profile_name("erin").send().await.expect("CreateUserProfile");
+        eventually("the new erin InService", || async {
+            (status_in(sagemaker, "profiles", "UserProfileName", "erin").as_deref() == Some("InService")).then_some(())
+        })
+        .await;
+        sagemaker.clear_outage("DescribeUserProfile");
+    };
+    let (r, ()) = tokio::join!(cloud.cfn.create(FUNCTION, "Erin", properties(&domain, "erin")), meanwhile);
+    let r = r.unwrap();
+    assert_eq!(r.status, Status::Failed);
+    assert!(reason(&r).starts_with("user profile erin failed: The home directory could not be created on EFS"), "{}", reason(&r));
+    assert!(reason(&r).contains("was not made by this request"), "{}", reason(&r));
+    assert_eq!(profile_status(&client, &domain, "erin").await.as_deref(), Some("InService"), "the other profile is left alone");
+    assert_eq!(calls_by(&cloud.sagemaker, FUNCTION, "DeleteUserProfile"), 1, "only the failed one: {:?}", cloud.sagemaker.signed_calls());
+}
+
+/// Issue 22: every step of a Delete checks the profile is still this stack resource's: one
+/// someone made under the name while the Delete waited for the apps is left alone.
+#[tokio::test]
+async fn a_delete_that_meets_a_profile_someone_else_made_under_its_name_leaves_it() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "replaced", AuthMode::Iam).await;
+    let props = properties(&domain, "ivy");
+    let created = cloud.cfn.create(FUNCTION, "Ivy", props.clone()).await.unwrap();
+    assert_success(&created);
+    app(&client, &domain, Some("ivy"), None, AppType::JupyterServer, "default").await;
+    cloud.sagemaker.set_transition_delay(Duration::from_millis(600));
+
+    let sagemaker = &cloud.sagemaker;
+    let meanwhile = async {
+        eventually("the app being deleted", || async { (calls_by(sagemaker, FUNCTION, "DeleteApp") == 1).then_some(()) }).await;
+        sagemaker.fail_operation("DescribeUserProfile", Outage::InternalFailure);
+        eventually("the app deleted", || async {
+            let snapshot = sagemaker.snapshot();
+            snapshot["apps"].as_array()?.iter().all(|a| a["Status"] == "Deleted").then_some(())
+        })
+        .await;
+        // The profile is deleted outside the stack, and someone makes another of that name.
+        client.delete_user_profile().domain_id(&domain).user_profile_name("ivy").send().await.expect("DeleteUserProfile");
+        eventually("ivy gone", || async { status_in(sagemaker, "profiles", "UserProfileName", "ivy").is_none().then_some(()) }).await;
+        client.create_user_profile().domain_id(&domain).user_profile_name("ivy").send().await.expect("CreateUserProfile");
+        eventually("the new ivy InService", || async {
+            (status_in(sagemaker, "profiles", "UserProfileName", "ivy").as_deref() == Some("InService")).then_some(())
+        })
+        .await;
+        sagemaker.clear_outage("DescribeUserProfile");
+    };
+    let (d, ()) = tokio::join!(cloud.cfn.delete(FUNCTION, "Ivy", &created.physical_resource_id, props), meanwhile);
+    let d = d.unwrap();
+    assert_success(&d);
+    assert!(reason(&d).starts_with("retained: user profile ivy in domain"), "{}", reason(&d));
+    assert_eq!(profile_status(&client, &domain, "ivy").await.as_deref(), Some("InService"), "the other profile is left alone");
+    assert_eq!(calls_by(&cloud.sagemaker, FUNCTION, "DeleteUserProfile"), 0, "{:?}", cloud.sagemaker.signed_calls());
 }

@@ -1,10 +1,11 @@
 //! The custom resource: stage the assets, create the config named by its content hash,
 //! replace it when the content changes, delete it (or retain it while in use) with its assets.
 
+use crate::claim::{Claim, Claims, StagedBy};
 use crate::plan::{self, NAME_HASH_LEN, Plan};
 use crate::properties::{Location, Properties, Spec};
 use crate::script::FULL_SCRIPT_FILE;
-use crate::staging::s3::{S3Bucket, delete_prefix};
+use crate::staging::s3::S3Bucket;
 use crate::staging::store::ObjectSink;
 use crate::staging::zip_index::Limits;
 use crate::staging::{self, Tuning};
@@ -13,7 +14,7 @@ use custom_resource::{Change, CustomResource, Done, Error, Outcome, Pending, Req
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use studio::{AwsResult, Kind, Owner, describe, tags};
+use studio::{AwsResult, Kind, Owner, delete_options, describe, tags};
 use tracing::{info, warn};
 
 /// Staging stops this far before the step's deadline (half of the step's time, at most 2
@@ -114,6 +115,25 @@ impl LifecycleConfig {
             .with("ContentSha256", &plan.content_sha256)
     }
 
+    fn claims<'a>(&'a self, location: &'a Location) -> Claims<'a> {
+        Claims { s3: &self.s3, bucket: &location.bucket, owner: self.bucket_owner.as_deref() }
+    }
+
+    /// Before the first file is staged: the prefix is claimed for this request, unless another
+    /// stack resource staged it (FAILED, nothing written) or files without a record are there
+    /// (staged into, unclaimed: never removed by this resource). See [`crate::claim`].
+    async fn claim(&self, request: &Request, location: &Location, prefix: &str) -> Result<(), Error> {
+        let claims = self.claims(location);
+        match claims.read(prefix).await? {
+            claim if claim.is_foreign(request) => Err(taken(location, prefix, &claim)),
+            Claim::None if claims.holds_files(prefix).await? => {
+                warn!(prefix, "the prefix holds files no record claims; staging into it without claiming it (they are never removed by this resource)");
+                Ok(())
+            }
+            _ => claims.write(prefix, &StagedBy::of(request)).await,
+        }
+    }
+
     /// Makes the config for `plan`: stages (in slices), then CreateStudioLifecycleConfig.
     async fn provision(
         &self,
@@ -127,11 +147,18 @@ impl LifecycleConfig {
         let (mut asset, mut file) = match progress {
             Some(Staging { content_sha256, asset, file }) => {
                 if content_sha256 != plan.content_sha256 {
-                    // What was staged so far belongs to the old content: remove it.
+                    // What was staged so far is the old content's: removed if this request staged it.
                     if let Some(location) = &spec.location {
-                        self.remove_staged(location, &location.staged_prefix(&spec.base, &content_sha256)).await;
+                        self.remove_own_staging(request, location, &location.staged_prefix(&spec.base, &content_sha256)).await;
                     }
                     return Err(Error::new("the assets changed while they were being staged (their content hash differs); update the stack again"));
+                }
+                // Staging goes on only into a prefix no other stack resource has claimed since.
+                if let (Some(location), Some(prefix)) = (&spec.location, &plan.staged_prefix) {
+                    let claim = self.claims(location).read(prefix).await?;
+                    if claim.is_foreign(request) {
+                        return Err(taken(location, prefix, &claim));
+                    }
                 }
                 (asset, file)
             }
@@ -147,8 +174,12 @@ impl LifecycleConfig {
                         )));
                     }
                     info!(arn, "a config with this content exists already; reusing it");
-                    tags::sync(&self.sagemaker, &arn, &spec.tags, old_tags).await?;
+                    tags::sync(&self.sagemaker, &arn, &spec.tags_with_record(), old_tags).await?;
                     return Ok(Self::done(&arn, spec, plan).into());
+                }
+                let stages = !plan.assets.is_empty() || plan.full_script.is_some();
+                if let (Some(location), Some(prefix), true) = (&spec.location, &plan.staged_prefix, stages) {
+                    self.claim(request, location, prefix).await?;
                 }
                 (0, 0)
             }
@@ -165,7 +196,7 @@ impl LifecycleConfig {
                     .map_err(|e| plan::asset_error(&planned.spec, e));
                 let staged = match staged {
                     Ok(staged) => staged,
-                    Err(e) => return Err(self.failed_staging(spec, plan, e).await),
+                    Err(e) => return Err(self.failed_staging(request, spec, plan, e).await),
                 };
                 info!(
                     asset = %planned.spec.name,
@@ -193,7 +224,7 @@ impl LifecycleConfig {
             if let Some(full) = &plan.full_script {
                 let put = sink.put(&format!("{prefix}{FULL_SCRIPT_FILE}"), full.clone().into_bytes().into()).await;
                 if let Err(e) = put {
-                    return Err(self.failed_staging(spec, plan, e).await);
+                    return Err(self.failed_staging(request, spec, plan, e).await);
                 }
             }
         }
@@ -201,7 +232,7 @@ impl LifecycleConfig {
     }
 
     async fn create_config(&self, request: &Request, spec: &Spec, plan: &Plan) -> Result<Outcome<Staging>, Error> {
-        let tags = Owner::from(request).creation_tags(&spec.tags);
+        let tags = Owner::from(request).creation_tags(&spec.tags_with_record());
         let created = self
             .sagemaker
             .create_studio_lifecycle_config()
@@ -223,26 +254,35 @@ impl LifecycleConfig {
                 Some(arn) if Owner::from(request).made(&tags::list(&self.sagemaker, &arn).await?) => Ok(Self::done(&arn, spec, plan).into()),
                 _ => Err(e.into()),
             },
-            Err(e) => Err(self.failed_staging(spec, plan, e.into()).await),
+            Err(e) => Err(self.failed_staging(request, spec, plan, e.into()).await),
         }
     }
 
-    /// A creation that cannot succeed: its staged files are removed (no config uses them:
-    /// none of this name existed when staging began) and the error is returned. Retryable
-    /// errors are returned as they are: the core runs the step again.
-    async fn failed_staging(&self, spec: &Spec, plan: &Plan, error: Error) -> Error {
+    /// A creation that cannot succeed: its staged files are removed if this request staged
+    /// them (no config uses them: none of this name existed when staging began) and the error
+    /// is returned. Retryable errors are returned as they are: the core runs the step again.
+    async fn failed_staging(&self, request: &Request, spec: &Spec, plan: &Plan, error: Error) -> Error {
         if !error.is_retryable()
             && let (Some(location), Some(prefix)) = (&spec.location, &plan.staged_prefix)
         {
-            self.remove_staged(location, prefix).await;
+            self.remove_own_staging(request, location, prefix).await;
         }
         error
     }
 
-    /// Best effort, within a bounded time: a failure is logged, not reported.
-    async fn remove_staged(&self, location: &Location, prefix: &str) {
-        let until = Instant::now() + CLEANUP_BUDGET;
-        match delete_prefix(&self.s3, &location.bucket, self.bucket_owner.as_deref(), prefix, |_| true, until).await {
+    /// Removes what this very request staged under `prefix` (its record says so), best effort
+    /// within a bounded time: a failure is logged, not reported. Anyone else's files stay.
+    async fn remove_own_staging(&self, request: &Request, location: &Location, prefix: &str) {
+        let claims = self.claims(location);
+        let removed = match claims.read(prefix).await {
+            Ok(claim) if claim.is_request(request) => claims.remove(prefix, Instant::now() + CLEANUP_BUDGET).await,
+            Ok(claim) => {
+                warn!(prefix, staged_by = claim.describe(), "the files under this prefix were not staged by this request; leaving them");
+                return;
+            }
+            Err(e) => Err(e),
+        };
+        match removed {
             Ok(true) => info!(prefix, "removed the files staged before the failure"),
             Ok(false) => warn!(prefix, "could not remove all files staged before the failure in time"),
             Err(e) => warn!(prefix, error = %e.reason, "could not remove the files staged before the failure"),
@@ -256,29 +296,41 @@ impl LifecycleConfig {
         self.slice.map_or(until, |slice| until.min(Instant::now() + slice))
     }
 
-    /// Removes the staged files of the config `arn` names (`<prefix><base>/<hash...>/`).
+    /// Removes the staged files of the config `arn` names (`<prefix><base>/<hash...>/`): only
+    /// prefixes whose record says this stack resource staged them (checked on every step: the
+    /// location comes from the event's properties, which its sender wrote).
     async fn remove_assets(&self, step: &Step, physical_id: &str, arn: &ConfigArn, base: &str, location: &Location) -> Result<Outcome<DeleteProgress>, Error> {
         let parent = format!("{}{base}/", location.prefix);
-        let search = format!("{parent}{}", arn.hash);
-        // Only `<parent><64 hex starting with the name's 10>/...`: never another base's files.
-        let ours = |key: &str| {
-            key.strip_prefix(&parent)
-                .and_then(|rest| rest.split_once('/'))
-                .is_some_and(|(hash, _)| hash.len() == 64 && hash.starts_with(&arn.hash) && hash.chars().all(|c| c.is_ascii_hexdigit()))
+        let uri = location.uri(&format!("{parent}{}.../", arn.hash));
+        let until = self.work_until(step).max(Instant::now() + Duration::from_secs(1));
+        let removed = async {
+            let claims = self.claims(location);
+            let mut kept = Vec::new();
+            for prefix in self.staged_prefixes(location, &parent, &arn.hash).await? {
+                let claim = claims.read(&prefix).await?;
+                if !claim.is_resource_of(step.request()) {
+                    kept.push((prefix, claim));
+                } else if !claims.remove(&prefix, until).await? {
+                    return Ok(None);
+                }
+            }
+            Ok::<_, Error>(Some(kept))
         };
-        let uri = location.uri(&format!("{search}.../"));
-        match delete_prefix(
-            &self.s3,
-            &location.bucket,
-            self.bucket_owner.as_deref(),
-            &search,
-            ours,
-            self.work_until(step).max(Instant::now() + Duration::from_secs(1)),
-        )
-        .await
-        {
-            Ok(true) => Ok(Done::new(physical_id).reason(format!("deleted {} and its staged assets", arn.name)).into()),
-            Ok(false) => Ok(Pending::new(DeleteProgress::RemovingAssets, format!("removing the staged assets at {uri}")).poll_after(Duration::ZERO).into()),
+        match removed.await {
+            Ok(Some(kept)) if kept.is_empty() => Ok(Done::new(physical_id).reason(format!("deleted {} and its staged assets", arn.name)).into()),
+            Ok(Some(kept)) => {
+                let (prefix, claim) = &kept[0];
+                warn!(prefix, staged_by = claim.describe(), "not staged by this stack resource; leaving it");
+                Ok(Done::new(physical_id)
+                    .reason(format!(
+                        "deleted {}; the staged assets at {} are kept: they were not staged by this stack resource (their record names {})",
+                        arn.name,
+                        location.uri(prefix),
+                        claim.describe()
+                    ))
+                    .into())
+            }
+            Ok(None) => Ok(Pending::new(DeleteProgress::RemovingAssets, format!("removing the staged assets at {uri}")).poll_after(Duration::ZERO).into()),
             Err(e) if e.is_retryable() => Err(e),
             // The config is gone; leftover files must not fail the stack's delete.
             Err(e) => Ok(Done::new(physical_id)
@@ -286,6 +338,47 @@ impl LifecycleConfig {
                 .into()),
         }
     }
+
+    /// The staged prefixes `<parent><64 hex starting with hash10>/` there are, files or a record:
+    /// never another base's.
+    async fn staged_prefixes(&self, location: &Location, parent: &str, hash10: &str) -> Result<Vec<String>, Error> {
+        let mut found = std::collections::BTreeSet::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .s3
+                .list_objects_v2()
+                .bucket(&location.bucket)
+                .set_expected_bucket_owner(self.bucket_owner.clone())
+                .prefix(format!("{parent}{hash10}"))
+                .delimiter("/")
+                .set_continuation_token(token)
+                .send()
+                .await
+                .aws("ListObjectsV2")?;
+            let dirs = page.common_prefixes().iter().filter_map(|p| p.prefix()).filter_map(|p| p.strip_prefix(parent)?.strip_suffix('/'));
+            let records = page.contents().iter().filter_map(|o| o.key()).filter_map(|k| k.strip_prefix(parent)?.strip_suffix(crate::claim::SUFFIX));
+            for hash in dirs.chain(records) {
+                if hash.len() == 64 && hash.starts_with(hash10) && hash.chars().all(|c| c.is_ascii_hexdigit()) {
+                    found.insert(format!("{parent}{hash}/"));
+                }
+            }
+            token = page.next_continuation_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(found.into_iter().collect());
+            }
+        }
+    }
+}
+
+/// The FAILED Reason when another stack resource staged the prefix this content goes to.
+fn taken(location: &Location, prefix: &str, claim: &Claim) -> Error {
+    Error::new(format!(
+        "the assets of this content would be staged at {}, which {} staged (identical content under the same AssetBucket, AssetPrefix and \
+         StudioLifecycleConfigName); nothing was written: give this resource another StudioLifecycleConfigName or AssetPrefix",
+        location.uri(prefix),
+        claim.describe()
+    ))
 }
 
 /// Peak resident memory of this process (Linux), for the staging logs.
@@ -331,7 +424,7 @@ impl CustomResource for LifecycleConfig {
         if progress.is_none() && same {
             if let Some(arn) = self.find(&plan.name).await? {
                 self.guard_update(step, &arn, &plan.name).await?;
-                tags::sync(&self.sagemaker, &arn, &spec.tags, &old_tags).await?;
+                tags::sync(&self.sagemaker, &arn, &spec.tags_with_record(), &old_tags).await?;
                 return Ok(Self::done(physical_id, &spec, &plan).into());
             }
             warn!(name = %plan.name, "the config is gone; creating it again");
@@ -361,34 +454,40 @@ impl CustomResource for LifecycleConfig {
         let location = properties.location().ok().flatten();
         let staged = location.as_ref().map(|l| l.uri(&format!("{}{base}/{}.../", l.prefix, arn.hash))).unwrap_or_default();
 
+        // The staged files go only when the config went in this Delete, and as the record on it
+        // allows: the event's RetainAssets is its sender's (see studio::delete_options).
         if progress != Some(DeleteProgress::RemovingAssets) {
-            match self.find(&name).await? {
-                None => info!(name, "the config is already gone"),
-                Some(config_arn) => {
-                    let tags = tags::list(&self.sagemaker, &config_arn).await?;
-                    if let Err(not_ours) = Owner::from(step.request()).guard(&tags, format!("lifecycle config {name}")) {
-                        return Ok(Done::new(physical_id).reason(not_ours.on_delete()).into());
-                    }
-                    let deleted =
-                        self.sagemaker.delete_studio_lifecycle_config().studio_lifecycle_config_name(&name).send().await.aws("DeleteStudioLifecycleConfig");
-                    match deleted {
-                        Ok(_) => info!(name, "deleted the lifecycle config"),
-                        Err(e) if e.is(Kind::NotFound) => info!(name, "the config is already gone"),
-                        Err(e) if e.is(Kind::InUse) => {
-                            let why = e.message.as_deref().unwrap_or("a domain, user profile, space or running app uses it");
-                            let kept =
-                                if staged.is_empty() { String::new() } else { format!("; its staged assets at {staged} are kept so that it keeps working") };
-                            return Ok(Done::new(physical_id).reason(format!("retained: in use: {why}{kept}. Delete it once nothing uses it")).into());
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
+            let Some(config_arn) = self.find(&name).await? else {
+                info!(name, "the config is already gone");
+                let kept = if staged.is_empty() {
+                    String::new()
+                } else {
+                    format!("; staged assets at {staged}, if any, are kept (with the config gone, no record says they may go)")
+                };
+                return Ok(Done::new(physical_id).reason(format!("nothing to delete: lifecycle config {name} is already gone{kept}")).into());
+            };
+            let tags = tags::list(&self.sagemaker, &config_arn).await?;
+            if let Err(not_ours) = Owner::from(step.request()).guard(&tags, format!("lifecycle config {name}")) {
+                return Ok(Done::new(physical_id).reason(not_ours.on_delete()).into());
+            }
+            let retain = delete_options::allowed(&tags, properties.retain_assets_option());
+            let deleted = self.sagemaker.delete_studio_lifecycle_config().studio_lifecycle_config_name(&name).send().await.aws("DeleteStudioLifecycleConfig");
+            match deleted {
+                Ok(_) => info!(name, "deleted the lifecycle config"),
+                Err(e) if e.is(Kind::NotFound) => info!(name, "the config is already gone"),
+                Err(e) if e.is(Kind::InUse) => {
+                    let why = e.message.as_deref().unwrap_or("a domain, user profile, space or running app uses it");
+                    let kept = if staged.is_empty() { String::new() } else { format!("; its staged assets at {staged} are kept so that it keeps working") };
+                    return Ok(Done::new(physical_id).reason(format!("retained: in use: {why}{kept}. Delete it once nothing uses it")).into());
                 }
+                Err(e) => return Err(e.into()),
+            }
+            if location.is_some() && retain.value == "true" {
+                let why = retain.narrowed.unwrap_or_else(|| "RetainAssets".to_string());
+                return Ok(Done::new(physical_id).reason(format!("deleted {name}; its staged assets at {staged} are kept ({why})")).into());
             }
         }
         match location {
-            Some(_) if properties.retain_assets => {
-                Ok(Done::new(physical_id).reason(format!("deleted {name}; its staged assets at {staged} are kept (RetainAssets)")).into())
-            }
             Some(location) => self.remove_assets(step, physical_id, &arn, &base, &location).await,
             None => Ok(Done::new(physical_id).into()),
         }

@@ -2,6 +2,7 @@
 //! (zip objects in S3) to an S3 prefix by streaming, and creates a Studio lifecycle config
 //! whose script copies them into `$ASSETS_DIR` before running the user's commands.
 
+mod claim;
 mod lifecycle_config;
 mod plan;
 mod properties;

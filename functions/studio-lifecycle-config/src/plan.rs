@@ -147,6 +147,7 @@ mod tests {
             assets: Vec::new(),
             location: Some(Location { bucket: "bucket".into(), prefix: "lifecycle-assets/".into() }),
             tags: vec![("team".into(), "ml".into())],
+            delete_options: studio::delete_options::record(&[("RetainAssets", "false")]),
         }
     }
 

@@ -5,12 +5,16 @@ use aws_sdk_sagemaker::types::{StudioLifecycleConfigAppType, Tag};
 use custom_resource::PropertyError;
 use serde::Deserialize;
 use studio::Api;
+use studio::delete_options::{self, DeleteOption};
 use studio::names::Enum;
+use studio::ownership::{LOGICAL_ID, REQUEST_ID, STACK_ID, TagBudget};
 
 /// The longest base name: a hyphen and 10 hex characters of the content hash are appended,
 /// within the API's 63.
 pub const MAX_BASE_NAME: usize = 52;
 pub const DEFAULT_ASSET_PREFIX: &str = "lifecycle-assets";
+/// The reserved tags a config may carry: ownership and its delete options.
+pub const TAG_BUDGET: TagBudget = TagBudget { reserved: &[STACK_ID, LOGICAL_ID, REQUEST_ID, delete_options::TAG] };
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
@@ -81,6 +85,16 @@ pub struct Spec {
     pub assets: Vec<AssetSpec>,
     pub location: Option<Location>,
     pub tags: Vec<(String, String)>,
+    /// The record of the delete options (see [`Properties::delete_options`]).
+    pub delete_options: (String, String),
+}
+
+impl Spec {
+    /// The tags a completed Create or Update leaves on the config: the template's and the
+    /// record of its delete options.
+    pub fn tags_with_record(&self) -> Vec<(String, String)> {
+        self.tags.iter().cloned().chain([self.delete_options.clone()]).collect()
+    }
 }
 
 impl Properties {
@@ -130,8 +144,21 @@ impl Properties {
                 path,
             });
         }
-        let tags = studio::ownership::user_tags(&self.tags)?;
-        Ok(Spec { base, app_type: self.studio_lifecycle_config_app_type.0.clone(), body, body_property, assets, location, tags })
+        let tags = studio::ownership::user_tags_within(&self.tags, TAG_BUDGET)?;
+        let delete_options = self.delete_options();
+        Ok(Spec { base, app_type: self.studio_lifecycle_config_app_type.0.clone(), body, body_property, assets, location, tags, delete_options })
+    }
+
+    /// The record of the delete options a Delete may use, written by every Create and Update
+    /// that completes (see [`studio::delete_options`]).
+    pub fn delete_options(&self) -> (String, String) {
+        delete_options::record(&[("RetainAssets", if self.retain_assets { "true" } else { "false" })])
+    }
+
+    /// RetainAssets as this Delete asks it: narrowed by the record on the config (keeping the
+    /// staged files is the conservative choice).
+    pub fn retain_assets_option(&self) -> DeleteOption<'static> {
+        DeleteOption { name: "RetainAssets", asked: if self.retain_assets { "true" } else { "false" }, conservative: "true" }
     }
 
     /// AssetBucket and AssetPrefix, checked (None without AssetBucket).

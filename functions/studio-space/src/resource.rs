@@ -3,13 +3,17 @@
 use crate::properties::{EBS_SIZE, Properties, ebs_size};
 use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::operation::describe_space::DescribeSpaceOutput;
+use aws_sdk_sagemaker::types::{SharingType, SpaceSettings, SpaceStatus};
 use custom_resource::{Change, CustomResource, Done, Error, Outcome, Pending, PropertyError, Step};
 use serde::{Deserialize, Serialize};
 use studio::arn::ChildKey;
 use studio::child::{self, CreateProgress, Lifecycle, TagChange, UpdateProgress};
 use studio::teardown::{Teardown, summary};
-use studio::{AwsResult, Owner, describe};
+use studio::{AwsResult, Owner, describe, live_diff};
 use tracing::info;
+
+/// SpaceSettings members fixed at creation: UpdateSpace refuses them, changed or not.
+const FIXED_SETTINGS: &[&str] = &["AppType"];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum DeleteProgress {
@@ -65,8 +69,9 @@ impl CustomResource for Space {
             return Ok(self.lifecycle(step, domain, &key.name).gone(physical_id, first_step).into());
         };
         let name = space.space_name().unwrap_or(&key.name).to_string();
-        if first_step && let Err(retained) = self.lifecycle(step, domain, &name).guard_delete(physical_id).await? {
-            return Ok(retained.into());
+        // Every step: the space of this name may no longer be the one this stack resource made.
+        if let Err(retained_or_gone) = self.lifecycle(step, domain, &name).guard_delete(physical_id, first_step).await? {
+            return Ok(retained_or_gone.into());
         }
         // A DeleteFailed from before this operation is tried again; one after ours is a failure.
         let teardown = Teardown { sagemaker: &self.sagemaker, domain_id: domain, retry_failed_delete: first_step, listed_apps: None };
@@ -89,6 +94,8 @@ impl Space {
     async fn start_create(&self, step: &Step, properties: &Properties) -> StepResult<CreateProgress> {
         properties.validate()?;
         let (domain, name) = (&properties.domain_id, &properties.space_name);
+        // May this stack put a space into that domain? Asked before anything is made.
+        self.lifecycle(step, domain, name).admitted_domain().await?;
         if let Some(owner) = properties.owner() {
             self.check_owner(domain, owner).await?;
         }
@@ -138,10 +145,12 @@ impl Space {
         };
         self.lifecycle(step, &current.domain_id, &current.name).guard_update(physical_id).await?;
 
-        if let Some(member) = replaced_member(&space, properties, old) {
+        if let Some(member) = replaced_member(&space, properties) {
             if current.is(domain, name) {
                 return Err(Error::new(format!(
-                    "{member} cannot change in place: a new space is made for it, and it needs a name that space {name} still holds in domain {domain}; change SpaceName as well to replace the space"
+                    "{member} cannot change in place{}: a new space is made for it, and it needs a name that space {name} still holds in domain {domain}; change SpaceName as well to replace the space, or keep {member} as the space has it{}",
+                    if member == APP_TYPE { " (SageMaker fixes a space's AppType when it is created; UpdateSpace refuses it)" } else { "" },
+                    live_value(&space, member).map(|v| format!(" ({v})")).unwrap_or_default(),
                 )));
             }
             info!(from = physical_id, DomainId = %domain, SpaceName = %name, member, "replacing the space");
@@ -162,13 +171,23 @@ impl Space {
             )
             .into());
         }
-        let settings_changed = old.is_none_or(|old| old.space_settings != properties.space_settings);
-        let display_changed = old.is_none_or(|old| old.space_display_name != properties.space_display_name);
-        let settings = properties.space_settings.as_ref().map(|s| s.0.clone()).filter(|_| settings_changed);
-        let display = properties.space_display_name.clone().filter(|_| display_changed);
+        // Against the live space, not the old template: a rollback to what the space already is
+        // calls nothing, and a change made outside the stack is put back. AppType is never sent.
+        let mut settings = match settings_update(properties, old, &space)? {
+            Some((settings, members)) => {
+                info!(members = ?members, "UpdateSpace: the live space lacks these SpaceSettings members");
+                Some(settings)
+            }
+            None => None,
+        };
+        let display = properties.space_display_name.clone().filter(|wanted| space.space_display_name() != Some(wanted.as_str()));
         let lifecycle = self.lifecycle(step, domain, name);
         if settings.is_none() && display.is_none() {
-            return lifecycle.finish_update(physical_id, space, tags).await;
+            if space.status() != Some(&SpaceStatus::UpdateFailed) {
+                return lifecycle.finish_update(physical_id, space, tags).await;
+            }
+            // An earlier update failed: an update with the settings it has brings it back to InService.
+            settings = properties.space_settings.as_ref().map(|s| without_fixed(&s.0));
         }
         let update = self.sagemaker.update_space().domain_id(domain).space_name(name).set_space_settings(settings).set_space_display_name(display).send();
         lifecycle.send_update(&space, async { update.await.aws("UpdateSpace") }).await
@@ -181,27 +200,57 @@ impl Space {
     }
 }
 
-/// The member whose change needs a new space: compared with the old template, or (when that no
-/// longer parses) with what SageMaker reports.
-fn replaced_member(space: &DescribeSpaceOutput, properties: &Properties, old: Option<&Properties>) -> Option<&'static str> {
-    let (old_owner, old_sharing) = match old {
-        Some(old) => (old.owner().map(str::to_string), old.sharing_type().cloned()),
-        None => (
-            space.ownership_settings().and_then(|o| o.owner_user_profile_name()).map(str::to_string),
-            space.space_sharing_settings().and_then(|s| s.sharing_type()).cloned(),
-        ),
-    };
-    let owner_changed = !match (&old_owner, properties.owner()) {
+const APP_TYPE: &str = "SpaceSettings.AppType";
+
+/// The member whose change needs a new space, compared with the live space (so that a rollback
+/// to what the space is needs none): its owner, its sharing type (when the template sets one; a
+/// space made without one is shared), its AppType (when the template sets one).
+fn replaced_member(space: &DescribeSpaceOutput, properties: &Properties) -> Option<&'static str> {
+    let live_owner = space.ownership_settings().and_then(|o| o.owner_user_profile_name()).filter(|o| !o.is_empty());
+    let same_owner = match (live_owner, properties.owner()) {
         (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
         (a, b) => a.is_none() && b.is_none(),
     };
-    if owner_changed {
+    let live_sharing = space.space_sharing_settings().and_then(|s| s.sharing_type()).unwrap_or(&SharingType::Shared);
+    let live_app_type = space.space_settings().and_then(|s| s.app_type());
+    let wanted_app_type = properties.space_settings.as_ref().and_then(|s| s.app_type());
+    if !same_owner {
         Some("OwnershipSettings")
-    } else if old_sharing.as_ref() != properties.sharing_type() {
+    } else if properties.sharing_type().is_some_and(|wanted| wanted != live_sharing) {
         Some("SpaceSharingSettings")
+    } else if wanted_app_type.is_some() && wanted_app_type != live_app_type {
+        Some(APP_TYPE)
     } else {
         None
     }
+}
+
+/// What the live space has for a member that cannot change in place, for the Reason.
+fn live_value(space: &DescribeSpaceOutput, member: &str) -> Option<String> {
+    match member {
+        APP_TYPE => space.space_settings().and_then(|s| s.app_type()).map(|t| t.as_str().to_string()),
+        "SpaceSharingSettings" => space.space_sharing_settings().and_then(|s| s.sharing_type()).map(|t| t.as_str().to_string()),
+        "OwnershipSettings" => space.ownership_settings().and_then(|o| o.owner_user_profile_name()).map(str::to_string),
+        _ => None,
+    }
+}
+
+/// What UpdateSpace must send for the live space to have the template's SpaceSettings (see
+/// [`studio::live_diff`]), never AppType, with the names of the members that change; None when
+/// it has them. Removing SpaceSettings from the template leaves the space's as they are.
+fn settings_update(new: &Properties, old: Option<&Properties>, live: &DescribeSpaceOutput) -> Result<Option<(SpaceSettings, Vec<String>)>, Error> {
+    let Some(settings) = &new.space_settings else {
+        return Ok(None);
+    };
+    let old = old.and_then(|o| o.space_settings.as_deref());
+    live_diff::shape_update("SpaceSettings", Some(&settings.0), old, live.space_settings(), FIXED_SETTINGS).map_err(Error::new)
+}
+
+/// Settings as UpdateSpace takes them: without the members fixed at creation.
+fn without_fixed(settings: &SpaceSettings) -> SpaceSettings {
+    let mut settings = settings.clone();
+    settings.app_type = None;
+    settings
 }
 
 /// SUCCESS with the attributes Fn::GetAtt reads: every child's, and the space's Url.
@@ -210,5 +259,58 @@ fn done(physical_id: &str, space: &DescribeSpaceOutput) -> Done {
     match space.url() {
         Some(url) => done.with("Url", url),
         None => done,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn properties(changes: Value) -> Properties {
+        let mut value = json!({"DomainId": "d-abc123", "SpaceName": "team", "SpaceSharingSettings": {"SharingType": "Shared"},
+            "SpaceSettings": {"AppType": "JupyterLab", "SpaceStorageSettings": {"EbsStorageSettings": {"EbsVolumeSizeInGb": 20}}}});
+        for (key, member) in changes.as_object().cloned().unwrap_or_default() {
+            value[key] = member;
+        }
+        custom_resource::properties::parse(value.as_object().unwrap()).unwrap()
+    }
+
+    /// The space as DescribeSpace shows it after a Create from `p`.
+    fn live(p: &Properties) -> DescribeSpaceOutput {
+        DescribeSpaceOutput::builder()
+            .set_space_settings(p.space_settings.as_ref().map(|s| s.0.clone()))
+            .set_space_sharing_settings(p.space_sharing_settings.as_ref().map(|s| s.0.clone()))
+            .set_ownership_settings(p.ownership_settings.as_ref().map(|s| s.0.clone()))
+            .build()
+    }
+
+    #[test]
+    fn update_space_never_carries_app_type() {
+        let old = properties(json!({}));
+        let new = properties(json!({"SpaceSettings": {"AppType": "JupyterLab", "SpaceStorageSettings": {"EbsStorageSettings": {"EbsVolumeSizeInGb": 50}}}}));
+        let (sent, members) = settings_update(&new, Some(&old), &live(&old)).unwrap().expect("a change");
+        assert_eq!((sent.app_type(), members.as_slice()), (None, &["SpaceStorageSettings".to_string()][..]));
+        assert!(settings_update(&old, Some(&new), &live(&old)).unwrap().is_none(), "a rollback to what the space is sends nothing");
+        assert_eq!(without_fixed(&new.space_settings.as_ref().unwrap().0).app_type(), None);
+    }
+
+    #[test]
+    fn what_needs_a_new_space_is_compared_with_the_live_space() {
+        let shared = properties(json!({}));
+        assert_eq!(replaced_member(&live(&shared), &shared), None);
+        let code = properties(json!({"SpaceSettings": {"AppType": "CodeEditor"}}));
+        assert_eq!(replaced_member(&live(&shared), &code), Some(APP_TYPE));
+        // A template that does not set AppType keeps the space's.
+        assert_eq!(
+            replaced_member(&live(&shared), &properties(json!({"SpaceSettings": {"SpaceStorageSettings": {"EbsStorageSettings": {"EbsVolumeSizeInGb": 20}}}}))),
+            None
+        );
+        let private = properties(json!({"SpaceSharingSettings": {"SharingType": "Private"}, "OwnershipSettings": {"OwnerUserProfileName": "bob"}}));
+        assert_eq!(replaced_member(&live(&shared), &private), Some("OwnershipSettings"));
+        assert_eq!(replaced_member(&live(&private), &properties(json!({"OwnershipSettings": {"OwnerUserProfileName": "Bob"}}))), Some("SpaceSharingSettings"));
+        // The rollback of a refused change: the template is what the space is.
+        assert_eq!(replaced_member(&live(&private), &private), None);
+        assert_eq!(live_value(&live(&shared), APP_TYPE).as_deref(), Some("JupyterLab"));
     }
 }

@@ -4,10 +4,15 @@ use aws_sdk_sagemaker::types::{AuthMode, Tag, UserSettings};
 use custom_resource::PropertyError;
 use serde::Deserialize;
 use studio::Api;
+use studio::delete_options::{self, DeleteOption};
 use studio::names::{check_domain_id, check_name};
+use studio::ownership::{LOGICAL_ID, REQUEST_ID, SSO_ASSIGNED, STACK_ID, TagBudget};
 
 /// The only SingleSignOnUserIdentifier SageMaker supports.
 pub const USER_NAME: &str = "UserName";
+
+/// The reserved tags a profile may carry: ownership, the assignment it made, its delete options.
+pub const TAG_BUDGET: TagBudget = TagBudget { reserved: &[STACK_ID, LOGICAL_ID, REQUEST_ID, SSO_ASSIGNED, delete_options::TAG] };
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
@@ -74,13 +79,28 @@ impl Properties {
 
     /// The user's tags as (key, value) pairs (checked: see [`studio::ownership::user_tags`]).
     pub fn tag_pairs(&self) -> Result<Vec<(String, String)>, PropertyError> {
-        studio::ownership::user_tags(self.tags.as_deref().unwrap_or_default())
+        studio::ownership::user_tags_within(self.tags.as_deref().unwrap_or_default(), TAG_BUDGET)
+    }
+
+    /// The record of the delete options a Delete may use, written by every Create and Update
+    /// that completes (see [`studio::delete_options`]).
+    pub fn delete_options(&self) -> (String, String) {
+        delete_options::record(&[("ForceDelete", bool_str(self.force_delete))])
+    }
+
+    /// ForceDelete as this Delete asks it: narrowed by the record on the profile.
+    pub fn force_delete_option(&self) -> DeleteOption<'static> {
+        DeleteOption { name: "ForceDelete", asked: bool_str(self.force_delete), conservative: "false" }
     }
 
     /// The IAM Identity Center user the profile belongs to, if any.
     pub fn sso_identity(&self) -> (Option<&str>, Option<&str>) {
         (self.single_sign_on_user_identifier.as_deref(), self.single_sign_on_user_value.as_deref())
     }
+}
+
+fn bool_str(value: bool) -> &'static str {
+    if value { "true" } else { "false" }
 }
 
 #[cfg(test)]

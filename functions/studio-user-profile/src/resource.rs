@@ -5,7 +5,7 @@ use crate::properties::Properties;
 use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput;
 use aws_sdk_sagemaker::operation::describe_user_profile::DescribeUserProfileOutput;
-use aws_sdk_sagemaker::types::{AuthMode, SpaceStatus, UserProfileStatus};
+use aws_sdk_sagemaker::types::{AuthMode, SpaceStatus, UserProfileStatus, UserSettings};
 use aws_sdk_ssoadmin::types::PrincipalType;
 use custom_resource::{Change, CustomResource, Done, Error, Outcome, Pending, PropertyError, Step};
 use serde::{Deserialize, Serialize};
@@ -14,7 +14,7 @@ use studio::child::{self, CreateProgress, Lifecycle, TagChange, UpdateProgress};
 use studio::ownership::SSO_ASSIGNED;
 use studio::since::Since;
 use studio::teardown::{Teardown, TeardownError, summary};
-use studio::{AwsError, AwsResult, IdentityCenter, Owner, describe};
+use studio::{AwsError, AwsResult, IdentityCenter, Owner, delete_options, describe, live_diff};
 use tracing::info;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,7 +66,10 @@ impl CustomResource for UserProfile {
     async fn update(&self, step: &Step, change: Change<'_, Properties>, progress: Option<UpdateProgress>) -> StepResult<UpdateProgress> {
         let properties = change.properties;
         properties.validate()?;
-        let tags = TagChange::new(properties.tag_pairs()?, change.old.map(Properties::tag_pairs));
+        // The delete options are recorded with the tags, at the end of the Update.
+        let mut new_tags = properties.tag_pairs()?;
+        new_tags.push(properties.delete_options());
+        let tags = TagChange::new(new_tags, change.old.map(Properties::tag_pairs));
         let start = self.start_update(step, change, &tags);
         self.lifecycle(step, &properties.domain_id, &properties.user_profile_name).update_step(change.physical_id, progress, &tags, start).await
     }
@@ -81,13 +84,13 @@ impl CustomResource for UserProfile {
             return Ok(self.lifecycle(step, domain, &key.name).gone(physical_id, first_step).into());
         };
         let name = profile.user_profile_name().unwrap_or(&key.name).to_string();
-        let mut tags_of_first_step = Vec::new();
-        if first_step {
-            match self.lifecycle(step, domain, &name).guard_delete(physical_id).await? {
-                Ok(tags) => tags_of_first_step = tags,
-                Err(retained) => return Ok(retained.into()),
-            }
-        }
+        // Every step: the profile of this name may no longer be the one this stack resource made.
+        let tags = match self.lifecycle(step, domain, &name).guard_delete(physical_id, first_step).await? {
+            Ok(tags) => tags,
+            Err(retained_or_gone) => return Ok(retained_or_gone.into()),
+        };
+        // The event's ForceDelete counts only as far as the last completed Create or Update recorded it.
+        let force_delete = delete_options::allowed(&tags, properties.force_delete_option());
         let teardown = Teardown { sagemaker: &self.sagemaker, domain_id: domain, retry_failed_delete: first_step, listed_apps: None };
         if matches!(progress, Some(DeleteProgress::Deleting)) && profile.status() == Some(&UserProfileStatus::DeleteFailed) {
             let reason = profile.failure_reason().unwrap_or("no FailureReason given");
@@ -100,14 +103,17 @@ impl CustomResource for UserProfile {
         // Refuse before deleting anything: a delete that cannot finish should not half-empty the profile.
         let owned = teardown.owned_spaces(&name).await?;
         let blocking: Vec<&str> = owned.iter().filter(|s| s.status() != Some(&SpaceStatus::Deleting)).filter_map(|s| s.space_name()).collect();
-        if !blocking.is_empty() && !properties.force_delete {
+        if !blocking.is_empty() && force_delete.value != "true" {
+            let narrowed = force_delete.narrowed.map(|n| format!(" ({n})")).unwrap_or_default();
             return Err(Error::new(format!(
-                "user profile {name} still owns spaces [{}] in domain {domain}: delete them first, or set ForceDelete to true to delete them with the profile",
+                "user profile {name} still owns spaces [{}] in domain {domain}: delete them first, or set ForceDelete to true to delete them with the profile{narrowed}. \
+                 ForceDelete counts once a Create or Update that sets it has completed, so set it by a stack update before deleting \
+                 (a stack whose Delete failed cannot be updated: delete the spaces, then delete the stack again)",
                 blocking.join(", ")
             )));
         }
         if first_step {
-            self.remove_sso_assignment(domain, &tags_of_first_step).await?;
+            self.remove_sso_assignment(domain, &tags).await?;
         }
         // A DeleteFailed from before this operation is tried again (one after ours failed it above).
         let status = profile.status().filter(|s| **s != UserProfileStatus::DeleteFailed);
@@ -134,13 +140,15 @@ impl UserProfile {
     async fn start_create(&self, step: &Step, properties: &Properties) -> StepResult<CreateProgress> {
         properties.validate()?;
         let (domain, name) = (&properties.domain_id, &properties.user_profile_name);
-        let described = self.domain(domain).await?;
+        // Before anything else (the identity store included): may this stack use that domain?
+        let described = self.lifecycle(step, domain, name).admitted_domain().await?;
         properties.check_auth_mode(&auth_mode(domain, &described)?)?;
         let sso_user = match properties.sso_identity() {
             (_, Some(user_name)) if described.auth_mode() == Some(&AuthMode::Sso) => Some(self.sso_user(&described, user_name).await?),
             _ => None,
         };
         let mut tags = properties.tag_pairs()?;
+        tags.push(properties.delete_options());
         // Marked before it is made, so that whatever happens next its Delete knows.
         if let Some(user) = sso_user.as_ref().filter(|u| !u.assigned) {
             tags.push((SSO_ASSIGNED.to_string(), user.user_id.clone()));
@@ -194,13 +202,23 @@ impl UserProfile {
             )));
         }
 
-        let settings_changed = old.is_none_or(|old| old.user_settings != properties.user_settings);
-        match &properties.user_settings {
-            Some(settings) if settings_changed => {
-                let update = self.sagemaker.update_user_profile().domain_id(domain).user_profile_name(name).user_settings(settings.0.clone()).send();
+        // Against the live profile, not the old template: a rollback to what the profile already
+        // is calls nothing, and a change made outside the stack is put back.
+        let update = match settings_update(properties, old, &profile)? {
+            Some((settings, members)) => {
+                info!(members = ?members, "UpdateUserProfile: the live profile lacks these UserSettings members");
+                Some(Some(settings))
+            }
+            // An earlier update failed: an update with the settings it has brings it back to InService.
+            None if profile.status() == Some(&UserProfileStatus::UpdateFailed) => Some(properties.user_settings.as_ref().map(|s| s.0.clone())),
+            None => None,
+        };
+        match update {
+            Some(settings) => {
+                let update = self.sagemaker.update_user_profile().domain_id(domain).user_profile_name(name).set_user_settings(settings).send();
                 lifecycle.send_update(&profile, async { update.await.aws("UpdateUserProfile") }).await
             }
-            _ => lifecycle.finish_update(physical_id, profile, tags).await,
+            None => lifecycle.finish_update(physical_id, profile, tags).await,
         }
     }
 
@@ -248,6 +266,17 @@ impl UserProfile {
     }
 }
 
+/// What UpdateUserProfile must send for the live profile to have the template's UserSettings
+/// (see [`studio::live_diff`]), with the names of the members that change; None when it has them.
+/// Removing UserSettings from the template leaves the profile's as they are.
+fn settings_update(new: &Properties, old: Option<&Properties>, live: &DescribeUserProfileOutput) -> Result<Option<(UserSettings, Vec<String>)>, Error> {
+    let Some(settings) = &new.user_settings else {
+        return Ok(None);
+    };
+    let old = old.and_then(|o| o.user_settings.as_deref());
+    live_diff::shape_update("UserSettings", Some(&settings.0), old, live.user_settings(), &[]).map_err(Error::new)
+}
+
 fn auth_mode(domain_id: &str, domain: &DescribeDomainOutput) -> Result<AuthMode, Error> {
     domain.auth_mode().cloned().ok_or_else(|| Error::new(format!("DescribeDomain {domain_id} returned no AuthMode")))
 }
@@ -271,4 +300,56 @@ fn still_in_use(step: &Step, name: &str, domain: &str, progress: Option<&DeleteP
 
 fn deleting(name: &str) -> Outcome<DeleteProgress> {
     Pending::new(DeleteProgress::Deleting, format!("user profile {name} to be deleted")).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    const ROLE: &str = "arn:aws:iam::123456789012:role/studio";
+
+    fn properties(settings: Value) -> Properties {
+        let value = json!({"DomainId": "d-abc123", "UserProfileName": "alice", "UserSettings": settings});
+        custom_resource::properties::parse(value.as_object().unwrap()).unwrap()
+    }
+
+    /// The profile as DescribeUserProfile shows it after a Create or Update from `p`.
+    fn live(p: &Properties) -> DescribeUserProfileOutput {
+        DescribeUserProfileOutput::builder().set_user_settings(p.user_settings.as_ref().map(|s| s.0.clone())).status(UserProfileStatus::InService).build()
+    }
+
+    #[test]
+    fn an_update_sends_what_the_live_profile_lacks_and_a_rollback_nothing() {
+        let old = properties(json!({"ExecutionRole": ROLE, "JupyterLabAppSettings": {"DefaultResourceSpec": {"InstanceType": "ml.t3.medium"}}}));
+        let new = properties(json!({"ExecutionRole": ROLE, "JupyterLabAppSettings": {"DefaultResourceSpec": {"InstanceType": "ml.m5.large"}}}));
+        let (sent, members) = settings_update(&new, Some(&old), &live(&old)).unwrap().expect("a change");
+        assert_eq!(members, ["JupyterLabAppSettings"]);
+        assert_eq!(sent.execution_role(), None, "an unchanged member is not re-sent");
+        // The failed update's rollback: the profile still is what the old template says.
+        assert!(settings_update(&old, Some(&new), &live(&old)).unwrap().is_none());
+        // A change made outside the stack is put back, though both templates agree.
+        let drifted = properties(
+            json!({"ExecutionRole": "arn:aws:iam::123456789012:role/console", "JupyterLabAppSettings": {"DefaultResourceSpec": {"InstanceType": "ml.t3.medium"}}}),
+        );
+        let (sent, _) = settings_update(&old, Some(&old), &live(&drifted)).unwrap().expect("drift corrected");
+        assert_eq!(sent.execution_role(), Some(ROLE));
+    }
+
+    #[test]
+    fn a_template_without_user_settings_leaves_the_profile_s_as_they_are() {
+        let bare: Properties = custom_resource::properties::parse(json!({"DomainId": "d-abc123", "UserProfileName": "alice"}).as_object().unwrap()).unwrap();
+        let old = properties(json!({"ExecutionRole": ROLE, "SecurityGroups": ["sg-1"]}));
+        assert!(settings_update(&bare, Some(&old), &live(&old)).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_delete_options_are_recorded_with_the_tags() {
+        let mut p = properties(json!({"ExecutionRole": ROLE}));
+        assert_eq!(p.delete_options(), ("studio-cfn:delete-options".to_string(), "ForceDelete=false".to_string()));
+        p.force_delete = true;
+        let record = vec![p.delete_options()];
+        assert_eq!(studio::delete_options::allowed(&record, p.force_delete_option()).value, "true");
+        assert_eq!(studio::delete_options::allowed(&[], p.force_delete_option()).value, "false", "no record: no ForceDelete");
+    }
 }

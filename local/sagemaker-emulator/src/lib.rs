@@ -240,6 +240,12 @@ impl SageMakerEmulator {
         self.lock().calls.iter().map(|c| c.operation.clone()).collect()
     }
 
+    /// The request bodies of every call of `operation` received, in order (throttled and refused
+    /// ones included), as JSON (`null` for a body that is not): what the caller sent.
+    pub fn requests(&self, operation: &str) -> Vec<serde_json::Value> {
+        self.lock().calls.iter().filter(|c| c.operation == operation).map(|c| serde_json::from_slice(&c.body).unwrap_or(serde_json::Value::Null)).collect()
+    }
+
     /// (access key id, operation) of every call that carried a SigV4 Authorization header, in order.
     pub fn signed_calls(&self) -> Vec<(String, String)> {
         self.lock().calls.iter().filter_map(|c| Some((c.access_key.clone()?, c.operation.clone()))).collect()
@@ -305,7 +311,7 @@ pub fn access_key_id(authorization: &str) -> Option<String> {
 /// One API call: recorded, maybe failed or throttled, then dispatched on the parsed body.
 fn call(store: &mut Store, target: &str, access_key: Option<String>, body: &[u8]) -> Result<serde_json::Value, Failure> {
     let operation = target.strip_prefix("SageMaker.");
-    store.calls.push(Call { operation: operation.unwrap_or(target).to_string(), access_key });
+    store.calls.push(Call { operation: operation.unwrap_or(target).to_string(), access_key, body: body.to_vec() });
     let Some(operation) = operation else {
         return Err(ApiError::unknown_operation(target).into());
     };

@@ -181,6 +181,8 @@ pub(crate) struct LifecycleConfig {
 pub(crate) struct Call {
     pub operation: String,
     pub access_key: Option<String>,
+    /// The request body as received (JSON), for tests that check what a call carried.
+    pub body: Vec<u8>,
 }
 
 /// Everything the emulator knows, behind one lock.

@@ -7,17 +7,22 @@
 //! earlier delivery made, wait for an update, replace. What is a function's own stays there:
 //! properties, the Create and Update calls, the Data it reports, its Delete rules.
 //!
+//! Every step that changes a child checks, in that invocation, that it is this stack
+//! resource's (its ownership tags; right after a Create, this very request's): progress says
+//! where a request stands, never whose the child of that name is now.
+//!
 //! Like [`crate::into_core`], this module speaks the core's step types (Outcome, Pending, Done).
 
 use crate::error::{AwsError, AwsResult, Kind};
 use crate::into_core::adopt_existing;
-use crate::ownership::{Owner, name_taken};
+use crate::ownership::{Owner, REQUEST_ID, name_taken};
 use crate::visibility::{CreatedAt, never_became_visible, not_visible_yet};
-use crate::{describe, tags};
+use crate::{child_stacks, describe, tags};
 use aws_sdk_sagemaker::Client;
+use aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput;
 use aws_sdk_sagemaker::operation::describe_space::DescribeSpaceOutput;
 use aws_sdk_sagemaker::operation::describe_user_profile::DescribeUserProfileOutput;
-use custom_resource::{Done, Error, Outcome, Pending, Step, StepResult};
+use custom_resource::{Done, Error, Outcome, Pending, PropertyError, Step, StepResult};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 use tracing::{info, warn};
@@ -97,6 +102,10 @@ pub trait Child: Sized + Send + Sync + 'static {
     /// None when absent (see [`crate::describe`]).
     fn describe(sagemaker: &Client, domain_id: &str, name: &str) -> impl Future<Output = Result<Option<Self>, AwsError>> + Send;
     fn delete(sagemaker: &Client, domain_id: &str, name: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// The child's tags (ListTags on its ARN).
+    fn tags(sagemaker: &Client, arn: &str) -> impl Future<Output = Result<Vec<(String, String)>, AwsError>> + Send {
+        tags::list(sagemaker, arn)
+    }
     fn arn(&self) -> Option<&str>;
     fn name(&self) -> Option<&str>;
     fn domain(&self) -> Option<&str>;
@@ -206,6 +215,17 @@ impl TagChange {
     }
 }
 
+/// Whose the child of a name is now, as far as this request knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Made {
+    /// By this request.
+    Here,
+    /// By someone else (another request, of this stack resource too, or another tool).
+    Elsewhere,
+    /// Nobody's: it is gone.
+    Gone,
+}
+
 /// The steps of one child, named by its domain and name, in one step of a request.
 pub struct Lifecycle<'a, C> {
     pub step: &'a Step,
@@ -310,11 +330,17 @@ impl<C: Child> Lifecycle<'_, C> {
         }
     }
 
-    /// A step of waiting for a child this resource created.
+    /// A step of waiting for a child this resource created. Before it is reported as this
+    /// resource, or deleted because it failed, it must still be the one this request made.
     async fn created(&self, child: C) -> StepResult<CreateProgress> {
         let arn = self.arn_of(&child)?;
         match child.state() {
-            Some(Status::InService | Status::UpdateFailed) => Ok((self.done)(&arn, &child).into()),
+            Some(Status::InService | Status::UpdateFailed) => match self.made(&arn).await? {
+                Made::Here => Ok((self.done)(&arn, &child).into()),
+                // Gone between the two looks: the next look decides.
+                Made::Gone => Ok(self.becoming_in_service(CreatedAt::at(self.step.now())).resource(arn).into()),
+                Made::Elsewhere => Err(Error::new(self.not_made_here())),
+            },
             Some(Status::Pending | Status::Updating) | None => Ok(self.becoming_in_service(CreatedAt::at(self.step.now())).resource(arn).into()),
             Some(Status::Failed) => {
                 let reason = format!("{} failed: {}", self.label(), child.failure());
@@ -328,8 +354,14 @@ impl<C: Child> Lifecycle<'_, C> {
         Pending::new(CreateProgress::RemovingFailed { reason }, format!("failed {} to be deleted", self.label())).resource(arn).into()
     }
 
-    /// A failed child still takes its name: delete it before answering FAILED.
+    /// A failed child still takes its name: delete it before answering FAILED, if it is still
+    /// the one this request made (progress saying "removing the failed one" is no proof).
     async fn remove_failed(&self, arn: &str, reason: String) -> StepResult<CreateProgress> {
+        match self.made(arn).await? {
+            Made::Here => {}
+            Made::Gone => return Err(Error::new(format!("{reason} (the failed {} was deleted)", C::KIND))),
+            Made::Elsewhere => return Err(Error::new(format!("{reason}; {}", self.not_made_here()))),
+        }
         match C::delete(self.sagemaker, self.domain_id, self.name).await {
             Ok(()) => Ok(self.removing_failed(arn, reason)),
             Err(e) if e.is(Kind::NotFound) => Err(Error::new(format!("{reason} (the failed {} was deleted)", C::KIND))),
@@ -352,23 +384,89 @@ impl<C: Child> Lifecycle<'_, C> {
         }
     }
 
-    /// The ownership guard on Update: FAILED, changing nothing, when the child is not ours.
-    pub async fn guard_update(&self, arn: &str) -> Result<(), Error> {
-        let tags = tags::list(self.sagemaker, arn).await?;
-        Owner::from(self.step.request()).guard(&tags, self.label_in_domain()).map_err(|e| Error::new(e.on_update()))
+    /// The child's tags, or None when it is gone (ListTags answers not-found, or a validation
+    /// error, and a second look no longer finds it: it vanished while we looked).
+    async fn tags_of(&self, arn: &str) -> Result<Option<Vec<(String, String)>>, Error> {
+        match C::tags(self.sagemaker, arn).await {
+            Ok(tags) => Ok(Some(tags)),
+            Err(e) if e.is(Kind::NotFound) || e.is(Kind::Validation) => match C::describe(self.sagemaker, self.domain_id, self.name).await? {
+                None => Ok(None),
+                Some(_) => Err(e.into()),
+            },
+            Err(e) => Err(e.into()),
+        }
     }
 
-    /// The ownership guard on Delete: Ok with the child's tags when it is ours, Err with the
-    /// SUCCESS that leaves it alone when it is not.
-    pub async fn guard_delete(&self, arn: &str) -> Result<Result<Vec<(String, String)>, Done>, Error> {
-        let tags = tags::list(self.sagemaker, arn).await?;
+    /// Whether the child `arn` is the one this request made (its RequestId tag).
+    async fn made(&self, arn: &str) -> Result<Made, Error> {
+        Ok(match self.tags_of(arn).await? {
+            None => Made::Gone,
+            Some(tags) if Owner::from(self.step.request()).made(&tags) => Made::Here,
+            Some(_) => {
+                warn!(arn, "the child of this name was not made by this request; leaving it alone");
+                Made::Elsewhere
+            }
+        })
+    }
+
+    fn not_made_here(&self) -> String {
+        format!(
+            "the {} now named {} in domain {} was not made by this request (its {REQUEST_ID} tag names another): it is left as it is",
+            C::KIND,
+            self.name,
+            self.domain_id
+        )
+    }
+
+    /// The ownership guard on Update: FAILED, changing nothing, when the child is not ours.
+    /// Returns its tags.
+    pub async fn guard_update(&self, arn: &str) -> Result<Vec<(String, String)>, Error> {
+        let Some(tags) = self.tags_of(arn).await? else {
+            return Err(Error::new(format!("{} no longer exists in domain {}; it was deleted outside CloudFormation", self.label(), self.domain_id)));
+        };
+        Owner::from(self.step.request()).guard(&tags, self.label_in_domain()).map_err(|e| Error::new(e.on_update()))?;
+        Ok(tags)
+    }
+
+    /// The ownership guard on Delete, on every step (a later step may meet a child of the same
+    /// name that is no longer ours): Ok with the child's tags when it is ours, Err with the
+    /// SUCCESS that leaves it alone when it is not, or that says it is gone.
+    pub async fn guard_delete(&self, physical_id: &str, first_step: bool) -> Result<Result<Vec<(String, String)>, Done>, Error> {
+        let Some(tags) = self.tags_of(physical_id).await? else {
+            return Ok(Err(self.gone(physical_id, first_step)));
+        };
         Ok(match Owner::from(self.step.request()).guard(&tags, self.label_in_domain()) {
             Ok(()) => Ok(tags),
             Err(not_ours) => {
-                warn!(arn, "not owned by this stack resource; leaving it alone");
-                Err(Done::new(arn).reason(not_ours.on_delete()))
+                warn!(arn = physical_id, "not owned by this stack resource; leaving it alone");
+                Err(Done::new(physical_id).reason(not_ours.on_delete()))
             }
         })
+    }
+
+    /// The domain a new child goes into, checked before anything is made: it exists (else
+    /// FAILED naming DomainId), and this stack may put children into it: a domain the domain
+    /// function made for another stack admits only the stacks its AllowedChildStacks name
+    /// (see [`crate::child_stacks`]).
+    pub async fn admitted_domain(&self) -> Result<DescribeDomainOutput, Error> {
+        let missing = || Error::from(PropertyError::new("DomainId", format!("domain {} does not exist (DescribeDomain: ResourceNotFound)", self.domain_id)));
+        let Some(domain) = describe::domain(self.sagemaker, self.domain_id).await? else {
+            return Err(missing());
+        };
+        let arn = domain.domain_arn().ok_or_else(|| Error::new(format!("DescribeDomain {} returned no DomainArn", self.domain_id)))?;
+        let tags = match tags::list(self.sagemaker, arn).await {
+            Ok(tags) => tags,
+            Err(e) if e.is(Kind::NotFound) || e.is(Kind::Validation) => match describe::domain(self.sagemaker, self.domain_id).await? {
+                None => return Err(missing()),
+                Some(_) => return Err(e.into()),
+            },
+            Err(e) => return Err(e.into()),
+        };
+        child_stacks::admit(self.domain_id, &tags, &self.step.request().stack_id).map_err(|refused| {
+            warn!(DomainId = self.domain_id, "this stack may not put a child into the domain");
+            Error::from(PropertyError::new("DomainId", refused))
+        })?;
+        Ok(domain)
     }
 
     /// The SUCCESS of a Delete that found nothing: said on the first step only (a later one
@@ -406,10 +504,11 @@ impl<C: Child> Lifecycle<'_, C> {
         }
     }
 
-    /// Tags last: they change in place, whatever else changed.
+    /// Tags last: they change in place, whatever else changed (checked ours in this step).
     pub async fn finish_update(&self, physical_id: &str, child: C, tags: &TagChange) -> StepResult<UpdateProgress> {
         let arn = self.arn_of(&child)?;
-        tags::sync(self.sagemaker, &arn, &tags.new, &tags.old).await?;
+        let actual = self.guard_update(&arn).await?;
+        tags::apply(self.sagemaker, &arn, &actual, &tags.new, &tags.old).await?;
         Ok((self.done)(physical_id, &child).into())
     }
 }
@@ -442,9 +541,13 @@ mod tests {
         failure: Option<&'static str>,
     }
 
+    /// A scripted ListTags answer.
+    type Listed = Result<Vec<(String, String)>, AwsError>;
+
     thread_local! {
         static DESCRIBED: RefCell<VecDeque<Option<Fake>>> = const { RefCell::new(VecDeque::new()) };
         static DELETES: RefCell<VecDeque<Result<(), AwsError>>> = const { RefCell::new(VecDeque::new()) };
+        static TAGS: RefCell<VecDeque<Listed>> = const { RefCell::new(VecDeque::new()) };
     }
 
     const ARN: &str = "arn:aws:sagemaker:us-east-1:123456789012:space/d-abc123/team";
@@ -461,6 +564,10 @@ mod tests {
 
         async fn delete(_: &Client, _: &str, _: &str) -> Result<(), AwsError> {
             DELETES.with(|d| d.borrow_mut().pop_front()).expect("a scripted Delete answer")
+        }
+
+        async fn tags(_: &Client, _: &str) -> Result<Vec<(String, String)>, AwsError> {
+            TAGS.with(|t| t.borrow_mut().pop_front()).expect("a scripted ListTags answer")
         }
 
         fn arn(&self) -> Option<&str> {
@@ -497,12 +604,30 @@ mod tests {
     }
 
     fn script(describes: impl IntoIterator<Item = Option<Fake>>, deletes: impl IntoIterator<Item = Result<(), AwsError>>) {
+        script_tags(describes, deletes, []);
+    }
+
+    fn script_tags(
+        describes: impl IntoIterator<Item = Option<Fake>>,
+        deletes: impl IntoIterator<Item = Result<(), AwsError>>,
+        tags: impl IntoIterator<Item = Listed>,
+    ) {
         DESCRIBED.with(|d| *d.borrow_mut() = describes.into_iter().collect());
         DELETES.with(|d| *d.borrow_mut() = deletes.into_iter().collect());
+        TAGS.with(|t| *t.borrow_mut() = tags.into_iter().collect());
     }
 
     fn unused() -> bool {
-        DESCRIBED.with(|d| d.borrow().is_empty()) && DELETES.with(|d| d.borrow().is_empty())
+        DESCRIBED.with(|d| d.borrow().is_empty()) && DELETES.with(|d| d.borrow().is_empty()) && TAGS.with(|t| t.borrow().is_empty())
+    }
+
+    /// The tags a child carries: made by `request` of this stack resource (the fixture's is "req-1").
+    fn tagged(stack: &str, request: &str) -> Listed {
+        Ok(Owner { stack_id: stack, logical_id: "Space", request_id: request }.tags())
+    }
+
+    fn ours() -> Listed {
+        tagged("stack-1", "req-1")
     }
 
     /// A client that is never called (the Fake answers) and a step on a simulated clock.
@@ -539,7 +664,7 @@ mod tests {
     #[tokio::test]
     async fn a_create_waits_for_in_service_and_reports_the_function_data() {
         let sagemaker = client();
-        script([described(Status::Pending), described(Status::InService)], []);
+        script_tags([described(Status::Pending), described(Status::InService)], [], [ours()]);
         let first = pending(lifecycle(&sagemaker).create_step(Some(waiting()), first_step()).await.unwrap());
         assert_eq!((first.waiting_for.as_str(), first.physical_resource_id.as_deref()), ("space team to become InService", Some(ARN)));
         let Outcome::Done(done) = lifecycle(&sagemaker).create_step(Some(first.progress), first_step()).await.unwrap() else { panic!("not done") };
@@ -570,7 +695,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_child_is_deleted_before_failed_is_answered() {
         let sagemaker = client();
-        script([described(Status::Failed), described(Status::Deleting), None], [Ok(())]);
+        script_tags([described(Status::Failed), described(Status::Deleting), None], [Ok(())], [ours()]);
         let removing = pending(lifecycle(&sagemaker).resume_create(waiting()).await.unwrap());
         assert_eq!(removing.progress, CreateProgress::RemovingFailed { reason: "space team failed: no capacity".into() });
         assert_eq!((removing.waiting_for.as_str(), removing.physical_resource_id.as_deref()), ("failed space team to be deleted", Some(ARN)));
@@ -585,7 +710,11 @@ mod tests {
         let sagemaker = client();
         let reason = || CreateProgress::RemovingFailed { reason: "space team failed: x".into() };
         // Busy: tried again; refused otherwise: FAILED naming both, with the child's id.
-        script([described(Status::Failed), described(Status::Failed)], [Err(aws(Kind::InUse, "ResourceInUse")), Err(aws(Kind::Other, "AccessDenied"))]);
+        script_tags(
+            [described(Status::Failed), described(Status::Failed)],
+            [Err(aws(Kind::InUse, "ResourceInUse")), Err(aws(Kind::Other, "AccessDenied"))],
+            [ours(), ours()],
+        );
         assert!(matches!(pending(lifecycle(&sagemaker).resume_create(reason()).await.unwrap()).progress, CreateProgress::RemovingFailed { .. }));
         let e = lifecycle(&sagemaker).resume_create(reason()).await.unwrap_err();
         assert_eq!(e.reason, "space team failed: x; deleting the failed space failed too: DeleteSpace: AccessDenied");
@@ -676,6 +805,53 @@ mod tests {
         let json = serde_json::to_value(UpdateProgress::Replacing(CreateProgress::RemovingFailed { reason: "r".into() })).unwrap();
         assert_eq!(json, serde_json::json!({"Replacing": {"RemovingFailed": {"reason": "r"}}}));
         assert_eq!(serde_json::to_value(CreateProgress::Creating { created_at: CreatedAt(7) }).unwrap(), serde_json::json!({"Creating": {"created_at": 7}}));
+    }
+
+    #[tokio::test]
+    async fn a_child_this_request_did_not_make_is_neither_removed_nor_reported() {
+        let sagemaker = client();
+        let removing = || CreateProgress::RemovingFailed { reason: "space team failed: x".into() };
+        // The failed one is gone and another took the name (another request of this very stack
+        // resource, or anyone): progress saying "remove the failed one" deletes nothing.
+        for planted in [tagged("stack-1", "req-0"), tagged("stack-2", "req-1"), Ok(Vec::new())] {
+            script_tags([described(Status::InService)], [], [planted]);
+            let e = lifecycle(&sagemaker).resume_create(removing()).await.unwrap_err();
+            assert!(e.reason.starts_with("space team failed: x; the space now named team in domain d-abc123 was not made by this request"), "{}", e.reason);
+            assert!(unused(), "no DeleteSpace");
+        }
+        // Nor is it reported as this resource once InService.
+        script_tags([described(Status::InService)], [], [tagged("stack-1", "req-0")]);
+        let e = lifecycle(&sagemaker).resume_create(waiting()).await.unwrap_err();
+        assert!(e.reason.contains("was not made by this request"), "{}", e.reason);
+        assert!(unused());
+    }
+
+    #[tokio::test]
+    async fn a_child_that_vanishes_while_its_tags_are_read_is_gone() {
+        let sagemaker = client();
+        let vanished =
+            || Err(AwsError { operation: "ListTags", kind: Kind::Validation, code: Some("ValidationException".into()), message: None, detail: None });
+        script_tags([described(Status::Failed), None], [], [vanished()]);
+        let e = lifecycle(&sagemaker).resume_create(waiting()).await.unwrap_err();
+        assert_eq!(e.reason, "space team failed: no capacity (the failed space was deleted)");
+        // A Delete's guard: gone, not an error.
+        script_tags([None], [], [vanished()]);
+        let gone = lifecycle(&sagemaker).guard_delete(ARN, true).await.unwrap().unwrap_err();
+        assert_eq!(gone.reason.as_deref(), Some("space team in domain d-abc123 was already gone"));
+        // Still there: the error stands.
+        script_tags([described(Status::InService)], [], [vanished()]);
+        assert!(lifecycle(&sagemaker).guard_delete(ARN, false).await.is_err());
+        assert!(unused());
+    }
+
+    #[tokio::test]
+    async fn every_delete_step_checks_the_child_is_ours() {
+        let sagemaker = client();
+        script_tags([], [], [ours(), tagged("stack-2", "req-9")]);
+        assert!(lifecycle(&sagemaker).guard_delete(ARN, true).await.unwrap().is_ok());
+        let retained = lifecycle(&sagemaker).guard_delete(ARN, false).await.unwrap().unwrap_err();
+        assert!(retained.reason.unwrap_or_default().starts_with("retained: space team in domain d-abc123 is not ours"));
+        assert!(unused());
     }
 
     #[test]

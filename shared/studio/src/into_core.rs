@@ -39,9 +39,12 @@ impl<'a> From<&'a Request> for Owner<'a> {
 
 /// A Create SageMaker refused (`refusal`), perhaps because the name is taken by an earlier
 /// delivery of this request or by someone else: `existing` is what a Describe of that name
-/// found afterwards. Ours (by its tags) -> carry on with it; someone else's -> `taken` (see
-/// [`crate::ownership::name_taken`]). Nothing found -> the refusal stands; ResourceInUse then means the parent was
-/// busy, so it is tried again.
+/// found afterwards. Made by this very request (its RequestId tag: a redelivery) -> carry on
+/// with it; anyone else's, another request of this stack resource included (a Create forged
+/// inside this one's window could have planted it) -> `taken` (see
+/// [`crate::ownership::name_taken`]), left as it is. Nothing found, or gone before its tags
+/// could be read -> the refusal stands; ResourceInUse then means the parent was busy, so it is
+/// tried again.
 pub async fn adopt_existing<T>(
     sagemaker: &Client,
     request: &Request,
@@ -51,12 +54,18 @@ pub async fn adopt_existing<T>(
     taken: PropertyError,
 ) -> Result<T, Error> {
     let busy = refusal.is(Kind::InUse);
+    let stands = |refusal: AwsError| if busy { Error::from(refusal).retry_later() } else { refusal.into() };
     let existing = match existing {
         Ok(Some(existing)) => existing,
-        _ if busy => return Err(Error::from(refusal).retry_later()),
-        _ => return Err(refusal.into()),
+        _ => return Err(stands(refusal)),
     };
-    if !Owner::from(request).owns(&tags::list(sagemaker, arn_of(&existing).unwrap_or_default()).await?) {
+    let tags = match tags::list(sagemaker, arn_of(&existing).unwrap_or_default()).await {
+        Ok(tags) => tags,
+        // Gone while we looked (e.g. a failed one the other delivery removed).
+        Err(e) if e.is(Kind::NotFound) || e.is(Kind::Validation) => return Err(stands(refusal)),
+        Err(e) => return Err(e.into()),
+    };
+    if !Owner::from(request).made(&tags) {
         return Err(taken.into());
     }
     Ok(existing)

@@ -17,6 +17,7 @@ pub mod ec2;
 pub mod error;
 pub mod identity_center;
 pub mod into_core;
+pub mod live_diff;
 pub mod names;
 pub mod nfs_security_groups;
 pub mod ownership;

@@ -14,8 +14,11 @@ pub const REQUEST_ID: &str = "studio-cfn:request-id";
 pub const SSO_ASSIGNED: &str = "studio-cfn:sso-assigned";
 /// Keys under this prefix (in any case) are ours: users may not set them.
 pub const RESERVED_PREFIX: &str = "studio-cfn:";
-/// SageMaker allows 50 tags on a resource; the ownership tags take some of them.
-pub const MAX_USER_TAGS: usize = 50 - 3;
+/// SageMaker allows 50 tags on a resource.
+pub const MAX_TAGS: usize = 50;
+/// What is left for the user's tags beside the ownership tags. A kind that carries more
+/// reserved tags (see [`TagBudget`]) leaves the user fewer.
+pub const MAX_USER_TAGS: usize = MAX_TAGS - 3;
 
 /// Who creates: a stack's logical resource, in one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,10 +88,17 @@ impl NotOurs {
     }
 }
 
-/// A name (the `property`) that `what`, e.g. "space x", already has in `domain_id`, made by
-/// someone else.
+/// A name (the `property`) that `what`, e.g. "space x", already has in `domain_id`, and that
+/// this request did not make: only a redelivery of the Create that made it takes it over
+/// (another request's, even of this stack resource, may have been planted).
 pub fn name_taken(property: &str, what: &str, domain_id: &str) -> PropertyError {
-    PropertyError::new(property, format!("{what} already exists in domain {domain_id} and does not belong to this stack resource; choose another name"))
+    PropertyError::new(
+        property,
+        format!(
+            "{what} already exists in domain {domain_id} and was not made by this request (an existing one is taken over only by a redelivery \
+             of the Create that made it); it is left as it is: choose another name, or delete it first"
+        ),
+    )
 }
 
 /// Whether a tag key is reserved: ours (`studio-cfn:*`) or AWS's (`aws:*`), in any case.
@@ -97,13 +107,41 @@ pub fn is_reserved_key(key: &str) -> bool {
     lower.starts_with(RESERVED_PREFIX) || lower.starts_with("aws:")
 }
 
+/// The reserved tags a kind of resource may carry (ours, each at most once): SageMaker's 50
+/// minus these are the user's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TagBudget {
+    pub reserved: &'static [&'static str],
+}
+
+impl TagBudget {
+    /// Ownership tags only (e.g. a space).
+    pub const OWNERSHIP: TagBudget = TagBudget { reserved: &[STACK_ID, LOGICAL_ID, REQUEST_ID] };
+
+    /// How many tags the template may set.
+    pub const fn max_user_tags(&self) -> usize {
+        MAX_TAGS - self.reserved.len()
+    }
+}
+
 /// The user's `Tags` property as (key, value) pairs: at most [`MAX_USER_TAGS`], keys present,
 /// unique and not reserved. Errors name the property, e.g. `Tags[1].Key`.
 pub fn user_tags(tags: &[Api<Tag>]) -> Result<Vec<(String, String)>, PropertyError> {
-    if tags.len() > MAX_USER_TAGS {
+    user_tags_within(tags, TagBudget::OWNERSHIP)
+}
+
+/// [`user_tags`] for a kind that carries the reserved tags of `budget`.
+pub fn user_tags_within(tags: &[Api<Tag>], budget: TagBudget) -> Result<Vec<(String, String)>, PropertyError> {
+    let max = budget.max_user_tags();
+    if tags.len() > max {
         return Err(PropertyError::new(
             "Tags",
-            format!("at most {MAX_USER_TAGS} tags, got {} (SageMaker allows 50 and this function adds its ownership tags)", tags.len()),
+            format!(
+                "at most {max} tags, got {} (SageMaker allows {MAX_TAGS} on a resource and this function may add its own {}: {})",
+                tags.len(),
+                budget.reserved.len(),
+                budget.reserved.join(", ")
+            ),
         ));
     }
     let mut pairs: Vec<(String, String)> = Vec::new();
@@ -150,6 +188,17 @@ mod tests {
         assert!(user_tags(&[tag("a", "1"), tag("a", "2")]).unwrap_err().message.contains("twice"));
         let many: Vec<_> = (0..48).map(|i| tag(&format!("k{i}"), "v")).collect();
         assert_eq!(user_tags(&many).unwrap_err().path, "Tags");
+    }
+
+    #[test]
+    fn a_kind_with_more_reserved_tags_leaves_the_user_fewer() {
+        let tag = |i: usize| Api(Tag::builder().key(format!("k{i}")).value("v").build());
+        let budget = TagBudget { reserved: &[STACK_ID, LOGICAL_ID, REQUEST_ID, SSO_ASSIGNED, "studio-cfn:delete-options"] };
+        assert_eq!(budget.max_user_tags(), 45);
+        assert!(user_tags_within(&(0..45).map(tag).collect::<Vec<_>>(), budget).is_ok());
+        let e = user_tags_within(&(0..46).map(tag).collect::<Vec<_>>(), budget).unwrap_err();
+        assert_eq!(e.path, "Tags");
+        assert!(e.message.starts_with("at most 45 tags, got 46") && e.message.contains("studio-cfn:sso-assigned"), "{e}");
     }
 
     #[test]

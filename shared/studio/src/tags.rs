@@ -36,7 +36,18 @@ pub fn changes(actual: &[(String, String)], desired: &[(String, String)], old_te
 /// Brings the template's tags onto the resource `arn` (see [`changes`]): AddTags, DeleteTags.
 pub async fn sync(sagemaker: &Client, arn: &str, desired: &[(String, String)], old_template: &[(String, String)]) -> Result<(), AwsError> {
     let actual = list(sagemaker, arn).await?;
-    let (add, remove) = changes(&actual, desired, old_template);
+    apply(sagemaker, arn, &actual, desired, old_template).await
+}
+
+/// [`sync`] for a resource whose tags were just listed (`actual`), e.g. by an ownership check.
+pub async fn apply(
+    sagemaker: &Client,
+    arn: &str,
+    actual: &[(String, String)],
+    desired: &[(String, String)],
+    old_template: &[(String, String)],
+) -> Result<(), AwsError> {
+    let (add, remove) = changes(actual, desired, old_template);
     if !add.is_empty() {
         info!(count = add.len(), "AddTags");
         let tags = add.into_iter().map(|(key, value)| Tag::builder().key(key).value(value).build()).collect();

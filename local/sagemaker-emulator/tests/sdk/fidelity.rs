@@ -283,3 +283,15 @@ async fn calls_are_recorded_with_the_access_key_that_signed_them() {
     other.list_apps().send().await.expect("ListApps");
     assert_eq!(emulator.signed_calls(), vec![("test".to_string(), "ListDomains".to_string()), ("studio-domain".to_string(), "ListApps".to_string()),]);
 }
+
+#[tokio::test]
+async fn calls_are_recorded_with_what_they_carried() {
+    let Env { client, emulator } = env().await;
+    client.list_domains().max_results(5).send().await.expect("ListDomains");
+    client.list_domains().send().await.expect("ListDomains");
+    let sent = emulator.requests("ListDomains");
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0]["MaxResults"], 5);
+    assert_eq!(sent[1].get("MaxResults"), None);
+    assert!(emulator.requests("ListApps").is_empty());
+}
