@@ -7,6 +7,7 @@ pub mod cloud;
 pub mod cloudformation;
 pub mod demo;
 pub mod identity_center;
+pub mod kms;
 pub mod lambda;
 pub mod network;
 pub mod s3;

@@ -100,6 +100,18 @@ impl Checks {
         }
     }
 
+    /// The size in bytes of a sensitive blob (a KMS message or MAC): its value is not shown.
+    pub fn blob_length(&mut self, path: &str, size: usize, min: usize, max: usize) {
+        let limit = if size < min {
+            format!("greater than or equal to {min}")
+        } else if size > max {
+            format!("less than or equal to {max}")
+        } else {
+            return;
+        };
+        self.errors.push(format!("Value at '{}' failed to satisfy constraint: Member must have length {limit}", member_path(path)));
+    }
+
     pub fn pattern(&mut self, path: &str, value: &str, matches: bool, pattern: &str) {
         if !matches {
             self.fail(Some(value), path, &format!("Member must satisfy regular expression pattern: {pattern}"));
