@@ -233,8 +233,9 @@ async fn a_replacement_left_by_a_failed_update_is_deleted_in_a_new_invocation() 
         .lambda
         .invocations(PROBE)
         .into_iter()
-        .filter(|i| i.source == InvocationSource::SelfInvoke && i.payload["StudioContinuation"]["Cleanup"] == json!(true))
-        .map(|i| i.payload["StudioContinuation"]["Event"].clone())
+        .map(|i| custom_resource::testing::unsealed(&i.payload))
+        .filter(|continuation| continuation["Cleanup"] == json!(true))
+        .map(|continuation| continuation["Event"].clone())
         .collect();
     assert!(cleanups.len() >= 2, "the cleanup continues across invocations: {cleanups:?}");
     assert_eq!((cleanups[0]["RequestType"].as_str(), cleanups[0]["PhysicalResourceId"].as_str()), (Some("Delete"), Some("probe-new")));
