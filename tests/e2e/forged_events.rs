@@ -2,6 +2,8 @@
 //! lambda:InvokeFunction could, are refused (no SageMaker call, nothing changed), while what
 //! CloudFormation really sends still works through the same check.
 
+mod children;
+
 use local_cloud::cloud::LocalCloud;
 use local_cloud::cloudformation::{RequestType, Status};
 use local_cloud::lambda::{Outcome, function_arn};

@@ -746,7 +746,7 @@ async fn a_create_never_stages_into_nor_removes_a_prefix_another_stack_resource_
     let staged_puts = env.cloud.s3.recorded_puts(&format!("/{STAGING}/")).len();
 
     // A copy of the victim's properties in another stack, whose config SageMaker then refuses.
-    env.cloud.sagemaker.refuse_next("CreateStudioLifecycleConfig", "Tags are not acceptable");
+    env.cloud.sagemaker.refuse_next("CreateStudioLifecycleConfig", "ValidationException", "Tags are not acceptable");
     let attacker = env.cloud.stack("attacker");
     let r = attacker.create(FUNCTION, "Copy", tools_props("shared-tools", json!(["echo hi"]))).await.expect("a valid response");
     assert_eq!(r.status, Status::Failed);

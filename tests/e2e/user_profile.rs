@@ -737,6 +737,38 @@ async fn a_profile_goes_into_another_stack_s_domain_only_when_its_allowed_child_
     assert_eq!(profile_status(&client, &domain, "alice").await.as_deref(), Some("InService"));
 }
 
+/// Issue 23: an Update that moves a profile (a new DomainId: a replacement) into a domain
+/// another stack made, which does not list this stack, fails before CreateUserProfile; a
+/// domain no stack of ours made admits anyone.
+#[tokio::test]
+async fn a_profile_moves_only_into_a_domain_that_admits_its_stack() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let home = domain(&client, "home", AuthMode::Iam).await;
+    let foreign = domain(&client, "platform", AuthMode::Iam).await;
+    owned_by_stack(&client, &foreign, "platform", &["team-b-*"]).await;
+    let old = properties(&home, "bea");
+    let created = cloud.cfn.create(FUNCTION, "Bea", old.clone()).await.unwrap();
+    assert_success(&created);
+
+    let moved = properties(&foreign, "bea");
+    let r = cloud.cfn.update(FUNCTION, "Bea", &created.physical_resource_id, moved, old.clone()).await.unwrap();
+    assert_eq!(r.status, Status::Failed);
+    assert!(
+        reason(&r).starts_with(&format!("Invalid property DomainId: domain {foreign} belongs to stack platform and its AllowedChildStacks (team-b-*)")),
+        "{}",
+        reason(&r)
+    );
+    assert_eq!(cloud.sagemaker.call_count("CreateUserProfile"), 1, "only the first Create: {:?}", cloud.sagemaker.calls());
+    assert_eq!(profile_status(&client, &foreign, "bea").await, None);
+
+    // A domain made elsewhere (no ownership tags) is not restricted.
+    let open = domain(&client, "open", AuthMode::Iam).await;
+    let r = cloud.cfn.update(FUNCTION, "Bea", &created.physical_resource_id, properties(&open, "bea"), old).await.unwrap();
+    assert_success(&r);
+    assert_eq!(r.physical_resource_id, profile_arn(&open, "bea"));
+}
+
 /// Issue 23: a Create that meets "already exists" takes the profile over only when this very
 /// request made it (a redelivery), never when another request planted it in its window.
 #[tokio::test]
@@ -818,7 +850,7 @@ async fn a_rollback_to_what_the_profile_already_is_calls_no_update_user_profile(
     let created = cloud.cfn.create(FUNCTION, "Sam", old.clone()).await.unwrap();
     assert_success(&created);
 
-    cloud.sagemaker.refuse_next("UpdateUserProfile", "The execution role cannot be assumed by SageMaker");
+    cloud.sagemaker.refuse_next("UpdateUserProfile", "ValidationException", "The execution role cannot be assumed by SageMaker");
     let mut new = old.clone();
     new["UserSettings"] = json!({"ExecutionRole": OTHER_ROLE});
     let r = cloud.cfn.update(FUNCTION, "Sam", &created.physical_resource_id, new.clone(), old.clone()).await.unwrap();
