@@ -144,7 +144,7 @@ impl Properties {
                 path,
             });
         }
-        let tags = studio::ownership::user_tags_within(&self.tags, TAG_BUDGET)?;
+        let tags = TAG_BUDGET.user_tags(&self.tags)?;
         let delete_options = self.delete_options();
         Ok(Spec { base, app_type: self.studio_lifecycle_config_app_type.0.clone(), body, body_property, assets, location, tags, delete_options })
     }

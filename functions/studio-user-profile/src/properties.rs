@@ -79,7 +79,7 @@ impl Properties {
 
     /// The user's tags as (key, value) pairs (checked: see [`studio::ownership::user_tags`]).
     pub fn tag_pairs(&self) -> Result<Vec<(String, String)>, PropertyError> {
-        studio::ownership::user_tags_within(self.tags.as_deref().unwrap_or_default(), TAG_BUDGET)
+        TAG_BUDGET.user_tags(self.tags.as_deref().unwrap_or_default())
     }
 
     /// The record of the delete options a Delete may use, written by every Create and Update

@@ -508,7 +508,8 @@ impl<C: Child> Lifecycle<'_, C> {
     pub async fn finish_update(&self, physical_id: &str, child: C, tags: &TagChange) -> StepResult<UpdateProgress> {
         let arn = self.arn_of(&child)?;
         let actual = self.guard_update(&arn).await?;
-        tags::apply(self.sagemaker, &arn, &actual, &tags.new, &tags.old).await?;
+        let (add, remove) = tags::changes(&actual, &tags.new, &tags.old);
+        tags::apply(self.sagemaker, &arn, add, remove).await?;
         Ok((self.done)(physical_id, &child).into())
     }
 }

@@ -16,8 +16,7 @@ pub const SSO_ASSIGNED: &str = "studio-cfn:sso-assigned";
 pub const RESERVED_PREFIX: &str = "studio-cfn:";
 /// SageMaker allows 50 tags on a resource.
 pub const MAX_TAGS: usize = 50;
-/// What is left for the user's tags beside the ownership tags. A kind that carries more
-/// reserved tags (see [`TagBudget`]) leaves the user fewer.
+/// SageMaker allows 50 tags on a resource; the ownership tags take some of them.
 pub const MAX_USER_TAGS: usize = MAX_TAGS - 3;
 
 /// Who creates: a stack's logical resource, in one request.
@@ -107,42 +106,17 @@ pub fn is_reserved_key(key: &str) -> bool {
     lower.starts_with(RESERVED_PREFIX) || lower.starts_with("aws:")
 }
 
-/// The reserved tags a kind of resource may carry (ours, each at most once): SageMaker's 50
-/// minus these are the user's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TagBudget {
-    pub reserved: &'static [&'static str],
-}
-
-impl TagBudget {
-    /// Ownership tags only (e.g. a space).
-    pub const OWNERSHIP: TagBudget = TagBudget { reserved: &[STACK_ID, LOGICAL_ID, REQUEST_ID] };
-
-    /// How many tags the template may set.
-    pub const fn max_user_tags(&self) -> usize {
-        MAX_TAGS - self.reserved.len()
-    }
-}
-
 /// The user's `Tags` property as (key, value) pairs: at most [`MAX_USER_TAGS`], keys present,
 /// unique and not reserved. Errors name the property, e.g. `Tags[1].Key`.
 pub fn user_tags(tags: &[Api<Tag>]) -> Result<Vec<(String, String)>, PropertyError> {
-    user_tags_within(tags, TagBudget::OWNERSHIP)
+    user_tags_within(tags, MAX_USER_TAGS, "this function adds its ownership tags")
 }
 
-/// [`user_tags`] for a kind that carries the reserved tags of `budget`.
-pub fn user_tags_within(tags: &[Api<Tag>], budget: TagBudget) -> Result<Vec<(String, String)>, PropertyError> {
-    let max = budget.max_user_tags();
+/// [`user_tags`] for a kind that keeps more reserved tags: at most `max`, the error saying
+/// `why` (what takes the rest of SageMaker's 50).
+pub fn user_tags_within(tags: &[Api<Tag>], max: usize, why: &str) -> Result<Vec<(String, String)>, PropertyError> {
     if tags.len() > max {
-        return Err(PropertyError::new(
-            "Tags",
-            format!(
-                "at most {max} tags, got {} (SageMaker allows {MAX_TAGS} on a resource and this function may add its own {}: {})",
-                tags.len(),
-                budget.reserved.len(),
-                budget.reserved.join(", ")
-            ),
-        ));
+        return Err(PropertyError::new("Tags", format!("at most {max} tags, got {} (SageMaker allows {MAX_TAGS} and {why})", tags.len())));
     }
     let mut pairs: Vec<(String, String)> = Vec::new();
     for (i, tag) in tags.iter().enumerate() {
@@ -164,6 +138,26 @@ pub fn user_tags_within(tags: &[Api<Tag>], budget: TagBudget) -> Result<Vec<(Str
         pairs.push((key.to_string(), value.to_string()));
     }
     Ok(pairs)
+}
+
+/// The reserved tags a kind of child resource may carry (ours, each at most once): SageMaker's
+/// 50 minus these are the user's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TagBudget {
+    pub reserved: &'static [&'static str],
+}
+
+impl TagBudget {
+    /// How many tags the template may set.
+    pub const fn max_user_tags(&self) -> usize {
+        MAX_TAGS - self.reserved.len()
+    }
+
+    /// [`user_tags`] for a kind with this budget.
+    pub fn user_tags(&self, tags: &[Api<Tag>]) -> Result<Vec<(String, String)>, PropertyError> {
+        let why = format!("this function may add its own {}: {}", self.reserved.len(), self.reserved.join(", "));
+        user_tags_within(tags, self.max_user_tags(), &why)
+    }
 }
 
 #[cfg(test)]
@@ -195,8 +189,8 @@ mod tests {
         let tag = |i: usize| Api(Tag::builder().key(format!("k{i}")).value("v").build());
         let budget = TagBudget { reserved: &[STACK_ID, LOGICAL_ID, REQUEST_ID, SSO_ASSIGNED, "studio-cfn:delete-options"] };
         assert_eq!(budget.max_user_tags(), 45);
-        assert!(user_tags_within(&(0..45).map(tag).collect::<Vec<_>>(), budget).is_ok());
-        let e = user_tags_within(&(0..46).map(tag).collect::<Vec<_>>(), budget).unwrap_err();
+        assert!(budget.user_tags(&(0..45).map(tag).collect::<Vec<_>>()).is_ok());
+        let e = budget.user_tags(&(0..46).map(tag).collect::<Vec<_>>()).unwrap_err();
         assert_eq!(e.path, "Tags");
         assert!(e.message.starts_with("at most 45 tags, got 46") && e.message.contains("studio-cfn:sso-assigned"), "{e}");
     }
