@@ -60,6 +60,8 @@ pub struct SecurityGroup {
     pub vpc_id: String,
     pub ingress: Vec<Rule>,
     pub egress: Vec<Rule>,
+    /// (key, value), as CreateTags sets them (SageMaker tags its NFS groups with the domain ARN).
+    pub tags: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -182,9 +184,18 @@ impl Network {
             vpc_id: vpc_id.to_string(),
             ingress: Vec::new(),
             egress: vec![default_egress],
+            tags: Vec::new(),
         };
         self.state().groups.insert(id.clone(), group);
         id
+    }
+
+    /// Sets a tag on a group (CreateTags: an existing key gets the new value).
+    pub fn tag_security_group(&self, group_id: &str, key: &str, value: &str) {
+        if let Some(group) = self.state().groups.get_mut(group_id) {
+            group.tags.retain(|(k, _)| k != key);
+            group.tags.push((key.to_string(), value.to_string()));
+        }
     }
 
     /// Adds a TCP rule on `port` between `group_id` and the group `peer_id`; returns the rule id.
@@ -623,8 +634,9 @@ fn permission_xml(rule: &Rule) -> String {
 fn group_xml(g: &SecurityGroup) -> String {
     let ingress: String = g.ingress.iter().map(permission_xml).collect();
     let egress: String = g.egress.iter().map(permission_xml).collect();
+    let tags: String = g.tags.iter().map(|(k, v)| format!("<item><key>{}</key><value>{}</value></item>", escape(k), escape(v))).collect();
     format!(
-        "<item><ownerId>{ACCOUNT_ID}</ownerId><groupId>{}</groupId><groupName>{}</groupName><groupDescription>{}</groupDescription><vpcId>{}</vpcId><securityGroupArn>arn:aws:ec2:{REGION}:{ACCOUNT_ID}:security-group/{}</securityGroupArn><ipPermissions>{ingress}</ipPermissions><ipPermissionsEgress>{egress}</ipPermissionsEgress></item>",
+        "<item><ownerId>{ACCOUNT_ID}</ownerId><groupId>{}</groupId><groupName>{}</groupName><groupDescription>{}</groupDescription><vpcId>{}</vpcId><securityGroupArn>arn:aws:ec2:{REGION}:{ACCOUNT_ID}:security-group/{}</securityGroupArn><ipPermissions>{ingress}</ipPermissions><ipPermissionsEgress>{egress}</ipPermissionsEgress><tagSet>{tags}</tagSet></item>",
         g.id,
         escape(&g.name),
         escape(&g.description),
