@@ -183,6 +183,15 @@ impl Call {
         self.context.insert(key.to_ascii_lowercase(), value.to_string());
         self
     }
+
+    /// The resource's tags, as `aws:ResourceTag/<key>` and (EC2) `ec2:ResourceTag/<key>`.
+    fn tagged(mut self, tags: &[(String, String)]) -> Self {
+        for (key, value) in tags {
+            self = self.with(&format!("aws:ResourceTag/{key}"), value).with(&format!("ec2:ResourceTag/{key}"), value);
+        }
+        self.tags_known = true;
+        self
+    }
 }
 
 /// IAM's wildcard matching: `*` any run, `?` one character (actions compare case-insensitively).
@@ -372,6 +381,48 @@ fn kms_call(action: &str, key: &str) -> Call {
     Call::new(action).on(&[&arn])
 }
 
+/// What the IAM Identity Center calls of the test touch: the SSO domain's application, the
+/// instance's identity store, and a user and a group of it.
+#[derive(Clone)]
+struct IdentityCenterResources {
+    application: String,
+    identity_store: String,
+    user: String,
+    group: String,
+}
+
+/// An IAM Identity Center call with the resources IAM authorizes it on (Service Authorization
+/// Reference: AWS IAM Identity Center, AWS Identity Store).
+fn identity_center_call(action: &str, r: &IdentityCenterResources) -> Call {
+    let memberships = "arn:aws:identitystore:::membership/*";
+    let resources: Vec<&str> = match action {
+        "sso:ListInstances" => vec!["*"],
+        "sso:DescribeApplication" | "sso:ListApplicationAssignments" | "sso:CreateApplicationAssignment" | "sso:DeleteApplicationAssignment" => {
+            vec![&r.application]
+        }
+        "identitystore:GetUserId" => vec![&r.identity_store, &r.user],
+        "identitystore:GetGroupId" => vec![&r.identity_store, &r.group],
+        "identitystore:IsMemberInGroups" => vec![&r.identity_store, &r.user, &r.group, memberships],
+        other => panic!("iam.rs does not know the resources of {other}: add them (Service Authorization Reference)"),
+    };
+    Call::new(action).on(&resources)
+}
+
+/// An EC2 or EFS call of a domain's Delete: Describe* on "*" (no resource types), the home EFS,
+/// or each of the domain's NFS groups with its tags (one call per group: each must be allowed).
+fn network_calls(action: &str, home_efs: &str, groups: &[(String, Vec<(String, String)>)]) -> Vec<Call> {
+    match action {
+        "ec2:DescribeSecurityGroups" | "ec2:DescribeNetworkInterfaces" => vec![Call::new(action).on(&["*"])],
+        "elasticfilesystem:DescribeFileSystems" | "elasticfilesystem:DescribeMountTargets" => {
+            vec![Call::new(action).on(&[&format!("arn:aws:elasticfilesystem:{REGION}:{ACCOUNT_ID}:file-system/{home_efs}")])]
+        }
+        "ec2:RevokeSecurityGroupIngress" | "ec2:RevokeSecurityGroupEgress" | "ec2:DeleteSecurityGroup" => {
+            groups.iter().map(|(id, tags)| Call::new(action).on(&[&format!("arn:aws:ec2:{REGION}:{ACCOUNT_ID}:security-group/{id}")]).tagged(tags)).collect()
+        }
+        other => panic!("iam.rs does not know the resources of {other}: add them (Service Authorization Reference)"),
+    }
+}
+
 /// `!GetAtt` values as the local cloud deploys them.
 fn local_attributes(continuation_key: &str) -> Attributes {
     Attributes::from([("ContinuationKey.Arn".to_string(), kms_call("kms:GenerateMac", continuation_key).resources[0].clone())])
@@ -429,6 +480,90 @@ fn only_the_four_custom_resource_roles_may_sign_continuations_and_only_with_the_
     for use_right in ["kms:GenerateMac", "kms:VerifyMac", "kms:CreateGrant", "kms:Encrypt", "kms:Decrypt"] {
         assert!(!admin.iter().any(|s| s.actions.iter().any(|a| matches(a, use_right))), "the account statement grants {use_right}");
     }
+}
+
+#[test]
+fn nfs_security_groups_are_deletable_only_when_sagemaker_tagged_them_for_a_domain_of_this_account() {
+    let roles = roles(&local_attributes(TEST_KEY));
+    let domain = &roles["studio-domain"];
+    let group = format!("arn:aws:ec2:{REGION}:{ACCOUNT_ID}:security-group/sg-0123456789abcdef0");
+    let tag = |value: &str| vec![("ManagedByAmazonSageMakerResource".to_string(), value.to_string())];
+    let ours = tag(&format!("arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:domain/d-abc123def456"));
+    for action in ["ec2:DeleteSecurityGroup", "ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress"] {
+        assert_eq!(allows(domain, &Call::new(action).on(&[&group]).tagged(&ours)), Ok(true), "{action} on a domain's NFS group");
+        assert_eq!(allows(domain, &Call::new(action).on(&[&group]).tagged(&[])), Ok(false), "{action} on an untagged group");
+        let theirs = tag("arn:aws:sagemaker:us-east-1:210987654321:domain/d-abc123def456");
+        assert_eq!(allows(domain, &Call::new(action).on(&[&group]).tagged(&theirs)), Ok(false), "{action}: another account's domain");
+        let elsewhere = tag(&format!("arn:aws:sagemaker:eu-west-1:{ACCOUNT_ID}:domain/d-abc123def456"));
+        assert_eq!(allows(domain, &Call::new(action).on(&[&group]).tagged(&elsewhere)), Ok(false), "{action}: another Region's domain");
+        let other = vec![("Team".to_string(), "ml".to_string())];
+        assert_eq!(allows(domain, &Call::new(action).on(&[&group]).tagged(&other)), Ok(false), "{action}: a group of someone else");
+    }
+}
+
+#[test]
+fn identity_center_assignments_reach_only_this_accounts_applications() {
+    let roles = roles(&local_attributes(TEST_KEY));
+    let ours = IdentityCenterResources {
+        application: format!("arn:aws:sso::{ACCOUNT_ID}:application/ssoins-0123456789abcdef/apl-0123456789abcdef"),
+        identity_store: format!("arn:aws:identitystore::{ACCOUNT_ID}:identitystore/d-1234567890"),
+        user: "arn:aws:identitystore:::user/9067c4e4-5061-7032-a9d0-b5d2f1e1d3a1".into(),
+        group: "arn:aws:identitystore:::group/a4e8b4d8-1071-70a2-55c3-7d6c3a7ee2b1".into(),
+    };
+    let theirs =
+        IdentityCenterResources { application: "arn:aws:sso::210987654321:application/ssoins-0123456789abcdef/apl-0123456789abcdef".into(), ..ours.clone() };
+    for function in ["studio-domain", "studio-user-profile"] {
+        for action in ["sso:CreateApplicationAssignment", "sso:DeleteApplicationAssignment", "sso:DescribeApplication"] {
+            assert_eq!(allows(&roles[function], &identity_center_call(action, &ours)), Ok(true), "{function}: {action}");
+            assert_eq!(allows(&roles[function], &identity_center_call(action, &theirs)), Ok(false), "{function}: {action} on another account's application");
+        }
+        assert_eq!(allows(&roles[function], &identity_center_call("identitystore:GetUserId", &ours)), Ok(true), "{function}");
+        assert_eq!(allows(&roles[function], &Call::new("sso:CreateApplicationAssignment").on(&["*"])), Ok(false), "{function}: not on *");
+    }
+    assert_eq!(allows(&roles["studio-space"], &identity_center_call("sso:CreateApplicationAssignment", &ours)), Ok(false));
+}
+
+#[test]
+fn every_wildcard_resource_is_explained_in_the_template_metadata() {
+    let template = template();
+    let explained: BTreeSet<String> = get(&template, "Metadata")
+        .and_then(|m| get(m, "WildcardResources"))
+        .and_then(|w| untagged(w).as_mapping())
+        .expect("Metadata.WildcardResources")
+        .iter()
+        .filter(|(_, why)| why.as_str().is_some_and(|w| w.len() > 20))
+        .filter_map(|(key, _)| key.as_str().map(str::to_string))
+        .collect();
+    let mut wildcards = BTreeSet::new();
+    for (id, resource) in resources(&template) {
+        let id = id.as_str().unwrap_or_default();
+        let properties = get(resource, "Properties");
+        let documents: Vec<&Value> = match get(resource, "Type").and_then(Value::as_str) {
+            Some("AWS::IAM::Role") => properties
+                .and_then(|p| get(p, "Policies"))
+                .and_then(|p| untagged(p).as_sequence())
+                .into_iter()
+                .flatten()
+                .filter_map(|p| get(p, "PolicyDocument"))
+                .collect(),
+            Some("AWS::IAM::Policy") => properties.and_then(|p| get(p, "PolicyDocument")).into_iter().collect(),
+            Some("AWS::KMS::Key") => properties.and_then(|p| get(p, "KeyPolicy")).into_iter().collect(),
+            _ => Vec::new(),
+        };
+        for document in documents {
+            let mut all = Vec::new();
+            statements(get(document, "Statement").unwrap_or(&Value::Null), &mut all);
+            for statement in all {
+                if strings(get(&statement, "Resource")).iter().any(|r| r == "*") {
+                    wildcards.insert(format!("{id}.{}", get(&statement, "Sid").and_then(Value::as_str).unwrap_or("<no Sid>")));
+                }
+            }
+        }
+    }
+    let unexplained: Vec<&String> = wildcards.difference(&explained).collect();
+    assert!(unexplained.is_empty(), "Resource \"*\" without a line in Metadata.WildcardResources: {unexplained:?}");
+    let stale: Vec<&String> = explained.difference(&wildcards).collect();
+    assert!(stale.is_empty(), "Metadata.WildcardResources explains statements without \"*\": {stale:?}");
 }
 
 #[tokio::test]
@@ -490,15 +625,28 @@ async fn every_call_a_function_makes_is_allowed_by_its_role() {
     // IAM Identity Center and EC2/EFS: an SSO domain with a user assigned, an SSO profile that
     // assigns its own user (its Delete removes that), and a Delete that removes the home EFS and
     // then the NFS security groups.
-    cloud.identity_center.add_user("ines");
+    let ines = cloud.identity_center.add_user("ines");
     cloud.identity_center.add_user("omar");
+    let analysts = cloud.identity_center.add_group("analysts");
     let sso_domain = json!({
         "DomainName": "iam-sso", "AuthMode": "SSO", "VpcId": "vpc-0sso", "SubnetIds": ["subnet-0a"],
         "DefaultUserSettings": {"ExecutionRole": "arn:aws:iam::123456789012:role/x"},
-        "SingleSignOnUsers": ["ines"], "RetentionPolicy": {"HomeEfsFileSystem": "Delete"}
+        "SingleSignOnUsers": ["ines"], "SingleSignOnGroups": ["analysts"], "RetentionPolicy": {"HomeEfsFileSystem": "Delete"}
     });
     let sso = cloud.cfn.create("studio-domain", "SsoDomain", sso_domain.clone()).await.expect("Create response");
     assert_eq!(sso.status, Status::Success, "{:?}", sso.reason);
+    let identity_center = IdentityCenterResources {
+        application: sso.data.get("SingleSignOnApplicationArn").cloned().expect("SingleSignOnApplicationArn"),
+        identity_store: format!("arn:aws:identitystore::{ACCOUNT_ID}:identitystore/{}", cloud.identity_center.identity_store_id()),
+        user: format!("arn:aws:identitystore:::user/{ines}"),
+        group: format!("arn:aws:identitystore:::group/{analysts}"),
+    };
+    let home_efs = sso.data.get("HomeEfsFileSystemId").cloned().expect("HomeEfsFileSystemId");
+    // The domain's NFS groups with their tags, before its Delete removes them: every EC2 call that
+    // changes a group is checked against both.
+    let nfs_groups: Vec<(String, Vec<(String, String)>)> =
+        cloud.network.security_groups().into_iter().filter(|g| g.vpc_id == "vpc-0sso").map(|g| (g.id, g.tags)).collect();
+    assert_eq!(nfs_groups.len(), 2, "the SSO domain's two NFS groups: {nfs_groups:?}");
     let omar =
         json!({"DomainId": sso.physical_resource_id, "UserProfileName": "omar", "SingleSignOnUserIdentifier": "UserName", "SingleSignOnUserValue": "omar"});
     let profile = cloud.cfn.create("studio-user-profile", "Omar", omar.clone()).await.expect("Create response");
@@ -507,6 +655,7 @@ async fn every_call_a_function_makes_is_allowed_by_its_role() {
     assert_eq!(deleted.status, Status::Success, "{:?}", deleted.reason);
     let deleted = cloud.cfn.delete("studio-domain", "SsoDomain", &sso.physical_resource_id, sso_domain).await.expect("Delete response");
     assert_eq!(deleted.status, Status::Success, "{:?}", deleted.reason);
+    assert!(nfs_groups.iter().all(|(id, _)| cloud.network.security_group(id).is_none()), "the Delete removed the NFS groups");
 
     // A continuation: a 3 s Lambda timeout against 4 s transitions makes the domain function
     // invoke itself (lambda:InvokeFunction).
@@ -530,8 +679,13 @@ async fn every_call_a_function_makes_is_allowed_by_its_role() {
     // cloud records its calls; KMS calls are on the continuation key).
     let iam_named = [cloud.identity_center.signed_actions(), cloud.network.signed_actions()];
     for (function, action) in iam_named.into_iter().flatten().filter(|(key, _)| FUNCTIONS.contains(&key.as_str())) {
-        let call = if action.starts_with("kms:") { kms_call(&action, &continuation_key) } else { Call::new(&action) };
-        record(function, call);
+        if action.starts_with("kms:") {
+            record(function, kms_call(&action, &continuation_key));
+        } else if action.starts_with("sso:") || action.starts_with("identitystore:") {
+            record(function, identity_center_call(&action, &identity_center));
+        } else {
+            network_calls(&action, &home_efs, &nfs_groups).into_iter().for_each(|call| record(function.clone(), call));
+        }
     }
     let recorded =
         [&cloud, &slow].into_iter().flat_map(|c| [(c.sagemaker.signed_calls(), "sagemaker"), (c.s3.signed_calls(), "s3"), (c.lambda.signed_calls(), "lambda")]);
@@ -552,7 +706,14 @@ async fn every_call_a_function_makes_is_allowed_by_its_role() {
     assert!(played("studio-lifecycle-config").contains("sagemaker:DeleteTags"), "the tag removal was played");
     assert!(played("studio-lifecycle-config").contains("s3:PutObject"), "the asset staging was played");
     assert!(played("studio-domain").contains("lambda:InvokeFunction"), "the continuation was played");
-    for action in ["sso:CreateApplicationAssignment", "identitystore:GetUserId", "ec2:DeleteSecurityGroup", "elasticfilesystem:DescribeFileSystems"] {
+    for action in [
+        "sso:CreateApplicationAssignment",
+        "identitystore:GetUserId",
+        "identitystore:GetGroupId",
+        "ec2:RevokeSecurityGroupIngress",
+        "ec2:DeleteSecurityGroup",
+        "elasticfilesystem:DescribeFileSystems",
+    ] {
         assert!(played("studio-domain").contains(action), "{action} was played: {:?}", played("studio-domain"));
     }
     assert!(played("studio-user-profile").contains("sso:DeleteApplicationAssignment"), "the profile's assignment was removed");
