@@ -211,3 +211,33 @@ async fn a_response_url_off_the_allowlist_gets_no_connection_and_no_action() {
     assert!(!seen.await.unwrap(), "the listening socket saw a connection");
     assert_eq!(cloud.stacks.call_count("DescribeStackResource"), 0, "nothing was acted on");
 }
+
+#[tokio::test]
+async fn a_response_url_of_another_regions_response_bucket_is_neither_acted_on_nor_answered() {
+    // The functions run in us-east-1 (AWS_REGION); the stack really is creating the resource.
+    let cloud = cloud(DOMAIN).await;
+    let request_id = local_cloud::uuid_v4();
+    let mut event = cloud.cfn.event(RequestType::Create, DOMAIN, LOGICAL_ID, None, properties("elsewhere"), None).await.unwrap();
+    event["RequestId"] = json!(request_id);
+    for url in [
+        // eu-west-1's response bucket, on its own endpoint and on the legacy global one.
+        "https://cloudformation-custom-resource-response-euwest1.s3.eu-west-1.amazonaws.com/arn%3Aaws%3Acloudformation/x?X-Amz-Signature=s",
+        "https://cloudformation-custom-resource-response-euwest1.s3.amazonaws.com/arn%3Aaws%3Acloudformation/x?X-Amz-Signature=s",
+    ] {
+        event["ResponseURL"] = json!(url);
+        let invocations = cloud.lambda.invocations(DOMAIN).len();
+        cloud.lambda.invoke_async(DOMAIN, event.clone()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(cloud.lambda.wait_idle(DOMAIN, Duration::from_secs(30)).await);
+        let all = cloud.lambda.invocations(DOMAIN);
+        assert_eq!(all.len(), invocations + 1, "{url}: one invocation");
+        let last = all.last().expect("invoked");
+        assert!(matches!(last.outcome, Outcome::Error(_)), "{url}: the invocation fails: {:?}", last.outcome);
+    }
+    assert_eq!(cloud.stacks.call_count("DescribeStackResource"), 0, "no CloudFormation check: nothing was acted on");
+    assert_eq!(cloud.sagemaker.total_calls(), 0, "no SageMaker call: {:?}", cloud.sagemaker.calls());
+    assert!(cloud.cfn.puts_for(&request_id).is_empty(), "no answer anywhere the local cloud sees");
+    let logs = cloud.lambda.logs(DOMAIN);
+    assert!(logs.contains("cloudformation-custom-resource-response-useast1"), "the log names the bucket that is allowed:\n{logs}");
+    assert!(!logs.contains("X-Amz-Signature=s"), "the ResponseURL's signature stays out of the logs:\n{logs}");
+}
