@@ -158,12 +158,17 @@ impl DomainHooks for DomainResources {
 
     /// The inbound group takes NFS from the outbound one, the outbound group sends NFS only to
     /// the inbound one; the mount targets' interfaces use the inbound group (the Studio apps'
-    /// interfaces would use the outbound one).
+    /// interfaces would use the outbound one). Both groups, like the EFS, are tagged
+    /// `ManagedByAmazonSageMakerResource` = the domain ARN, as SageMaker tags them (its
+    /// service-linked role may revoke and delete only groups with that tag).
     fn create_home_efs(&self, domain_id: &str, domain_arn: &str, vpc_id: &str, subnet_ids: &[String]) -> String {
         let [inbound_name, outbound_name] = nfs_security_group_names(domain_id);
         let describe = |way: &str| format!("[DO NOT DELETE] Security Group that allows {way} NFS traffic for SageMaker Notebooks Domain [{domain_id}]");
         let inbound = self.network.create_security_group(vpc_id, &inbound_name, &describe("inbound"));
         let outbound = self.network.create_security_group(vpc_id, &outbound_name, &describe("outbound"));
+        for group in [&inbound, &outbound] {
+            self.network.tag_security_group(group, "ManagedByAmazonSageMakerResource", domain_arn);
+        }
         self.network.clear_rules(&outbound, Direction::Egress);
         self.network.authorize_group(&inbound, Direction::Ingress, 2049, &outbound);
         self.network.authorize_group(&outbound, Direction::Egress, 2049, &inbound);

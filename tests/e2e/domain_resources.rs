@@ -123,6 +123,13 @@ async fn create_domain_makes_the_home_efs_a_mount_target_per_subnet_and_the_nfs_
     assert_eq!(peers(inbound_group.ip_permissions()), vec![outbound.clone()]);
     assert_eq!(peers(outbound_group.ip_permissions_egress()), vec![inbound.clone()]);
     assert_eq!(cloud.network.interfaces_using(&inbound).len(), 2, "one interface per mount target");
+    // SageMaker tags both groups with the domain's ARN (template.yaml's NfsSecurityGroupsDelete
+    // allows deleting only groups tagged so).
+    let domain_arn = described.domain_arn().expect("DomainArn");
+    for group in [inbound_group, outbound_group] {
+        let tags: Vec<(&str, &str)> = group.tags().iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())).collect();
+        assert_eq!(tags, vec![("ManagedByAmazonSageMakerResource", domain_arn)], "{:?}", group.group_name());
+    }
 
     // Referencing each other and in use: neither can be deleted as they are.
     for group in [&inbound, &outbound] {
