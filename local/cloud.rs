@@ -179,12 +179,16 @@ impl DomainHooks for DomainResources {
         file_system
     }
 
-    fn domain_deleted(&self, sso_application_arn: Option<&str>, home_efs_id: &str, retain_efs: bool) {
+    fn domain_deleted(&self, sso_application_arn: Option<&str>, home_efs_id: Option<&str>, retain_efs: bool) {
         if let Some(arn) = sso_application_arn {
             self.identity_center.delete_application(arn);
         }
-        if !retain_efs {
-            self.network.delete_file_system_later(home_efs_id);
+        if let (Some(efs), false) = (home_efs_id, retain_efs) {
+            self.network.delete_file_system_later(efs);
         }
+    }
+
+    fn sso_user_exists(&self, user_name: &str) -> bool {
+        self.identity_center.has_user(user_name)
     }
 }

@@ -389,6 +389,7 @@ async fn invalid_input_names_the_field_without_calling_sagemaker() {
 #[tokio::test]
 async fn an_identity_center_domain_is_refused_with_an_explanation() {
     let cloud = LocalCloud::start().await.expect("local cloud");
+    cloud.identity_center.add_user("alice@example.com");
     let domain = domain_with_alice(&cloud.sagemaker_client(), "portal", AuthMode::Sso).await;
     deploy(&cloud, &[&domain], &[]).await;
 
