@@ -2,7 +2,6 @@
 //! and a CloudFormation driver, wired so that deployed functions reach the emulators through the
 //! standard AWS env, and so that SageMaker's domains make and remove what AWS makes for them.
 
-use crate::REGION;
 use crate::binaries::function_binary;
 use crate::cloudformation::CloudFormation;
 use crate::identity_center::IdentityCenter;
@@ -11,7 +10,6 @@ use crate::lambda::{FunctionConfig, LambdaService};
 use crate::network::{Direction, Network};
 use crate::s3::S3Server;
 use crate::stacks::{CloudFormationApi, Stacks};
-use aws_sdk_sagemaker::config::{BehaviorVersion, Credentials, Region};
 use sagemaker_emulator::{DomainHooks, Options, SageMakerEmulator};
 use std::sync::Arc;
 use std::time::Duration;
@@ -124,13 +122,7 @@ impl LocalCloud {
 
     /// An SDK client on the SageMaker emulator, to seed or inspect state as a user would.
     pub fn sagemaker_client(&self) -> aws_sdk_sagemaker::Client {
-        let config = aws_sdk_sagemaker::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .endpoint_url(self.sagemaker.endpoint())
-            .credentials_provider(Credentials::new("test", "test", None, None, "local-cloud"))
-            .build();
-        aws_sdk_sagemaker::Client::from_conf(config)
+        aws_sdk_sagemaker::Client::new(&crate::sdk_config(&self.sagemaker.endpoint()))
     }
 }
 

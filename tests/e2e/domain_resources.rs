@@ -16,23 +16,11 @@ async fn cloud() -> LocalCloud {
 }
 
 fn sso_admin(cloud: &LocalCloud) -> aws_sdk_ssoadmin::Client {
-    let config = aws_sdk_ssoadmin::Config::builder()
-        .behavior_version(aws_sdk_ssoadmin::config::BehaviorVersion::latest())
-        .region(aws_sdk_ssoadmin::config::Region::new("us-east-1"))
-        .endpoint_url(cloud.identity_center.endpoint())
-        .credentials_provider(aws_sdk_ssoadmin::config::Credentials::new("test", "test", None, None, "test"))
-        .build();
-    aws_sdk_ssoadmin::Client::from_conf(config)
+    aws_sdk_ssoadmin::Client::new(&local_cloud::sdk_config(&cloud.identity_center.endpoint()))
 }
 
 fn ec2(cloud: &LocalCloud) -> aws_sdk_ec2::Client {
-    let config = aws_sdk_ec2::Config::builder()
-        .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
-        .region(aws_sdk_ec2::config::Region::new("us-east-1"))
-        .endpoint_url(cloud.network.endpoint())
-        .credentials_provider(aws_sdk_ec2::config::Credentials::new("test", "test", None, None, "test"))
-        .build();
-    aws_sdk_ec2::Client::from_conf(config)
+    aws_sdk_ec2::Client::new(&local_cloud::sdk_config(&cloud.network.endpoint()))
 }
 
 /// A CreateDomain in vpc-1 with two subnets.
