@@ -1,13 +1,15 @@
 //! `bench`: the benchmarks of issue #6 on the local cloud. bench/run builds the binaries, runs
 //! this with LOCAL_CLOUD_BIN_DIR set, and draws the chart from results.json.
 //!
-//! usage: bench [--smoke] [--runs N] [--only cold,staging,teardown,sizes]
+//! usage: bench [--smoke] [--runs N] [--only cold,staging,names,teardown,sizes]
 //!              [--out DIR] [--venv DIR] [--peer DIR]
 //! Writes DIR/results.md and DIR/results.json and prints the markdown. Exits 1 when anything
 //! could not be measured (what could is still written).
 
 #[path = "bench/cold_start.rs"]
 mod cold_start;
+#[path = "bench/names.rs"]
+mod names;
 #[path = "bench/report.rs"]
 mod report;
 #[path = "bench/sizes.rs"]
@@ -25,7 +27,7 @@ use std::process::ExitCode;
 use report::Part;
 use serde_json::json;
 
-const PARTS: [&str; 4] = ["cold", "staging", "teardown", "sizes"];
+const PARTS: [&str; 5] = ["cold", "staging", "names", "teardown", "sizes"];
 
 pub struct Settings {
     /// Tiny sizes, one run: proves the benchmark still works (CI).
@@ -92,6 +94,10 @@ async fn main() -> ExitCode {
     if wanted("staging") {
         eprintln!("bench: staging");
         parts.push(("staging", staging::run(&settings).await));
+    }
+    if wanted("names") {
+        eprintln!("bench: entry names");
+        parts.push(("names", names::run(&settings).await));
     }
     if wanted("teardown") {
         eprintln!("bench: teardown");

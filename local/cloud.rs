@@ -2,7 +2,6 @@
 //! and a CloudFormation driver, wired so that deployed functions reach the emulators through the
 //! standard AWS env, and so that SageMaker's domains make and remove what AWS makes for them.
 
-use crate::REGION;
 use crate::binaries::function_binary;
 use crate::cloudformation::CloudFormation;
 use crate::identity_center::IdentityCenter;
@@ -11,7 +10,6 @@ use crate::lambda::{FunctionConfig, LambdaService};
 use crate::network::{Direction, Network};
 use crate::s3::S3Server;
 use crate::stacks::{CloudFormationApi, Stacks};
-use aws_sdk_sagemaker::config::{BehaviorVersion, Credentials, Region};
 use sagemaker_emulator::{DomainHooks, Options, SageMakerEmulator};
 use std::sync::Arc;
 use std::time::Duration;
@@ -124,13 +122,7 @@ impl LocalCloud {
 
     /// An SDK client on the SageMaker emulator, to seed or inspect state as a user would.
     pub fn sagemaker_client(&self) -> aws_sdk_sagemaker::Client {
-        let config = aws_sdk_sagemaker::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .endpoint_url(self.sagemaker.endpoint())
-            .credentials_provider(Credentials::new("test", "test", None, None, "local-cloud"))
-            .build();
-        aws_sdk_sagemaker::Client::from_conf(config)
+        aws_sdk_sagemaker::Client::new(&crate::sdk_config(&self.sagemaker.endpoint()))
     }
 }
 
@@ -158,12 +150,17 @@ impl DomainHooks for DomainResources {
 
     /// The inbound group takes NFS from the outbound one, the outbound group sends NFS only to
     /// the inbound one; the mount targets' interfaces use the inbound group (the Studio apps'
-    /// interfaces would use the outbound one).
+    /// interfaces would use the outbound one). Both groups, like the EFS, are tagged
+    /// `ManagedByAmazonSageMakerResource` = the domain ARN, as SageMaker tags them (its
+    /// service-linked role may revoke and delete only groups with that tag).
     fn create_home_efs(&self, domain_id: &str, domain_arn: &str, vpc_id: &str, subnet_ids: &[String]) -> String {
         let [inbound_name, outbound_name] = nfs_security_group_names(domain_id);
         let describe = |way: &str| format!("[DO NOT DELETE] Security Group that allows {way} NFS traffic for SageMaker Notebooks Domain [{domain_id}]");
         let inbound = self.network.create_security_group(vpc_id, &inbound_name, &describe("inbound"));
         let outbound = self.network.create_security_group(vpc_id, &outbound_name, &describe("outbound"));
+        for group in [&inbound, &outbound] {
+            self.network.tag_security_group(group, "ManagedByAmazonSageMakerResource", domain_arn);
+        }
         self.network.clear_rules(&outbound, Direction::Egress);
         self.network.authorize_group(&inbound, Direction::Ingress, 2049, &outbound);
         self.network.authorize_group(&outbound, Direction::Egress, 2049, &inbound);
@@ -174,12 +171,16 @@ impl DomainHooks for DomainResources {
         file_system
     }
 
-    fn domain_deleted(&self, sso_application_arn: Option<&str>, home_efs_id: &str, retain_efs: bool) {
+    fn domain_deleted(&self, sso_application_arn: Option<&str>, home_efs_id: Option<&str>, retain_efs: bool) {
         if let Some(arn) = sso_application_arn {
             self.identity_center.delete_application(arn);
         }
-        if !retain_efs {
-            self.network.delete_file_system_later(home_efs_id);
+        if let (Some(efs), false) = (home_efs_id, retain_efs) {
+            self.network.delete_file_system_later(efs);
         }
+    }
+
+    fn sso_user_exists(&self, user_name: &str) -> bool {
+        self.identity_center.has_user(user_name)
     }
 }

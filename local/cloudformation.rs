@@ -65,6 +65,26 @@ pub struct Response {
     pub put: RecordedPut,
 }
 
+impl Response {
+    /// Asserts SUCCESS (showing the Reason otherwise); returns the response for more checks.
+    #[track_caller]
+    pub fn expect_success(&self) -> &Self {
+        assert_eq!(self.status, Status::Success, "expected SUCCESS, got FAILED: {}", self.reason.as_deref().unwrap_or_default());
+        self
+    }
+
+    /// Asserts FAILED with a Reason naming each of `words`; returns the Reason.
+    #[track_caller]
+    pub fn expect_failed_naming(&self, words: &[&str]) -> &str {
+        assert_eq!(self.status, Status::Failed, "expected FAILED, got SUCCESS {} {:?}", self.physical_resource_id, self.data);
+        let reason = self.reason.as_deref().unwrap_or_default();
+        for word in words {
+            assert!(reason.contains(word), "the Reason names {word:?}: {reason}");
+        }
+        reason
+    }
+}
+
 /// What is wrong with a response, in CloudFormation's terms.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Violation {
@@ -279,6 +299,32 @@ impl CloudFormation {
         }
         tracing::info!(%request_id, status = ?response.status, physical_id = %response.physical_resource_id, "CloudFormation response");
         Ok(response)
+    }
+
+    /// Lambda delivers one asynchronous event twice, at once (at-least-once delivery): waits for
+    /// both deliveries to finish and checks each answer. Both must answer: each delivery is an
+    /// invocation CloudFormation may be waiting on.
+    pub async fn deliver_twice(&self, function: &str, event: Value) -> Result<[Response; 2], ProtocolError> {
+        let request_id = event.get("RequestId").and_then(Value::as_str).ok_or_else(|| ProtocolError::BadEvent("no RequestId to wait for".into()))?.to_string();
+        self.begin(&event);
+        for _ in 0..2 {
+            self.lambda.invoke_async(function, event.clone()).await.map_err(|source| ProtocolError::Invoke { function: function.to_string(), source })?;
+        }
+        if !self.lambda.wait_idle(function, self.timeout).await {
+            return Err(self.no_response(function, &request_id, self.timeout, "timed out waiting for both deliveries"));
+        }
+        let puts: Vec<RecordedPut> = self.puts_for(&request_id).into_iter().filter(RecordedPut::succeeded).collect();
+        let [first, second] =
+            <[RecordedPut; 2]>::try_from(puts).map_err(|puts| ProtocolError::Duplicate { request_id: request_id.clone(), count: puts.len() })?;
+        let checked = |put: &RecordedPut| {
+            let body = put.body.as_deref().map(String::from_utf8_lossy).unwrap_or_default().into_owned();
+            check(put, &event, &request_id).map_err(|violation| ProtocolError::Violation { request_id: request_id.clone(), violation, body })
+        };
+        let answers = [checked(&first)?, checked(&second)?];
+        if let Some(stack_id) = event.get("StackId").and_then(Value::as_str) {
+            self.stacks.update(stack_id, |stack| finish(stack, &event, &answers[0]));
+        }
+        Ok(answers)
     }
 
     /// The stack shows the event's operation in progress, as once CloudFormation sends it.

@@ -169,6 +169,11 @@ impl IdentityCenter {
         id
     }
 
+    /// Whether the identity store has a user with this user name.
+    pub fn has_user(&self, user_name: &str) -> bool {
+        self.state().users.iter().any(|u| u.user_name == user_name)
+    }
+
     /// A user that also has a primary email (GetUserId can find it by `emails.value`).
     pub fn add_user_with_email(&self, user_name: &str, email: &str) -> String {
         let id = self.add_user(user_name);

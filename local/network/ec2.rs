@@ -189,8 +189,9 @@ fn permission_xml(rule: &Rule) -> String {
 fn group_xml(g: &SecurityGroup) -> String {
     let ingress: String = g.ingress.iter().map(permission_xml).collect();
     let egress: String = g.egress.iter().map(permission_xml).collect();
+    let tags: String = g.tags.iter().map(|(k, v)| format!("<item><key>{}</key><value>{}</value></item>", escape(k), escape(v))).collect();
     format!(
-        "<item><ownerId>{ACCOUNT_ID}</ownerId><groupId>{}</groupId><groupName>{}</groupName><groupDescription>{}</groupDescription><vpcId>{}</vpcId><securityGroupArn>arn:aws:ec2:{REGION}:{ACCOUNT_ID}:security-group/{}</securityGroupArn><ipPermissions>{ingress}</ipPermissions><ipPermissionsEgress>{egress}</ipPermissionsEgress></item>",
+        "<item><ownerId>{ACCOUNT_ID}</ownerId><groupId>{}</groupId><groupName>{}</groupName><groupDescription>{}</groupDescription><vpcId>{}</vpcId><securityGroupArn>arn:aws:ec2:{REGION}:{ACCOUNT_ID}:security-group/{}</securityGroupArn><ipPermissions>{ingress}</ipPermissions><ipPermissionsEgress>{egress}</ipPermissionsEgress><tagSet>{tags}</tagSet></item>",
         g.id,
         escape(&g.name),
         escape(&g.description),

@@ -52,6 +52,8 @@ pub struct SecurityGroup {
     pub vpc_id: String,
     pub ingress: Vec<Rule>,
     pub egress: Vec<Rule>,
+    /// (key, value), as CreateTags sets them (SageMaker tags its NFS groups with the domain ARN).
+    pub tags: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -133,9 +135,18 @@ impl Network {
             vpc_id: vpc_id.to_string(),
             ingress: Vec::new(),
             egress: vec![default_egress],
+            tags: Vec::new(),
         };
         self.state().groups.insert(id.clone(), group);
         id
+    }
+
+    /// Sets a tag on a group (CreateTags: an existing key gets the new value).
+    pub fn tag_security_group(&self, group_id: &str, key: &str, value: &str) {
+        if let Some(group) = self.state().groups.get_mut(group_id) {
+            group.tags.retain(|(k, _)| k != key);
+            group.tags.push((key.to_string(), value.to_string()));
+        }
     }
 
     /// Adds a TCP rule on `port` between `group_id` and the group `peer_id`; returns the rule id.

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use aws_sdk_ec2::error::ProvideErrorMetadata as _;
-use aws_sdk_sagemaker::types::{AuthMode, RetentionPolicy, RetentionType, UserSettings};
+use aws_sdk_sagemaker::types::{AuthMode, HomeEfsFileSystemCreation, RetentionPolicy, RetentionType, UserSettings};
 use local_cloud::cloud::{LocalCloud, nfs_security_group_names};
 use sagemaker_emulator::Options;
 
@@ -16,29 +16,17 @@ async fn cloud() -> LocalCloud {
 }
 
 fn sso_admin(cloud: &LocalCloud) -> aws_sdk_ssoadmin::Client {
-    let config = aws_sdk_ssoadmin::Config::builder()
-        .behavior_version(aws_sdk_ssoadmin::config::BehaviorVersion::latest())
-        .region(aws_sdk_ssoadmin::config::Region::new("us-east-1"))
-        .endpoint_url(cloud.identity_center.endpoint())
-        .credentials_provider(aws_sdk_ssoadmin::config::Credentials::new("test", "test", None, None, "test"))
-        .build();
-    aws_sdk_ssoadmin::Client::from_conf(config)
+    aws_sdk_ssoadmin::Client::new(&local_cloud::sdk_config(&cloud.identity_center.endpoint()))
 }
 
 fn ec2(cloud: &LocalCloud) -> aws_sdk_ec2::Client {
-    let config = aws_sdk_ec2::Config::builder()
-        .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
-        .region(aws_sdk_ec2::config::Region::new("us-east-1"))
-        .endpoint_url(cloud.network.endpoint())
-        .credentials_provider(aws_sdk_ec2::config::Credentials::new("test", "test", None, None, "test"))
-        .build();
-    aws_sdk_ec2::Client::from_conf(config)
+    aws_sdk_ec2::Client::new(&local_cloud::sdk_config(&cloud.network.endpoint()))
 }
 
-/// Creates a domain in vpc-1 with two subnets and waits until it is InService; returns its id.
-async fn domain(cloud: &LocalCloud, name: &str, auth: AuthMode) -> String {
-    let sagemaker = cloud.sagemaker_client();
-    let out = sagemaker
+/// A CreateDomain in vpc-1 with two subnets.
+fn create_domain(cloud: &LocalCloud, name: &str, auth: AuthMode) -> aws_sdk_sagemaker::operation::create_domain::builders::CreateDomainFluentBuilder {
+    cloud
+        .sagemaker_client()
         .create_domain()
         .domain_name(name)
         .auth_mode(auth)
@@ -46,9 +34,11 @@ async fn domain(cloud: &LocalCloud, name: &str, auth: AuthMode) -> String {
         .subnet_ids("subnet-1")
         .subnet_ids("subnet-2")
         .vpc_id("vpc-1")
-        .send()
-        .await
-        .expect("CreateDomain");
+}
+
+/// Creates a domain in vpc-1 with two subnets; returns its id.
+async fn domain(cloud: &LocalCloud, name: &str, auth: AuthMode) -> String {
+    let out = create_domain(cloud, name, auth).send().await.expect("CreateDomain");
     out.domain_id().expect("DomainId").to_string()
 }
 
@@ -123,11 +113,39 @@ async fn create_domain_makes_the_home_efs_a_mount_target_per_subnet_and_the_nfs_
     assert_eq!(peers(inbound_group.ip_permissions()), vec![outbound.clone()]);
     assert_eq!(peers(outbound_group.ip_permissions_egress()), vec![inbound.clone()]);
     assert_eq!(cloud.network.interfaces_using(&inbound).len(), 2, "one interface per mount target");
+    // SageMaker tags both groups with the domain's ARN (template.yaml's NfsSecurityGroupsDelete
+    // allows deleting only groups tagged so).
+    let domain_arn = described.domain_arn().expect("DomainArn");
+    for group in [inbound_group, outbound_group] {
+        let tags: Vec<(&str, &str)> = group.tags().iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())).collect();
+        assert_eq!(tags, vec![("ManagedByAmazonSageMakerResource", domain_arn)], "{:?}", group.group_name());
+    }
 
     // Referencing each other and in use: neither can be deleted as they are.
     for group in [&inbound, &outbound] {
         let err = ec2(&cloud).delete_security_group().group_id(group).send().await.expect_err("dependent");
         assert_eq!(err.code(), Some("DependencyViolation"));
+    }
+}
+
+#[tokio::test]
+async fn a_domain_without_home_efs_has_no_file_system_nor_nfs_groups_until_it_is_enabled() {
+    let cloud = cloud().await;
+    let sagemaker = cloud.sagemaker_client();
+    let disabled = create_domain(&cloud, "no-efs", AuthMode::Iam).home_efs_file_system_creation(HomeEfsFileSystemCreation::Disabled);
+    let id = disabled.send().await.expect("CreateDomain").domain_id().expect("DomainId").to_string();
+    let described = sagemaker.describe_domain().domain_id(&id).send().await.expect("DescribeDomain");
+    assert_eq!(described.home_efs_file_system_id(), None);
+    assert!(cloud.network.security_groups().is_empty(), "no NFS security groups");
+    assert_eq!(cloud.sagemaker.snapshot()["efs"], serde_json::json!({}), "no home EFS");
+
+    sagemaker.update_domain().domain_id(&id).home_efs_file_system_creation(HomeEfsFileSystemCreation::Enabled).send().await.expect("UpdateDomain");
+    let described = sagemaker.describe_domain().domain_id(&id).send().await.expect("DescribeDomain");
+    let fs = described.home_efs_file_system_id().expect("the home EFS, made on demand").to_string();
+    assert_eq!(cloud.network.file_system_state(&fs), Some("available"));
+    assert_eq!(cloud.network.mount_targets(&fs).len(), 2, "a mount target per subnet");
+    for name in nfs_security_group_names(&id) {
+        assert!(cloud.network.security_group_named("vpc-1", &name).is_some(), "{name}");
     }
 }
 

@@ -6,26 +6,12 @@ use aws_sdk_ssoadmin::types::{ListApplicationAssignmentsFilter, PrincipalType};
 use aws_smithy_types::Document;
 use local_cloud::identity_center::{DuplicateAssignment, IdentityCenter, PrincipalType as Principal};
 
-const REGION: &str = "us-east-1";
-
 fn sso_admin(center: &IdentityCenter) -> aws_sdk_ssoadmin::Client {
-    let config = aws_sdk_ssoadmin::Config::builder()
-        .behavior_version(aws_sdk_ssoadmin::config::BehaviorVersion::latest())
-        .region(aws_sdk_ssoadmin::config::Region::new(REGION))
-        .endpoint_url(center.endpoint())
-        .credentials_provider(aws_sdk_ssoadmin::config::Credentials::new("test", "test", None, None, "test"))
-        .build();
-    aws_sdk_ssoadmin::Client::from_conf(config)
+    aws_sdk_ssoadmin::Client::new(&local_cloud::sdk_config(&center.endpoint()))
 }
 
 fn identity_store(center: &IdentityCenter) -> aws_sdk_identitystore::Client {
-    let config = aws_sdk_identitystore::Config::builder()
-        .behavior_version(aws_sdk_identitystore::config::BehaviorVersion::latest())
-        .region(aws_sdk_identitystore::config::Region::new(REGION))
-        .endpoint_url(center.endpoint())
-        .credentials_provider(aws_sdk_identitystore::config::Credentials::new("test", "test", None, None, "test"))
-        .build();
-    aws_sdk_identitystore::Client::from_conf(config)
+    aws_sdk_identitystore::Client::new(&local_cloud::sdk_config(&center.endpoint()))
 }
 
 fn by(path: &str, value: &str) -> AlternateIdentifier {

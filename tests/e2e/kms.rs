@@ -9,13 +9,7 @@ use local_cloud::kms::Kms;
 
 /// A client that signs as `access_key` (deployed functions sign with their own name).
 fn client(kms: &Kms, access_key: &str) -> aws_sdk_kms::Client {
-    let config = aws_sdk_kms::Config::builder()
-        .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
-        .region(aws_sdk_kms::config::Region::new("us-east-1"))
-        .endpoint_url(kms.endpoint())
-        .credentials_provider(aws_sdk_kms::config::Credentials::new(access_key, "secret", None, None, "test"))
-        .build();
-    aws_sdk_kms::Client::from_conf(config)
+    aws_sdk_kms::Client::new(&local_cloud::sdk_config_as(&kms.endpoint(), access_key))
 }
 
 /// An HMAC_256 key made through the API; its ARN.

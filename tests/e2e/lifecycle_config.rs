@@ -476,6 +476,58 @@ async fn a_deep_path_zip_is_refused_with_the_process_alive_and_small() {
     assert!(peak_kb < 100 * 1024, "peak RSS {peak_kb} kB");
 }
 
+/// The function's peak RSS so far (VmHWM, kB), reading /proc: the process must be alive.
+fn peak_rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the process is alive");
+    status.lines().find_map(|line| line.strip_prefix("VmHWM:")).and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok()).expect("VmHWM")
+}
+
+/// A zip of `entries` one-byte files whose names are `name_len` bytes each.
+fn long_names_zip(entries: usize, name_len: usize, tag: &str) -> Vec<u8> {
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options = SimpleFileOptions::default().compression_method(CompressionMethod::Stored).unix_permissions(0o644);
+    for n in 0..entries {
+        // <dir of name_len - 11 bytes>/<tag><5 digits>.txt, e.g. xxx...x/a00042.txt
+        let name = format!("{}/{tag}{n:05}.txt", "x".repeat(name_len - 11 - tag.len() + 1));
+        assert_eq!(name.len(), name_len);
+        zip.start_file(name, options).expect("entry");
+        zip.write_all(b"x").expect("data");
+    }
+    zip.finish().expect("zip").into_inner()
+}
+
+#[tokio::test]
+async fn entry_names_over_the_cap_across_assets_are_refused_naming_it_with_the_process_alive() {
+    let env = env().await;
+    // Two zips of 4,300 names of 1,000 bytes: each alone is under the 8 MiB cap, together over.
+    for (key, tag) in [("names-a.zip", "a"), ("names-b.zip", "b")] {
+        env.put(SOURCES, key, long_names_zip(4_300, 1_000, tag)).await;
+    }
+    let mut props = tools_props("names", json!(["echo hi"]));
+    props["Assets"] = json!([
+        {"Name": "first", "SourceBucket": SOURCES, "SourceKey": "names-a.zip"},
+        {"Name": "second", "SourceBucket": SOURCES, "SourceKey": "names-b.zip"},
+    ]);
+    let r = env.create("Names", props).await;
+    assert_eq!(r.status, Status::Failed, "{:?}", r.reason);
+    let reason = r.reason.unwrap_or_default();
+    assert!(reason.starts_with(&format!("Assets[1] (second, s3://{SOURCES}/names-b.zip) refused: ")), "{reason}");
+    assert!(reason.contains("the entry names of all Assets add up to more than 8388608 bytes (8 MiB), the limit"), "{reason}");
+    assert!(env.keys(STAGING, "").await.is_empty(), "nothing staged");
+    assert_eq!(env.cloud.sagemaker.call_count("CreateStudioLifecycleConfig"), 0);
+
+    // One of them alone is fine, served by the same process: it lived through the refusal.
+    let processes = env.cloud.lambda.processes(FUNCTION);
+    assert_eq!(processes.len(), 1, "the same process served it and lives on");
+    let pid = processes[0].pid.expect("pid");
+    let mut props = tools_props("names", json!(["echo hi"]));
+    props["Assets"] = json!([{"Name": "first", "SourceBucket": SOURCES, "SourceKey": "names-a.zip", "Exclude": ["*.txt"]}]);
+    let r = env.create("NamesAlone", props).await;
+    assert_success(&r);
+    assert_eq!(env.cloud.lambda.processes(FUNCTION).len(), 1, "no new process");
+    assert!(peak_rss_kb(pid) < 100 * 1024, "peak RSS {} kB", peak_rss_kb(pid));
+}
+
 #[tokio::test]
 async fn delete_while_in_use_retains_the_config_and_its_assets() {
     let env = env().await;

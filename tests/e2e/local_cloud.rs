@@ -298,13 +298,7 @@ mod lambda {
         use aws_sdk_lambda::types::InvocationType;
 
         let lambda = deploy_echo("sdk", Duration::from_secs(30)).await;
-        let config = aws_sdk_lambda::Config::builder()
-            .behavior_version(aws_sdk_lambda::config::BehaviorVersion::latest())
-            .region(aws_sdk_lambda::config::Region::new("us-east-1"))
-            .endpoint_url(lambda.endpoint())
-            .credentials_provider(aws_sdk_lambda::config::Credentials::new("test", "test", None, None, "test"))
-            .build();
-        let client = aws_sdk_lambda::Client::from_conf(config);
+        let client = aws_sdk_lambda::Client::new(&local_cloud::sdk_config(&lambda.endpoint()));
 
         let output = client.invoke().function_name("sdk").payload(Blob::new(r#"{"a":1}"#)).send().await.unwrap();
         assert_eq!(output.status_code(), 200);

@@ -7,26 +7,12 @@ use aws_sdk_ec2::error::ProvideErrorMetadata as _;
 use aws_sdk_ec2::types::{Filter, IpPermission, UserIdGroupPair};
 use local_cloud::network::{Direction, Network, UnknownRule};
 
-const REGION: &str = "us-east-1";
-
 fn ec2(network: &Network) -> aws_sdk_ec2::Client {
-    let config = aws_sdk_ec2::Config::builder()
-        .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
-        .region(aws_sdk_ec2::config::Region::new(REGION))
-        .endpoint_url(network.endpoint())
-        .credentials_provider(aws_sdk_ec2::config::Credentials::new("test", "test", None, None, "test"))
-        .build();
-    aws_sdk_ec2::Client::from_conf(config)
+    aws_sdk_ec2::Client::new(&local_cloud::sdk_config(&network.endpoint()))
 }
 
 fn efs(network: &Network) -> aws_sdk_efs::Client {
-    let config = aws_sdk_efs::Config::builder()
-        .behavior_version(aws_sdk_efs::config::BehaviorVersion::latest())
-        .region(aws_sdk_efs::config::Region::new(REGION))
-        .endpoint_url(network.endpoint())
-        .credentials_provider(aws_sdk_efs::config::Credentials::new("test", "test", None, None, "test"))
-        .build();
-    aws_sdk_efs::Client::from_conf(config)
+    aws_sdk_efs::Client::new(&local_cloud::sdk_config(&network.endpoint()))
 }
 
 fn filter(name: &str, values: &[&str]) -> Filter {

@@ -204,6 +204,68 @@ async fn a_self_service_caller_gets_their_own_profile_and_nobody_elses() {
     assert!(logs.lines().any(|l| l.contains("\"refused\"") && l.contains(&user("alice")) && l.contains("not as bob")), "{logs}");
 }
 
+/// A role whose callers choose their session names (plain sts:AssumeRole, no pinning).
+const ORDINARY_ROLE: &str = "arn:aws:iam::123456789012:role/StudioUsers";
+/// A role whose trust policy pins sts:RoleSessionName to ${aws:username}.
+const PINNED_ROLE: &str = "arn:aws:iam::123456789012:role/people/StudioPeople";
+
+#[tokio::test]
+async fn a_session_name_the_caller_chose_is_not_a_user_and_gets_no_url() {
+    let cloud = LocalCloud::start().await.expect("local cloud");
+    let client = cloud.sagemaker_client();
+    let domain = domain_with_alice(&client, "portal", AuthMode::Iam).await;
+    client.create_user_profile().domain_id(&domain).user_profile_name("bob").send().await.expect("CreateUserProfile bob");
+    let self_service = format!("{USERS_ROLE},{ORDINARY_ROLE}");
+    deploy(&cloud, &[&domain], &[("SIGNIN_SELF_SERVICE_ROLE_ARNS", &self_service)]).await;
+
+    // Whoever may assume StudioUsers can call the session "bob" (aws sts assume-role
+    // --role-session-name bob): that is not bob.
+    let calls = cloud.sagemaker.total_calls();
+    let mallory_as_bob = "arn:aws:sts::123456789012:assumed-role/StudioUsers/bob";
+    let response = post(&cloud, mallory_as_bob, json!({"DomainId": domain, "UserProfileName": "bob"})).await;
+    assert_error(&response, 403, "AccessDenied", &format!("{mallory_as_bob}: whoever assumes role StudioUsers chooses its session name"));
+    let message = response.json()["errorMessage"].as_str().unwrap_or_default().to_string();
+    assert!(message.contains("AWSReservedSSO_") && message.contains("SIGNIN_PINNED_SESSION_ROLE_ARNS"), "says what would work: {message}");
+    assert_eq!(cloud.sagemaker.total_calls(), calls, "a refusal called SageMaker: {:?}", cloud.sagemaker.calls());
+    assert_eq!(cloud.sagemaker.call_count("CreatePresignedDomainUrl"), 0);
+
+    // Bob's own Identity Center session (the session name is his user name) gets his URL.
+    let own = post(&cloud, &user("bob"), json!({"DomainId": domain, "UserProfileName": "bob"})).await;
+    assert_eq!(own.status, 200, "{}", own.body);
+    assert_eq!(cloud.sagemaker.call_count("CreatePresignedDomainUrl"), 1);
+
+    let logs = cloud.lambda.logs(FUNCTION);
+    assert!(logs.lines().any(|l| l.contains("\"refused\"") && l.contains(mallory_as_bob)), "the refusal is logged with the caller:\n{logs}");
+    assert!(
+        logs.lines().any(|l| l.contains(ORDINARY_ROLE) && l.contains("SIGNIN_PINNED_SESSION_ROLE_ARNS")),
+        "the start-up warning names the role whose sessions are refused:\n{logs}"
+    );
+}
+
+#[tokio::test]
+async fn a_pinned_roles_session_gets_its_own_url_and_nobody_elses() {
+    let cloud = LocalCloud::start().await.expect("local cloud");
+    let client = cloud.sagemaker_client();
+    let domain = domain_with_alice(&client, "portal", AuthMode::Iam).await;
+    client.create_user_profile().domain_id(&domain).user_profile_name("bob").send().await.expect("CreateUserProfile bob");
+    // Listed only as pinned: it is a self-service role whose session names its trust policy fixes.
+    deploy(&cloud, &[&domain], &[("SIGNIN_PINNED_SESSION_ROLE_ARNS", PINNED_ROLE)]).await;
+
+    let alice = "arn:aws:sts::123456789012:assumed-role/StudioPeople/alice";
+    let own = post(&cloud, alice, json!({"DomainId": domain, "UserProfileName": "alice"})).await;
+    assert_eq!(own.status, 200, "{}", own.body);
+    assert!(own.json()["AuthorizedUrl"].as_str().is_some_and(|u| u.starts_with("https://")), "{}", own.body);
+
+    let response = post(&cloud, alice, json!({"DomainId": domain, "UserProfileName": "bob"})).await;
+    assert_error(
+        &response,
+        403,
+        "AccessDenied",
+        "UserProfileName: a self-service caller may sign in only as the user profile named like its role session (alice), not as bob",
+    );
+    assert_eq!(cloud.sagemaker.call_count("CreatePresignedDomainUrl"), 1);
+}
+
 #[tokio::test]
 async fn unknown_callers_and_a_direct_invoke_are_refused_without_a_sagemaker_call() {
     let cloud = LocalCloud::start().await.expect("local cloud");
@@ -327,6 +389,7 @@ async fn invalid_input_names_the_field_without_calling_sagemaker() {
 #[tokio::test]
 async fn an_identity_center_domain_is_refused_with_an_explanation() {
     let cloud = LocalCloud::start().await.expect("local cloud");
+    cloud.identity_center.add_user("alice@example.com");
     let domain = domain_with_alice(&cloud.sagemaker_client(), "portal", AuthMode::Sso).await;
     deploy(&cloud, &[&domain], &[]).await;
 

@@ -4,7 +4,7 @@
 use crate::properties::{AssetSpec, Location, Spec};
 use crate::script::{self, FULL_SCRIPT_FILE, MAX_CONTENT_CHARS};
 use crate::staging::s3::S3Object;
-use crate::staging::zip_index::Limits;
+use crate::staging::zip_index::{self, Limits};
 use crate::staging::{self, InspectedZip, StagingError};
 use custom_resource::{Error, PropertyError};
 use sha2::{Digest, Sha256};
@@ -57,13 +57,25 @@ pub async fn plan(s3: &aws_sdk_s3::Client, spec: &Spec, limits: &Limits, owner: 
     }
     let mut assets = Vec::with_capacity(spec.assets.len());
     // The limits hold across all assets, not per archive.
-    let (mut files, mut bytes) = (0usize, 0u64);
+    let (mut files, mut bytes, mut name_bytes) = (0usize, 0u64, 0usize);
     for asset in &spec.assets {
         let source = S3Object::open(s3, &asset.source_bucket, &asset.source_key, owner).await.map_err(|e| asset_error(asset, e.into()))?;
-        let left = Limits { max_files: limits.max_files.saturating_sub(files), max_total_size: limits.max_total_size.saturating_sub(bytes), ..limits.clone() };
-        let zip = staging::inspect(&source, source.len, &asset.exclude, &left).await.map_err(|e| asset_error(asset, e))?;
+        let left = Limits {
+            max_files: limits.max_files.saturating_sub(files),
+            max_total_size: limits.max_total_size.saturating_sub(bytes),
+            max_name_bytes: limits.max_name_bytes.saturating_sub(name_bytes),
+            ..limits.clone()
+        };
+        let zip = staging::inspect(&source, source.len, &asset.exclude, &left).await.map_err(|e| match e {
+            // Said with the whole cap, not with what the earlier assets left of it.
+            StagingError::Archive(refusal) if refusal == zip_index::name_bytes_refusal(left.max_name_bytes) => {
+                asset_error(asset, zip_index::name_bytes_refusal(limits.max_name_bytes).into())
+            }
+            e => asset_error(asset, e),
+        })?;
         files += zip.files.len();
         bytes = bytes.saturating_add(zip.total_size);
+        name_bytes = name_bytes.saturating_add(zip.name_bytes);
         tracing::info!(asset = %asset.name, source = %source.uri(), files = zip.files.len(), excluded = zip.excluded, bytes = zip.total_size, "inspected");
         assets.push(PlannedAsset { spec: asset.clone(), source: Arc::new(source), zip });
     }

@@ -1,7 +1,16 @@
 //! Who may sign in as whom. The caller is the principal that signed the Function URL request
 //! (requestContext.authorizer.iam.userArn); the lists come from the environment the template
-//! sets: SIGNIN_TRUSTED_CALLER_ARNS, SIGNIN_SELF_SERVICE_ROLE_ARNS, SIGNIN_DOMAIN_IDS,
-//! SIGNIN_MAX_SESSION_SECONDS.
+//! sets: SIGNIN_TRUSTED_CALLER_ARNS, SIGNIN_SELF_SERVICE_ROLE_ARNS,
+//! SIGNIN_PINNED_SESSION_ROLE_ARNS, SIGNIN_DOMAIN_IDS, SIGNIN_MAX_SESSION_SECONDS.
+//!
+//! Self-service matches the role session name with a UserProfileName, so it is only as good as
+//! the session name. AssumeRole and AssumeRoleWithWebIdentity take the name from the caller;
+//! AssumeRoleWithSAML takes it from the identity provider's assertion, and IAM Identity Center
+//! sets it to the user name for its permission-set roles (AWS Security Blog, "Easily control
+//! the naming of individual IAM role sessions"). So a self-service role counts only when its
+//! session names cannot be chosen by the caller: an Identity Center permission-set role, or a
+//! role whose trust policy pins the name (`sts:RoleSessionName`), listed in
+//! SIGNIN_PINNED_SESSION_ROLE_ARNS.
 
 use studio::names::check_domain_id;
 
@@ -20,11 +29,46 @@ struct Role {
 }
 
 impl Role {
-    fn from_role_arn(arn: &str) -> Option<Role> {
+    /// The role and its path (`/` or `/a/b/`), from an IAM role ARN.
+    fn with_path(arn: &str) -> Option<(Role, String)> {
         let [partition, resource] = arn_parts(arn, "iam", "")?;
-        let name = resource.strip_prefix("role/")?.rsplit('/').next().filter(|name| !name.is_empty())?;
-        Some(Role { partition: partition.to_string(), account: account_of(arn)?, name: name.to_string() })
+        let rest = resource.strip_prefix("role/")?;
+        let (path, name) = match rest.rsplit_once('/') {
+            Some((path, name)) => (format!("/{path}/"), name),
+            None => ("/".to_string(), rest),
+        };
+        let role = Role { partition: partition.to_string(), account: account_of(arn)?, name: name.to_string() };
+        (!name.is_empty()).then_some((role, path))
     }
+
+    /// An IAM Identity Center permission-set role: `AWSReservedSSO_<set>_<hash>` under the path
+    /// `/aws-reserved/sso.amazonaws.com/` (with the instance's Region as one more segment
+    /// outside us-east-1). IAM keeps `/aws-reserved/` to AWS, and a role name is unique in its
+    /// account whatever the path, so a session of that name in that account is of this role.
+    fn is_identity_center_role(&self, path: &str) -> bool {
+        let Some(rest) = path.strip_prefix("/aws-reserved/sso.amazonaws.com/") else {
+            return false;
+        };
+        let region_or_nothing = rest.is_empty() || rest.strip_suffix('/').is_some_and(|region| !region.is_empty() && !region.contains('/'));
+        region_or_nothing && self.name.starts_with("AWSReservedSSO_")
+    }
+}
+
+/// Who sets the session names of a self-service role's sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SessionNamer {
+    /// IAM Identity Center: the user name.
+    IdentityCenter,
+    /// The role's trust policy pins `sts:RoleSessionName` (SIGNIN_PINNED_SESSION_ROLE_ARNS).
+    TrustPolicy,
+}
+
+/// A role of SIGNIN_SELF_SERVICE_ROLE_ARNS or SIGNIN_PINNED_SESSION_ROLE_ARNS.
+#[derive(Debug, Clone)]
+struct SelfServiceRole {
+    role: Role,
+    /// None: whoever assumes the role names the session; it grants nothing.
+    namer: Option<SessionNamer>,
 }
 
 /// `arn:P:SERVICE:REGION:ACCOUNT:RESOURCE` with the service and region asked for: [P, RESOURCE].
@@ -76,7 +120,7 @@ pub enum Grant {
 #[derive(Debug, Clone)]
 pub struct Access {
     trusted: Vec<Role>,
-    self_service: Vec<Role>,
+    self_service: Vec<SelfServiceRole>,
     domains: Vec<String>,
     /// The longest session (SessionExpirationDurationInSeconds) this function issues.
     pub max_session_seconds: i32,
@@ -98,11 +142,11 @@ impl Access {
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Access, ConfigError> {
         let list =
             |name: &str| -> Vec<String> { var(name).unwrap_or_default().split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect() };
-        let roles = |variable: &'static str| -> Result<Vec<Role>, ConfigError> {
+        let roles = |variable: &'static str| -> Result<Vec<(Role, String)>, ConfigError> {
             list(variable)
                 .iter()
                 .map(|arn| {
-                    Role::from_role_arn(arn).ok_or_else(|| ConfigError {
+                    Role::with_path(arn).ok_or_else(|| ConfigError {
                         variable,
                         message: format!("{arn:?} is not an IAM role ARN (arn:<partition>:iam::<account>:role/[<path>/]<name>)"),
                     })
@@ -120,18 +164,50 @@ impl Access {
                 message: format!("must be a number of seconds from {SHORTEST_SESSION_SECONDS} to {LONGEST_SESSION_SECONDS}, got {text:?}"),
             })?,
         };
-        Ok(Access { trusted: roles("SIGNIN_TRUSTED_CALLER_ARNS")?, self_service: roles("SIGNIN_SELF_SERVICE_ROLE_ARNS")?, domains, max_session_seconds })
+        let trusted = roles("SIGNIN_TRUSTED_CALLER_ARNS")?.into_iter().map(|(role, _)| role).collect();
+        let mut self_service: Vec<SelfServiceRole> = roles("SIGNIN_SELF_SERVICE_ROLE_ARNS")?
+            .into_iter()
+            .map(|(role, path)| {
+                let namer = role.is_identity_center_role(&path).then_some(SessionNamer::IdentityCenter);
+                SelfServiceRole { role, namer }
+            })
+            .collect();
+        // A pinned role is a self-service role whose session names its trust policy fixes.
+        for (role, _) in roles("SIGNIN_PINNED_SESSION_ROLE_ARNS")? {
+            match self_service.iter_mut().find(|s| s.role == role) {
+                Some(known) => known.namer = known.namer.or(Some(SessionNamer::TrustPolicy)),
+                None => self_service.push(SelfServiceRole { role, namer: Some(SessionNamer::TrustPolicy) }),
+            }
+        }
+        Ok(Access { trusted, self_service, domains, max_session_seconds })
     }
 
-    /// What the caller may do at all; None: nothing (an unknown caller).
-    pub fn grant(&self, caller: &Caller) -> Option<Grant> {
-        let (role, session) = caller.session.as_ref()?;
+    /// The self-service roles whose session names their callers choose (they grant nothing;
+    /// logged at start-up).
+    pub fn unpinned_self_service_roles(&self) -> Vec<String> {
+        self.self_service
+            .iter()
+            .filter(|s| s.namer.is_none())
+            .map(|s| format!("arn:{}:iam::{}:role/{}", s.role.partition, s.role.account, s.role.name))
+            .collect()
+    }
+
+    /// What the caller may do at all; Err: why nothing (for the caller to read).
+    pub fn grant(&self, caller: &Caller) -> Result<Grant, String> {
+        let unknown = || format!("{} is neither a trusted caller nor a self-service role of this function", caller.arn);
+        let (role, session) = caller.session.as_ref().ok_or_else(unknown)?;
         if self.trusted.contains(role) {
-            Some(Grant::AnyProfile)
-        } else if self.self_service.contains(role) {
-            Some(Grant::OwnProfile(session.clone()))
-        } else {
-            None
+            return Ok(Grant::AnyProfile);
+        }
+        let self_service = self.self_service.iter().find(|s| &s.role == role).ok_or_else(unknown)?;
+        match self_service.namer {
+            Some(_) => Ok(Grant::OwnProfile(session.clone())),
+            None => Err(format!(
+                "{}: whoever assumes role {} chooses its session name, so the session name cannot stand for a user profile. Self-service \
+                 needs an IAM Identity Center permission-set role (AWSReservedSSO_*) or a role whose trust policy pins sts:RoleSessionName, \
+                 listed in SIGNIN_PINNED_SESSION_ROLE_ARNS",
+                caller.arn, role.name
+            )),
         }
     }
 
@@ -165,7 +241,17 @@ mod tests {
     }
 
     fn grant(access: &Access, caller_arn: &str) -> Option<Grant> {
-        access.grant(&Caller::from_arn(caller_arn))
+        access.grant(&Caller::from_arn(caller_arn)).ok()
+    }
+
+    fn with_pinned(self_service: &str, pinned: &str) -> Access {
+        Access::from_vars(|name| match name {
+            "SIGNIN_SELF_SERVICE_ROLE_ARNS" => Some(self_service.to_string()),
+            "SIGNIN_PINNED_SESSION_ROLE_ARNS" => Some(pinned.to_string()),
+            "SIGNIN_DOMAIN_IDS" => Some("d-abc123".to_string()),
+            _ => None,
+        })
+        .unwrap()
     }
 
     #[test]
@@ -200,15 +286,61 @@ mod tests {
     }
 
     #[test]
+    fn identity_center_permission_set_roles_are_known_by_path_and_name_in_any_region() {
+        for arn in [
+            "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_DataScientist_0123456789abcdef",
+            "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_DataScientist_0123456789abcdef",
+        ] {
+            let a = with_pinned(arn, "");
+            let session = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_DataScientist_0123456789abcdef/alice";
+            assert_eq!(grant(&a, session), Some(Grant::OwnProfile("alice".into())), "{arn}");
+            assert!(a.unpinned_self_service_roles().is_empty());
+        }
+        // The name without the reserved path (anyone can create such a role), or the path with
+        // another name, or a deeper path: the caller chose the session name.
+        for arn in [
+            "arn:aws:iam::123456789012:role/AWSReservedSSO_DataScientist_0123456789abcdef",
+            "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/DataScientist",
+            "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/eu-west-1/x/AWSReservedSSO_DataScientist_0123456789abcdef",
+            "arn:aws:iam::123456789012:role/team/aws-reserved/sso.amazonaws.com/AWSReservedSSO_DataScientist_0123456789abcdef",
+        ] {
+            let a = with_pinned(arn, "");
+            let name = arn.rsplit('/').next().unwrap();
+            let refused = a.grant(&Caller::from_arn(&format!("arn:aws:sts::123456789012:assumed-role/{name}/alice"))).unwrap_err();
+            assert!(refused.contains("chooses its session name") && refused.contains("SIGNIN_PINNED_SESSION_ROLE_ARNS"), "{arn}: {refused}");
+            assert_eq!(a.unpinned_self_service_roles(), vec![format!("arn:aws:iam::123456789012:role/{name}")]);
+        }
+    }
+
+    #[test]
+    fn an_ordinary_self_service_role_grants_nothing_unless_its_session_name_is_pinned() {
+        let ordinary = "arn:aws:iam::123456789012:role/StudioUsers";
+        let session = "arn:aws:sts::123456789012:assumed-role/StudioUsers/bob";
+        let a = with_pinned(ordinary, "");
+        let refused = a.grant(&Caller::from_arn(session)).unwrap_err();
+        assert!(refused.starts_with(&format!("{session}: whoever assumes role StudioUsers chooses its session name")), "{refused}");
+        // Pinned: listed in both, or in SIGNIN_PINNED_SESSION_ROLE_ARNS alone (whatever the path).
+        for a in [with_pinned(ordinary, ordinary), with_pinned("", "arn:aws:iam::123456789012:role/people/StudioUsers")] {
+            assert_eq!(grant(&a, session), Some(Grant::OwnProfile("bob".into())));
+            assert!(a.unpinned_self_service_roles().is_empty());
+        }
+        // Pinning one role does not pin another.
+        let a = with_pinned(&format!("{ordinary},arn:aws:iam::123456789012:role/Other"), ordinary);
+        assert!(a.grant(&Caller::from_arn("arn:aws:sts::123456789012:assumed-role/Other/bob")).is_err());
+        assert_eq!(a.unpinned_self_service_roles(), vec!["arn:aws:iam::123456789012:role/Other".to_string()]);
+    }
+
+    #[test]
     fn a_bad_setting_is_named() {
         let err = |var: &'static str, value: &'static str| Access::from_vars(|name| (name == var).then(|| value.to_string())).unwrap_err().to_string();
         assert!(err("SIGNIN_TRUSTED_CALLER_ARNS", "PortalBackend").starts_with("SIGNIN_TRUSTED_CALLER_ARNS: \"PortalBackend\" is not an IAM role ARN"));
         assert!(err("SIGNIN_SELF_SERVICE_ROLE_ARNS", "arn:aws:sts::123456789012:assumed-role/R/s").starts_with("SIGNIN_SELF_SERVICE_ROLE_ARNS:"));
         assert!(err("SIGNIN_TRUSTED_CALLER_ARNS", "arn:aws:iam::123456789012:role/").starts_with("SIGNIN_TRUSTED_CALLER_ARNS:"));
+        assert!(err("SIGNIN_PINNED_SESSION_ROLE_ARNS", "StudioUsers").starts_with("SIGNIN_PINNED_SESSION_ROLE_ARNS: \"StudioUsers\" is not an IAM role ARN"));
         assert!(err("SIGNIN_DOMAIN_IDS", "portal").starts_with("SIGNIN_DOMAIN_IDS:"));
         assert!(err("SIGNIN_MAX_SESSION_SECONDS", "60").contains("from 1800 to 43200"));
         let defaults = Access::from_vars(|_| None).unwrap();
         assert_eq!(defaults.max_session_seconds, LONGEST_SESSION_SECONDS);
-        assert_eq!(defaults.grant(&Caller::from_arn("arn:aws:sts::123456789012:assumed-role/R/s")), None);
+        assert!(defaults.grant(&Caller::from_arn("arn:aws:sts::123456789012:assumed-role/R/s")).is_err());
     }
 }

@@ -27,6 +27,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             return Err(e.into());
         }
     };
+    // Served anyway (trusted callers and the other roles work), but these grant nothing.
+    for role in access.unpinned_self_service_roles() {
+        warn!(
+            role = %role,
+            "self-service role whose callers choose their session names: its sessions are refused; use an IAM Identity Center permission-set role, or pin sts:RoleSessionName in its trust policy and list it in SIGNIN_PINNED_SESSION_ROLE_ARNS"
+        );
+    }
     let sagemaker = studio::Clients::new(&function_base::aws::load_config().await).sagemaker;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let (sagemaker, access) = (sagemaker.clone(), access.clone());
@@ -68,9 +75,7 @@ async fn sign_in(sagemaker: &aws_sdk_sagemaker::Client, access: &Access, event: 
     };
     span.record("CallerArn", request.caller_arn.as_str()).record("SourceIp", request.source_ip.as_str());
     let caller = Caller::from_arn(&request.caller_arn);
-    let Some(grant) = access.grant(&caller) else {
-        return Err(SigninError::Forbidden(format!("{} is neither a trusted caller nor a self-service role of this function", caller.arn)));
-    };
+    let grant = access.grant(&caller).map_err(SigninError::Forbidden)?;
     if request.method != "POST" {
         return Err(SigninError::MethodNotAllowed(format!("use POST (with a JSON body), not {}", request.method)));
     }

@@ -24,6 +24,7 @@ mod validate;
 
 pub use emulator_kit::Outage;
 use emulator_kit::{AwsError, Handle, Output, Protocol, Request, Route, Service};
+use std::collections::HashSet;
 use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 use store::Store;
@@ -49,6 +50,8 @@ pub struct Options {
     /// with no parent resource a name clash is the one thing it can mean, so the default is
     /// true. Tests play the functions under both.
     pub unique_domain_names: bool,
+    /// The documented refusals turned off (all are modelled by default).
+    pub relaxed: HashSet<Refusal>,
 }
 
 impl Default for Options {
@@ -62,8 +65,70 @@ impl Default for Options {
             visibility_lag: Duration::ZERO,
             domain_quota: None,
             unique_domain_names: true,
+            relaxed: HashSet::new(),
         }
     }
+}
+
+/// A refusal SageMaker documents for CreateDomain, UpdateDomain, CreateUserProfile,
+/// UpdateUserProfile, CreateSpace or UpdateSpace: each is a ValidationException before any
+/// effect, modelled by default and turned off with [`SageMakerEmulator::set_refusal`] (or
+/// [`Options::relaxed`]). Each names its source; where that is a member's documentation rather
+/// than an observed answer, the message is our wording, and where the documentation leaves the
+/// condition open the narrower reading is modelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Refusal {
+    /// UpdateSpace with any `SpaceSettings.AppType`, an unchanged one too: "Updating AppType for
+    /// Space is not supported." (boto3 issue 4375, answered by AWS; SpaceSettings.AppType doc).
+    UpdateSpaceAppType,
+    /// UpdateSpace shrinking `EbsVolumeSizeInGb` (a volume only grows; users' reports).
+    EbsOnlyGrows,
+    /// CreateSpace Private without `OwnershipSettings.OwnerUserProfileName`.
+    PrivateSpaceNeedsOwner,
+    /// UpdateDomain `HomeEfsFileSystemCreation` Enabled -> Disabled ("you cannot change from
+    /// Enabled to Disabled", UpdateDomain member doc). Turned off, the existing EFS stays.
+    DisableHomeEfs,
+    /// UpdateDomain switching to VpcOnly without VpcId and SubnetIds in the same request.
+    VpcOnlyNeedsNetwork,
+    /// UpdateDomain changes refused while apps run: AppNetworkAccessType and removing subnets
+    /// (apps InService, Pending or Deleting), ExecutionRoleIdentityConfig and RStudio settings
+    /// (InService or Pending): UpdateDomain and DomainSettingsForUpdate member docs.
+    ChangesWhileAppsRun,
+    /// UpdateDomain changing `DefaultUserSettings.ExecutionRole` while an app of a user profile
+    /// runs, or `DefaultSpaceSettings.ExecutionRole` while an app of a shared space runs
+    /// (developer guide, "Edit domain settings"); "running": InService or Pending.
+    ExecutionRoleWhileAppsRun,
+    /// UpdateDomain with a `VpcId` other than the domain's: the member is only for adding a VPC to
+    /// a domain created without one (UpdateDomain member doc).
+    VpcIdFixed,
+    /// UpdateDomain changing `AppNetworkAccessType` when the RStudio `DomainExecutionRoleArn` is
+    /// set or sent in the same request (UpdateDomain.AppNetworkAccessType doc).
+    RStudioNetworkAccess,
+    /// Create/UpdateDomain: VpcOnly with an RStudio `DomainExecutionRoleArn` needs
+    /// `AppSecurityGroupManagement` Service (AppSecurityGroupManagement doc).
+    RStudioSecurityGroupManagement,
+    /// `DomainSettings.AmazonQSettings` with Status ENABLED on a domain whose AuthMode is not
+    /// SSO (DomainSettings doc: "The AuthMode ... must be SSO"); DISABLED is accepted.
+    AmazonQNeedsSso,
+    /// `DefaultLandingUri` `studio::` with `StudioWebPortal` DISABLED in the same settings, or
+    /// in the settings it updates ("can only be passed if StudioWebPortal is set to ENABLED",
+    /// UserSettings doc); an unset StudioWebPortal is not refused, the default being unstated.
+    StudioLandingNeedsWebPortal,
+    /// `AutoMountHomeEFS` DefaultAsDomain in a domain's DefaultUserSettings ("only supported
+    /// for user profiles. Do not use the DefaultAsDomain value ... for a domain", UserSettings doc).
+    DefaultAsDomainOnlyForProfiles,
+    /// More than 4 `UserSettings.SecurityGroups`: SageMaker adds one for NFS, "the number of
+    /// security groups that you can specify is one less than the maximum" (5; UserSettings doc).
+    SecurityGroupsLeaveRoomForNfs,
+    /// CreateUserProfile in an SSO domain: SingleSignOnUserIdentifier "UserName" and a
+    /// SingleSignOnUserValue required; in an IAM domain both forbidden (member docs).
+    SsoIdentifiers,
+    /// CreateUserProfile in an SSO domain for a user name the directory does not have ("must
+    /// match a valid username of a user in your directory"); asked of [`DomainHooks`].
+    SsoUserMustExist,
+    /// CreateUserProfile in a VpcOnly domain without SecurityGroups there or in the domain's
+    /// DefaultUserSettings (UserSettings.SecurityGroups doc).
+    VpcOnlyProfileSecurityGroups,
 }
 
 /// The resources whose asynchronous operations can be made to fail.
@@ -90,11 +155,16 @@ pub trait DomainHooks: Send + Sync {
     /// CreateDomain with AuthMode SSO: the domain's Identity Center application, as its ARN;
     /// `Err(message)` refuses the CreateDomain with a ValidationException (no Identity Center).
     fn create_sso_application(&self, domain_id: &str, domain_name: &str) -> Result<String, String>;
-    /// CreateDomain: the home EFS, a mount target per subnet and the NFS security groups; returns
-    /// the file system id.
+    /// CreateDomain (or UpdateDomain enabling it): the home EFS, a mount target per subnet and
+    /// the NFS security groups; returns the file system id.
     fn create_home_efs(&self, domain_id: &str, domain_arn: &str, vpc_id: &str, subnet_ids: &[String]) -> String;
-    /// A domain's delete finished: its application goes, and its home EFS unless retained.
-    fn domain_deleted(&self, sso_application_arn: Option<&str>, home_efs_id: &str, retain_efs: bool);
+    /// A domain's delete finished: its application goes, and its home EFS (if any) unless retained.
+    fn domain_deleted(&self, sso_application_arn: Option<&str>, home_efs_id: Option<&str>, retain_efs: bool);
+    /// Whether the Identity Center directory has this user name (CreateUserProfile in an SSO
+    /// domain); without a directory to ask, every name is taken as real.
+    fn sso_user_exists(&self, _user_name: &str) -> bool {
+        true
+    }
 }
 
 /// A running emulator. Clones share the server; it stops when the last clone is dropped or on
@@ -143,6 +213,16 @@ impl SageMakerEmulator {
     /// See [`Options::domain_quota`].
     pub fn set_domain_quota(&self, quota: Option<usize>) {
         self.lock().domain_quota = quota;
+    }
+
+    /// Models a documented refusal (`true`, the default) or turns it off.
+    pub fn set_refusal(&self, refusal: Refusal, modelled: bool) {
+        let mut store = self.lock();
+        if modelled {
+            store.relaxed.remove(&refusal);
+        } else {
+            store.relaxed.insert(refusal);
+        }
     }
 
     /// See [`Options::unique_domain_names`].

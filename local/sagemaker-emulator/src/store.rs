@@ -7,10 +7,10 @@
 
 use crate::error::{ApiError, ApiResult, SageMakerError};
 use crate::validate::Body;
-use crate::{Options, Phase, ResourceKind};
+use crate::{Options, Phase, Refusal, ResourceKind};
 pub(crate) use emulator_kit::ids::{epoch_seconds as epoch_now, random_hex, random_lower_alnum};
 use serde_json::json;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 /// What a status in transition ends as.
@@ -90,7 +90,8 @@ pub(crate) struct Domain {
     pub id: String,
     pub name: String,
     pub auth_mode: String,
-    pub home_efs_id: String,
+    /// None with HomeEfsFileSystemCreation Disabled.
+    pub home_efs_id: Option<String>,
     /// Describe-visible members stored as given (settings, VpcId, SubnetIds, ...).
     pub attrs: Body,
     /// RetentionPolicy.HomeEfsFileSystem of the DeleteDomain in progress.
@@ -187,6 +188,7 @@ pub(crate) struct Store {
     pub visibility_lag: Duration,
     pub domain_quota: Option<usize>,
     pub unique_domain_names: bool,
+    pub relaxed: HashSet<Refusal>,
     seq: u64,
     next_uid: u64,
     faults: HashMap<(ResourceKind, Phase), VecDeque<String>>,
@@ -215,6 +217,7 @@ impl Store {
             visibility_lag: options.visibility_lag,
             domain_quota: options.domain_quota,
             unique_domain_names: options.unique_domain_names,
+            relaxed: options.relaxed,
             seq: 0,
             next_uid: 200_000,
             faults: HashMap::new(),
@@ -305,10 +308,11 @@ impl Store {
         for (domain_id, efs_id, retention, application) in gone_domains {
             let retain = retention.as_deref() != Some("Delete");
             if let Some(hooks) = &self.hooks {
-                hooks.domain_deleted(application.as_deref(), &efs_id, retain);
+                hooks.domain_deleted(application.as_deref(), efs_id.as_deref(), retain);
             }
-            let state = if retain { "Retained" } else { "Deleted" };
-            self.efs.insert(efs_id, state);
+            if let Some(efs_id) = efs_id {
+                self.efs.insert(efs_id, if retain { "Retained" } else { "Deleted" });
+            }
             // Deleted apps stay listed only while their domain exists.
             self.apps.retain(|k, _| k.domain_id != domain_id);
         }
@@ -321,6 +325,11 @@ impl Store {
     /// since (so zero shows everything at once).
     pub fn is_visible(&self, meta: &Meta) -> bool {
         meta.created_at.elapsed() >= meta.lag.min(self.visibility_lag)
+    }
+
+    /// Whether a documented refusal is modelled (see [`Refusal`]).
+    pub fn refuses(&self, refusal: Refusal) -> bool {
+        !self.relaxed.contains(&refusal)
     }
 
     /// The domain of that id, if it exists and is visible yet.

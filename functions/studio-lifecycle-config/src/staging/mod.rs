@@ -93,14 +93,16 @@ pub struct InspectedZip {
     pub total_size: u64,
     /// How many files the Exclude patterns left out.
     pub excluded: usize,
+    /// The lengths of all the zip's entry names (counted against `Limits::max_name_bytes`).
+    pub name_bytes: usize,
 }
 
 /// Reads the zip's index, refuses what is unsafe, and applies the Exclude patterns.
 pub async fn inspect<S: RangeSource>(source: &S, len: u64, exclude: &Exclude, limits: &Limits) -> Result<InspectedZip, StagingError> {
-    let ZipIndex { files } = zip_index::read(source, len, limits).await?;
+    let ZipIndex { files, name_bytes } = zip_index::read(source, len, limits).await?;
     let total = files.len();
     let files: Vec<Entry> = files.into_iter().filter(|f| !exclude.matches(&f.path)).collect();
-    Ok(InspectedZip { digest: digest(&files), total_size: files.iter().map(|f| f.size).sum(), excluded: total - files.len(), files })
+    Ok(InspectedZip { digest: digest(&files), total_size: files.iter().map(|f| f.size).sum(), excluded: total - files.len(), name_bytes, files })
 }
 
 fn digest(files: &[Entry]) -> String {
@@ -177,8 +179,7 @@ async fn stage_file<S: RangeSource, D: ObjectSink>(
     if file.size <= part_size as u64 {
         let memory = uploader.reserve(file.size as usize).await?;
         let body = data.read_chunk(part_size).await?;
-        uploader.put(key, body, file.size, memory);
-        return Ok(());
+        return uploader.put(key, body, file.size, memory).await;
     }
     let mut upload = uploader.begin_multipart(key).await?;
     let parts = file.size.div_ceil(part_size as u64);

@@ -406,3 +406,47 @@ async fn many_small_entries_that_compress_too_well_are_refused_as_a_whole() {
     let e = refusal(inspect_zip(&zip.finish(), &[]).await);
     assert!(e.message.contains("over the whole archive"), "{e}");
 }
+
+#[tokio::test]
+async fn entry_names_are_counted_and_refused_over_the_cap_naming_it() {
+    // 3 files of 100-byte names and the directory `dir/`: 304 name bytes in all.
+    let name = |i: usize| format!("dir/{}{i}.txt", "n".repeat(91));
+    let zip = (0..3).fold(Zip::new().dir("dir/"), |zip, i| zip.file(&name(i), b"x")).finish();
+    assert_eq!(name(0).len(), 100);
+    let inspected = inspect_zip(&zip, &["*0.txt"]).await.unwrap();
+    assert_eq!(inspected.name_bytes, 304, "every entry counts, the directory and excluded files too");
+    assert_eq!(inspected.files.len(), 2);
+
+    let source = MemoryObject::new(zip.clone());
+    let with_cap = |max_name_bytes: usize| Limits { max_name_bytes, ..Limits::default() };
+    let exactly = inspect(&source, source.len(), &Exclude::default(), &with_cap(304)).await.unwrap();
+    assert_eq!(exactly.name_bytes, 304, "at the cap: accepted");
+    let e = refusal(inspect(&source, source.len(), &Exclude::default(), &with_cap(303)).await);
+    assert_eq!(e, zip_index::name_bytes_refusal(303));
+    assert!(e.message.starts_with("the entry names of all Assets add up to more than 303 bytes"), "{e}");
+    assert!(e.entry.is_none(), "the whole set is refused, not an entry");
+}
+
+#[test]
+fn the_name_cap_defaults_to_8_mib_and_its_refusal_says_so() {
+    assert_eq!(Limits::default().max_name_bytes, 8 << 20);
+    let e = zip_index::name_bytes_refusal(Limits::default().max_name_bytes);
+    assert!(e.message.contains("more than 8388608 bytes (8 MiB), the limit"), "{e}");
+}
+
+#[tokio::test]
+async fn tiny_files_wait_for_a_request_slot_before_they_become_tasks() {
+    // The memory budget does not hold back 1-byte files: without this, every file of the zip
+    // became a task (kilobytes each) while the first requests were in flight.
+    let bucket = Arc::new(MemoryBucket::with_delay(Duration::from_millis(2)));
+    let tuning = Tuning { concurrency: 4, ..small() };
+    let mut uploader = upload::Uploader::new(bucket.clone(), &tuning);
+    for i in 0..200 {
+        let memory = uploader.reserve(1).await.unwrap();
+        uploader.put(format!("f{i}"), Bytes::from_static(b"x"), 1, memory).await.unwrap();
+        uploader.check().unwrap();
+        assert!(uploader.tasks_alive() <= tuning.concurrency, "{} upload tasks after {i} files", uploader.tasks_alive());
+    }
+    assert_eq!(uploader.finish().await.unwrap(), (200, 200));
+    assert_eq!(bucket.keys().len(), 200);
+}

@@ -43,15 +43,20 @@ impl<D: ObjectSink> Uploader<D> {
         self.memory.clone().acquire_many_owned(len).await.map_err(|_| custom_resource::Error::new("internal error: the upload budget was closed").into())
     }
 
-    /// Uploads one whole file in the background.
-    pub fn put(&mut self, key: String, body: Bytes, size: u64, memory: OwnedSemaphorePermit) {
-        let (sink, requests) = (self.sink.clone(), self.requests.clone());
+    /// Uploads one whole file in the background, once a request slot is free. The slot is
+    /// taken before the task exists: a task is as large as its request's future (kilobytes
+    /// with the S3 client), and the memory budget does not bound how many tiny files wait, so
+    /// tasks spawned ahead of their slot grew with the number of files (1 GB for 100,000).
+    pub async fn put(&mut self, key: String, body: Bytes, size: u64, memory: OwnedSemaphorePermit) -> Result<(), StagingError> {
+        let request = self.requests.clone().acquire_owned().await.map_err(|_| custom_resource::Error::new("internal error: the request slots were closed"))?;
+        let sink = self.sink.clone();
         self.tasks.spawn(async move {
-            let _request = requests.acquire_owned().await;
+            let _request = request;
             sink.put(&key, body).await?;
             drop(memory);
             Ok(size)
         });
+        Ok(())
     }
 
     pub async fn begin_multipart(&self, key: String) -> Result<Multipart<D>, StagingError> {
@@ -82,6 +87,12 @@ impl<D: ObjectSink> Uploader<D> {
             }
             Ok(size)
         });
+    }
+
+    /// Upload tasks not yet joined (running, or finished since the last `check`).
+    #[cfg(test)]
+    pub fn tasks_alive(&self) -> usize {
+        self.tasks.len()
     }
 
     /// The first failure among the uploads finished so far, without waiting.

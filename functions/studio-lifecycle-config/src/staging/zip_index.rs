@@ -5,7 +5,6 @@
 
 use super::store::{RangeSource, contiguous};
 use super::{ArchiveError, StagingError};
-use std::collections::HashSet;
 
 /// Bounds that keep a hostile archive from exhausting time, memory or the bucket.
 #[derive(Debug, Clone)]
@@ -22,9 +21,17 @@ pub struct Limits {
     pub max_path_len: usize,
     /// Most directory levels in a path.
     pub max_depth: usize,
-    /// Most Assets of one config; `max_files` and `max_total_size` hold across all of them.
+    /// Most Assets of one config; `max_files`, `max_total_size` and `max_name_bytes` hold
+    /// across all of them.
     pub max_assets: usize,
+    /// Sum of the entry names' lengths (as stored, directories and excluded entries included):
+    /// every name is held in memory, as the entry's name and path, until the config is made.
+    pub max_name_bytes: usize,
 }
+
+/// The default `max_name_bytes`: 8 MiB of names (e.g. 100,000 entries of 83 bytes), which
+/// `bench/run --only names` measures at its worst (see the README of this function).
+pub const MAX_NAME_BYTES: usize = 8 << 20;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -37,6 +44,7 @@ impl Default for Limits {
             max_path_len: 1024,
             max_depth: 64,
             max_assets: 20,
+            max_name_bytes: MAX_NAME_BYTES,
         }
     }
 }
@@ -67,6 +75,8 @@ pub struct Entry {
 #[derive(Debug, Clone)]
 pub struct ZipIndex {
     pub files: Vec<Entry>,
+    /// The lengths of all entry names, as stored (counted against `max_name_bytes`).
+    pub name_bytes: usize,
 }
 
 const EOCD_SIGNATURE: u32 = 0x0605_4b50;
@@ -152,8 +162,11 @@ pub async fn read<S: RangeSource>(source: &S, len: u64, limits: &Limits) -> Resu
     } else {
         contiguous(source.read(directory.offset, cd_end).await?)
     };
-    let entries = parse_directory(&bytes, directory.entries)?;
-    check_entries(entries, directory.offset, limits)
+    let (entries, name_bytes) = parse_directory(&bytes, directory.entries, limits.max_name_bytes)?;
+    // The entries hold what is needed: the directory's bytes (up to 16 MiB) go before the checks.
+    drop((bytes, tail));
+    let files = check_entries(entries, directory.offset, limits)?;
+    Ok(ZipIndex { files, name_bytes })
 }
 
 async fn find_directory<S: RangeSource>(source: &S, tail: &[u8], tail_start: u64) -> Result<Directory, StagingError> {
@@ -220,19 +233,32 @@ struct RawEntry {
     is_dir: bool,
 }
 
-fn parse_directory(bytes: &[u8], expected: u64) -> Result<Vec<RawEntry>, StagingError> {
+/// The entries and the sum of their names' lengths. Refused as soon as the names exceed
+/// `max_name_bytes`, before they are copied.
+fn parse_directory(bytes: &[u8], expected: u64, max_name_bytes: usize) -> Result<(Vec<RawEntry>, usize), StagingError> {
     let mut f = Fields::new(bytes);
     let mut entries = Vec::with_capacity(expected.min(100_000) as usize);
+    let mut name_bytes = 0usize;
     while f.pos < bytes.len() {
-        entries.push(parse_central_header(&mut f)?);
+        entries.push(parse_central_header(&mut f, &mut name_bytes, max_name_bytes)?);
     }
     if entries.len() as u64 != expected {
         return Err(corrupt(format!("the end record counts {expected} entries, the central directory has {}", entries.len())));
     }
-    Ok(entries)
+    Ok((entries, name_bytes))
 }
 
-fn parse_central_header(f: &mut Fields<'_>) -> Result<RawEntry, StagingError> {
+/// The limit on entry names, worded for the Reason: what was reached and why it exists.
+pub fn name_bytes_refusal(max_name_bytes: usize) -> ArchiveError {
+    let mib = if max_name_bytes >= 1 << 20 { format!(" ({} MiB)", max_name_bytes >> 20) } else { String::new() };
+    ArchiveError::new(format!(
+        "the entry names of all Assets add up to more than {max_name_bytes} bytes{mib}, the limit: the function holds every name \
+         in memory while it checks and stages the archives (use fewer entries or shorter paths, e.g. zip a directory as one file, \
+         or split the Assets over more than one lifecycle config)"
+    ))
+}
+
+fn parse_central_header(f: &mut Fields<'_>, name_bytes: &mut usize, max_name_bytes: usize) -> Result<RawEntry, StagingError> {
     let truncated = || corrupt("truncated central directory");
     let fixed = f.bytes(CENTRAL_HEADER_LEN).ok_or_else(truncated)?;
     let mut h = Fields::new(fixed);
@@ -260,6 +286,10 @@ fn parse_central_header(f: &mut Fields<'_>) -> Result<RawEntry, StagingError> {
     };
     if signature != CENTRAL_HEADER_SIGNATURE {
         return Err(corrupt("bad central directory signature"));
+    }
+    *name_bytes = name_bytes.saturating_add(name_len.into());
+    if *name_bytes > max_name_bytes {
+        return Err(name_bytes_refusal(max_name_bytes).into());
     }
     let raw_name = f.bytes(name_len.into()).ok_or_else(truncated)?;
     let extra = f.bytes(extra_len.into()).ok_or_else(truncated)?;
@@ -366,7 +396,8 @@ pub fn safe_path(name: &str) -> Result<String, String> {
 }
 
 /// The checks over all entries: bounds, overlaps, sizes, duplicates. Returns the files.
-fn check_entries(mut entries: Vec<RawEntry>, directory_offset: u64, limits: &Limits) -> Result<ZipIndex, StagingError> {
+/// Nothing here copies a name: with 100,000 entries every per-entry copy costs megabytes.
+fn check_entries(mut entries: Vec<RawEntry>, directory_offset: u64, limits: &Limits) -> Result<Vec<Entry>, StagingError> {
     entries.sort_by_key(|e| e.entry.header_offset);
     // Each entry's local header and data must end before the next one starts. Overlapping
     // entries are how the smallest zip bombs reuse one compressed stream many times.
@@ -383,12 +414,7 @@ fn check_entries(mut entries: Vec<RawEntry>, directory_offset: u64, limits: &Lim
 
     let mut total: u64 = 0;
     let mut compressed: u64 = 0;
-    let mut files = Vec::new();
-    let mut paths = HashSet::new();
-    // Every path with its kind: a file clashes with any path under it (checked once sorted).
-    // Listing each entry's parent directories instead costs the square of a path's depth.
-    let mut all: Vec<(String, bool)> = Vec::with_capacity(entries.len());
-    for RawEntry { entry, is_dir } in entries {
+    for RawEntry { entry, is_dir } in &entries {
         if entry.path.len() > limits.max_path_len {
             let shown: String = entry.name.chars().take(64).collect();
             return Err(ArchiveError::entry(
@@ -404,8 +430,7 @@ fn check_entries(mut entries: Vec<RawEntry>, directory_offset: u64, limits: &Lim
                 ArchiveError::entry(format!("{shown}..."), format!("the path is {depth} levels deep; at most {} are accepted", limits.max_depth)).into()
             );
         }
-        all.push((entry.path.clone(), is_dir));
-        if is_dir {
+        if *is_dir {
             continue;
         }
         compressed = compressed.saturating_add(entry.compressed_size);
@@ -417,7 +442,7 @@ fn check_entries(mut entries: Vec<RawEntry>, directory_offset: u64, limits: &Lim
         }
         if entry.size > limits.ratio_min_size && entry.size / entry.compressed_size.max(1) > limits.max_ratio {
             return Err(ArchiveError::entry(
-                entry.name,
+                entry.name.clone(),
                 format!(
                     "compression ratio {}:1 ({} bytes from {}) exceeds {}:1 (a zip bomb?)",
                     entry.size / entry.compressed_size.max(1),
@@ -428,10 +453,6 @@ fn check_entries(mut entries: Vec<RawEntry>, directory_offset: u64, limits: &Lim
             )
             .into());
         }
-        if !paths.insert(entry.path.clone()) {
-            return Err(ArchiveError::entry(entry.name, "the same path appears twice").into());
-        }
-        files.push(entry);
     }
     // Archive-wide: many entries each under the per-entry threshold add up to a bomb too.
     if total > limits.ratio_min_size && total / compressed.max(1) > limits.max_ratio {
@@ -442,22 +463,48 @@ fn check_entries(mut entries: Vec<RawEntry>, directory_offset: u64, limits: &Lim
         ))
         .into());
     }
-    if let Some(clash) = file_under_which_paths_lie(&mut all) {
-        let name = files.iter().find(|f| f.path == clash).map_or(clash, |f| f.name.clone());
-        return Err(ArchiveError::entry(name, "is both a file and a directory").into());
+    // Every path with its kind, borrowed: a file clashes with any path under it and with a
+    // directory of its name, and a file path may appear once. Listing each entry's parent
+    // directories instead costs the square of a path's depth.
+    let mut all: Vec<(&str, bool)> = entries.iter().map(|e| (e.entry.path.as_str(), e.is_dir)).collect();
+    if let Some(problem) = path_problem(&mut all) {
+        let (path, message) = match problem {
+            PathProblem::Twice(path) => (path, "the same path appears twice"),
+            PathProblem::FileAndDirectory(path) => (path, "is both a file and a directory"),
+        };
+        let name = entries.iter().filter(|e| !e.is_dir).find(|e| e.entry.path == path).map_or(path.to_string(), |e| e.entry.name.clone());
+        return Err(ArchiveError::entry(name, message).into());
     }
-    Ok(ZipIndex { files })
+    drop(all);
+    Ok(entries.into_iter().filter(|e| !e.is_dir).map(|e| e.entry).collect())
 }
 
-/// A file path that is also a directory (a path lies under it, or a directory entry has its
-/// name). Sorted with `/` lowest, everything under `f/` follows `f` directly.
-fn file_under_which_paths_lie(paths: &mut [(String, bool)]) -> Option<String> {
-    let key = |p: &str| p.bytes().map(|b| if b == b'/' { 0 } else { b }).collect::<Vec<u8>>();
-    paths.sort_by_cached_key(|(p, is_dir)| (key(p), !*is_dir));
+enum PathProblem<'a> {
+    /// Two files of this path.
+    Twice(&'a str),
+    /// A file of this path, and a directory of it or a path under it.
+    FileAndDirectory(&'a str),
+}
+
+/// Paths in the order where `/` is lowest, so that everything under `f/` directly follows
+/// `f`; of equal paths, directories first. Compared in place, without a key per path.
+fn path_order(a: &(&str, bool), b: &(&str, bool)) -> std::cmp::Ordering {
+    let key = |byte: u8| if byte == b'/' { 0 } else { byte };
+    a.0.bytes().map(key).cmp(b.0.bytes().map(key)).then((!a.1).cmp(&!b.1))
+}
+
+/// The first duplicate file path, or file path that is also a directory, once sorted.
+fn path_problem<'a>(paths: &mut [(&'a str, bool)]) -> Option<PathProblem<'a>> {
+    paths.sort_unstable_by(path_order);
     paths.windows(2).find_map(|pair| {
-        let ((a, a_dir), (b, b_dir)) = (&pair[0], &pair[1]);
-        let under = b.len() > a.len() && b.starts_with(a.as_str()) && b.as_bytes()[a.len()] == b'/';
-        let clash = (!a_dir && under) || (a == b && a_dir != b_dir);
-        clash.then(|| a.clone())
+        let ((a, a_dir), (b, b_dir)) = (pair[0], pair[1]);
+        let under = b.len() > a.len() && b.starts_with(a) && b.as_bytes()[a.len()] == b'/';
+        if a == b && !a_dir && !b_dir {
+            Some(PathProblem::Twice(a))
+        } else if (!a_dir && under) || (a == b && a_dir != b_dir) {
+            Some(PathProblem::FileAndDirectory(a))
+        } else {
+            None
+        }
     })
 }

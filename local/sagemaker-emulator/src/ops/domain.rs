@@ -1,6 +1,6 @@
 //! CreateDomain, DescribeDomain, UpdateDomain, DeleteDomain, ListDomains, CreatePresignedDomainUrl.
 
-use super::{Intent, Item, apps_in, check_status, copy_members, domain_id, list_output, merge, merge_member, names, page};
+use super::{Intent, Item, check_status, copy_members, domain_id, domain_refusals, list_output, merge, merge_member, names, page};
 use crate::error::{ApiError, ApiResult, SageMakerError};
 use crate::store::{Domain, Store, epoch_now, random_hex, random_lower_alnum};
 use crate::validate::{self, Body, Checks, SageMakerChecks, opt_int, opt_obj, opt_str, opt_str_list};
@@ -18,7 +18,9 @@ pub(crate) fn describe(d: &Domain) -> Value {
     out.insert("DomainArn".into(), json!(d.meta.arn));
     out.insert("DomainName".into(), json!(d.name));
     out.insert("AuthMode".into(), json!(d.auth_mode));
-    out.insert("HomeEfsFileSystemId".into(), json!(d.home_efs_id));
+    if let Some(efs) = &d.home_efs_id {
+        out.insert("HomeEfsFileSystemId".into(), json!(efs));
+    }
     d.meta.describe_into(&mut out);
     Value::Object(out)
 }
@@ -72,6 +74,7 @@ pub(crate) fn create(store: &mut Store, body: &Body) -> ApiResult<Value> {
     let tags = validate::tags(&mut checks, body, "Tags")?;
     checks.finish()?;
     let (name, auth_mode) = (name.unwrap_or_default(), auth_mode.unwrap_or_default());
+    domain_refusals::on_create(store, body, auth_mode)?;
 
     if let Some(quota) = store.domain_quota
         && store.domains.len() >= quota
@@ -93,14 +96,10 @@ pub(crate) fn create(store: &mut Store, body: &Body) -> ApiResult<Value> {
         (Some(hooks), "SSO") => Some(hooks.create_sso_application(&id, name).map_err(ApiError::validation)?),
         _ => None,
     };
-    let home_efs_id = match &hooks {
-        Some(hooks) => {
-            let vpc = opt_str(body, "VpcId")?.unwrap_or_default();
-            let subnets = opt_str_list(body, "SubnetIds")?.unwrap_or_default();
-            let subnets: Vec<String> = subnets.iter().map(|s| s.to_string()).collect();
-            hooks.create_home_efs(&id, &arn, vpc, &subnets)
-        }
-        None => format!("fs-{}", random_hex(17)),
+    // HomeEfsFileSystemCreation Disabled: no EFS, so no mount targets and no NFS security groups.
+    let home_efs_id = match opt_str(body, "HomeEfsFileSystemCreation")? {
+        Some("Disabled") => None,
+        _ => Some(provision_home_efs(store, &id, &arn, body)),
     };
 
     let mut attrs = Body::new();
@@ -133,12 +132,25 @@ pub(crate) fn create(store: &mut Store, body: &Body) -> ApiResult<Value> {
     }
 
     let meta = store.new_meta(arn.clone(), ResourceKind::Domain);
-    store.efs.insert(home_efs_id.clone(), "Available");
     store.set_tags(&arn, tags);
     store
         .domains
         .insert(id.clone(), Domain { meta, id: id.clone(), name: name.to_string(), auth_mode: auth_mode.to_string(), home_efs_id, attrs, retention: None });
     Ok(json!({ "DomainArn": arn, "DomainId": id, "Url": url }))
+}
+
+/// The domain's home EFS, its mount targets in the domain's subnets and its NFS security
+/// groups (made by the hooks, when the local cloud has EC2 and EFS); `network` holds VpcId and
+/// SubnetIds. Returns the file system id.
+fn provision_home_efs(store: &mut Store, id: &str, arn: &str, network: &Body) -> String {
+    let vpc = network.get("VpcId").and_then(Value::as_str).unwrap_or_default();
+    let subnets: Vec<String> = network.get("SubnetIds").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect();
+    let efs = match &store.hooks {
+        Some(hooks) => hooks.create_home_efs(id, arn, vpc, &subnets),
+        None => format!("fs-{}", random_hex(17)),
+    };
+    store.efs.insert(efs.clone(), "Available");
+    efs
 }
 
 pub(crate) fn describe_op(store: &mut Store, body: &Body) -> ApiResult<Value> {
@@ -158,7 +170,10 @@ pub(crate) fn update(store: &mut Store, body: &Body) -> ApiResult<Value> {
 
     let domain = store.domain(id)?;
     check_status(&format!("Domain {id}"), &domain.meta.life, Intent::Update)?;
-    refuse_while_apps_run(store, domain, body, settings_update)?;
+    domain_refusals::on_update(store, domain, body, settings_update)?;
+    // Disabled -> Enabled provisions the home EFS on demand (UpdateDomain member doc).
+    let enable_efs = domain.home_efs_id.is_none() && opt_str(body, "HomeEfsFileSystemCreation")? == Some("Enabled");
+    let arn = domain.meta.arn.clone();
     let mut attrs = domain.attrs.clone();
     for key in ["DefaultUserSettings", "DefaultSpaceSettings"] {
         merge_member(&mut attrs, body, key);
@@ -178,6 +193,7 @@ pub(crate) fn update(store: &mut Store, body: &Body) -> ApiResult<Value> {
     );
 
     let life = store.start(ResourceKind::Domain, Phase::Update);
+    let home_efs_id = (enable_efs && !life.will_fail()).then(|| provision_home_efs(store, id, &arn, &attrs));
     let Some(domain) = store.domains.get_mut(id) else {
         return Err(ApiError::not_found(id));
     };
@@ -185,55 +201,12 @@ pub(crate) fn update(store: &mut Store, body: &Body) -> ApiResult<Value> {
     if !life.will_fail() {
         domain.attrs = attrs;
     }
+    if home_efs_id.is_some() {
+        domain.home_efs_id = home_efs_id;
+    }
     domain.meta.life = life;
     domain.meta.modified = epoch_now();
     Ok(json!({ "DomainArn": domain.meta.arn }))
-}
-
-/// The UpdateDomain members SageMaker documents as changeable only while no app runs, and
-/// the VpcOnly switch that needs the network in the same request.
-fn refuse_while_apps_run(store: &Store, domain: &Domain, body: &Body, settings_update: Option<&Body>) -> ApiResult<()> {
-    let stored = |key: &str| domain.attrs.get(key);
-    let access = opt_str(body, "AppNetworkAccessType")?;
-    let current_access = stored("AppNetworkAccessType").and_then(Value::as_str);
-    if access == Some("VpcOnly") && current_access != Some("VpcOnly") && (body.get("VpcId").is_none() || body.get("SubnetIds").is_none()) {
-        return Err(ApiError::validation("Switching AppNetworkAccessType to VpcOnly requires VpcId and SubnetIds in the same UpdateDomain request"));
-    }
-    let kept_subnets = |new: &[&str]| stored("SubnetIds").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).all(|s| new.contains(&s));
-    let stored_settings = stored("DomainSettings");
-    let identity = settings_update.and_then(|u| u.get("ExecutionRoleIdentityConfig"));
-    let stored_identity = stored_settings.and_then(|s| s.get("ExecutionRoleIdentityConfig")).cloned().unwrap_or(json!("DISABLED"));
-    // (what changes, app statuses that block it), as the UpdateDomain model documents them.
-    let mut changes: Vec<(&str, &[&str])> = Vec::new();
-    const RUNNING_OR_DELETING: &[&str] = &["InService", "Pending", "Deleting"];
-    const RUNNING: &[&str] = &["InService", "Pending"];
-    if access.is_some_and(|a| Some(a) != current_access) {
-        changes.push(("AppNetworkAccessType", RUNNING_OR_DELETING));
-    }
-    if let Some(subnets) = opt_str_list(body, "SubnetIds")?
-        && !kept_subnets(&subnets)
-    {
-        changes.push(("SubnetIds (removing a subnet)", RUNNING_OR_DELETING));
-    }
-    if identity.is_some_and(|i| *i != stored_identity) {
-        changes.push(("DomainSettings.ExecutionRoleIdentityConfig", RUNNING));
-    }
-    // Users report any RStudio settings sent while apps run refused, changed or not.
-    if settings_update.is_some_and(|u| u.contains_key("RStudioServerProDomainSettingsForUpdate")) {
-        changes.push(("DomainSettings.RStudioServerProDomainSettings", RUNNING));
-    }
-    for (change, statuses) in changes {
-        let apps = apps_in(store, &domain.id, statuses);
-        if !apps.is_empty() {
-            return Err(ApiError::validation(format!(
-                "{change} of domain {} cannot be updated while apps are in status {}: {}; delete them first",
-                domain.id,
-                statuses.join(" or "),
-                names(&apps)
-            )));
-        }
-    }
-    Ok(())
 }
 
 pub(crate) fn delete(store: &mut Store, body: &Body) -> ApiResult<Value> {

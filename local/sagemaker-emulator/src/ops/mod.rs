@@ -3,14 +3,16 @@
 
 pub(crate) mod app;
 pub(crate) mod domain;
+mod domain_refusals;
 pub(crate) mod lifecycle_config;
 pub(crate) mod space;
 pub(crate) mod tags;
 pub(crate) mod user_profile;
 
+use crate::Refusal;
 use crate::error::{ApiError, ApiResult, SageMakerError};
 use crate::store::{Lifecycle, Store};
-use crate::validate::{Body, Checks, SageMakerChecks, opt_str};
+use crate::validate::{Body, Checks, SageMakerChecks, opt_str, opt_str_list};
 use serde_json::{Map, Value, json};
 
 pub(crate) fn dispatch(store: &mut Store, operation: &str, body: &Body) -> ApiResult<Value> {
@@ -97,6 +99,37 @@ pub(crate) fn domain_member_key<'a>(checks: &mut Checks, body: &'a Body, name_me
 /// Every AppType (Spaces and apps).
 pub(crate) const APP_TYPES: &[&str] =
     &["JupyterServer", "KernelGateway", "DetailedProfiler", "TensorBoard", "CodeEditor", "JupyterLab", "RStudioServerPro", "RSessionGateway", "Canvas"];
+
+/// The documented refusals of a UserSettings structure (`path`: "DefaultUserSettings" of a
+/// domain, or a profile's "UserSettings"); `stored` are the settings it updates or falls back
+/// on, nearest first (for StudioWebPortal).
+pub(crate) fn check_user_settings(store: &Store, path: &str, settings: Option<&Body>, stored: &[Option<&Value>]) -> ApiResult<()> {
+    let Some(settings) = settings else {
+        return Ok(());
+    };
+    if store.refuses(Refusal::StudioLandingNeedsWebPortal) && opt_str(settings, "DefaultLandingUri")? == Some("studio::") {
+        let stored_portal = || stored.iter().flatten().find_map(|s| s.get("StudioWebPortal")?.as_str());
+        if opt_str(settings, "StudioWebPortal")?.or_else(stored_portal) == Some("DISABLED") {
+            return Err(ApiError::validation(format!("{path}.DefaultLandingUri studio:: can only be passed if StudioWebPortal is set to ENABLED")));
+        }
+    }
+    if path == "DefaultUserSettings"
+        && store.refuses(Refusal::DefaultAsDomainOnlyForProfiles)
+        && opt_str(settings, "AutoMountHomeEFS")? == Some("DefaultAsDomain")
+    {
+        return Err(ApiError::validation("DefaultUserSettings.AutoMountHomeEFS DefaultAsDomain is only supported for user profiles, not for a domain"));
+    }
+    if store.refuses(Refusal::SecurityGroupsLeaveRoomForNfs)
+        && let Some(groups) = opt_str_list(settings, "SecurityGroups")?
+        && groups.len() > 4
+    {
+        return Err(ApiError::validation(format!(
+            "{path}.SecurityGroups has {} security groups; at most 4 can be specified, SageMaker adds one for NFS traffic from Studio",
+            groups.len()
+        )));
+    }
+    Ok(())
+}
 
 /// Labels of the domain's apps in one of `statuses` (what blocks some UpdateDomain changes).
 pub(crate) fn apps_in(store: &Store, domain_id: &str, statuses: &[&str]) -> Vec<String> {

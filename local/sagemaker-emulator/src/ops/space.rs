@@ -4,7 +4,7 @@ use super::{APP_TYPES, Intent, Item, check_status, copy_members, domain_member_k
 use crate::error::{ApiError, ApiResult, SageMakerError};
 use crate::store::{Owner, Space, Store, epoch_now};
 use crate::validate::{self, Body, Checks, SageMakerChecks, opt_obj, opt_str};
-use crate::{Phase, ResourceKind};
+use crate::{Phase, Refusal, ResourceKind};
 use serde_json::{Map, Value, json};
 
 pub(crate) fn describe(s: &Space) -> Value {
@@ -53,7 +53,7 @@ pub(crate) fn create(store: &mut Store, body: &Body) -> ApiResult<Value> {
     }
     let tags = validate::tags(&mut checks, body, "Tags")?;
     checks.finish()?;
-    if sharing == Some("Private") && owner.is_none() {
+    if store.refuses(Refusal::PrivateSpaceNeedsOwner) && sharing == Some("Private") && owner.is_none() {
         return Err(ApiError::validation("OwnershipSettings.OwnerUserProfileName is required when SpaceSharingSettings.SharingType is Private"));
     }
 
@@ -102,8 +102,13 @@ pub(crate) fn update(store: &mut Store, body: &Body) -> ApiResult<Value> {
 
     let space = store.space(domain_id, name)?;
     check_status(&format!("Space {name}"), &space.meta.life, Intent::Update)?;
+    // Whatever its value, an unchanged one too (boto3 issue 4375, answered by AWS).
+    if store.refuses(Refusal::UpdateSpaceAppType) && opt_obj(body, "SpaceSettings")?.is_some_and(|s| s.get("AppType").is_some_and(|t| !t.is_null())) {
+        return Err(ApiError::validation("Updating AppType for Space is not supported."));
+    }
     // An EBS volume only grows.
     if let (Some(now), Some(wanted)) = (ebs_size(&space.attrs), ebs_size(body))
+        && store.refuses(Refusal::EbsOnlyGrows)
         && wanted < now
     {
         return Err(ApiError::validation(format!(

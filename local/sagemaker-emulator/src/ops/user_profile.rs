@@ -1,10 +1,10 @@
 //! CreateUserProfile, DescribeUserProfile, UpdateUserProfile, DeleteUserProfile, ListUserProfiles.
 
-use super::{Intent, Item, check_status, copy_members, domain_member_key, list_output, merge_member, names, page, sort};
+use super::{Intent, Item, check_status, check_user_settings, copy_members, domain_member_key, list_output, merge_member, names, page, sort};
 use crate::error::{ApiError, ApiResult, SageMakerError};
 use crate::store::{Owner, Store, UserProfile, epoch_now};
-use crate::validate::{self, Body, Checks, SageMakerChecks, opt_str};
-use crate::{Phase, ResourceKind};
+use crate::validate::{self, Body, Checks, SageMakerChecks, opt_obj, opt_str};
+use crate::{Phase, Refusal, ResourceKind};
 use serde_json::{Value, json};
 
 pub(crate) fn describe(p: &UserProfile) -> Value {
@@ -35,22 +35,37 @@ pub(crate) fn create(store: &mut Store, body: &Body) -> ApiResult<Value> {
     let domain = store.domain(domain_id)?;
     check_status(&format!("Domain {domain_id}"), &domain.meta.life, Intent::Use)?;
     // IAM Identity Center domains identify users by user name; IAM domains must not.
-    if domain.auth_mode == "SSO" {
-        if sso_identifier != Some("UserName") || sso_value.is_none() {
+    let sso = domain.auth_mode == "SSO";
+    if store.refuses(Refusal::SsoIdentifiers) {
+        if sso && (sso_identifier != Some("UserName") || sso_value.is_none()) {
             return Err(ApiError::validation(format!(
                 "Domain {domain_id} uses AuthMode SSO: SingleSignOnUserIdentifier must be 'UserName' and SingleSignOnUserValue is required"
             )));
         }
-    } else if sso_identifier.is_some() || sso_value.is_some() {
+        if !sso && (sso_identifier.is_some() || sso_value.is_some()) {
+            return Err(ApiError::validation(format!(
+                "Domain {domain_id} uses AuthMode IAM: SingleSignOnUserIdentifier and SingleSignOnUserValue cannot be specified"
+            )));
+        }
+    }
+    if let (true, Some(user), Some(hooks)) = (sso, sso_value, &store.hooks)
+        && store.refuses(Refusal::SsoUserMustExist)
+        && !hooks.sso_user_exists(user)
+    {
         return Err(ApiError::validation(format!(
-            "Domain {domain_id} uses AuthMode IAM: SingleSignOnUserIdentifier and SingleSignOnUserValue cannot be specified"
+            "SingleSignOnUserValue '{user}' is not a user name in the IAM Identity Center directory of domain {domain_id}"
         )));
     }
+    check_user_settings(store, "UserSettings", opt_obj(body, "UserSettings")?, &[domain.attrs.get("DefaultUserSettings")])?;
     // Documented for UserSettings.SecurityGroups: required in VpcOnly mode unless the domain's
     // DefaultUserSettings has them.
     let vpc_only = domain.attrs.get("AppNetworkAccessType").and_then(Value::as_str) == Some("VpcOnly");
     let has_groups = |settings: Option<&Value>| settings.and_then(|s| s.get("SecurityGroups")).and_then(Value::as_array).is_some_and(|g| !g.is_empty());
-    if vpc_only && !has_groups(body.get("UserSettings")) && !has_groups(domain.attrs.get("DefaultUserSettings")) {
+    if store.refuses(Refusal::VpcOnlyProfileSecurityGroups)
+        && vpc_only
+        && !has_groups(body.get("UserSettings"))
+        && !has_groups(domain.attrs.get("DefaultUserSettings"))
+    {
         return Err(ApiError::validation(format!(
             "UserSettings.SecurityGroups is required: domain {domain_id} is VpcOnly and its DefaultUserSettings has no SecurityGroups"
         )));
@@ -86,6 +101,8 @@ pub(crate) fn update(store: &mut Store, body: &Body) -> ApiResult<Value> {
 
     let profile = store.user_profile(domain_id, name)?;
     check_status(&format!("User profile {name}"), &profile.meta.life, Intent::Update)?;
+    let defaults = store.domain(domain_id)?.attrs.get("DefaultUserSettings");
+    check_user_settings(store, "UserSettings", opt_obj(body, "UserSettings")?, &[profile.attrs.get("UserSettings"), defaults])?;
     let mut attrs = profile.attrs.clone();
     merge_member(&mut attrs, body, "UserSettings");
     let life = store.start(ResourceKind::UserProfile, Phase::Update);

@@ -5,7 +5,9 @@ use aws_config::retry::RetryConfig;
 use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::config::{Credentials, Region};
 use aws_sdk_sagemaker::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_sagemaker::types::{AuthMode, UserSettings};
+use aws_sdk_sagemaker::operation::create_domain::builders::CreateDomainFluentBuilder;
+use aws_sdk_sagemaker::operation::create_space::builders::CreateSpaceFluentBuilder;
+use aws_sdk_sagemaker::types::{AuthMode, OwnershipSettings, SharingType, SpaceSharingSettings, UserSettings};
 use sagemaker_emulator::{Options, SageMakerEmulator};
 use std::fmt::Debug;
 use std::future::Future;
@@ -81,18 +83,20 @@ pub async fn wait_domain(client: &Client, id: &str, status: &str) {
     eventually(&format!("domain {id} {status}"), || async { (domain_status(client, id).await.as_deref() == Some(status)).then_some(()) }).await
 }
 
-/// Creates a domain and waits until it is InService; returns its id.
-pub async fn domain(client: &Client, name: &str, auth: AuthMode) -> String {
-    let out = client
+/// A CreateDomain of an IAM domain in vpc-0abc, for a test to add members to.
+pub fn create_domain(client: &Client, name: &str) -> CreateDomainFluentBuilder {
+    client
         .create_domain()
         .domain_name(name)
-        .auth_mode(auth)
+        .auth_mode(AuthMode::Iam)
         .default_user_settings(UserSettings::builder().execution_role(ROLE).build())
         .subnet_ids("subnet-0abc")
         .vpc_id("vpc-0abc")
-        .send()
-        .await
-        .expect("CreateDomain");
+}
+
+/// Creates a domain and waits until it is InService; returns its id.
+pub async fn domain(client: &Client, name: &str, auth: AuthMode) -> String {
+    let out = create_domain(client, name).auth_mode(auth).send().await.expect("CreateDomain");
     let id = out.domain_id().expect("DomainId").to_string();
     wait_domain(client, &id, "InService").await;
     id
@@ -122,4 +126,23 @@ pub fn hold(emulator: &SageMakerEmulator) {
 /// Lets every transition finish at the next read.
 pub fn release(emulator: &SageMakerEmulator) {
     emulator.set_transition_delay(Duration::ZERO);
+}
+
+/// A CreateSpace owned by `owner`, shared or private.
+pub fn create_space(client: &Client, domain: &str, name: &str, owner: &str, sharing: SharingType) -> CreateSpaceFluentBuilder {
+    client
+        .create_space()
+        .domain_id(domain)
+        .space_name(name)
+        .ownership_settings(OwnershipSettings::builder().owner_user_profile_name(owner).build())
+        .space_sharing_settings(SpaceSharingSettings::builder().sharing_type(sharing).build())
+}
+
+/// Waits until a space is InService.
+pub async fn space_in_service(client: &Client, domain: &str, name: &str) {
+    eventually(&format!("space {name} InService"), || async {
+        let out = client.describe_space().domain_id(domain).space_name(name).send().await.ok()?;
+        (out.status().map(|s| s.as_str()) == Some("InService")).then_some(())
+    })
+    .await
 }

@@ -7,8 +7,8 @@ use crate::common::*;
 use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::error::ProvideErrorMetadata;
 use aws_sdk_sagemaker::types::{
-    AppNetworkAccessType, AppStatus, AppType, AuthMode, DomainSettingsForUpdate, ExecutionRoleIdentityConfig, OwnershipSettings,
-    RStudioServerProDomainSettingsForUpdate, SharingType, SpaceSharingSettings, UserSettings,
+    AppNetworkAccessType, AppStatus, AppType, AuthMode, DomainSettingsForUpdate, ExecutionRoleIdentityConfig, RStudioServerProDomainSettingsForUpdate,
+    SharingType, UserSettings,
 };
 use sagemaker_emulator::{Outage, Phase, ResourceKind};
 use std::time::Duration;
@@ -32,25 +32,11 @@ async fn delete_lab(client: &Client, domain: &str, profile: &str) {
 }
 
 async fn space(client: &Client, domain: &str, name: &str, owner: &str, sharing: SharingType) {
-    client
-        .create_space()
-        .domain_id(domain)
-        .space_name(name)
-        .ownership_settings(OwnershipSettings::builder().owner_user_profile_name(owner).build())
-        .space_sharing_settings(SpaceSharingSettings::builder().sharing_type(sharing).build())
-        .send()
-        .await
-        .expect("CreateSpace");
+    create_space(client, domain, name, owner, sharing).send().await.expect("CreateSpace");
 }
 
-async fn create_domain(client: &Client, name: &str) -> Result<String, (String, String)> {
-    client
-        .create_domain()
-        .domain_name(name)
-        .auth_mode(AuthMode::Iam)
-        .default_user_settings(UserSettings::builder().execution_role(ROLE).build())
-        .subnet_ids("subnet-0abc")
-        .vpc_id("vpc-0abc")
+async fn try_create_domain(client: &Client, name: &str) -> Result<String, (String, String)> {
+    crate::common::create_domain(client, name)
         .send()
         .await
         .map(|out| out.domain_id().unwrap_or_default().to_string())
@@ -64,7 +50,7 @@ async fn new_domains_profiles_and_spaces_stay_invisible_for_the_lag() {
     profile(&client, &domain, "owner").await;
     emulator.set_visibility_lag(Duration::from_secs(3600));
 
-    let hidden = create_domain(&client, "late").await.expect("CreateDomain");
+    let hidden = try_create_domain(&client, "late").await.expect("CreateDomain");
     let (code, _) = error(client.describe_domain().domain_id(&hidden).send().await);
     assert_eq!(code, "ResourceNotFound", "a new domain is not visible at once");
     let listed = client.list_domains().send().await.expect("ListDomains");
@@ -221,23 +207,23 @@ async fn the_domain_quota_counts_failed_domains_and_names_itself() {
     let Env { client, emulator } = env().await;
     emulator.set_domain_quota(Some(1));
     emulator.fail_next(ResourceKind::Domain, Phase::Create, "no EFS");
-    let failed = create_domain(&client, "first").await.expect("CreateDomain");
+    let failed = try_create_domain(&client, "first").await.expect("CreateDomain");
     wait_domain(&client, &failed, "Failed").await;
-    let (code, message) = create_domain(&client, "second").await.expect_err("over the quota");
+    let (code, message) = try_create_domain(&client, "second").await.expect_err("over the quota");
     assert_eq!(code, "ResourceLimitExceeded");
     assert!(message.contains("'Total domains' is 1 Domains"), "{message}");
     emulator.set_domain_quota(None);
-    create_domain(&client, "second").await.expect("no quota, no limit");
+    try_create_domain(&client, "second").await.expect("no quota, no limit");
 }
 
 #[tokio::test]
 async fn domain_names_can_be_made_non_unique() {
     let Env { client, emulator } = env().await;
-    create_domain(&client, "twin").await.expect("CreateDomain");
-    let (code, _) = create_domain(&client, "twin").await.expect_err("unique by default");
+    try_create_domain(&client, "twin").await.expect("CreateDomain");
+    let (code, _) = try_create_domain(&client, "twin").await.expect_err("unique by default");
     assert_eq!(code, "ResourceInUse");
     emulator.set_unique_domain_names(false);
-    let second = create_domain(&client, "twin").await.expect("a second domain of that name");
+    let second = try_create_domain(&client, "twin").await.expect("a second domain of that name");
     let listed = client.list_domains().send().await.expect("ListDomains");
     let twins = listed.domains().iter().filter(|d| d.domain_name() == Some("twin")).count();
     assert_eq!(twins, 2, "both listed; the second is {second}");

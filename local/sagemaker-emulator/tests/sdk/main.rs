@@ -6,4 +6,5 @@ mod domain;
 mod fidelity;
 mod lifecycle_config;
 mod protocol;
+mod refusals;
 mod studio;
