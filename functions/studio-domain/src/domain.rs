@@ -26,7 +26,7 @@ pub struct StudioDomain {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Creating {
     pub domain_id: String,
-    /// When CreateDomain answered: until [`studio::visibility::VISIBILITY_LAG`] later, not-found means not visible yet.
+    /// When CreateDomain answered: within the visibility patience, not-found means not visible yet.
     pub created_at: CreatedAt,
 }
 
