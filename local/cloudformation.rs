@@ -314,13 +314,18 @@ impl CloudFormation {
             return Err(self.no_response(function, &request_id, self.timeout, "timed out waiting for both deliveries"));
         }
         let puts: Vec<RecordedPut> = self.puts_for(&request_id).into_iter().filter(RecordedPut::succeeded).collect();
-        let [first, second] =
-            <[RecordedPut; 2]>::try_from(puts).map_err(|puts| ProtocolError::Duplicate { request_id: request_id.clone(), count: puts.len() })?;
-        let checked = |put: &RecordedPut| {
+        if puts.len() < 2 {
+            return Err(self.no_response(function, &request_id, self.timeout, &format!("{} of the two deliveries answered", puts.len())));
+        }
+        if puts.len() > 2 {
+            return Err(ProtocolError::Duplicate { request_id, count: puts.len() });
+        }
+        let mut checked = Vec::with_capacity(2);
+        for put in &puts {
             let body = put.body.as_deref().map(String::from_utf8_lossy).unwrap_or_default().into_owned();
-            check(put, &event, &request_id).map_err(|violation| ProtocolError::Violation { request_id: request_id.clone(), violation, body })
-        };
-        let answers = [checked(&first)?, checked(&second)?];
+            checked.push(check(put, &event, &request_id).map_err(|violation| ProtocolError::Violation { request_id: request_id.clone(), violation, body })?);
+        }
+        let answers: [Response; 2] = checked.try_into().expect("two answers checked");
         if let Some(stack_id) = event.get("StackId").and_then(Value::as_str) {
             self.stacks.update(stack_id, |stack| finish(stack, &event, &answers[0]));
         }
