@@ -179,10 +179,6 @@ fn split_uri(uri: &str) -> (String, String) {
     (bucket.to_string(), prefix.to_string())
 }
 
-fn assert_success(r: &Response) {
-    assert_eq!(r.status, Status::Success, "{:?}", r.reason);
-}
-
 fn tools_zip() -> (Vec<u8>, Vec<(&'static str, Vec<u8>)>) {
     let kept = vec![
         ("requirements.txt", b"jupyterlab-git==0.50.0\n".to_vec()),
@@ -222,7 +218,7 @@ async fn assets_are_staged_byte_identical_without_the_excluded_files_and_the_scr
         "echo second >> \"$OUT/order\""
     ]);
     let r = env.create("Lifecycle", tools_props("lab", commands)).await;
-    assert_success(&r);
+    r.expect_success();
 
     let sha = &r.data["ContentSha256"];
     let name = format!("lab-{}", &sha[..10]);
@@ -272,15 +268,15 @@ async fn the_same_input_gives_the_same_name_and_new_content_a_new_config() {
     env.put(SOURCES, "tools.zip", Zip::new().file(files[0].0, files[0].1).file(files[1].0, files[1].1).finish()).await;
     let props = tools_props("same", json!(["echo hello"]));
     let first = env.create("Lifecycle", props.clone()).await;
-    assert_success(&first);
+    first.expect_success();
     let r = env.delete("Lifecycle", &first.physical_resource_id, props.clone()).await;
-    assert_success(&r);
+    r.expect_success();
     assert_eq!(env.script(&first.data["StudioLifecycleConfigName"]).await, None, "deleted");
 
     // The same files zipped again, in another order and compression: the same config.
     env.put(SOURCES, "tools.zip", Zip::new().stored(files[1].0, files[1].1).file(files[0].0, files[0].1).finish()).await;
     let again = env.create("Lifecycle", props.clone()).await;
-    assert_success(&again);
+    again.expect_success();
     assert_eq!(again.physical_resource_id, first.physical_resource_id);
     assert_eq!(again.data, first.data);
 
@@ -288,7 +284,7 @@ async fn the_same_input_gives_the_same_name_and_new_content_a_new_config() {
     let mut retagged = props.clone();
     retagged["Tags"] = json!([{"Key": "team", "Value": "research"}]);
     let r = env.update("Lifecycle", &again.physical_resource_id, retagged.clone(), props.clone()).await;
-    assert_success(&r);
+    r.expect_success();
     assert_eq!(r.physical_resource_id, again.physical_resource_id);
     assert!(env.tags(&r.physical_resource_id).await.contains(&("team".to_string(), "research".to_string())));
 
@@ -297,13 +293,13 @@ async fn the_same_input_gives_the_same_name_and_new_content_a_new_config() {
     let mut changed = changed;
     changed["Tags"] = retagged["Tags"].clone();
     let replaced = env.update("Lifecycle", &again.physical_resource_id, changed.clone(), retagged.clone()).await;
-    assert_success(&replaced);
+    replaced.expect_success();
     assert_ne!(replaced.physical_resource_id, again.physical_resource_id);
     assert_ne!(replaced.data["StudioLifecycleConfigName"], again.data["StudioLifecycleConfigName"]);
     assert!(env.script(&again.data["StudioLifecycleConfigName"]).await.is_some());
 
     let cleanup = env.delete("Lifecycle", &again.physical_resource_id, retagged).await;
-    assert_success(&cleanup);
+    cleanup.expect_success();
     assert_eq!(env.script(&again.data["StudioLifecycleConfigName"]).await, None);
     let (bucket, old_prefix) = split_uri(&again.data["AssetsS3Uri"]);
     assert!(env.keys(&bucket, &old_prefix).await.is_empty(), "the old config's assets are removed");
@@ -319,7 +315,7 @@ async fn a_tag_set_outside_the_template_survives_a_tags_only_update() {
     let mut props = tools_props("outside", json!(["echo hello"]));
     props["Tags"] = json!([{"Key": "team", "Value": "ml"}, {"Key": "stage", "Value": "dev"}]);
     let created = env.create("Lifecycle", props.clone()).await;
-    assert_success(&created);
+    created.expect_success();
     let arn = created.physical_resource_id.clone();
     let outside = aws_sdk_sagemaker::types::Tag::builder().key("cost-center").value("42").build();
     env.sagemaker.add_tags().resource_arn(&arn).tags(outside).send().await.expect("AddTags");
@@ -327,7 +323,7 @@ async fn a_tag_set_outside_the_template_survives_a_tags_only_update() {
     let mut retagged = props.clone();
     retagged["Tags"] = json!([{"Key": "team", "Value": "research"}]);
     let r = env.update("Lifecycle", &arn, retagged, props).await;
-    assert_success(&r);
+    r.expect_success();
     assert_eq!(r.physical_resource_id, arn);
     let tags = env.tags(&arn).await;
     assert!(tags.contains(&("team".to_string(), "research".to_string())), "{tags:?}");
@@ -357,7 +353,7 @@ async fn an_oversize_script_is_staged_and_run_by_a_verifying_bootstrap() {
     assert!(reason.starts_with("Invalid property Commands: the lifecycle script is") && reason.contains("set AssetBucket"), "{reason}");
 
     let r = env.create("Lifecycle", props).await;
-    assert_success(&r);
+    r.expect_success();
     let sha = &r.data["ContentSha256"];
     let script_uri = format!("s3://{STAGING}/team/scripts/big/{sha}/lifecycle-script.sh");
     assert_eq!(r.data["AssetsS3Uri"], format!("s3://{STAGING}/team/scripts/big/{sha}/"));
@@ -523,7 +519,7 @@ async fn entry_names_over_the_cap_across_assets_are_refused_naming_it_with_the_p
     let mut props = tools_props("names", json!(["echo hi"]));
     props["Assets"] = json!([{"Name": "first", "SourceBucket": SOURCES, "SourceKey": "names-a.zip", "Exclude": ["*.txt"]}]);
     let r = env.create("NamesAlone", props).await;
-    assert_success(&r);
+    r.expect_success();
     assert_eq!(env.cloud.lambda.processes(FUNCTION).len(), 1, "no new process");
     assert!(peak_rss_kb(pid) < 100 * 1024, "peak RSS {} kB", peak_rss_kb(pid));
 }
@@ -534,7 +530,7 @@ async fn delete_while_in_use_retains_the_config_and_its_assets() {
     env.put(SOURCES, "tools.zip", Zip::new().file("a.txt", b"alpha").finish()).await;
     let props = tools_props("in-use", json!(["echo hi"]));
     let r = env.create("Lifecycle", props.clone()).await;
-    assert_success(&r);
+    r.expect_success();
     let arn = r.physical_resource_id.clone();
     let name = r.data["StudioLifecycleConfigName"].clone();
     let (bucket, prefix) = split_uri(&r.data["AssetsS3Uri"]);
@@ -557,7 +553,7 @@ async fn delete_while_in_use_retains_the_config_and_its_assets() {
         .expect("domain");
 
     let r = env.delete("Lifecycle", &arn, props.clone()).await;
-    assert_success(&r);
+    r.expect_success();
     let reason = r.reason.unwrap_or_default();
     assert!(reason.starts_with("retained: in use") && reason.contains("kept so that it keeps working"), "{reason}");
     assert!(env.script(&name).await.is_some(), "the config is retained");
@@ -575,7 +571,7 @@ async fn delete_while_in_use_retains_the_config_and_its_assets() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let r = env.delete("Lifecycle", &arn, props).await;
-    assert_success(&r);
+    r.expect_success();
     assert_eq!(env.script(&name).await, None);
     assert!(env.keys(&bucket, &prefix).await.is_empty());
 }
@@ -587,10 +583,10 @@ async fn retain_assets_keeps_the_staged_files_when_the_config_is_deleted() {
     let mut props = tools_props("retained", json!(["echo hi"]));
     props["RetainAssets"] = json!(true);
     let r = env.create("Lifecycle", props.clone()).await;
-    assert_success(&r);
+    r.expect_success();
     let (bucket, prefix) = split_uri(&r.data["AssetsS3Uri"]);
     let d = env.delete("Lifecycle", &r.physical_resource_id, props).await;
-    assert_success(&d);
+    d.expect_success();
     assert!(d.reason.unwrap_or_default().contains("RetainAssets"));
     assert_eq!(env.script(&r.data["StudioLifecycleConfigName"]).await, None, "the config is deleted");
     assert_eq!(env.keys(&bucket, &prefix).await, ["tools/a.txt"], "its assets are kept");
@@ -612,14 +608,14 @@ async fn delete_leaves_configs_this_stack_did_not_create_and_succeeds_when_gone(
     let arn = theirs.studio_lifecycle_config_arn().expect("arn").to_string();
     let props = json!({"StudioLifecycleConfigName": "theirs", "StudioLifecycleConfigAppType": "JupyterLab", "Commands": ["echo"], "AssetBucket": STAGING});
     let r = env.delete("Lifecycle", &arn, props.clone()).await;
-    assert_success(&r);
+    r.expect_success();
     let reason = r.reason.unwrap_or_default();
     assert!(reason.starts_with("retained: lifecycle config theirs-0123456789 is not ours"), "{reason}");
     assert!(env.script("theirs-0123456789").await.is_some(), "left as it is");
 
     let gone = arn.replace("theirs-0123456789", "gone-abcdef0123");
     let r = env.delete("Lifecycle", &gone, props).await;
-    assert_success(&r);
+    r.expect_success();
     assert_eq!(env.cloud.sagemaker.call_count("DeleteStudioLifecycleConfig"), 0);
 }
 
@@ -661,7 +657,7 @@ async fn staging_resumes_across_steps_when_the_slice_is_short() {
         {"Name": "more", "SourceBucket": SOURCES, "SourceKey": "more.zip"}
     ]);
     let r = env.create("Lifecycle", props).await;
-    assert_success(&r);
+    r.expect_success();
     let (bucket, prefix) = split_uri(&r.data["AssetsS3Uri"]);
     let keys = env.keys(&bucket, &prefix).await;
     assert_eq!(keys.len(), 7, "{keys:?}");
@@ -700,7 +696,7 @@ async fn the_sample_events_play_through() {
                 event["PhysicalResourceId"] = json!(id);
             }
             let r = env.cloud.cfn.send(FUNCTION, event).await.expect("a valid response");
-            assert_success(&r);
+            r.expect_success();
             r
         }
     };
@@ -725,9 +721,9 @@ async fn retained_config(env: &Env, base: &str) -> Response {
     let mut props = tools_props(base, json!(["echo hi"]));
     props["RetainAssets"] = json!(true);
     let created = env.create("Lifecycle", props.clone()).await;
-    assert_success(&created);
+    created.expect_success();
     let deleted = env.delete("Lifecycle", &created.physical_resource_id, props).await;
-    assert_success(&deleted);
+    deleted.expect_success();
     let (bucket, prefix) = split_uri(&created.data["AssetsS3Uri"]);
     assert_eq!(env.keys(&bucket, &prefix).await, ["tools/a.txt"]);
     created
@@ -743,7 +739,7 @@ async fn a_delete_keeps_the_assets_the_template_asked_to_retain() {
     let mut props = tools_props("kept", json!(["echo hi"]));
     props["RetainAssets"] = json!(true);
     let created = env.create("Lifecycle", props.clone()).await;
-    assert_success(&created);
+    created.expect_success();
     let arn = created.physical_resource_id.clone();
     assert!(env.tags(&arn).await.contains(&("studio-cfn:delete-options".to_string(), "RetainAssets=true".to_string())));
     let (bucket, prefix) = split_uri(&created.data["AssetsS3Uri"]);
@@ -751,7 +747,7 @@ async fn a_delete_keeps_the_assets_the_template_asked_to_retain() {
     let mut forged = props.clone();
     forged["RetainAssets"] = json!(false);
     let d = env.delete("Lifecycle", &arn, forged.clone()).await;
-    assert_success(&d);
+    d.expect_success();
     let reason = d.reason.unwrap_or_default();
     assert!(reason.contains("are kept (RetainAssets false ignored: the template's last completed Create or Update set RetainAssets to true)"), "{reason}");
     assert_eq!(env.script(&created.data["StudioLifecycleConfigName"]).await, None, "the config is deleted");
@@ -759,13 +755,13 @@ async fn a_delete_keeps_the_assets_the_template_asked_to_retain() {
 
     // An Update that turns RetainAssets off (content unchanged: in place) records it.
     let again = env.create("Lifecycle", props.clone()).await;
-    assert_success(&again);
+    again.expect_success();
     let u = env.update("Lifecycle", &again.physical_resource_id, forged.clone(), props).await;
-    assert_success(&u);
+    u.expect_success();
     assert_eq!(u.physical_resource_id, again.physical_resource_id);
     assert!(env.tags(&u.physical_resource_id).await.contains(&("studio-cfn:delete-options".to_string(), "RetainAssets=false".to_string())));
     let d = env.delete("Lifecycle", &u.physical_resource_id, forged).await;
-    assert_success(&d);
+    d.expect_success();
     assert!(env.keys(&bucket, &prefix).await.is_empty(), "removed once the template said so");
 }
 
@@ -782,7 +778,7 @@ async fn a_delete_never_removes_files_another_stack_resource_staged() {
     let mut forged = tools_props("shared-tools", json!(["echo hi"]));
     forged["RetainAssets"] = json!(false);
     let d = attacker.delete(FUNCTION, "Lifecycle", &victim.physical_resource_id, forged).await.expect("a valid response");
-    assert_success(&d);
+    d.expect_success();
     assert!(d.reason.as_deref().unwrap_or_default().contains("are kept"), "{:?}", d.reason);
     assert_eq!(env.keys(&bucket, &prefix).await, ["tools/a.txt"], "the other stack's files stay");
 }

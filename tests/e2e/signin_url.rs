@@ -4,14 +4,14 @@
 
 use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::primitives::{DateTime, DateTimeFormat};
-use aws_sdk_sagemaker::types::{AuthMode, OwnershipSettings, SharingType, SpaceSharingSettings, UserSettings};
+use aws_sdk_sagemaker::types::{AuthMode, SharingType};
 use local_cloud::cloud::LocalCloud;
 use local_cloud::lambda::{FunctionUrlResponse, signed_request_event};
+use local_cloud::seed;
 use serde_json::{Value, json};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const FUNCTION: &str = "studio-signin-url";
-const ROLE: &str = "arn:aws:iam::123456789012:role/StudioExecution";
 /// A portal backend's role, with a path (its sessions' ARNs do not show it).
 const PORTAL_ROLE: &str = "arn:aws:iam::123456789012:role/portal/backend/PortalBackend";
 const PORTAL: &str = "arn:aws:sts::123456789012:assumed-role/PortalBackend/i-0123456789abcdef0";
@@ -44,61 +44,21 @@ fn assert_error(response: &FunctionUrlResponse, status: u16, error_type: &str, m
     assert!(message.starts_with(message_start), "{message:?} does not start with {message_start:?}");
 }
 
-async fn eventually<F, Fut>(what: &str, mut probe: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !probe().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// An InService domain `name` with an InService user profile "alice" (and, for IAM, a private space
 /// "alice-space"); returns the domain id.
 async fn domain_with_alice(client: &Client, name: &str, auth: AuthMode) -> String {
-    let out = client
-        .create_domain()
-        .domain_name(name)
-        .auth_mode(auth.clone())
-        .default_user_settings(UserSettings::builder().execution_role(ROLE).build())
-        .subnet_ids("subnet-0abc")
-        .vpc_id("vpc-0abc")
-        .send()
-        .await
-        .expect("CreateDomain");
-    let domain = out.domain_id().expect("DomainId").to_string();
-    eventually("domain InService", || async {
-        client.describe_domain().domain_id(&domain).send().await.is_ok_and(|d| d.status().map(|s| s.as_str()) == Some("InService"))
-    })
-    .await;
-    let sso = auth == AuthMode::Sso;
-    client
-        .create_user_profile()
-        .domain_id(&domain)
-        .user_profile_name("alice")
-        .set_single_sign_on_user_identifier(sso.then(|| "UserName".to_string()))
-        .set_single_sign_on_user_value(sso.then(|| "alice@example.com".to_string()))
-        .send()
-        .await
-        .expect("CreateUserProfile");
-    eventually("alice InService", || async {
-        let profile = client.describe_user_profile().domain_id(&domain).user_profile_name("alice").send().await;
-        profile.is_ok_and(|p| p.status().map(|s| s.as_str()) == Some("InService"))
-    })
-    .await;
-    if !sso {
-        client
-            .create_space()
-            .domain_id(&domain)
-            .space_name("alice-space")
-            .ownership_settings(OwnershipSettings::builder().owner_user_profile_name("alice").build())
-            .space_sharing_settings(SpaceSharingSettings::builder().sharing_type(SharingType::Private).build())
-            .send()
-            .await
-            .expect("CreateSpace");
+    let domain = seed::domain(client, name, auth.clone()).await;
+    if auth == AuthMode::Sso {
+        let create = client.create_user_profile().domain_id(&domain).user_profile_name("alice");
+        create.single_sign_on_user_identifier("UserName").single_sign_on_user_value("alice@example.com").send().await.expect("CreateUserProfile");
+        seed::eventually("alice InService", || async {
+            let profile = client.describe_user_profile().domain_id(&domain).user_profile_name("alice").send().await.ok()?;
+            (profile.status().map(|s| s.as_str()) == Some("InService")).then_some(())
+        })
+        .await;
+    } else {
+        seed::user_profile(client, &domain, "alice").await;
+        seed::space(client, &domain, "alice-space", Some("alice"), SharingType::Private).await;
     }
     domain
 }

@@ -39,10 +39,6 @@ fn reason(r: &Response) -> &str {
     r.reason.as_deref().unwrap_or_default()
 }
 
-fn assert_success(r: &Response) {
-    assert_eq!(r.status, Status::Success, "{}", reason(r));
-}
-
 fn space_arn(domain: &str, name: &str) -> String {
     format!("arn:aws:sagemaker:us-east-1:123456789012:space/{domain}/{name}")
 }
@@ -72,7 +68,7 @@ async fn sample_events_create_update_in_place_and_delete_a_shared_space() {
     let domain = domain(&client, "samples", AuthMode::Iam).await;
 
     let created = play_sample(&cloud, FUNCTION, "space-create.json", &domain).await;
-    assert_success(&created);
+    created.expect_success();
     let arn = space_arn(&domain, "forecasting-team");
     assert_eq!(created.physical_resource_id, arn);
     let space = described(&client, &domain, "forecasting-team").await.expect("the space");
@@ -85,7 +81,7 @@ async fn sample_events_create_update_in_place_and_delete_a_shared_space() {
     assert_eq!(on_space.get("studio-cfn:stack-id").map(String::as_str), Some(cloud.cfn.stack_id()));
 
     let updated = play_sample(&cloud, FUNCTION, "space-update.json", &domain).await;
-    assert_success(&updated);
+    updated.expect_success();
     assert_eq!(updated.physical_resource_id, arn, "settings, display name and tags change in place");
     let space = described(&client, &domain, "forecasting-team").await.expect("the space");
     assert_eq!((ebs(&space), idle(&space)), (Some(50), Some(120)));
@@ -95,7 +91,7 @@ async fn sample_events_create_update_in_place_and_delete_a_shared_space() {
     assert_eq!(cloud.sagemaker.call_count("CreateSpace"), 1);
 
     let deleted = play_sample(&cloud, FUNCTION, "space-delete.json", &domain).await;
-    assert_success(&deleted);
+    deleted.expect_success();
     assert!(!space_exists(&client, &domain, "forecasting-team").await);
 }
 
@@ -118,7 +114,7 @@ async fn a_private_space_needs_an_existing_owner_checked_before_calling() {
 
     user_profile(&client, &domain, "alice").await;
     let r = cloud.cfn.create(FUNCTION, "AliceSpace", private(&domain, "alice-space", "alice")).await.unwrap();
-    assert_success(&r);
+    r.expect_success();
     let space = described(&client, &domain, "alice-space").await.expect("the space");
     assert_data(&r, &space);
     assert_eq!(space.ownership_settings().and_then(|o| o.owner_user_profile_name()), Some("alice"));
@@ -133,7 +129,7 @@ async fn an_ebs_shrink_is_refused_before_any_call_that_changes_something() {
     let domain = domain(&client, "ebs", AuthMode::Iam).await;
     let old = shared(&domain, "team");
     let created = cloud.cfn.create(FUNCTION, "Team", old.clone()).await.unwrap();
-    assert_success(&created);
+    created.expect_success();
 
     let mut smaller = old.clone();
     smaller["SpaceSettings"]["SpaceStorageSettings"]["EbsStorageSettings"]["EbsVolumeSizeInGb"] = json!(10);
@@ -155,7 +151,7 @@ async fn a_sharing_change_replaces_the_space_under_a_new_name() {
     user_profile(&client, &domain, "bob").await;
     let old = shared(&domain, "bob-team");
     let created = cloud.cfn.create(FUNCTION, "BobSpace", old.clone()).await.unwrap();
-    assert_success(&created);
+    created.expect_success();
 
     let same_name = private(&domain, "bob-team", "bob");
     let r = cloud.cfn.update(FUNCTION, "BobSpace", &created.physical_resource_id, same_name, old.clone()).await.unwrap();
@@ -168,7 +164,7 @@ async fn a_sharing_change_replaces_the_space_under_a_new_name() {
     sharing_only["SpaceSharingSettings"] = json!({"SharingType": "Private"});
     sharing_only["OwnershipSettings"] = json!({"OwnerUserProfileName": "bob"});
     let r = cloud.cfn.update(FUNCTION, "BobSpace", &created.physical_resource_id, sharing_only.clone(), old.clone()).await.unwrap();
-    assert_success(&r);
+    r.expect_success();
     assert_eq!(r.physical_resource_id, space_arn(&domain, "bob-team-2"), "a new space");
     let new = described(&client, &domain, "bob-team-2").await.expect("the new space");
     assert_data(&r, &new);
@@ -176,7 +172,7 @@ async fn a_sharing_change_replaces_the_space_under_a_new_name() {
     assert!(space_exists(&client, &domain, "bob-team").await, "CloudFormation deletes the old one, not the update");
 
     let d = cloud.cfn.delete(FUNCTION, "BobSpace", &created.physical_resource_id, old).await.unwrap();
-    assert_success(&d);
+    d.expect_success();
     assert!(!space_exists(&client, &domain, "bob-team").await);
     assert!(space_exists(&client, &domain, "bob-team-2").await);
 }
@@ -188,14 +184,14 @@ async fn a_delete_removes_running_apps_and_waits_for_pending_ones() {
     let domain = domain(&client, "apps", AuthMode::Iam).await;
     let props = shared(&domain, "lab");
     let created = cloud.cfn.create(FUNCTION, "Lab", props.clone()).await.unwrap();
-    assert_success(&created);
+    created.expect_success();
     app(&client, &domain, None, Some("lab"), AppType::JupyterLab, "default").await;
     // A second app still Pending when the Delete starts: waited for, then deleted.
     cloud.sagemaker.set_transition_delay(Duration::from_secs(2));
     client.create_app().domain_id(&domain).space_name("lab").app_type(AppType::CodeEditor).app_name("ide").send().await.expect("CreateApp");
 
     let d = cloud.cfn.delete(FUNCTION, "Lab", &created.physical_resource_id, props).await.unwrap();
-    assert_success(&d);
+    d.expect_success();
     assert!(!space_exists(&client, &domain, "lab").await);
     assert_eq!(cloud.sagemaker.call_count("DeleteApp"), 2, "each app once, when InService: {:?}", cloud.sagemaker.calls());
     assert_eq!(cloud.sagemaker.call_count("DeleteSpace"), 1);
@@ -214,13 +210,13 @@ async fn deletes_of_a_space_not_ours_already_gone_or_never_created_do_no_harm() 
     assert_eq!(r.status, Status::Failed);
     assert!(reason(&r).starts_with("Invalid property SpaceName: space theirs already exists"), "{}", reason(&r));
     let d = cloud.cfn.delete(FUNCTION, "Theirs", &space_arn(&domain, "theirs"), shared(&domain, "theirs")).await.unwrap();
-    assert_success(&d);
+    d.expect_success();
     assert!(reason(&d).starts_with("retained"), "{}", reason(&d));
     assert!(space_exists(&client, &domain, "theirs").await);
 
     // Already gone.
     let d = cloud.cfn.delete(FUNCTION, "Gone", &space_arn(&domain, "gone"), shared(&domain, "gone")).await.unwrap();
-    assert_success(&d);
+    d.expect_success();
     assert!(reason(&d).contains("already gone"), "{}", reason(&d));
 
     // A Create that failed: the failed space is removed, and the Delete after it is harmless.
@@ -230,7 +226,7 @@ async fn deletes_of_a_space_not_ours_already_gone_or_never_created_do_no_harm() 
     assert!(reason(&r).contains("The EBS volume could not be created") && reason(&r).contains("deleted"), "{}", reason(&r));
     assert!(!space_exists(&client, &domain, "failing").await, "the failed space is removed");
     let d = cloud.cfn.delete(FUNCTION, "Failing", &r.physical_resource_id, shared(&domain, "failing")).await.unwrap();
-    assert_success(&d);
+    d.expect_success();
     assert_eq!(cloud.sagemaker.call_count("DeleteSpace"), 1, "only the failed space: {:?}", cloud.sagemaker.calls());
 }
 
@@ -243,13 +239,13 @@ async fn throttled_calls_are_retried_until_done() {
     cloud.sagemaker.set_throttle_rate(0.3);
     let old = private(&domain, "pat-space", "pat");
     let created = cloud.cfn.create(FUNCTION, "Pat", old.clone()).await.unwrap();
-    assert_success(&created);
+    created.expect_success();
     let mut new = old.clone();
     new["SpaceDisplayName"] = json!("Pat's space");
     let updated = cloud.cfn.update(FUNCTION, "Pat", &created.physical_resource_id, new.clone(), old).await.unwrap();
-    assert_success(&updated);
+    updated.expect_success();
     let d = cloud.cfn.delete(FUNCTION, "Pat", &created.physical_resource_id, new).await.unwrap();
-    assert_success(&d);
+    d.expect_success();
     cloud.sagemaker.set_throttle_rate(0.0);
     assert!(!space_exists(&client, &domain, "pat-space").await);
 }
@@ -297,7 +293,7 @@ async fn two_deliveries_of_the_create_at_once_make_one_space() {
     again["ResponseURL"] = json!(cloud.cfn.response_url("Team", &format!("{request_id}-again")).await.unwrap());
     cloud.lambda.invoke_async(&twin, again).await.unwrap();
     let first = cloud.cfn.send(FUNCTION, event).await.unwrap();
-    assert_success(&first);
+    first.expect_success();
     assert!(cloud.lambda.wait_idle(&twin, Duration::from_secs(60)).await);
 
     let second = cloud.s3.recorded_puts("/cfn-responses/").into_iter().find(|p| p.path.ends_with("-again")).expect("second answer");
@@ -317,7 +313,7 @@ async fn a_space_not_visible_right_after_create_is_waited_for() {
     let domain = domain(&client, "lagging", AuthMode::Iam).await;
     cloud.sagemaker.set_visibility_lag(Duration::from_secs(3));
     let r = cloud.cfn.create(FUNCTION, "Team", shared(&domain, "team")).await.unwrap();
-    assert_success(&r);
+    r.expect_success();
     assert_eq!(r.physical_resource_id, space_arn(&domain, "team"));
     let space = described(&client, &domain, "team").await.expect("the space");
     assert_eq!(space.status().map(|s| s.as_str()), Some("InService"));
@@ -350,7 +346,7 @@ async fn a_space_goes_into_another_stack_s_domain_only_when_its_allowed_child_st
     // A wildcard pattern of the domain's stack that matches this one lets it in.
     owned_by_stack(&client, &domain, "platform", &["local-*"]).await;
     let r = cloud.cfn.create(FUNCTION, "Team", shared(&domain, "team")).await.unwrap();
-    assert_success(&r);
+    r.expect_success();
     assert!(space_exists(&client, &domain, "team").await);
 }
 
@@ -364,13 +360,13 @@ async fn ebs_size_and_instance_type_change_in_place_without_app_type() {
     let mut old = shared(&domain, "lab");
     old["SpaceSettings"]["JupyterLabAppSettings"] = json!({"DefaultResourceSpec": {"InstanceType": "ml.t3.medium"}});
     let created = cloud.cfn.create(FUNCTION, "Lab", old.clone()).await.unwrap();
-    assert_success(&created);
+    created.expect_success();
 
     let mut new = old.clone();
     new["SpaceSettings"]["SpaceStorageSettings"]["EbsStorageSettings"]["EbsVolumeSizeInGb"] = json!(50);
     new["SpaceSettings"]["JupyterLabAppSettings"]["DefaultResourceSpec"]["InstanceType"] = json!("ml.m5.large");
     let r = cloud.cfn.update(FUNCTION, "Lab", &created.physical_resource_id, new, old).await.unwrap();
-    assert_success(&r);
+    r.expect_success();
     assert_eq!(r.physical_resource_id, created.physical_resource_id, "in place");
     let space = described(&client, &domain, "lab").await.expect("the space");
     assert_eq!((ebs(&space), instance_type(&space)), (Some(50), Some("ml.m5.large")));
@@ -392,7 +388,7 @@ async fn an_app_type_change_needs_a_new_space() {
     let domain = domain(&client, "app-type", AuthMode::Iam).await;
     let old = shared(&domain, "ide");
     let created = cloud.cfn.create(FUNCTION, "Ide", old.clone()).await.unwrap();
-    assert_success(&created);
+    created.expect_success();
 
     let mut same_name = old.clone();
     same_name["SpaceSettings"]["AppType"] = json!("CodeEditor");
@@ -405,13 +401,13 @@ async fn an_app_type_change_needs_a_new_space() {
 
     // CloudFormation's rollback to the old properties: nothing to do.
     let back = cloud.cfn.update(FUNCTION, "Ide", &created.physical_resource_id, old.clone(), same_name.clone()).await.unwrap();
-    assert_success(&back);
+    back.expect_success();
     assert_eq!(cloud.sagemaker.call_count("UpdateSpace"), 0, "the rollback calls nothing");
 
     let mut renamed = same_name;
     renamed["SpaceName"] = json!("ide-code");
     let r = cloud.cfn.update(FUNCTION, "Ide", &created.physical_resource_id, renamed, old).await.unwrap();
-    assert_success(&r);
+    r.expect_success();
     assert_eq!(r.physical_resource_id, space_arn(&domain, "ide-code"), "a new space");
     let new = described(&client, &domain, "ide-code").await.expect("the new space");
     assert_eq!(new.space_settings().and_then(|s| s.app_type()).map(|t| t.as_str()), Some("CodeEditor"));
@@ -427,7 +423,7 @@ async fn a_settings_change_made_outside_the_stack_is_put_back_by_the_next_update
     let mut old = shared(&domain, "lab");
     old["SpaceDisplayName"] = json!("Lab");
     let created = cloud.cfn.create(FUNCTION, "Lab", old.clone()).await.unwrap();
-    assert_success(&created);
+    created.expect_success();
     client
         .update_space()
         .domain_id(&domain)
@@ -451,7 +447,7 @@ async fn a_settings_change_made_outside_the_stack_is_put_back_by_the_next_update
     let mut new = old.clone();
     new["SpaceSettings"]["SpaceStorageSettings"]["EbsStorageSettings"]["EbsVolumeSizeInGb"] = json!(40);
     let r = cloud.cfn.update(FUNCTION, "Lab", &created.physical_resource_id, new, old).await.unwrap();
-    assert_success(&r);
+    r.expect_success();
     let space = described(&client, &domain, "lab").await.expect("the space");
     assert_eq!((ebs(&space), space.space_display_name()), (Some(40), Some("Lab")), "the display name is put back");
     let sent = cloud.sagemaker.requests("UpdateSpace");
@@ -499,7 +495,7 @@ async fn a_delete_that_meets_a_space_someone_else_made_under_its_name_leaves_it(
     let domain = domain(&client, "replaced", AuthMode::Iam).await;
     let props = shared(&domain, "lab");
     let created = cloud.cfn.create(FUNCTION, "Lab", props.clone()).await.unwrap();
-    assert_success(&created);
+    created.expect_success();
     app(&client, &domain, None, Some("lab"), AppType::JupyterLab, "default").await;
     cloud.sagemaker.set_transition_delay(Duration::from_millis(600));
 
@@ -521,7 +517,7 @@ async fn a_delete_that_meets_a_space_someone_else_made_under_its_name_leaves_it(
     };
     let (d, ()) = tokio::join!(cloud.cfn.delete(FUNCTION, "Lab", &created.physical_resource_id, props), meanwhile);
     let d = d.unwrap();
-    assert_success(&d);
+    d.expect_success();
     assert!(reason(&d).starts_with("retained: space lab in domain"), "{}", reason(&d));
     assert!(space_exists(&client, &domain, "lab").await, "the other space is left alone");
     assert_eq!(calls_by(&cloud.sagemaker, FUNCTION, "DeleteSpace"), 0, "{:?}", cloud.sagemaker.signed_calls());

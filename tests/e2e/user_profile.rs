@@ -39,10 +39,6 @@ fn reason(r: &Response) -> &str {
     r.reason.as_deref().unwrap_or_default()
 }
 
-fn assert_success(r: &Response) {
-    assert_eq!(r.status, Status::Success, "{}", reason(r));
-}
-
 fn profile_arn(domain: &str, name: &str) -> String {
     format!("arn:aws:sagemaker:us-east-1:123456789012:user-profile/{domain}/{name}")
 }
@@ -54,7 +50,7 @@ async fn sample_events_create_update_and_delete_a_profile() {
     let domain = domain(&client, "samples", AuthMode::Iam).await;
 
     let created = play_sample(&cloud, FUNCTION, "user-profile-create.json", &domain).await;
-    assert_success(&created);
+    created.expect_success();
     let arn = profile_arn(&domain, "alice");
     assert_eq!(created.physical_resource_id, arn);
     assert_eq!(created.data["UserProfileArn"], arn);
@@ -74,14 +70,14 @@ async fn sample_events_create_update_and_delete_a_profile() {
     assert_eq!(tags(&client, &arn).await.get("team").map(String::as_str), Some("forecasting"));
 
     let updated = play_sample(&cloud, FUNCTION, "user-profile-update.json", &domain).await;
-    assert_success(&updated);
+    updated.expect_success();
     assert_eq!(updated.physical_resource_id, arn, "an update of settings and tags is in place");
     let profile = client.describe_user_profile().domain_id(&domain).user_profile_name("alice").send().await.unwrap();
     assert_eq!(idle(&profile), Some(120));
     assert_eq!(tags(&client, &arn).await.get("cost-center").map(String::as_str), Some("cc-42"));
 
     let deleted = play_sample(&cloud, FUNCTION, "user-profile-delete.json", &domain).await;
-    assert_success(&deleted);
+    deleted.expect_success();
     assert_eq!(profile_status(&client, &domain, "alice").await, None);
 }
 
@@ -94,7 +90,7 @@ async fn an_iam_profile_is_created_with_ownership_tags_and_attributes() {
     props["Tags"] = json!([{"Key": "team", "Value": "ml"}]);
 
     let r = cloud.cfn.create(FUNCTION, "Bob", props).await.unwrap();
-    assert_success(&r);
+    r.expect_success();
     let arn = profile_arn(&domain, "bob");
     assert_eq!(r.physical_resource_id, arn);
     assert_eq!(r.data["UserProfileArn"], arn);
@@ -147,7 +143,7 @@ async fn sso_domains_need_the_identity_center_user_and_iam_domains_refuse_it() {
     good["SingleSignOnUserIdentifier"] = json!("UserName");
     good["SingleSignOnUserValue"] = json!("carol@example.com");
     let r = cloud.cfn.create(FUNCTION, "Carol", good).await.unwrap();
-    assert_success(&r);
+    r.expect_success();
     let profile = client.describe_user_profile().domain_id(&sso).user_profile_name("carol").send().await.unwrap();
     assert_eq!(profile.single_sign_on_user_identifier(), Some("UserName"));
     assert_eq!(profile.single_sign_on_user_value(), Some("carol@example.com"));
@@ -199,7 +195,7 @@ async fn a_profile_that_fails_is_reported_with_its_reason_and_removed() {
 
     // CloudFormation's Delete after the failed Create is harmless.
     let d = cloud.cfn.delete(FUNCTION, "Erin", &r.physical_resource_id, properties(&domain, "erin")).await.unwrap();
-    assert_success(&d);
+    d.expect_success();
 }
 
 #[tokio::test]
@@ -217,7 +213,7 @@ async fn a_second_delivery_of_the_create_makes_nothing_twice() {
     again["ResponseURL"] = json!(cloud.cfn.response_url("Frank", &format!("{request_id}-again")).await.unwrap());
     cloud.lambda.invoke_async(&twin, again.clone()).await.unwrap();
     let first = cloud.cfn.send(FUNCTION, event).await.unwrap();
-    assert_success(&first);
+    first.expect_success();
     assert!(cloud.lambda.wait_idle(&twin, Duration::from_secs(60)).await);
 
     let second = cloud.s3.recorded_puts("/cfn-responses/").into_iter().find(|p| p.path.ends_with("-again")).expect("second answer");
@@ -249,7 +245,7 @@ async fn a_redelivery_is_recognised_whatever_error_reports_the_taken_name() {
     let domain = domain(&client, "refusals", AuthMode::Iam).await;
     let event = cloud.cfn.event(local_cloud::cloudformation::RequestType::Create, FUNCTION, "Gus", None, properties(&domain, "gus"), None).await.unwrap();
     let first = cloud.cfn.send(FUNCTION, event.clone()).await.unwrap();
-    assert_success(&first);
+    first.expect_success();
     // The redelivery arrives while CloudFormation still waits (before it read the answer).
     cloud.cfn.stacks().update(cloud.cfn.stack_id(), |stack| {
         if let Some(gus) = stack.resources.get_mut("Gus") {
@@ -291,10 +287,10 @@ async fn a_profile_owned_by_someone_else_is_neither_adopted_nor_deleted() {
     assert_eq!(r.physical_resource_id, format!("create-failed:{}", r.request_id), "never the other profile's ARN");
 
     let d = cloud.cfn.delete(FUNCTION, "Grace", &r.physical_resource_id, properties(&domain, "grace")).await.unwrap();
-    assert_success(&d);
+    d.expect_success();
     // Even a Delete naming its ARN leaves it alone: its ownership tags are not this stack's.
     let d = cloud.cfn.delete(FUNCTION, "Grace", &profile_arn(&domain, "grace"), properties(&domain, "grace")).await.unwrap();
-    assert_success(&d);
+    d.expect_success();
     assert!(reason(&d).starts_with("retained"), "{}", reason(&d));
     assert_eq!(profile_status(&client, &domain, "grace").await.as_deref(), Some("InService"));
     assert_eq!(cloud.sagemaker.call_count("DeleteUserProfile"), 0);
@@ -308,14 +304,14 @@ async fn settings_and_tags_change_in_place() {
     let mut old = properties(&domain, "heidi");
     old["Tags"] = json!([{"Key": "team", "Value": "ml"}, {"Key": "stage", "Value": "dev"}]);
     let created = cloud.cfn.create(FUNCTION, "Heidi", old.clone()).await.unwrap();
-    assert_success(&created);
+    created.expect_success();
     let arn = created.physical_resource_id.clone();
 
     // Tags only: no UpdateUserProfile, no new profile.
     let mut retagged = old.clone();
     retagged["Tags"] = json!([{"Key": "team", "Value": "research"}, {"Key": "owner", "Value": "heidi"}]);
     let r = cloud.cfn.update(FUNCTION, "Heidi", &arn, retagged.clone(), old.clone()).await.unwrap();
-    assert_success(&r);
+    r.expect_success();
     assert_eq!(r.physical_resource_id, arn);
     let tags = tags(&client, &arn).await;
     assert_eq!(tags.get("team").map(String::as_str), Some("research"));
@@ -329,7 +325,7 @@ async fn settings_and_tags_change_in_place() {
     resettled["UserSettings"] = json!({"ExecutionRole": OTHER_ROLE, "JupyterLabAppSettings": {"AppLifecycleManagement":
         {"IdleSettings": {"LifecycleManagement": "ENABLED", "IdleTimeoutInMinutes": 90}}}});
     let r = cloud.cfn.update(FUNCTION, "Heidi", &arn, resettled, retagged).await.unwrap();
-    assert_success(&r);
+    r.expect_success();
     assert_eq!(r.physical_resource_id, arn);
     assert_eq!(r.data["UserProfileArn"], arn);
     let profile = client.describe_user_profile().domain_id(&domain).user_profile_name("heidi").send().await.unwrap();
@@ -348,7 +344,7 @@ async fn a_tag_set_outside_the_template_survives_a_tags_only_update() {
     let mut old = properties(&domain, "olga");
     old["Tags"] = json!([{"Key": "team", "Value": "ml"}, {"Key": "stage", "Value": "dev"}]);
     let created = cloud.cfn.create(FUNCTION, "Olga", old.clone()).await.unwrap();
-    assert_success(&created);
+    created.expect_success();
     let arn = created.physical_resource_id.clone();
     let outside = [("cost-center", "42"), ("sagemaker:user-profile-arn", "set by SageMaker")];
     let added = outside.iter().map(|(k, v)| aws_sdk_sagemaker::types::Tag::builder().key(*k).value(*v).build()).collect();
@@ -357,7 +353,7 @@ async fn a_tag_set_outside_the_template_survives_a_tags_only_update() {
     let mut retagged = old.clone();
     retagged["Tags"] = json!([{"Key": "team", "Value": "research"}]);
     let r = cloud.cfn.update(FUNCTION, "Olga", &arn, retagged, old).await.unwrap();
-    assert_success(&r);
+    r.expect_success();
     let tags = tags(&client, &arn).await;
     assert_eq!(tags.get("team").map(String::as_str), Some("research"));
     assert_eq!(tags.get("stage"), None, "the old template's tag is removed");
@@ -374,12 +370,12 @@ async fn a_delete_with_a_pending_app_waits_for_it() {
     let domain = domain(&client, "pending", AuthMode::Iam).await;
     let props = properties(&domain, "pia");
     let created = cloud.cfn.create(FUNCTION, "Pia", props.clone()).await.unwrap();
-    assert_success(&created);
+    created.expect_success();
     cloud.sagemaker.set_transition_delay(Duration::from_secs(2));
     client.create_app().domain_id(&domain).user_profile_name("pia").app_type(AppType::JupyterServer).app_name("default").send().await.unwrap();
 
     let d = cloud.cfn.delete(FUNCTION, "Pia", &created.physical_resource_id, props).await.unwrap();
-    assert_success(&d);
+    d.expect_success();
     assert_eq!(profile_status(&client, &domain, "pia").await, None);
     assert_eq!(cloud.sagemaker.call_count("DeleteApp"), 1, "once, when the app was InService: {:?}", cloud.sagemaker.calls());
 }
@@ -391,7 +387,7 @@ async fn a_failed_settings_update_is_reported_with_its_reason() {
     let domain = domain(&client, "update-fails", AuthMode::Iam).await;
     let old = properties(&domain, "ivan");
     let created = cloud.cfn.create(FUNCTION, "Ivan", old.clone()).await.unwrap();
-    assert_success(&created);
+    created.expect_success();
 
     cloud.sagemaker.fail_next(ResourceKind::UserProfile, Phase::Update, "The execution role cannot be assumed by SageMaker");
     let mut new = old.clone();
@@ -403,7 +399,7 @@ async fn a_failed_settings_update_is_reported_with_its_reason() {
 
     // CloudFormation then rolls back to the old properties, which works.
     let back = cloud.cfn.update(FUNCTION, "Ivan", &created.physical_resource_id, old, new).await.unwrap();
-    assert_success(&back);
+    back.expect_success();
     assert_eq!(profile_status(&client, &domain, "ivan").await.as_deref(), Some("InService"));
 }
 
@@ -415,23 +411,23 @@ async fn a_new_name_or_domain_replaces_the_profile() {
     let second = domain(&client, "second", AuthMode::Iam).await;
     let old = properties(&first, "judy");
     let created = cloud.cfn.create(FUNCTION, "Judy", old.clone()).await.unwrap();
-    assert_success(&created);
+    created.expect_success();
 
     let renamed = properties(&first, "judith");
     let r = cloud.cfn.update(FUNCTION, "Judy", &created.physical_resource_id, renamed.clone(), old.clone()).await.unwrap();
-    assert_success(&r);
+    r.expect_success();
     assert_eq!(r.physical_resource_id, profile_arn(&first, "judith"));
     assert_eq!(r.data["UserProfileName"], "judith");
     // The old one stays until CloudFormation's cleanup Delete.
     assert_eq!(profile_status(&client, &first, "judy").await.as_deref(), Some("InService"));
     let d = cloud.cfn.delete(FUNCTION, "Judy", &created.physical_resource_id, old).await.unwrap();
-    assert_success(&d);
+    d.expect_success();
     assert_eq!(profile_status(&client, &first, "judy").await, None);
     assert_eq!(profile_status(&client, &first, "judith").await.as_deref(), Some("InService"));
 
     let moved = properties(&second, "judith");
     let r2 = cloud.cfn.update(FUNCTION, "Judy", &r.physical_resource_id, moved, renamed).await.unwrap();
-    assert_success(&r2);
+    r2.expect_success();
     assert_eq!(r2.physical_resource_id, profile_arn(&second, "judith"));
     assert_eq!(r2.data["DomainId"], second);
     assert_eq!(profile_status(&client, &second, "judith").await.as_deref(), Some("InService"));
@@ -444,7 +440,7 @@ async fn a_replacement_that_outlives_the_service_timeout_is_deleted() {
     let domain = domain(&client, "late", AuthMode::Iam).await;
     let old = properties(&domain, "kim");
     let created = cloud.cfn.create(FUNCTION, "Kim", old.clone()).await.unwrap();
-    assert_success(&created);
+    created.expect_success();
 
     // The new profile takes 2 s to become InService; the Update may wait 1 s.
     cloud.sagemaker.set_transition_delay(Duration::from_secs(2));
@@ -470,7 +466,7 @@ async fn a_new_identity_center_user_needs_a_new_profile_name() {
     old["SingleSignOnUserIdentifier"] = json!("UserName");
     old["SingleSignOnUserValue"] = json!("kim@example.com");
     let created = cloud.cfn.create(FUNCTION, "Kim", old.clone()).await.unwrap();
-    assert_success(&created);
+    created.expect_success();
 
     let mut same_name = old.clone();
     same_name["SingleSignOnUserValue"] = json!("kim.lee@example.com");
@@ -483,7 +479,7 @@ async fn a_new_identity_center_user_needs_a_new_profile_name() {
     new_name["UserProfileName"] = json!("kim-lee");
     new_name["SingleSignOnUserValue"] = json!("kim.lee@example.com");
     let r = cloud.cfn.update(FUNCTION, "Kim", &created.physical_resource_id, new_name, old).await.unwrap();
-    assert_success(&r);
+    r.expect_success();
     assert_eq!(r.physical_resource_id, profile_arn(&domain, "kim-lee"));
     let profile = client.describe_user_profile().domain_id(&domain).user_profile_name("kim-lee").send().await.unwrap();
     assert_eq!(profile.single_sign_on_user_value(), Some("kim.lee@example.com"));
@@ -496,7 +492,7 @@ async fn delete_removes_the_apps_first_then_the_profile() {
     let domain = domain(&client, "apps", AuthMode::Iam).await;
     let props = properties(&domain, "leo");
     let created = cloud.cfn.create(FUNCTION, "Leo", props.clone()).await.unwrap();
-    assert_success(&created);
+    created.expect_success();
     app(&client, &domain, Some("leo"), None, AppType::JupyterServer, "default").await;
     app(&client, &domain, Some("leo"), None, AppType::KernelGateway, "datascience-1").await;
     app(&client, &domain, Some("leo"), None, AppType::KernelGateway, "datascience-2").await;
@@ -510,7 +506,7 @@ async fn delete_removes_the_apps_first_then_the_profile() {
     .await;
 
     let d = cloud.cfn.delete(FUNCTION, "Leo", &created.physical_resource_id, props).await.unwrap();
-    assert_success(&d);
+    d.expect_success();
     assert_eq!(profile_status(&client, &domain, "leo").await, None);
     assert_eq!(cloud.sagemaker.call_count("DeleteApp"), 3, "the three running apps, not the failed one");
     let calls = cloud.sagemaker.calls();
@@ -526,7 +522,7 @@ async fn owned_spaces_private_or_shared_block_the_delete_unless_force_delete() {
     let domain = domain(&client, "spaces", AuthMode::Iam).await;
     let props = properties(&domain, "mia");
     let created = cloud.cfn.create(FUNCTION, "Mia", props.clone()).await.unwrap();
-    assert_success(&created);
+    created.expect_success();
     app(&client, &domain, Some("mia"), None, AppType::JupyterServer, "default").await;
     space(&client, &domain, "mia-notebooks", Some("mia"), SharingType::Private).await;
     // A shared space its owner made blocks DeleteUserProfile just as a private one does.
@@ -547,9 +543,9 @@ async fn owned_spaces_private_or_shared_block_the_delete_unless_force_delete() {
     let mut forced = props.clone();
     forced["ForceDelete"] = json!(true);
     let u = cloud.cfn.update(FUNCTION, "Mia", &created.physical_resource_id, forced.clone(), props).await.unwrap();
-    assert_success(&u);
+    u.expect_success();
     let d = cloud.cfn.delete(FUNCTION, "Mia", &created.physical_resource_id, forced).await.unwrap();
-    assert_success(&d);
+    d.expect_success();
     assert_eq!(profile_status(&client, &domain, "mia").await, None);
     assert!(!space_exists(&client, &domain, "mia-notebooks").await);
     assert!(!space_exists(&client, &domain, "mia-scratch").await);
@@ -567,12 +563,12 @@ async fn delete_of_a_profile_already_gone_succeeds() {
     let domain = domain(&client, "gone", AuthMode::Iam).await;
     let props = properties(&domain, "nina");
     let created = cloud.cfn.create(FUNCTION, "Nina", props.clone()).await.unwrap();
-    assert_success(&created);
+    created.expect_success();
     client.delete_user_profile().domain_id(&domain).user_profile_name("nina").send().await.unwrap();
     eventually("nina gone", || async { profile_status(&client, &domain, "nina").await.is_none().then_some(()) }).await;
 
     let d = cloud.cfn.delete(FUNCTION, "Nina", &created.physical_resource_id, props).await.unwrap();
-    assert_success(&d);
+    d.expect_success();
     assert_eq!(d.physical_resource_id, created.physical_resource_id);
 }
 
@@ -583,7 +579,7 @@ async fn a_failed_delete_is_reported_with_its_reason() {
     let domain = domain(&client, "delete-fails", AuthMode::Iam).await;
     let props = properties(&domain, "olga");
     let created = cloud.cfn.create(FUNCTION, "Olga", props.clone()).await.unwrap();
-    assert_success(&created);
+    created.expect_success();
     cloud.sagemaker.fail_next(ResourceKind::UserProfile, Phase::Delete, "The home directory is busy");
 
     let d = cloud.cfn.delete(FUNCTION, "Olga", &created.physical_resource_id, props.clone()).await.unwrap();
@@ -592,7 +588,7 @@ async fn a_failed_delete_is_reported_with_its_reason() {
 
     // A retried stack delete tries again, and now succeeds.
     let d = cloud.cfn.delete(FUNCTION, "Olga", &created.physical_resource_id, props).await.unwrap();
-    assert_success(&d);
+    d.expect_success();
     assert_eq!(profile_status(&client, &domain, "olga").await, None);
 }
 
@@ -604,9 +600,9 @@ async fn throttled_calls_are_retried_until_done() {
     cloud.sagemaker.set_throttle_rate(0.4);
     let props = properties(&domain, "pat");
     let created = cloud.cfn.create(FUNCTION, "Pat", props.clone()).await.unwrap();
-    assert_success(&created);
+    created.expect_success();
     let d = cloud.cfn.delete(FUNCTION, "Pat", &created.physical_resource_id, props).await.unwrap();
-    assert_success(&d);
+    d.expect_success();
     cloud.sagemaker.set_throttle_rate(0.0);
     assert_eq!(profile_status(&client, &domain, "pat").await, None);
 }
@@ -622,13 +618,13 @@ async fn slow_operations_continue_in_new_invocations() {
 
     let props = properties(&domain, "quinn");
     let created = cloud.cfn.create(FUNCTION, "Quinn", props.clone()).await.unwrap();
-    assert_success(&created);
+    created.expect_success();
     assert_eq!(created.data["UserProfileName"], "quinn");
 
     let creating_app = client.create_app().domain_id(&domain).user_profile_name("quinn").app_type(AppType::JupyterServer).app_name("default");
     creating_app.send().await.unwrap();
     let d = cloud.cfn.delete(FUNCTION, "Quinn", &created.physical_resource_id, props).await.unwrap();
-    assert_success(&d);
+    d.expect_success();
     assert_eq!(profile_status(&client, &domain, "quinn").await, None);
 
     let continuations = cloud.lambda.invocations(FUNCTION).iter().filter(|i| i.source == InvocationSource::SelfInvoke).count();
@@ -643,7 +639,7 @@ async fn a_profile_not_visible_right_after_create_is_waited_for() {
     let domain = domain(&client, "lagging", AuthMode::Iam).await;
     cloud.sagemaker.set_visibility_lag(Duration::from_secs(3));
     let r = cloud.cfn.create(FUNCTION, "Alice", properties(&domain, "alice")).await.unwrap();
-    assert_success(&r);
+    r.expect_success();
     assert_eq!(r.physical_resource_id, profile_arn(&domain, "alice"));
     assert_eq!(profile_status(&client, &domain, "alice").await.as_deref(), Some("InService"));
 }
@@ -661,7 +657,7 @@ async fn a_profile_that_stays_in_use_after_its_spaces_are_gone_fails_once_the_pa
     let mut props = properties(&domain, "nora");
     props["ForceDelete"] = json!(true);
     let created = cloud.cfn.create(FUNCTION, "Nora", props.clone()).await.unwrap();
-    assert_success(&created);
+    created.expect_success();
     space(&client, &domain, "nora-notebooks", Some("nora"), SharingType::Private).await;
     cloud.sagemaker.fail_operation("DeleteUserProfile", sagemaker_emulator::Outage::refusal("ResourceInUse", "The resource is in use by another resource."));
 
@@ -735,7 +731,7 @@ async fn a_profile_goes_into_another_stack_s_domain_only_when_its_allowed_child_
     // Listed by the domain's stack: the same stack gets in.
     owned_by_stack(&client, &domain, "platform", &["ml-*", "local-stack"]).await;
     let r = cloud.cfn.create(FUNCTION, "Alice", props).await.unwrap();
-    assert_success(&r);
+    r.expect_success();
     assert_eq!(profile_status(&client, &domain, "alice").await.as_deref(), Some("InService"));
 }
 
@@ -751,7 +747,7 @@ async fn a_profile_moves_only_into_a_domain_that_admits_its_stack() {
     owned_by_stack(&client, &foreign, "platform", &["team-b-*"]).await;
     let old = properties(&home, "bea");
     let created = cloud.cfn.create(FUNCTION, "Bea", old.clone()).await.unwrap();
-    assert_success(&created);
+    created.expect_success();
 
     let moved = properties(&foreign, "bea");
     let r = cloud.cfn.update(FUNCTION, "Bea", &created.physical_resource_id, moved, old.clone()).await.unwrap();
@@ -767,7 +763,7 @@ async fn a_profile_moves_only_into_a_domain_that_admits_its_stack() {
     // A domain made elsewhere (no ownership tags) is not restricted.
     let open = domain(&client, "open", AuthMode::Iam).await;
     let r = cloud.cfn.update(FUNCTION, "Bea", &created.physical_resource_id, properties(&open, "bea"), old).await.unwrap();
-    assert_success(&r);
+    r.expect_success();
     assert_eq!(r.physical_resource_id, profile_arn(&open, "bea"));
 }
 
@@ -817,7 +813,7 @@ async fn a_delete_forces_only_what_the_template_recorded() {
     let domain = domain(&client, "forced", AuthMode::Iam).await;
     let props = properties(&domain, "rita");
     let created = cloud.cfn.create(FUNCTION, "Rita", props.clone()).await.unwrap();
-    assert_success(&created);
+    created.expect_success();
     space(&client, &domain, "rita-notebooks", Some("rita"), SharingType::Private).await;
 
     let mut forced = props.clone();
@@ -833,10 +829,10 @@ async fn a_delete_forces_only_what_the_template_recorded() {
 
     // The record is written by the Update that completes with it, next to the user's tags.
     let u = cloud.cfn.update(FUNCTION, "Rita", &created.physical_resource_id, forced.clone(), props).await.unwrap();
-    assert_success(&u);
+    u.expect_success();
     assert_eq!(tags(&client, &created.physical_resource_id).await.get("studio-cfn:delete-options").map(String::as_str), Some("ForceDelete=true"));
     let d = cloud.cfn.delete(FUNCTION, "Rita", &created.physical_resource_id, forced).await.unwrap();
-    assert_success(&d);
+    d.expect_success();
     assert!(!space_exists(&client, &domain, "rita-notebooks").await);
     assert_eq!(profile_status(&client, &domain, "rita").await, None);
 }
@@ -850,7 +846,7 @@ async fn a_rollback_to_what_the_profile_already_is_calls_no_update_user_profile(
     let domain = domain(&client, "rollback", AuthMode::Iam).await;
     let old = properties(&domain, "sam");
     let created = cloud.cfn.create(FUNCTION, "Sam", old.clone()).await.unwrap();
-    assert_success(&created);
+    created.expect_success();
 
     cloud.sagemaker.refuse_next("UpdateUserProfile", "ValidationException", "The execution role cannot be assumed by SageMaker");
     let mut new = old.clone();
@@ -861,7 +857,7 @@ async fn a_rollback_to_what_the_profile_already_is_calls_no_update_user_profile(
 
     // CloudFormation's rollback: back to the old properties, which the profile still has.
     let back = cloud.cfn.update(FUNCTION, "Sam", &created.physical_resource_id, old, new).await.unwrap();
-    assert_success(&back);
+    back.expect_success();
     assert_eq!(back.physical_resource_id, created.physical_resource_id);
     assert_eq!(cloud.sagemaker.call_count("UpdateUserProfile"), 1, "the rollback called no UpdateUserProfile: {:?}", cloud.sagemaker.calls());
     let profile = client.describe_user_profile().domain_id(&domain).user_profile_name("sam").send().await.unwrap();
@@ -878,7 +874,7 @@ async fn a_settings_change_made_outside_the_stack_is_put_back_by_the_next_update
     let mut old = properties(&domain, "tom");
     old["UserSettings"]["JupyterLabAppSettings"] = json!({"DefaultResourceSpec": {"InstanceType": "ml.t3.medium"}});
     let created = cloud.cfn.create(FUNCTION, "Tom", old.clone()).await.unwrap();
-    assert_success(&created);
+    created.expect_success();
     // Someone changes the execution role with the SDK.
     client
         .update_user_profile()
@@ -894,7 +890,7 @@ async fn a_settings_change_made_outside_the_stack_is_put_back_by_the_next_update
     let mut new = old.clone();
     new["Tags"] = json!([{"Key": "team", "Value": "ml"}]);
     let r = cloud.cfn.update(FUNCTION, "Tom", &created.physical_resource_id, new, old).await.unwrap();
-    assert_success(&r);
+    r.expect_success();
     let profile = client.describe_user_profile().domain_id(&domain).user_profile_name("tom").send().await.unwrap();
     assert_eq!(profile.user_settings().and_then(|s| s.execution_role()), Some(ROLE), "put back");
     let sent = cloud.sagemaker.requests("UpdateUserProfile");
@@ -945,7 +941,7 @@ async fn a_delete_that_meets_a_profile_someone_else_made_under_its_name_leaves_i
     let domain = domain(&client, "replaced", AuthMode::Iam).await;
     let props = properties(&domain, "ivy");
     let created = cloud.cfn.create(FUNCTION, "Ivy", props.clone()).await.unwrap();
-    assert_success(&created);
+    created.expect_success();
     app(&client, &domain, Some("ivy"), None, AppType::JupyterServer, "default").await;
     cloud.sagemaker.set_transition_delay(Duration::from_millis(600));
 
@@ -970,7 +966,7 @@ async fn a_delete_that_meets_a_profile_someone_else_made_under_its_name_leaves_i
     };
     let (d, ()) = tokio::join!(cloud.cfn.delete(FUNCTION, "Ivy", &created.physical_resource_id, props), meanwhile);
     let d = d.unwrap();
-    assert_success(&d);
+    d.expect_success();
     assert!(reason(&d).starts_with("retained: user profile ivy in domain"), "{}", reason(&d));
     assert_eq!(profile_status(&client, &domain, "ivy").await.as_deref(), Some("InService"), "the other profile is left alone");
     assert_eq!(calls_by(&cloud.sagemaker, FUNCTION, "DeleteUserProfile"), 0, "{:?}", cloud.sagemaker.signed_calls());
