@@ -39,7 +39,7 @@ async fn victim(cloud: &LocalCloud) -> String {
 
 /// An event written by hand (the victim's StackId, LogicalResourceId and ids are all
 /// readable from its tags), with a ResponseURL the local cloud accepts.
-async fn forged(cloud: &LocalCloud, request_type: &str, physical_id: Option<&str>, properties: Value) -> (Value, String) {
+pub(crate) async fn forged(cloud: &LocalCloud, request_type: &str, physical_id: Option<&str>, properties: Value) -> (Value, String) {
     let request_id = local_cloud::uuid_v4();
     let mut event = json!({
         "RequestType": request_type,
@@ -58,7 +58,7 @@ async fn forged(cloud: &LocalCloud, request_type: &str, physical_id: Option<&str
 }
 
 /// Invokes the function directly and returns the one body PUT for the request.
-async fn invoke(cloud: &LocalCloud, function: &str, payload: Value, request_id: &str) -> Value {
+pub(crate) async fn invoke(cloud: &LocalCloud, function: &str, payload: Value, request_id: &str) -> Value {
     cloud.lambda.invoke_async(function, payload).await.expect("invoke");
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(cloud.lambda.wait_idle(function, Duration::from_secs(60)).await);

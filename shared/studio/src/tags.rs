@@ -1,6 +1,6 @@
 //! Tags: listed with paging, and changed in place with one policy for every resource kind.
 
-use crate::error::{AwsError, AwsResult};
+use crate::error::{AwsError, AwsResult, Kind};
 use crate::ownership::is_reserved_key;
 use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::types::Tag;
@@ -17,6 +17,39 @@ pub async fn list(sagemaker: &Client, arn: &str) -> Result<Vec<(String, String)>
         }
     }
     Ok(tags)
+}
+
+/// The tags of a resource that may vanish while it is looked at (a duplicate another delivery
+/// deletes): None when it is gone. ListTags answers an ARN that names nothing with
+/// ValidationException on SageMaker (not a kind of its own), so such an answer counts as gone
+/// only when `exists` (e.g. a Describe) says the resource is not there any more.
+pub async fn list_unless_gone<F>(sagemaker: &Client, arn: &str, exists: impl FnOnce() -> F) -> Result<Option<Vec<(String, String)>>, AwsError>
+where
+    F: std::future::Future<Output = Result<bool, AwsError>>,
+{
+    match list(sagemaker, arn).await {
+        Ok(tags) => Ok(Some(tags)),
+        Err(e) if e.is(Kind::NotFound) => Ok(None),
+        Err(e) if e.is(Kind::Validation) => match exists().await? {
+            false => Ok(None),
+            true => Err(e),
+        },
+        Err(e) => Err(e),
+    }
+}
+
+/// AddTags `add`, then DeleteTags `remove` (each only when not empty).
+pub async fn apply(sagemaker: &Client, arn: &str, add: Vec<(String, String)>, remove: Vec<String>) -> Result<(), AwsError> {
+    if !add.is_empty() {
+        info!(keys = ?add.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), "AddTags");
+        let tags = add.into_iter().map(|(key, value)| Tag::builder().key(key).value(value).build()).collect();
+        sagemaker.add_tags().resource_arn(arn).set_tags(Some(tags)).send().await.aws("AddTags")?;
+    }
+    if !remove.is_empty() {
+        info!(keys = ?remove, "DeleteTags");
+        sagemaker.delete_tags().resource_arn(arn).set_tag_keys(Some(remove)).send().await.aws("DeleteTags")?;
+    }
+    Ok(())
 }
 
 /// What to change so that a resource carrying `actual` tags has the template's: (tags to add
@@ -37,16 +70,7 @@ pub fn changes(actual: &[(String, String)], desired: &[(String, String)], old_te
 pub async fn sync(sagemaker: &Client, arn: &str, desired: &[(String, String)], old_template: &[(String, String)]) -> Result<(), AwsError> {
     let actual = list(sagemaker, arn).await?;
     let (add, remove) = changes(&actual, desired, old_template);
-    if !add.is_empty() {
-        info!(count = add.len(), "AddTags");
-        let tags = add.into_iter().map(|(key, value)| Tag::builder().key(key).value(value).build()).collect();
-        sagemaker.add_tags().resource_arn(arn).set_tags(Some(tags)).send().await.aws("AddTags")?;
-    }
-    if !remove.is_empty() {
-        info!(keys = ?remove, "DeleteTags");
-        sagemaker.delete_tags().resource_arn(arn).set_tag_keys(Some(remove)).send().await.aws("DeleteTags")?;
-    }
-    Ok(())
+    apply(sagemaker, arn, add, remove).await
 }
 
 #[cfg(test)]
