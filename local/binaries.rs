@@ -5,17 +5,50 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
+/// The Lambda functions of the workspace (the binaries template.yaml deploys).
+pub const FUNCTIONS: [&str; 5] = ["studio-domain", "studio-user-profile", "studio-space", "studio-lifecycle-config", "studio-signin-url"];
+
+/// Set once the demo has built the functions itself: no further build per process.
+static FUNCTIONS_BUILT: OnceLock<()> = OnceLock::new();
+
+/// The demo's build: only the five functions, with cargo's progress on the terminal. The
+/// local-cloud package is named too so that cargo resolves the same features as `cargo run`
+/// did (local-cloud depends on the functions' libraries for that, see Cargo.toml): no crate is
+/// compiled a second time, and no test-only crate (aws-sdk-ec2, the examples) at all.
+pub fn build_functions() -> Result<(), String> {
+    if std::env::var_os("LOCAL_CLOUD_BIN_DIR").is_some() {
+        return Ok(());
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command.current_dir(workspace_root()).args(["build", "--bins", "-p", "local-cloud"]);
+    for function in FUNCTIONS {
+        command.args(["-p", function]);
+    }
+    if release_profile() {
+        command.arg("--release");
+    }
+    let status = command.status().map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("building the functions failed ({status})"));
+    }
+    let _ = FUNCTIONS_BUILT.set(());
+    Ok(())
+}
+
 /// The path of a workspace binary or example named `name`.
 ///
-/// With LOCAL_CLOUD_BIN_DIR set, binaries are taken from that directory as they are. Otherwise
-/// the workspace's binaries and examples are built once per process, in the profile of the
-/// running executable, so that tests always run the current code. If the whole build fails
-/// (someone else's crate is broken mid-edit), only the target asked for is built.
+/// With LOCAL_CLOUD_BIN_DIR set, binaries are taken from that directory as they are. After
+/// [`build_functions`], from the profile's directory as built. Otherwise the workspace's
+/// binaries and examples are built once per process, in the profile of the running executable,
+/// so that tests always run the current code. If the whole build fails (someone else's crate is
+/// broken mid-edit), only the target asked for is built.
 ///
 /// Panics if the build fails (with cargo's output) or the binary does not exist.
 pub fn function_binary(name: &str) -> PathBuf {
     let dir = match std::env::var_os("LOCAL_CLOUD_BIN_DIR") {
         Some(dir) => PathBuf::from(dir),
+        None if FUNCTIONS_BUILT.get().is_some() => profile_dir(),
         None => {
             let profile_dir = profile_dir();
             if let Err(workspace_failure) = build_workspace()

@@ -1,11 +1,12 @@
-//! The whole local cloud in one value: SageMaker, IAM Identity Center, EC2/EFS, S3, Lambda and a
-//! CloudFormation driver, wired so that deployed functions reach the emulators through the
+//! The whole local cloud in one value: SageMaker, IAM Identity Center, EC2/EFS, KMS, S3, Lambda
+//! and a CloudFormation driver, wired so that deployed functions reach the emulators through the
 //! standard AWS env, and so that SageMaker's domains make and remove what AWS makes for them.
 
 use crate::REGION;
 use crate::binaries::function_binary;
 use crate::cloudformation::CloudFormation;
 use crate::identity_center::IdentityCenter;
+use crate::kms::{KeyRef, Kms};
 use crate::lambda::{FunctionConfig, LambdaService};
 use crate::network::{Direction, Network};
 use crate::s3::S3Server;
@@ -21,6 +22,10 @@ pub struct LocalCloud {
     pub identity_center: IdentityCenter,
     /// EC2 security groups and EFS file systems.
     pub network: Network,
+    /// HMAC keys for signed continuations (GenerateMac / VerifyMac).
+    pub kms: Kms,
+    /// The HMAC_256 key the functions sign continuations with (CONTINUATION_KMS_KEY_ID), made at start.
+    pub continuation_key: KeyRef,
     pub s3: S3Server,
     pub lambda: LambdaService,
     /// Plays events for one stack ("local-stack").
@@ -36,13 +41,20 @@ impl LocalCloud {
     }
 
     pub async fn start_with(options: Options) -> std::io::Result<Self> {
-        let (sagemaker, identity_center, network, s3, lambda) =
-            tokio::try_join!(SageMakerEmulator::start(options), IdentityCenter::start(), Network::start(), S3Server::start(), LambdaService::start())?;
+        let (sagemaker, identity_center, network, kms, s3, lambda) = tokio::try_join!(
+            SageMakerEmulator::start(options),
+            IdentityCenter::start(),
+            Network::start(),
+            Kms::start(),
+            S3Server::start(),
+            LambdaService::start()
+        )?;
+        let continuation_key = kms.create_hmac_key("continuations of the studio-cfn functions");
         sagemaker.set_domain_hooks(Arc::new(DomainResources { identity_center: identity_center.clone(), network: network.clone() }));
         let stacks = Stacks::default();
         let cloudformation_api = CloudFormationApi::start(stacks.clone()).await?;
         let cfn = CloudFormation::in_stacks(&stacks, &lambda, &s3, "local-stack");
-        Ok(Self { sagemaker, identity_center, network, s3, lambda, cfn, stacks, cloudformation_api })
+        Ok(Self { sagemaker, identity_center, network, kms, continuation_key, s3, lambda, cfn, stacks, cloudformation_api })
     }
 
     /// A driver for another stack of this cloud (its state is served like local-stack's).
@@ -60,6 +72,9 @@ impl LocalCloud {
             ("AWS_ENDPOINT_URL_EC2".into(), self.network.endpoint()),
             ("AWS_ENDPOINT_URL_EFS".into(), self.network.endpoint()),
             ("AWS_ENDPOINT_URL_CLOUDFORMATION".into(), self.cloudformation_api.endpoint()),
+            ("AWS_ENDPOINT_URL_KMS".into(), self.kms.endpoint()),
+            // As the template passes its HMAC key to the functions.
+            ("CONTINUATION_KMS_KEY_ID".into(), self.continuation_key.arn.clone()),
             // The ResponseURLs point at the local S3 server (never set in the template).
             ("CFN_RESPONSE_URL_ALLOWED_HOSTS".into(), self.s3.endpoint().trim_start_matches("http://").to_string()),
             // As the template sets it for the lifecycle-config function.

@@ -3,23 +3,22 @@
 //!
 //! Protocol: awsJson1_1 for both, on one endpoint: `POST /` with `X-Amz-Target:
 //! SWBExternalService.<Operation>` (sso-admin) or `AWSIdentityStore.<Operation>`; errors are
-//! HTTP 400 `{"__type": "<Code>", "Message": "..."}`. Signatures are not checked.
+//! HTTP 400 `{"__type": "<Code>", "Message": "..."}`. Signatures are not checked; calls are
+//! recorded with their IAM action (`sso:...`, `identitystore:...`) by the emulator kit.
 //!
 //! Users, groups and memberships are seeded by the test ([`IdentityCenter::add_user`] ...), as an
 //! administrator would make them; applications are made by the SageMaker emulator's SSO domains
 //! (see `cloud.rs`) or by [`IdentityCenter::create_application`].
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 
-use http_body_util::BodyExt;
-use hyper::body::Incoming;
-use hyper::{Request, Response};
-use serde_json::{Map, Value, json};
+use emulator_kit::ids::{epoch_seconds, random_hex, uuid_v4};
+use emulator_kit::members::{self, Body, Checks};
+use emulator_kit::paging::{indexed, page};
+use emulator_kit::{AwsError as ApiError, Fault, Handle, Output, Protocol, Request, Route, Service};
+use serde_json::{Value, json};
 
-use crate::api_calls::{CallLog, Fault, access_key_id, epoch_seconds, page, random_hex};
-use crate::httpd::{self, Body, ServerHandle};
-use crate::{ACCOUNT_ID, lock, uuid_v4};
+use crate::ACCOUNT_ID;
 
 /// What CreateApplicationAssignment answers for an assignment that exists already. AWS does not
 /// document it; the function must cope with either.
@@ -103,61 +102,27 @@ struct State {
     memberships: Vec<Membership>,
     duplicate_assignment: DuplicateAssignment,
     page_size: usize,
-    calls: CallLog,
 }
 
 /// A running Identity Center emulator; clones share it. The server stops with the last clone.
+/// Derefs to the kit's [`Emulator`](emulator_kit::Emulator) (endpoint, calls, faults).
 #[derive(Clone)]
-pub struct IdentityCenter {
-    inner: Arc<Inner>,
-}
+pub struct IdentityCenter(Handle<State>);
 
-struct Inner {
-    endpoint: String,
-    state: Arc<Mutex<State>>,
-    _server: ServerHandle,
-}
+emulator_kit::deref_to_emulator!(IdentityCenter);
 
 type ApiResult = Result<Value, ApiError>;
 
-#[derive(Debug)]
-struct ApiError {
-    code: &'static str,
-    message: String,
-    /// ResourceNotFoundException's ResourceType (identitystore: USER, GROUP, IDENTITY_STORE ...).
-    resource_type: Option<&'static str>,
-}
-
-impl ApiError {
-    fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), resource_type: None }
-    }
-
-    fn validation(message: impl Into<String>) -> Self {
-        Self::new("ValidationException", message)
-    }
-
-    fn not_found(resource_type: &'static str, message: impl Into<String>) -> Self {
-        Self { resource_type: Some(resource_type), ..Self::new("ResourceNotFoundException", message) }
-    }
-
-    fn body(&self) -> Value {
-        let mut body = json!({ "__type": self.code, "Message": self.message });
-        if let Some(kind) = self.resource_type {
-            body["ResourceType"] = json!(kind);
-        }
-        if self.code == "ThrottlingException" {
-            body["RetryAfterSeconds"] = json!(1);
-        }
-        body
-    }
+/// ResourceNotFoundException with its ResourceType (USER, GROUP, APPLICATION ...).
+fn not_found(resource_type: &str, message: impl Into<String>) -> ApiError {
+    ApiError::new("ResourceNotFoundException", message).with_field("ResourceType", json!(resource_type))
 }
 
 impl IdentityCenter {
     /// One instance (with its identity store), no users, no applications.
     pub async fn start() -> std::io::Result<Self> {
         let instance_arn = format!("arn:aws:sso:::instance/ssoins-{}", random_hex(16));
-        let state = Arc::new(Mutex::new(State {
+        let state = State {
             instance_enabled: true,
             instance_arn,
             identity_store_id: format!("d-{}", random_hex(10)),
@@ -170,22 +135,13 @@ impl IdentityCenter {
             duplicate_assignment: DuplicateAssignment::Conflict,
             // Small pages make every client exercise pagination.
             page_size: 2,
-            calls: CallLog::default(),
-        }));
-        let listener = httpd::bind_loopback().await?;
-        let endpoint = format!("http://{}", listener.local_addr()?);
-        let handler_state = state.clone();
-        let server = httpd::serve(listener, move |req| handle(handler_state.clone(), req));
-        Ok(Self { inner: Arc::new(Inner { endpoint, state, _server: server }) })
-    }
-
-    /// "http://127.0.0.1:PORT", for AWS_ENDPOINT_URL_SSO_ADMIN and AWS_ENDPOINT_URL_IDENTITYSTORE.
-    pub fn endpoint(&self) -> String {
-        self.inner.endpoint.clone()
+        };
+        // Its endpoint serves AWS_ENDPOINT_URL_SSO_ADMIN and AWS_ENDPOINT_URL_IDENTITYSTORE.
+        Ok(Self(Handle::start(state).await?))
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        lock(&self.inner.state)
+        self.0.state()
     }
 
     pub fn instance_arn(&self) -> String {
@@ -279,136 +235,64 @@ impl IdentityCenter {
     pub fn set_page_size(&self, size: usize) {
         self.state().page_size = size.max(1);
     }
+}
 
-    /// Fraction (0..=1) of calls answered with ThrottlingException, before they have any effect.
-    pub fn set_throttle_rate(&self, rate: f64) {
-        self.state().calls.set_throttle_rate(rate);
+const PROTOCOL: Protocol = Protocol::AwsJson { message_key: "Message" };
+
+impl Service for State {
+    fn route(request: &Request) -> Route {
+        let target = request.header("x-amz-target").unwrap_or_default();
+        let (service, operation) = target.split_once('.').unwrap_or(("", target));
+        let iam_prefix = if service == "AWSIdentityStore" { "identitystore" } else { "sso" };
+        Route::new(operation, iam_prefix, PROTOCOL)
     }
 
-    /// The next `count` calls (any operation) are answered with ThrottlingException.
-    pub fn throttle_next(&self, count: usize) {
-        self.state().calls.throttle_next(count);
+    /// Identity Center's throttling answer says when to retry.
+    fn fault_error(route: &Route, fault: &Fault) -> ApiError {
+        let error = PROTOCOL.fault_error(&route.action(), fault);
+        if *fault == Fault::Throttled { error.with_field("RetryAfterSeconds", json!(1)) } else { error }
     }
 
-    /// Every call of `operation` (e.g. "CreateApplicationAssignment") gets AccessDeniedException,
-    /// as with a role lacking the action; `false` allows it again.
-    pub fn set_denied(&self, operation: &str, denied: bool) {
-        self.state().calls.set_denied(operation, denied);
-    }
-
-    /// The next call of `operation` fails with `code` and `message` before any effect: one of
-    /// ConflictException, ResourceNotFoundException, InternalServerException,
-    /// ServiceQuotaExceededException; anything else is a ValidationException.
-    pub fn refuse_next(&self, operation: &str, code: &str, message: &str) {
-        self.state().calls.refuse_next(operation, code, message);
-    }
-
-    /// How many calls of `operation` were received, refused ones included.
-    pub fn call_count(&self, operation: &str) -> usize {
-        self.state().calls.count(operation)
-    }
-
-    /// Operation names of all calls received, in order.
-    pub fn calls(&self) -> Vec<String> {
-        self.state().calls.all()
-    }
-
-    /// (access key id, IAM action such as "sso:ListInstances") of each signed call, in order.
-    pub fn signed_actions(&self) -> Vec<(String, String)> {
-        self.state().calls.signed()
+    fn call(&mut self, route: &Route, request: &Request) -> Result<Output, ApiError> {
+        let target = request.header("x-amz-target").unwrap_or_default();
+        let service = target.split_once('.').map_or("", |(service, _)| service);
+        let body = request.json_object()?;
+        let request = Req(&body);
+        let state = self;
+        let answer = match (service, route.operation.as_str()) {
+            ("SWBExternalService", "ListInstances") => list_instances(state, request),
+            ("SWBExternalService", "DescribeApplication") => describe_application(state, request),
+            ("SWBExternalService", "CreateApplicationAssignment") => create_assignment(state, request),
+            ("SWBExternalService", "DeleteApplicationAssignment") => delete_assignment(state, request),
+            ("SWBExternalService", "DescribeApplicationAssignment") => describe_assignment(state, request),
+            ("SWBExternalService", "ListApplicationAssignments") => list_assignments(state, request),
+            ("SWBExternalService", "ListApplicationAssignmentsForPrincipal") => list_assignments_for_principal(state, request),
+            ("AWSIdentityStore", "GetUserId") => get_user_id(state, request),
+            ("AWSIdentityStore", "GetGroupId") => get_group_id(state, request),
+            ("AWSIdentityStore", "IsMemberInGroups") => is_member_in_groups(state, request),
+            ("AWSIdentityStore", "ListGroupMembershipsForMember") => list_memberships_for_member(state, request),
+            _ => Err(ApiError::unknown_operation(target)),
+        };
+        answer.map(Output::Json)
     }
 }
 
-async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Response<Body>, hyper::Error> {
-    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let (target, signer) = (header("x-amz-target").unwrap_or_default(), access_key_id(header("authorization").as_deref()));
-    let body = req.into_body().collect().await?.to_bytes();
-    let result = call(&mut lock(&state), &target, signer, &body);
-    let (status, body) = match result {
-        Ok(value) => (200, value),
-        Err(error) => (400, error.body()),
-    };
-    let request_id = uuid_v4();
-    let headers = [("content-type", "application/x-amz-json-1.1"), ("x-amzn-requestid", request_id.as_str())];
-    Ok(httpd::response(status, &headers, body.to_string()))
-}
-
-fn call(state: &mut State, target: &str, signer: Option<String>, body: &[u8]) -> ApiResult {
-    let (service, operation) = target.split_once('.').unwrap_or(("", target));
-    let iam_prefix = if service == "AWSIdentityStore" { "identitystore" } else { "sso" };
-    let fault = state.calls.record(&format!("{iam_prefix}:{operation}"), signer);
-    let known_service = matches!(service, "SWBExternalService" | "AWSIdentityStore");
-    if !known_service {
-        return Err(ApiError::new("UnknownOperationException", format!("Unknown operation: '{target}'")));
-    }
-    match fault {
-        Some(Fault::Throttled) => return Err(ApiError::new("ThrottlingException", "Rate exceeded")),
-        Some(Fault::AccessDenied) => {
-            let action = if service == "AWSIdentityStore" { "identitystore" } else { "sso" };
-            return Err(ApiError::new("AccessDeniedException", format!("User is not authorized to perform: {action}:{operation}")));
-        }
-        Some(Fault::Refused(code, message)) => {
-            let code = match code.as_str() {
-                "ConflictException" => "ConflictException",
-                "ResourceNotFoundException" => "ResourceNotFoundException",
-                "InternalServerException" => "InternalServerException",
-                "ServiceQuotaExceededException" => "ServiceQuotaExceededException",
-                _ => "ValidationException",
-            };
-            return Err(ApiError::new(code, message));
-        }
-        None => {}
-    }
-    let body: Map<String, Value> = if body.iter().all(u8::is_ascii_whitespace) {
-        Map::new()
-    } else {
-        match serde_json::from_slice(body) {
-            Ok(Value::Object(map)) => map,
-            _ => return Err(ApiError::new("SerializationException", "The request body must be a JSON object")),
-        }
-    };
-    let request = Req(&body);
-    match (service, operation) {
-        ("SWBExternalService", "ListInstances") => list_instances(state, request),
-        ("SWBExternalService", "DescribeApplication") => describe_application(state, request),
-        ("SWBExternalService", "CreateApplicationAssignment") => create_assignment(state, request),
-        ("SWBExternalService", "DeleteApplicationAssignment") => delete_assignment(state, request),
-        ("SWBExternalService", "DescribeApplicationAssignment") => describe_assignment(state, request),
-        ("SWBExternalService", "ListApplicationAssignments") => list_assignments(state, request),
-        ("SWBExternalService", "ListApplicationAssignmentsForPrincipal") => list_assignments_for_principal(state, request),
-        ("AWSIdentityStore", "GetUserId") => get_user_id(state, request),
-        ("AWSIdentityStore", "GetGroupId") => get_group_id(state, request),
-        ("AWSIdentityStore", "IsMemberInGroups") => is_member_in_groups(state, request),
-        ("AWSIdentityStore", "ListGroupMembershipsForMember") => list_memberships_for_member(state, request),
-        _ => Err(ApiError::new("UnknownOperationException", format!("Unknown operation: '{target}'"))),
-    }
-}
-
-/// A request body, read member by member with ValidationExceptions naming the member.
+/// A request body, read member by member with the kit's SerializationException and
+/// ValidationException messages.
 #[derive(Clone, Copy)]
-struct Req<'a>(&'a Map<String, Value>);
+struct Req<'a>(&'a Body);
 
 impl<'a> Req<'a> {
     fn opt_str(self, key: &str) -> Result<Option<&'a str>, ApiError> {
-        match self.0.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(ApiError::new("SerializationException", format!("{key} must be a string"))),
-        }
+        members::opt_str(self.0, key)
     }
 
     fn str(self, key: &str) -> Result<&'a str, ApiError> {
-        self.opt_str(key)?.ok_or_else(|| {
-            ApiError::validation(format!("1 validation error detected: Value null at '{key}' failed to satisfy constraint: Member must not be null"))
-        })
+        required(key, self.opt_str(key)?)
     }
 
     fn obj(self, key: &str) -> Result<Req<'a>, ApiError> {
-        match self.0.get(key) {
-            Some(Value::Object(map)) => Ok(Req(map)),
-            None | Some(Value::Null) => Err(ApiError::validation(format!("Value null at '{key}' failed to satisfy constraint: Member must not be null"))),
-            Some(_) => Err(ApiError::new("SerializationException", format!("{key} must be an object"))),
-        }
+        required(key, members::opt_obj(self.0, key)?).map(Req)
     }
 
     fn max_results(self, state: &State, limit: usize) -> Result<usize, ApiError> {
@@ -427,8 +311,16 @@ impl<'a> Req<'a> {
     }
 }
 
+/// A required member: "1 validation error detected: Value null at ..." when absent.
+fn required<T>(key: &str, value: Option<T>) -> Result<T, ApiError> {
+    let mut checks = Checks::default();
+    let value = checks.required(key, value);
+    checks.finish()?;
+    value.ok_or_else(|| ApiError::validation(key))
+}
+
 fn paged(items: &[Value], req: Req, max: usize, list_key: &str) -> ApiResult {
-    let (items, next) = page(items, req.opt_str("NextToken")?, max).map_err(ApiError::validation)?;
+    let (items, next) = page(indexed(items.iter().cloned()), req.opt_str("NextToken")?, max).map_err(ApiError::validation)?;
     let mut out = json!({ list_key: items });
     if let Some(next) = next {
         out["NextToken"] = json!(next);
@@ -451,7 +343,7 @@ fn list_instances(state: &mut State, req: Req) -> ApiResult {
 }
 
 fn application<'s>(state: &'s State, arn: &str) -> Result<&'s Application, ApiError> {
-    state.applications.get(arn).ok_or_else(|| ApiError::not_found("APPLICATION", format!("Application {arn} does not exist")))
+    state.applications.get(arn).ok_or_else(|| not_found("APPLICATION", format!("Application {arn} does not exist")))
 }
 
 fn describe_application(state: &mut State, req: Req) -> ApiResult {
@@ -491,7 +383,7 @@ fn create_assignment(state: &mut State, req: Req) -> ApiResult {
         PrincipalType::Group => state.groups.iter().any(|g| g.id == assignment.principal_id),
     };
     if !known {
-        return Err(ApiError::not_found(
+        return Err(not_found(
             "PRINCIPAL",
             format!("{} {} does not exist in identity store {}", assignment.principal_type.as_str(), assignment.principal_id, state.identity_store_id),
         ));
@@ -510,7 +402,7 @@ fn create_assignment(state: &mut State, req: Req) -> ApiResult {
 }
 
 fn assignment_not_found(a: &Assignment) -> ApiError {
-    ApiError::not_found("APPLICATION_ASSIGNMENT", format!("{} {} is not assigned to {}", a.principal_type.as_str(), a.principal_id, a.application_arn))
+    not_found("APPLICATION_ASSIGNMENT", format!("{} {} is not assigned to {}", a.principal_type.as_str(), a.principal_id, a.application_arn))
 }
 
 fn delete_assignment(state: &mut State, req: Req) -> ApiResult {
@@ -550,7 +442,7 @@ fn list_assignments_for_principal(state: &mut State, req: Req) -> ApiResult {
         _ => None,
     };
     if instance != state.instance_arn {
-        return Err(ApiError::not_found("INSTANCE", format!("Instance {instance} does not exist")));
+        return Err(not_found("INSTANCE", format!("Instance {instance} does not exist")));
     }
     let items: Vec<Value> = state
         .assignments
@@ -565,7 +457,7 @@ fn list_assignments_for_principal(state: &mut State, req: Req) -> ApiResult {
 fn check_identity_store(state: &State, req: Req) -> Result<(), ApiError> {
     let id = req.str("IdentityStoreId")?;
     if id != state.identity_store_id {
-        return Err(ApiError::not_found("IDENTITY_STORE", format!("Identity store {id} does not exist")));
+        return Err(not_found("IDENTITY_STORE", format!("Identity store {id} does not exist")));
     }
     Ok(())
 }
@@ -597,7 +489,7 @@ fn get_user_id(state: &mut State, req: Req) -> ApiResult {
         }
         None => None,
     };
-    let user = found.ok_or_else(|| ApiError::not_found("USER", "USER not found."))?;
+    let user = found.ok_or_else(|| not_found("USER", "USER not found."))?;
     Ok(json!({ "UserId": user.id, "IdentityStoreId": state.identity_store_id }))
 }
 
@@ -610,7 +502,7 @@ fn get_group_id(state: &mut State, req: Req) -> ApiResult {
         }
         None => None,
     };
-    let group = found.ok_or_else(|| ApiError::not_found("GROUP", "GROUP not found."))?;
+    let group = found.ok_or_else(|| not_found("GROUP", "GROUP not found."))?;
     Ok(json!({ "GroupId": group.id, "IdentityStoreId": state.identity_store_id }))
 }
 
@@ -644,7 +536,7 @@ fn list_memberships_for_member(state: &mut State, req: Req) -> ApiResult {
     let user_id = member_user_id(req)?;
     let max = req.max_results(state, 100)?;
     if !state.users.iter().any(|u| u.id == user_id) {
-        return Err(ApiError::not_found("USER", format!("USER {user_id} not found.")));
+        return Err(not_found("USER", format!("USER {user_id} not found.")));
     }
     let items: Vec<Value> = state
         .memberships

@@ -6,12 +6,8 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
-use http_body_util::BodyExt;
-use hyper::Request;
-use hyper::body::Incoming;
+use emulator_kit::{AwsError, Handle, Output, Protocol, Request, Route, Service, xml_escape as xml};
 
-use crate::httpd::{self, Body, ServerHandle};
 use crate::lock;
 
 /// A logical resource as CloudFormation shows it.
@@ -33,7 +29,6 @@ pub struct Stack {
 #[derive(Clone, Default)]
 pub struct Stacks {
     inner: Arc<Mutex<BTreeMap<String, Stack>>>,
-    calls: Arc<Mutex<Vec<String>>>,
 }
 
 impl Stacks {
@@ -56,11 +51,6 @@ impl Stacks {
         change(stack)
     }
 
-    /// How many times the functions called an action (DescribeStackResource, DescribeStacks).
-    pub fn call_count(&self, action: &str) -> usize {
-        lock(&self.calls).iter().filter(|a| *a == action).count()
-    }
-
     fn find(&self, stack_name_or_id: &str) -> Option<(String, Stack)> {
         lock(&self.inner).iter().find(|(id, stack)| *id == stack_name_or_id || stack.name == stack_name_or_id).map(|(id, stack)| (id.clone(), stack.clone()))
     }
@@ -71,60 +61,35 @@ fn stack_name(stack_id: &str) -> &str {
     stack_id.split('/').nth(1).unwrap_or(stack_id)
 }
 
-/// The query API on 127.0.0.1, for AWS_ENDPOINT_URL_CLOUDFORMATION.
-pub struct CloudFormationApi {
-    endpoint: String,
-    _server: ServerHandle,
-}
+/// The query API on 127.0.0.1, for AWS_ENDPOINT_URL_CLOUDFORMATION; derefs to the kit's
+/// [`Emulator`](emulator_kit::Emulator) (calls made, faults).
+pub struct CloudFormationApi(Handle<Stacks>);
+
+emulator_kit::deref_to_emulator!(CloudFormationApi);
 
 impl CloudFormationApi {
     pub async fn start(stacks: Stacks) -> std::io::Result<Self> {
-        let listener = httpd::bind_loopback().await?;
-        let endpoint = format!("http://{}", listener.local_addr()?);
-        let server = httpd::serve(listener, move |req| handle(stacks.clone(), req));
-        Ok(Self { endpoint, _server: server })
-    }
-
-    pub fn endpoint(&self) -> String {
-        self.endpoint.clone()
+        Ok(Self(Handle::start(stacks).await?))
     }
 }
 
-async fn handle(stacks: Stacks, req: Request<Incoming>) -> Result<hyper::Response<Body>, std::convert::Infallible> {
-    let body = match req.into_body().collect().await {
-        Ok(body) => body.to_bytes(),
-        Err(_) => Bytes::new(),
-    };
-    let form: BTreeMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
-    let param = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
-    let action = param("Action").to_string();
-    lock(&stacks.calls).push(action.clone());
-    let request_id = crate::uuid_v4();
-    let answer = match action.as_str() {
-        "DescribeStackResource" => describe_stack_resource(&stacks, param("StackName"), param("LogicalResourceId")),
-        "DescribeStacks" => describe_stacks(&stacks, param("StackName")),
-        other => Err(format!("Unsupported action {other:?}")),
-    };
-    Ok(match answer {
-        Ok(result) => httpd::response(
-            200,
-            &[("content-type", "text/xml")],
-            format!(
-                "<{action}Response xmlns=\"{NS}\"><{action}Result>{result}</{action}Result>\
-                 <ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{action}Response>"
-            ),
-        ),
-        // CloudFormation answers an unknown stack or resource with a 400 ValidationError.
-        Err(message) => httpd::response(
-            400,
-            &[("content-type", "text/xml")],
-            format!(
-                "<ErrorResponse xmlns=\"{NS}\"><Error><Type>Sender</Type><Code>ValidationError</Code>\
-                 <Message>{}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>",
-                xml(&message)
-            ),
-        ),
-    })
+impl Service for Stacks {
+    fn route(request: &Request) -> Route {
+        let action = request.form().remove("Action").unwrap_or_default();
+        Route::new(action, "cloudformation", Protocol::Query { namespace: NS })
+    }
+
+    /// CloudFormation answers an unknown stack or resource with a 400 ValidationError.
+    fn call(&mut self, route: &Route, request: &Request) -> Result<Output, AwsError> {
+        let form = request.form();
+        let param = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
+        let answer = match route.operation.as_str() {
+            "DescribeStackResource" => describe_stack_resource(self, param("StackName"), param("LogicalResourceId")),
+            "DescribeStacks" => describe_stacks(self, param("StackName")),
+            other => Err(format!("Unsupported action {other:?}")),
+        };
+        answer.map(Output::Xml).map_err(|message| AwsError::new("ValidationError", message))
+    }
 }
 
 const NS: &str = "http://cloudformation.amazonaws.com/doc/2010-05-15/";
@@ -155,8 +120,4 @@ fn describe_stacks(stacks: &Stacks, stack_name: &str) -> Result<String, String> 
         xml(&stack.name),
         xml(&stack.status)
     ))
-}
-
-fn xml(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
 }

@@ -29,7 +29,7 @@ pub(super) async fn invoke_api(service: &Weak<Inner>, caller: Option<&str>, req:
         return aws_error(404, "UnknownOperationException", "unknown operation");
     };
     let name = name_from_function_name(&function_name);
-    if let Some(key) = header(&req, "authorization").as_deref().and_then(sagemaker_emulator::access_key_id) {
+    if let Some(key) = header(&req, "authorization").as_deref().and_then(emulator_kit::access_key_id) {
         crate::lock(&inner.signed).push((key, "Invoke".to_string()));
     }
     let invocation_type = header(&req, "x-amz-invocation-type").unwrap_or_else(|| "RequestResponse".into());

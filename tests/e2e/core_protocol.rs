@@ -1,4 +1,4 @@
-//! The custom-resource core, end to end: the probe function (shared/examples/probe.rs) runs
+//! The custom-resource core, end to end: the probe function (examples/probe.rs) runs
 //! as a real process under the Lambda emulator and answers through a presigned S3 URL; the
 //! CloudFormation driver checks every response against the protocol.
 
@@ -19,49 +19,21 @@ async fn cloud() -> LocalCloud {
 #[tokio::test]
 async fn stringified_numbers_and_booleans_parse_into_typed_properties() {
     let cloud = cloud().await;
-    let r = cloud
-        .cfn
-        .create(
-            PROBE,
-            "Probe",
-            json!({
-                "Name": "numbers",
-                "Settings": {"Idle": {"IdleTimeoutInMinutes": 30, "Enabled": true}},
-                "DefaultUserSettings": {"JupyterLabAppSettings": {"AppLifecycleManagement":
-                    {"IdleSettings": {"LifecycleManagement": "ENABLED", "IdleTimeoutInMinutes": 60}}}}
-            }),
-        )
-        .await
-        .unwrap();
+    let r = cloud.cfn.create(PROBE, "Probe", json!({"Name": "numbers", "Settings": {"IdleTimeoutInMinutes": 30, "Enabled": true}})).await.unwrap();
     // The driver sent every number and boolean as a string, as CloudFormation does.
     assert_eq!(r.status, Status::Success, "{:?}", r.reason);
     assert_eq!(r.physical_resource_id, "probe-numbers");
     assert_eq!(r.data["DoubledIdleTimeout"], "60");
     assert_eq!(r.data["IdleEnabled"], "true");
-    assert_eq!(r.data["JupyterLabIdleTimeout"], "60");
 }
 
 #[tokio::test]
 async fn property_errors_name_the_full_path_and_unknown_properties() {
     let cloud = cloud().await;
-    let r = cloud
-        .cfn
-        .create(
-            PROBE,
-            "Probe",
-            json!({"Name": "bad", "DefaultUserSettings": {"JupyterLabAppSettings":
-            {"AppLifecycleManagement": {"IdleSettings": {"IdleTimeoutInMinutes": "sixty"}}}}}),
-        )
-        .await
-        .unwrap();
+    let r = cloud.cfn.create(PROBE, "Probe", json!({"Name": "bad", "Settings": {"IdleTimeoutInMinutes": "sixty", "Enabled": true}})).await.unwrap();
     assert_eq!(r.status, Status::Failed);
     let reason = r.reason.unwrap();
-    assert!(
-        reason.contains(
-            r#"DefaultUserSettings.JupyterLabAppSettings.AppLifecycleManagement.IdleSettings.IdleTimeoutInMinutes: expected an integer, got "sixty""#
-        ),
-        "{reason}"
-    );
+    assert!(reason.contains(r#"Settings.IdleTimeoutInMinutes: expected an integer, got "sixty""#), "{reason}");
     // A failed Create reports the recognisable marker, never an empty or random id.
     assert_eq!(r.physical_resource_id, format!("create-failed:{}", r.request_id));
 
@@ -261,8 +233,9 @@ async fn a_replacement_left_by_a_failed_update_is_deleted_in_a_new_invocation() 
         .lambda
         .invocations(PROBE)
         .into_iter()
-        .filter(|i| i.source == InvocationSource::SelfInvoke && i.payload["StudioContinuation"]["Cleanup"] == json!(true))
-        .map(|i| i.payload["StudioContinuation"]["Event"].clone())
+        .map(|i| custom_resource::testing::unsealed(&i.payload))
+        .filter(|continuation| continuation["Cleanup"] == json!(true))
+        .map(|continuation| continuation["Event"].clone())
         .collect();
     assert!(cleanups.len() >= 2, "the cleanup continues across invocations: {cleanups:?}");
     assert_eq!((cleanups[0]["RequestType"].as_str(), cleanups[0]["PhysicalResourceId"].as_str()), (Some("Delete"), Some("probe-new")));

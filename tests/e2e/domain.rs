@@ -567,7 +567,7 @@ async fn a_domain_not_visible_right_after_create_is_waited_for() {
 #[tokio::test]
 async fn an_error_after_create_reports_the_domain_so_the_rollback_deletes_it() {
     let cloud = cloud().await;
-    cloud.sagemaker.refuse_next("DescribeDomain", "injected refusal after CreateDomain");
+    cloud.sagemaker.refuse_next("DescribeDomain", "ValidationException", "injected refusal after CreateDomain");
     let r = cloud.cfn.create(FUNCTION, LOGICAL_ID, properties("reported")).await.unwrap();
     let reason = failed(&r);
     assert!(reason.contains("injected refusal"), "{reason}");
@@ -810,7 +810,7 @@ async fn a_rollback_to_what_the_domain_already_is_calls_no_update_domain() {
     seed_users(&cloud, &id).await;
     // SageMaker refuses the Update to B; the domain keeps A's settings, and CloudFormation's
     // rollback (back to A) must not be refused in turn: users' apps run, RStudio settings are set.
-    cloud.sagemaker.refuse_next("UpdateDomain", "The domain execution role cannot be assumed");
+    cloud.sagemaker.refuse_next("UpdateDomain", "ValidationException", "The domain execution role cannot be assumed");
     failed(&cloud.cfn.update(FUNCTION, LOGICAL_ID, &id, b.clone(), a.clone()).await.unwrap());
     assert_eq!(cloud.sagemaker.call_count("UpdateDomain"), 1);
     succeeded(&cloud.cfn.update(FUNCTION, LOGICAL_ID, &id, a.clone(), b.clone()).await.unwrap());

@@ -169,11 +169,11 @@ async fn a_forged_replacement_cleanup_cannot_delete_the_resource_the_stack_keeps
 async fn what_cloudformation_sends_is_checked_and_acted_on() {
     let cloud = cloud(DOMAIN).await;
     let id = victim(&cloud).await;
-    let checks = cloud.stacks.call_count("DescribeStackResource");
+    let checks = cloud.cloudformation_api.call_count("DescribeStackResource");
     assert!(checks >= 1, "the Create was checked with CloudFormation");
     let r = cloud.cfn.delete(DOMAIN, LOGICAL_ID, &id, properties("victim")).await.unwrap();
     assert_eq!(r.status, Status::Success, "{:?}", r.reason);
-    assert!(cloud.stacks.call_count("DescribeStackResource") > checks, "the Delete was checked too");
+    assert!(cloud.cloudformation_api.call_count("DescribeStackResource") > checks, "the Delete was checked too");
     assert!(cloud.sagemaker.snapshot()["domains"].as_array().is_none_or(Vec::is_empty));
 }
 
@@ -209,5 +209,5 @@ async fn a_response_url_off_the_allowlist_gets_no_connection_and_no_action() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(cloud.lambda.wait_idle(PROBE, Duration::from_secs(30)).await);
     assert!(!seen.await.unwrap(), "the listening socket saw a connection");
-    assert_eq!(cloud.stacks.call_count("DescribeStackResource"), 0, "nothing was acted on");
+    assert_eq!(cloud.cloudformation_api.call_count("DescribeStackResource"), 0, "nothing was acted on");
 }

@@ -15,6 +15,7 @@ mod ec2_nfs_client;
 mod forged_events;
 mod iam;
 mod identity_center;
+mod kms;
 mod lifecycle_config;
 mod local_cloud;
 mod moto;

@@ -359,7 +359,7 @@ async fn a_sagemaker_failure_is_a_502_with_its_code() {
     let cloud = LocalCloud::start().await.expect("local cloud");
     let domain = domain_with_alice(&cloud.sagemaker_client(), "portal", AuthMode::Iam).await;
     deploy(&cloud, &[&domain], &[]).await;
-    cloud.sagemaker.refuse_next("CreatePresignedDomainUrl", "not authorized to perform sagemaker:CreatePresignedDomainUrl");
+    cloud.sagemaker.refuse_next("CreatePresignedDomainUrl", "ValidationException", "not authorized to perform sagemaker:CreatePresignedDomainUrl");
 
     let response = post(&cloud, PORTAL, json!({"DomainId": domain, "UserProfileName": "alice"})).await;
     assert_eq!(response.status, 502, "{}", response.body);

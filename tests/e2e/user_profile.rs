@@ -258,7 +258,7 @@ async fn a_redelivery_is_recognised_whatever_error_reports_the_taken_name() {
     });
 
     // A SageMaker that says ValidationException, not ResourceInUse, for a taken name.
-    cloud.sagemaker.refuse_next("CreateUserProfile", "User profile gus already exists");
+    cloud.sagemaker.refuse_next("CreateUserProfile", "ValidationException", "User profile gus already exists");
     let mut again = event;
     let request_id = again["RequestId"].as_str().unwrap().to_string();
     again["ResponseURL"] = json!(cloud.cfn.response_url("Gus", &format!("{request_id}-again")).await.unwrap());
@@ -271,7 +271,7 @@ async fn a_redelivery_is_recognised_whatever_error_reports_the_taken_name() {
     assert_eq!(second["PhysicalResourceId"], first.physical_resource_id);
 
     // A refusal with no profile of that name stands.
-    cloud.sagemaker.refuse_next("CreateUserProfile", "UserSettings are not acceptable");
+    cloud.sagemaker.refuse_next("CreateUserProfile", "ValidationException", "UserSettings are not acceptable");
     let r = cloud.cfn.create(FUNCTION, "Hal", properties(&domain, "hal")).await.unwrap();
     assert_eq!(r.status, Status::Failed);
     assert!(reason(&r).starts_with("CreateUserProfile: ValidationException: UserSettings are not acceptable"), "{}", reason(&r));
@@ -658,7 +658,7 @@ async fn a_profile_that_stays_in_use_after_its_spaces_are_gone_fails_within_minu
     let created = cloud.cfn.create(FUNCTION, "Nora", props.clone()).await.unwrap();
     assert_success(&created);
     space(&client, &domain, "nora-notebooks", Some("nora"), SharingType::Private).await;
-    cloud.sagemaker.fail_operation("DeleteUserProfile", sagemaker_emulator::Outage::ResourceInUse);
+    cloud.sagemaker.fail_operation("DeleteUserProfile", sagemaker_emulator::Outage::refusal("ResourceInUse", "The resource is in use by another resource."));
 
     let started = Instant::now();
     let d = cloud.cfn.delete(FUNCTION, "Nora", &created.physical_resource_id, props).await.unwrap();

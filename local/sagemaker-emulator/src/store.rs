@@ -5,11 +5,13 @@
 //! timers are needed. The delay in force when reading counts, so a test can hold resources in
 //! Pending/Updating/Deleting (long delay) and then release them all (zero delay).
 
+use crate::error::{ApiError, ApiResult, SageMakerError};
 use crate::validate::Body;
-use crate::{Options, Outage, Phase, ResourceKind};
+use crate::{Options, Phase, ResourceKind};
+pub(crate) use emulator_kit::ids::{epoch_seconds as epoch_now, random_hex, random_lower_alnum};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// What a status in transition ends as.
 #[derive(Debug, Clone)]
@@ -176,28 +178,15 @@ pub(crate) struct LifecycleConfig {
     pub modified: f64,
 }
 
-/// One call as received: the operation and the access key id it was signed with.
-#[derive(Debug, Clone)]
-pub(crate) struct Call {
-    pub operation: String,
-    pub access_key: Option<String>,
-}
-
 /// Everything the emulator knows, behind one lock.
 pub(crate) struct Store {
     pub region: String,
     pub account_id: String,
     pub delay: Duration,
     pub page_size: usize,
-    pub throttle_rate: f64,
-    /// Messages of ValidationExceptions armed by operation (see `refuse_next`).
-    pub refusals: HashMap<String, VecDeque<String>>,
-    /// Operations failing until cleared (see `fail_operation`).
-    pub outages: HashMap<String, Outage>,
     pub visibility_lag: Duration,
     pub domain_quota: Option<usize>,
     pub unique_domain_names: bool,
-    pub calls: Vec<Call>,
     seq: u64,
     next_uid: u64,
     faults: HashMap<(ResourceKind, Phase), VecDeque<String>>,
@@ -213,23 +202,6 @@ pub(crate) struct Store {
     pub hooks: Option<std::sync::Arc<dyn crate::DomainHooks>>,
 }
 
-pub(crate) fn epoch_now() -> f64 {
-    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    (since.as_millis() as f64) / 1000.0
-}
-
-fn random_chars(len: usize, alphabet: &[u8]) -> String {
-    (0..len).map(|_| char::from(alphabet[fastrand::usize(..alphabet.len())])).collect()
-}
-
-pub(crate) fn random_lower_alnum(len: usize) -> String {
-    random_chars(len, b"abcdefghijklmnopqrstuvwxyz0123456789")
-}
-
-pub(crate) fn random_hex(len: usize) -> String {
-    random_chars(len, b"0123456789abcdef")
-}
-
 impl Store {
     pub fn new(options: Options) -> Self {
         Self {
@@ -237,13 +209,9 @@ impl Store {
             account_id: options.account_id,
             delay: options.transition_delay,
             page_size: options.page_size.max(1),
-            throttle_rate: 0.0,
-            refusals: HashMap::new(),
-            outages: HashMap::new(),
             visibility_lag: options.visibility_lag,
             domain_quota: options.domain_quota,
             unique_domain_names: options.unique_domain_names,
-            calls: Vec::new(),
             seq: 0,
             next_uid: 200_000,
             faults: HashMap::new(),
@@ -349,6 +317,28 @@ impl Store {
     /// since (so zero shows everything at once).
     pub fn is_visible(&self, meta: &Meta) -> bool {
         meta.created_at.elapsed() >= meta.lag.min(self.visibility_lag)
+    }
+
+    /// The domain of that id, if it exists and is visible yet.
+    pub fn domain(&self, id: &str) -> ApiResult<&Domain> {
+        self.domains.get(id).filter(|d| self.is_visible(&d.meta)).ok_or_else(|| ApiError::not_found(format!("Domain '{id}' does not exist")))
+    }
+
+    /// A visible user profile of a visible domain.
+    pub fn user_profile(&self, domain_id: &str, name: &str) -> ApiResult<&UserProfile> {
+        self.in_domain(&self.profiles, |p| &p.meta, domain_id, name, "User profile")
+    }
+
+    /// A visible space of a visible domain.
+    pub fn space(&self, domain_id: &str, name: &str) -> ApiResult<&Space> {
+        self.in_domain(&self.spaces, |s| &s.meta, domain_id, name, "Space")
+    }
+
+    fn in_domain<'a, T>(&self, map: &'a BTreeMap<(String, String), T>, meta: fn(&T) -> &Meta, domain_id: &str, name: &str, kind: &str) -> ApiResult<&'a T> {
+        self.domain(domain_id)?;
+        map.get(&(domain_id.to_string(), name.to_string()))
+            .filter(|r| self.is_visible(meta(r)))
+            .ok_or_else(|| ApiError::not_found(format!("{kind} '{name}' does not exist in domain {domain_id}")))
     }
 
     /// Whether an ARN names a resource that exists (for the tagging operations).

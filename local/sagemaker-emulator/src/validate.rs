@@ -1,13 +1,8 @@
-//! Request members: typed access and the API model's constraints.
-//!
-//! A member of the wrong JSON type is a SerializationException (the request cannot be read);
-//! a member that breaks a constraint is collected by [`Checks`] and reported the way SageMaker
-//! does: "N validation errors detected: Value 'x' at 'memberPath' failed to satisfy constraint: ...".
+//! SageMaker's member constraints on top of the kit's typed access and [`Checks`].
 
-use crate::error::{ApiError, ApiResult};
-use serde_json::{Map, Value};
-
-pub(crate) type Body = Map<String, Value>;
+use crate::error::ApiResult;
+pub(crate) use emulator_kit::members::{Body, Checks, opt_int, opt_obj, opt_str, opt_str_list, opt_time, wrong_type};
+use serde_json::Value;
 
 pub(crate) const NAME_PATTERN: &str = "^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}";
 pub(crate) const DOMAIN_ID_PATTERN: &str = "^d-(-*[a-z0-9]){1,61}";
@@ -18,177 +13,53 @@ const ROLE_PATTERN: &str = "^arn:aws[a-z\\-]*:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.
 const TAG_PATTERN: &str = "^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$";
 pub(crate) const RESOURCE_ARN_PATTERN: &str = "arn:aws[a-z\\-]*:sagemaker:[a-z0-9\\-]*:[0-9]{12}:.+";
 
-fn wrong_type(key: &str, expected: &str) -> ApiError {
-    ApiError::serialization(format!("Member '{key}' must be {expected}"))
-}
-
-pub(crate) fn opt_str<'a>(m: &'a Body, key: &str) -> ApiResult<Option<&'a str>> {
-    match m.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(wrong_type(key, "a string")),
-    }
-}
-
-pub(crate) fn opt_int(m: &Body, key: &str) -> ApiResult<Option<i64>> {
-    match m.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| wrong_type(key, "an integer")),
-        Some(_) => Err(wrong_type(key, "an integer")),
-    }
-}
-
-/// A timestamp member: epoch seconds, the awsJson format.
-pub(crate) fn opt_time(m: &Body, key: &str) -> ApiResult<Option<f64>> {
-    match m.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n.as_f64().map(Some).ok_or_else(|| wrong_type(key, "a timestamp")),
-        Some(_) => Err(wrong_type(key, "a timestamp (epoch seconds)")),
-    }
-}
-
-pub(crate) fn opt_obj<'a>(m: &'a Body, key: &str) -> ApiResult<Option<&'a Body>> {
-    match m.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(o)) => Ok(Some(o)),
-        Some(_) => Err(wrong_type(key, "an object")),
-    }
-}
-
-pub(crate) fn opt_str_list<'a>(m: &'a Body, key: &str) -> ApiResult<Option<Vec<&'a str>>> {
-    match m.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Array(items)) => {
-            items.iter().map(|v| v.as_str().ok_or_else(|| wrong_type(key, "a list of strings"))).collect::<ApiResult<Vec<_>>>().map(Some)
-        }
-        Some(_) => Err(wrong_type(key, "a list")),
-    }
-}
-
-/// "DefaultUserSettings.ExecutionRole" -> "defaultUserSettings.executionRole": the service
-/// names members in camelCase in its validation messages.
-fn member_path(path: &str) -> String {
-    path.split('.')
-        .map(|part| {
-            let mut chars = part.chars();
-            match chars.next() {
-                Some(first) => first.to_lowercase().chain(chars).collect(),
-                None => String::new(),
-            }
-        })
-        .collect::<Vec<String>>()
-        .join(".")
-}
-
-/// Collects constraint violations of one request.
-#[derive(Default)]
-pub(crate) struct Checks {
-    errors: Vec<String>,
-}
-
-impl Checks {
-    fn fail(&mut self, value: Option<&str>, path: &str, constraint: String) {
-        let value = value.map_or("null".to_string(), |v| format!("'{v}'"));
-        self.errors.push(format!("Value {value} at '{}' failed to satisfy constraint: {constraint}", member_path(path)));
-    }
-
-    /// Records a missing required member; passes the value through.
-    pub fn required<T>(&mut self, path: &str, value: Option<T>) -> Option<T> {
-        if value.is_none() {
-            self.fail(None, path, "Member must not be null".into());
-        }
-        value
-    }
-
-    pub fn length(&mut self, path: &str, value: &str, min: usize, max: usize) {
-        let len = value.chars().count();
-        if len < min {
-            self.fail(Some(value), path, format!("Member must have length greater than or equal to {min}"));
-        } else if len > max {
-            self.fail(Some(value), path, format!("Member must have length less than or equal to {max}"));
-        }
-    }
-
-    pub fn pattern(&mut self, path: &str, value: &str, matches: bool, pattern: &str) {
-        if !matches {
-            self.fail(Some(value), path, format!("Member must satisfy regular expression pattern: {pattern}"));
-        }
-    }
-
-    pub fn one_of(&mut self, path: &str, value: &str, allowed: &[&str]) {
-        if !allowed.contains(&value) {
-            self.fail(Some(value), path, format!("Member must satisfy enum value set: [{}]", allowed.join(", ")));
-        }
-    }
-
-    pub fn range(&mut self, path: &str, value: i64, min: i64, max: i64) {
-        let shown = value.to_string();
-        if value < min {
-            self.fail(Some(&shown), path, format!("Member must have value greater than or equal to {min}"));
-        } else if value > max {
-            self.fail(Some(&shown), path, format!("Member must have value less than or equal to {max}"));
-        }
-    }
-
-    pub fn count(&mut self, path: &str, items: &[&str], min: usize, max: usize) {
-        let shown = format!("[{}]", items.join(", "));
-        if items.len() < min {
-            self.fail(Some(&shown), path, format!("Member must have length greater than or equal to {min}"));
-        } else if items.len() > max {
-            self.fail(Some(&shown), path, format!("Member must have length less than or equal to {max}"));
-        }
-    }
-
+/// The SageMaker-specific member checks (patterns from its model).
+pub(crate) trait SageMakerChecks {
     /// DomainName, UserProfileName, SpaceName, AppName, StudioLifecycleConfigName.
-    pub fn name(&mut self, path: &str, value: &str) {
+    fn name(&mut self, path: &str, value: &str);
+    fn domain_id(&mut self, path: &str, value: &str);
+    /// VpcId and each subnet id.
+    fn vpc_id(&mut self, path: &str, value: &str);
+    fn kms_key(&mut self, path: &str, value: &str);
+    fn lifecycle_arn(&mut self, path: &str, arn: &str);
+    /// MaxResults: `min` to 100.
+    fn max_results(&mut self, body: &Body, min: i64) -> ApiResult<Option<usize>>;
+}
+
+impl SageMakerChecks for Checks {
+    fn name(&mut self, path: &str, value: &str) {
         self.length(path, value, 0, 63);
         self.pattern(path, value, is_name(value), NAME_PATTERN);
     }
 
-    pub fn domain_id(&mut self, path: &str, value: &str) {
+    fn domain_id(&mut self, path: &str, value: &str) {
         self.length(path, value, 0, 63);
         self.pattern(path, value, is_domain_id(value), DOMAIN_ID_PATTERN);
     }
 
-    /// VpcId and each subnet id.
-    pub fn vpc_id(&mut self, path: &str, value: &str) {
+    fn vpc_id(&mut self, path: &str, value: &str) {
         self.length(path, value, 0, 32);
         let ok = !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
         self.pattern(path, value, ok, VPC_PATTERN);
     }
 
-    pub fn kms_key(&mut self, path: &str, value: &str) {
+    fn kms_key(&mut self, path: &str, value: &str) {
         self.length(path, value, 0, 2048);
         let ok = value.chars().all(|c| c.is_ascii_alphanumeric() || ":/_-".contains(c));
         self.pattern(path, value, ok, KMS_PATTERN);
     }
 
-    /// A constraint the model cannot express (e.g. "exactly one of"): the message as is.
-    pub fn rule(&mut self, ok: bool, message: &str) {
-        if !ok {
-            self.errors.push(message.to_string());
-        }
-    }
-
-    pub fn lifecycle_arn(&mut self, path: &str, arn: &str) {
+    fn lifecycle_arn(&mut self, path: &str, arn: &str) {
         self.length(path, arn, 0, 256);
         self.pattern(path, arn, is_lifecycle_arn(arn), LIFECYCLE_ARN_PATTERN);
     }
 
-    pub fn max_results(&mut self, body: &Body, min: i64) -> ApiResult<Option<usize>> {
+    fn max_results(&mut self, body: &Body, min: i64) -> ApiResult<Option<usize>> {
         let max = opt_int(body, "MaxResults")?;
         if let Some(n) = max {
             self.range("MaxResults", n, min, 100);
         }
         Ok(max.and_then(|n| usize::try_from(n).ok()))
-    }
-
-    pub fn finish(self) -> ApiResult<()> {
-        match self.errors.len() {
-            0 => Ok(()),
-            1 => Err(ApiError::validation(format!("1 validation error detected: {}", self.errors[0]))),
-            n => Err(ApiError::validation(format!("{n} validation errors detected: {}", self.errors.join("; ")))),
-        }
     }
 }
 
@@ -250,7 +121,7 @@ pub(crate) fn tags(checks: &mut Checks, body: &Body, key: &str) -> ApiResult<Vec
         Some(_) => return Err(wrong_type(key, "a list of tags")),
     };
     if items.len() > 50 {
-        checks.fail(Some(&format!("{} tags", items.len())), key, "Member must have length less than or equal to 50".into());
+        checks.fail(Some(&format!("{} tags", items.len())), key, "Member must have length less than or equal to 50");
     }
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
@@ -348,7 +219,7 @@ mod tests {
     }
 
     #[test]
-    fn messages_name_members_in_camel_case() {
+    fn sagemaker_checks_name_the_member_in_camel_case() {
         let mut checks = Checks::default();
         checks.name("DomainName", "bad_name");
         checks.required::<&str>("DefaultUserSettings.ExecutionRole", None);

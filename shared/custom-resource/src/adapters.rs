@@ -1,17 +1,31 @@
 //! The real outbound adapters: reqwest for the response PUT, and Lambda, KMS and
 //! CloudFormation through the AWS SDK (AWS_ENDPOINT_URL_<SERVICE> honoured).
 
-use crate::outbound::{InvokeError, MacError, MacSigner, ResourceState, ResponseTransport, SelfInvoker, StackState, StackStateError, TransportError};
+use crate::clock::SystemClock;
+use crate::outbound::{
+    InvokeError, KEY_ENV, MacError, MacSigner, Ports, ResourceState, ResponseTransport, SelfInvoker, StackState, StackStateError, TransportError,
+};
 use crate::responder::redact;
 use async_trait::async_trait;
 use aws_sdk_kms::types::MacAlgorithmSpec;
 use aws_sdk_lambda::primitives::Blob;
 use function_base::aws::describe;
+use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 
-/// The KMS HMAC key (KeySpec HMAC_256) that signs continuations.
-pub const KEY_ENV: &str = "CONTINUATION_KMS_KEY_ID";
+impl Ports {
+    /// The real adapters, from the AWS configuration of the standard environment.
+    pub fn from_config(config: &aws_config::SdkConfig) -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            responses: Arc::new(HttpResponses::new()),
+            invoker: Arc::new(LambdaInvoker::from_env(config)),
+            signer: Arc::new(KmsSigner::from_env(config)),
+            stacks: Arc::new(CloudFormationState::new(config)),
+        }
+    }
+}
 
 /// Lambda refuses asynchronous payloads over 256 KiB.
 pub const MAX_INVOKE_PAYLOAD_BYTES: usize = 256 * 1024;

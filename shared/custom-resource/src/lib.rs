@@ -25,9 +25,9 @@ mod runtime;
 pub mod testing;
 mod verification;
 
-pub use adapters::KEY_ENV as CONTINUATION_KEY_ENV;
 pub use event::{Request, RequestType};
 pub use function_base::PropertyError;
+pub use outbound::KEY_ENV as CONTINUATION_KEY_ENV;
 pub use patience::Patience;
 pub use resource::{Change, CustomResource, Done, Error, Outcome, Pending, Retry, Step, StepResult};
 pub use response::MAX_BODY_BYTES;

@@ -3,11 +3,14 @@
 //! CloudFormation's state. The real adapters are in [`crate::adapters`]; [`crate::testing`]
 //! has in-memory ones, with which the protocol rules are tested in-process.
 
-use crate::clock::{SharedClock, SystemClock};
+use crate::clock::SharedClock;
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
+
+/// The KMS HMAC key (KeySpec HMAC_256) that signs continuations.
+pub const KEY_ENV: &str = "CONTINUATION_KMS_KEY_ID";
 
 /// Sends one response attempt. The retries, backoff and deadline are the core's
 /// ([`crate::responder`]): this is a single PUT.
@@ -62,7 +65,7 @@ pub struct StackStateError(pub String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MacError {
-    #[error("{} is not set: continuations can be neither signed nor verified", crate::adapters::KEY_ENV)]
+    #[error("{KEY_ENV} is not set: continuations can be neither signed nor verified")]
     NoKey,
     #[error("the MAC is not valid for this payload and key")]
     Invalid,
@@ -71,7 +74,8 @@ pub enum MacError {
     Unavailable(String),
 }
 
-/// The core's outbound ports and its clock.
+/// The core's outbound ports and its clock (the real ones: `Ports::from_config`, in
+/// [`crate::adapters`]).
 #[derive(Clone)]
 pub struct Ports {
     pub clock: SharedClock,
@@ -79,17 +83,4 @@ pub struct Ports {
     pub invoker: Arc<dyn SelfInvoker>,
     pub signer: Arc<dyn MacSigner>,
     pub stacks: Arc<dyn StackState>,
-}
-
-impl Ports {
-    /// The real adapters, from the AWS configuration of the standard environment.
-    pub fn from_config(config: &aws_config::SdkConfig) -> Self {
-        Self {
-            clock: Arc::new(SystemClock),
-            responses: Arc::new(crate::adapters::HttpResponses::new()),
-            invoker: Arc::new(crate::adapters::LambdaInvoker::from_env(config)),
-            signer: Arc::new(crate::adapters::KmsSigner::from_env(config)),
-            stacks: Arc::new(crate::adapters::CloudFormationState::new(config)),
-        }
-    }
 }

@@ -1,121 +1,13 @@
-//! The protocol rules, in-process: a [`Probe`] resource on the core with in-memory ports and a
+//! The protocol rules, in-process: the core's test resource ([`Probe`]) on the core with in-memory ports and a
 //! simulated clock ([`custom_resource::testing::Simulation`]). Each test is GIVEN (the state
 //! CloudFormation shows, the ports' behaviour) / WHEN (an event or payload is delivered) /
 //! THEN (the one response, and what was or was not done). tests/e2e/core_protocol.rs and
 //! tests/e2e/forged_events.rs play one test of each rule family through real processes.
 
-use custom_resource::testing::{Simulation, tampered, unsealed};
-use custom_resource::{Change, CustomResource, Done, Error, Outcome, Patience, Pending, Retry, Step, StepResult};
-use serde::{Deserialize, Serialize};
+use custom_resource::Patience;
+use custom_resource::testing::{Probe, Simulation, tampered, unsealed};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-struct Properties {
-    name: String,
-    #[serde(default)]
-    behavior: Behavior,
-    wait_seconds: Option<u64>,
-    settings: Option<Settings>,
-    data: Option<BTreeMap<String, String>>,
-}
-
-#[derive(Deserialize, Default, PartialEq)]
-enum Behavior {
-    #[default]
-    Succeed,
-    Fail,
-    Panic,
-    /// Pending until WaitSeconds have passed (on the step's clock) since the first step.
-    Wait,
-    /// A long, non-ASCII failure Reason.
-    LongReason,
-    /// Every step ends in a server error.
-    ServerError,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-struct Settings {
-    idle_timeout_in_minutes: u32,
-    enabled: bool,
-}
-
-#[derive(Serialize, Deserialize, Clone)]
-struct Progress {
-    started_ms: u64,
-}
-
-/// Answers as its properties say, and records every step it runs.
-#[derive(Clone, Default)]
-struct Probe {
-    steps: Arc<Mutex<Vec<String>>>,
-}
-
-impl Probe {
-    fn steps(&self) -> Vec<String> {
-        self.steps.lock().unwrap().clone()
-    }
-
-    fn step(&self, kind: &str, step: &Step, p: &Properties, progress: Option<Progress>) -> StepResult<Progress> {
-        self.steps.lock().unwrap().push(format!("{kind} {}", p.name));
-        let id = format!("probe-{}", p.name);
-        let now_ms = custom_resource::clock::epoch_ms(step.now());
-        match p.behavior {
-            Behavior::Fail => return Err(Error::new(format!("probe {} failed as asked", p.name))),
-            Behavior::LongReason => return Err(Error::new("échec \"probe\" ".repeat(600))),
-            Behavior::Panic => panic!("probe {} panicked as asked", p.name),
-            Behavior::ServerError => return Err(Error::new("DescribeProbe: InternalFailure: try later").retry(Retry::ServerError)),
-            Behavior::Wait => {
-                let progress = progress.unwrap_or(Progress { started_ms: now_ms });
-                if Duration::from_millis(now_ms - progress.started_ms) < Duration::from_secs(p.wait_seconds.unwrap_or(1)) {
-                    return Ok(Pending::new(progress, format!("probe {} to finish waiting", p.name)).resource(&id).poll_after(Duration::from_secs(1)).into());
-                }
-            }
-            Behavior::Succeed => {}
-        }
-        let mut done = Done::new(id).with("Name", &p.name);
-        if let Some(s) = &p.settings {
-            done = done.with("DoubledIdleTimeout", (s.idle_timeout_in_minutes * 2).to_string()).with("IdleEnabled", s.enabled.to_string());
-        }
-        for (k, v) in p.data.clone().unwrap_or_default() {
-            done = done.with(k, v);
-        }
-        Ok(done.into())
-    }
-}
-
-impl CustomResource for Probe {
-    type Properties = Properties;
-    type CreateProgress = Progress;
-    type UpdateProgress = Progress;
-    type DeleteProgress = Progress;
-
-    fn recognizes(&self, physical_id: &str) -> bool {
-        physical_id.starts_with("probe-")
-    }
-
-    async fn create(&self, step: &Step, p: &Properties, progress: Option<Progress>) -> StepResult<Progress> {
-        self.step("create", step, p, progress)
-    }
-
-    async fn update(&self, step: &Step, change: Change<'_, Properties>, progress: Option<Progress>) -> StepResult<Progress> {
-        self.step("update", step, change.properties, progress)
-    }
-
-    async fn delete(&self, step: &Step, id: &str, p: &Properties, progress: Option<Progress>) -> Result<Outcome<Progress>, Error> {
-        match p.behavior {
-            Behavior::Wait => self.step("delete", step, p, progress),
-            _ => {
-                self.steps.lock().unwrap().push(format!("delete {id}"));
-                Ok(Done::new(id).into())
-            }
-        }
-    }
-}
 
 const LOGICAL_ID: &str = "Probe";
 
@@ -376,15 +268,8 @@ async fn a_replacement_left_by_a_failed_update_is_deleted_by_a_sealed_cleanup_th
     sim.begin(&event);
     let first = sim.once(event.clone()).await;
     assert!(first.is_ok(), "{first:?}");
-    // Only continuations of the Update so far; CloudFormation now rolls back.
-    let mut cleanup = None;
-    while let Some(next) = sim.next_continuation() {
-        if unsealed(&next)["Cleanup"] == json!(true) {
-            cleanup = Some(next);
-            break;
-        }
-        sim.once(next).await.unwrap();
-    }
+    // The Update's continuations until it fails; CloudFormation then rolls back.
+    let cleanup = sim.until_cleanup().await;
     let body = the_response(&sim, &event);
     assert_eq!((body["Status"].as_str(), body["PhysicalResourceId"].as_str()), (Some("FAILED"), Some("probe-old")));
     assert!(reason(&body).ends_with("(the replacement probe-new made during this update is being deleted)"), "{body}");
@@ -397,7 +282,7 @@ async fn a_replacement_left_by_a_failed_update_is_deleted_by_a_sealed_cleanup_th
     sim.stacks.set_stack_status(custom_resource::testing::STACK_ID, "UPDATE_ROLLBACK_COMPLETE");
     sim.stacks.set_resource(custom_resource::testing::STACK_ID, LOGICAL_ID, "UPDATE_COMPLETE", Some("probe-old"), "Custom::Probe");
     sim.invoke(cleanup).await;
-    assert!(probe.steps().iter().any(|s| s == "delete new"), "{:?}", probe.steps());
+    assert!(probe.steps().iter().any(|s| s == "delete probe-new"), "{:?}", probe.steps());
     assert_eq!(sim.responses.puts().len(), 1, "the cleanup answers nobody");
 }
 
@@ -502,15 +387,7 @@ async fn a_replacement_cleanup_never_deletes_the_kept_id_and_is_only_a_delete() 
     let event = sim.event("Update", LOGICAL_ID, Some("probe-old"), props, Some(json!({"Name": "old"})));
     sim.begin(&event);
     sim.once(event).await.unwrap();
-    let mut cleanup = None;
-    while let Some(next) = sim.next_continuation() {
-        if unsealed(&next)["Cleanup"] == json!(true) {
-            cleanup = Some(next);
-            break;
-        }
-        sim.once(next).await.unwrap();
-    }
-    let cleanup = cleanup.expect("a cleanup");
+    let cleanup = sim.until_cleanup().await.expect("a cleanup");
     // ...arriving once CloudFormation shows probe-new as the id it keeps (say the stack moved on).
     sim.stacks.set_stack_status(stack, "UPDATE_ROLLBACK_COMPLETE");
     sim.stacks.set_resource(stack, LOGICAL_ID, "UPDATE_COMPLETE", Some("probe-new"), "Custom::Probe");

@@ -34,20 +34,6 @@ fn caps() -> Targets {
     CREDENTIAL_SAFE.into_iter().fold(Targets::new().with_default(Level::TRACE), |caps, (target, cap)| caps.with_target(target, cap))
 }
 
-/// The span every line of an invocation is logged in (never the ResponseURL).
-#[macro_export]
-macro_rules! invocation_span {
-    ($request:expr) => {
-        tracing::info_span!(
-            "invocation",
-            RequestType = $request.request_type.as_str(),
-            StackId = %$request.stack_id,
-            LogicalResourceId = %$request.logical_resource_id,
-            RequestId = %$request.request_id,
-        )
-    };
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

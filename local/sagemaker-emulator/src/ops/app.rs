@@ -1,12 +1,10 @@
 //! CreateApp, DescribeApp, DeleteApp, ListApps. Apps belong to a user profile or a space;
 //! deleted apps stay listed with status Deleted.
 
-use super::domain::domain_id;
-use super::space::APP_TYPES;
-use super::{Intent, Item, check_status, copy_members, list_output, page, sort};
-use crate::error::{ApiError, ApiResult};
+use super::{APP_TYPES, Intent, Item, check_status, copy_members, domain_id, list_output, page, sort};
+use crate::error::{ApiError, ApiResult, SageMakerError};
 use crate::store::{App, AppKey, Owner, Store, epoch_now};
-use crate::validate::{self, Body, Checks, opt_str};
+use crate::validate::{self, Body, Checks, SageMakerChecks, opt_str};
 use crate::{Phase, ResourceKind};
 use serde_json::{Value, json};
 
@@ -67,7 +65,7 @@ fn key(checks: &mut Checks, body: &Body) -> ApiResult<AppKey> {
 }
 
 fn get<'a>(store: &'a Store, key: &AppKey) -> ApiResult<&'a App> {
-    super::domain::get(store, &key.domain_id)?;
+    store.domain(&key.domain_id)?;
     store.apps.get(key).ok_or_else(|| ApiError::not_found(format!("App '{}' does not exist", key.label())))
 }
 
@@ -82,11 +80,11 @@ pub(crate) fn create(store: &mut Store, body: &Body) -> ApiResult<Value> {
     }
 
     let domain_id = key.domain_id.as_str();
-    let domain = super::domain::get(store, domain_id)?;
+    let domain = store.domain(domain_id)?;
     check_status(&format!("Domain {domain_id}"), &domain.meta.life, Intent::Use)?;
     let (owner_label, owner_life) = match &key.owner {
-        Owner::UserProfile(p) => (format!("User profile {p}"), &super::user_profile::get(store, domain_id, p)?.meta.life),
-        Owner::Space(s) => (format!("Space {s}"), &super::space::get(store, domain_id, s)?.meta.life),
+        Owner::UserProfile(p) => (format!("User profile {p}"), &store.user_profile(domain_id, p)?.meta.life),
+        Owner::Space(s) => (format!("Space {s}"), &store.space(domain_id, s)?.meta.life),
     };
     check_status(&owner_label, owner_life, Intent::Use)?;
     if let Some(existing) = store.apps.get(&key).filter(|a| a.is_active()) {
@@ -107,7 +105,7 @@ pub(crate) fn describe_op(store: &mut Store, body: &Body) -> ApiResult<Value> {
     let mut checks = Checks::default();
     let key = key(&mut checks, body)?;
     checks.finish()?;
-    super::domain::get(store, &key.domain_id)?;
+    store.domain(&key.domain_id)?;
     match get(store, &key) {
         Ok(app) => Ok(describe(app)),
         Err(err) if err.code == "ResourceNotFound" => Err(ApiError::record_not_found(err.message)),

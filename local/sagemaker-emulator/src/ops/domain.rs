@@ -1,9 +1,9 @@
 //! CreateDomain, DescribeDomain, UpdateDomain, DeleteDomain, ListDomains, CreatePresignedDomainUrl.
 
-use super::{Intent, Item, apps_in, check_status, copy_members, list_output, merge, merge_member, names, page};
-use crate::error::{ApiError, ApiResult};
+use super::{Intent, Item, apps_in, check_status, copy_members, domain_id, list_output, merge, merge_member, names, page};
+use crate::error::{ApiError, ApiResult, SageMakerError};
 use crate::store::{Domain, Store, epoch_now, random_hex, random_lower_alnum};
-use crate::validate::{self, Body, Checks, opt_int, opt_obj, opt_str, opt_str_list};
+use crate::validate::{self, Body, Checks, SageMakerChecks, opt_int, opt_obj, opt_str, opt_str_list};
 use crate::{Phase, ResourceKind};
 use serde_json::{Value, json};
 
@@ -21,31 +21,6 @@ pub(crate) fn describe(d: &Domain) -> Value {
     out.insert("HomeEfsFileSystemId".into(), json!(d.home_efs_id));
     d.meta.describe_into(&mut out);
     Value::Object(out)
-}
-
-/// The domain of that id, if it exists and is visible yet.
-pub(crate) fn get<'a>(store: &'a Store, id: &str) -> ApiResult<&'a Domain> {
-    store.domains.get(id).filter(|d| store.is_visible(&d.meta)).ok_or_else(|| ApiError::not_found(format!("Domain '{id}' does not exist")))
-}
-
-/// Reads and checks a required DomainId member.
-pub(crate) fn domain_id<'a>(checks: &mut Checks, body: &'a Body) -> ApiResult<Option<&'a str>> {
-    let id = checks.required("DomainId", opt_str(body, "DomainId")?);
-    if let Some(id) = id {
-        checks.domain_id("DomainId", id);
-    }
-    Ok(id)
-}
-
-/// DomainId and the name member (`SpaceName`, `UserProfileName`) of something in a domain,
-/// both required.
-pub(crate) fn domain_member_key<'a>(checks: &mut Checks, body: &'a Body, name_member: &'static str) -> ApiResult<(&'a str, &'a str)> {
-    let id = domain_id(checks, body)?;
-    let name = checks.required(name_member, opt_str(body, name_member)?);
-    if let Some(name) = name {
-        checks.name(name_member, name);
-    }
-    Ok((id.unwrap_or_default(), name.unwrap_or_default()))
 }
 
 /// Constraints shared by CreateDomain and UpdateDomain on the members they both have.
@@ -170,7 +145,7 @@ pub(crate) fn describe_op(store: &mut Store, body: &Body) -> ApiResult<Value> {
     let mut checks = Checks::default();
     let id = domain_id(&mut checks, body)?;
     checks.finish()?;
-    Ok(describe(get(store, id.unwrap_or_default())?))
+    Ok(describe(store.domain(id.unwrap_or_default())?))
 }
 
 pub(crate) fn update(store: &mut Store, body: &Body) -> ApiResult<Value> {
@@ -181,7 +156,7 @@ pub(crate) fn update(store: &mut Store, body: &Body) -> ApiResult<Value> {
     checks.finish()?;
     let id = id.unwrap_or_default();
 
-    let domain = get(store, id)?;
+    let domain = store.domain(id)?;
     check_status(&format!("Domain {id}"), &domain.meta.life, Intent::Update)?;
     refuse_while_apps_run(store, domain, body, settings_update)?;
     let mut attrs = domain.attrs.clone();
@@ -274,7 +249,7 @@ pub(crate) fn delete(store: &mut Store, body: &Body) -> ApiResult<Value> {
     checks.finish()?;
     let id = id.unwrap_or_default();
 
-    let domain = get(store, id)?;
+    let domain = store.domain(id)?;
     check_status(&format!("Domain {id}"), &domain.meta.life, Intent::Delete)?;
     let profiles: Vec<String> = store.profiles.values().filter(|p| p.domain_id == id).map(|p| p.name.clone()).collect();
     let spaces: Vec<String> = store.spaces.values().filter(|s| s.domain_id == id).map(|s| s.name.clone()).collect();
@@ -349,16 +324,16 @@ pub(crate) fn presigned_url(store: &mut Store, body: &Body) -> ApiResult<Value> 
     checks.finish()?;
     let (id, profile) = (id.unwrap_or_default(), profile.unwrap_or_default());
 
-    let domain = get(store, id)?;
+    let domain = store.domain(id)?;
     if domain.auth_mode != "IAM" {
         return Err(ApiError::validation(format!(
             "CreatePresignedDomainUrl is only supported for domains with AuthMode IAM; domain {id} uses {}",
             domain.auth_mode
         )));
     }
-    super::user_profile::get(store, id, profile)?;
+    store.user_profile(id, profile)?;
     if let Some(space) = space {
-        super::space::get(store, id, space)?;
+        store.space(id, space)?;
     }
     let url = format!("https://{id}.studio.{}.sagemaker.aws/auth?token={}", store.region, random_lower_alnum(64));
     Ok(json!({ "AuthorizedUrl": url }))

@@ -2,9 +2,9 @@
 //! ListStudioLifecycleConfigs. Configs have no status and no update API.
 
 use super::{Item, list_output, names, page, sort};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, SageMakerError};
 use crate::store::{LifecycleConfig, Store, epoch_now};
-use crate::validate::{self, Body, Checks, opt_str, opt_time};
+use crate::validate::{self, Body, Checks, SageMakerChecks, opt_str, opt_time};
 use serde_json::{Value, json};
 
 const APP_TYPES: &[&str] = &["JupyterServer", "KernelGateway", "JupyterLab", "CodeEditor"];

@@ -8,9 +8,9 @@ pub(crate) mod space;
 pub(crate) mod tags;
 pub(crate) mod user_profile;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, SageMakerError};
 use crate::store::{Lifecycle, Store};
-use crate::validate::{Body, Checks, opt_str};
+use crate::validate::{Body, Checks, SageMakerChecks, opt_str};
 use serde_json::{Map, Value, json};
 
 pub(crate) fn dispatch(store: &mut Store, operation: &str, body: &Body) -> ApiResult<Value> {
@@ -73,6 +73,30 @@ fn in_creation_order(items: impl Iterator<Item = (u64, Value)>) -> Vec<Value> {
     items.sort_by_key(|(seq, _)| *seq);
     items.into_iter().map(|(_, v)| v).collect()
 }
+
+/// Reads and checks a required DomainId member.
+pub(crate) fn domain_id<'a>(checks: &mut Checks, body: &'a Body) -> ApiResult<Option<&'a str>> {
+    let id = checks.required("DomainId", opt_str(body, "DomainId")?);
+    if let Some(id) = id {
+        checks.domain_id("DomainId", id);
+    }
+    Ok(id)
+}
+
+/// DomainId and the name member (`SpaceName`, `UserProfileName`) of something in a domain,
+/// both required.
+pub(crate) fn domain_member_key<'a>(checks: &mut Checks, body: &'a Body, name_member: &'static str) -> ApiResult<(&'a str, &'a str)> {
+    let id = domain_id(checks, body)?;
+    let name = checks.required(name_member, opt_str(body, name_member)?);
+    if let Some(name) = name {
+        checks.name(name_member, name);
+    }
+    Ok((id.unwrap_or_default(), name.unwrap_or_default()))
+}
+
+/// Every AppType (Spaces and apps).
+pub(crate) const APP_TYPES: &[&str] =
+    &["JupyterServer", "KernelGateway", "DetailedProfiler", "TensorBoard", "CodeEditor", "JupyterLab", "RStudioServerPro", "RSessionGateway", "Canvas"];
 
 /// Labels of the domain's apps in one of `statuses` (what blocks some UpdateDomain changes).
 pub(crate) fn apps_in(store: &Store, domain_id: &str, statuses: &[&str]) -> Vec<String> {
@@ -172,31 +196,12 @@ pub(crate) fn sort(checks: &mut Checks, body: &Body, sort_keys: &[&str], items: 
     Ok(())
 }
 
-/// One page of ordered items. Pages hold at most `min(MaxResults, page_size)` items. The
-/// NextToken names the last item returned (and its position, in case it has gone since), so
-/// items created or deleted between pages neither repeat nor hide others.
+/// One page of ordered items (the kit's paging, keyed by creation sequence). Pages hold at
+/// most `min(MaxResults, page_size)` items.
 pub(crate) fn page(store: &Store, body: &Body, items: Vec<Item>, max_results: Option<usize>) -> ApiResult<(Vec<Value>, Option<String>)> {
-    let limit = max_results.unwrap_or(usize::MAX).min(store.page_size).max(1);
-    let start = match opt_str(body, "NextToken")? {
-        None => 0,
-        Some(token) => {
-            let (seq, offset) = parse_token(token).ok_or_else(|| ApiError::validation(format!("Invalid pagination token: '{token}'")))?;
-            items.iter().position(|i| i.seq == seq).map_or(offset, |i| i + 1)
-        }
-    };
-    let rest: Vec<Item> = items.into_iter().skip(start).collect();
-    let more = rest.len() > limit;
-    let page: Vec<Item> = rest.into_iter().take(limit).collect();
-    let token = match page.last() {
-        Some(last) if more => Some(format!("nt-{}-{}", last.seq, start + page.len())),
-        _ => None,
-    };
-    Ok((page.into_iter().map(|i| i.value).collect(), token))
-}
-
-fn parse_token(token: &str) -> Option<(u64, usize)> {
-    let (seq, offset) = token.strip_prefix("nt-")?.split_once('-')?;
-    Some((seq.parse().ok()?, offset.parse().ok()?))
+    let limit = max_results.unwrap_or(usize::MAX).min(store.page_size);
+    let items = items.into_iter().map(|i| (i.seq, i.value)).collect();
+    emulator_kit::paging::page(items, opt_str(body, "NextToken")?, limit).map_err(ApiError::validation)
 }
 
 /// `{ <key>: [...], "NextToken": ... }`
@@ -226,12 +231,5 @@ mod tests {
             stored,
             json!({"ExecutionRole": "r1", "JupyterServerAppSettings": {"LifecycleConfigArns": [], "DefaultResourceSpec": {"InstanceType": "system"}}})
         );
-    }
-
-    #[test]
-    fn tokens_round_trip_and_reject_garbage() {
-        assert_eq!(parse_token("nt-12-4"), Some((12, 4)));
-        assert_eq!(parse_token("12-4"), None);
-        assert_eq!(parse_token("nt-x-4"), None);
     }
 }

@@ -1,15 +1,11 @@
 //! CreateSpace, DescribeSpace, UpdateSpace, DeleteSpace, ListSpaces.
 
-use super::domain::domain_member_key;
-use super::{Intent, Item, check_status, copy_members, list_output, merge_member, names, page, sort};
-use crate::error::{ApiError, ApiResult};
+use super::{APP_TYPES, Intent, Item, check_status, copy_members, domain_member_key, list_output, merge_member, names, page, sort};
+use crate::error::{ApiError, ApiResult, SageMakerError};
 use crate::store::{Owner, Space, Store, epoch_now};
-use crate::validate::{self, Body, Checks, opt_obj, opt_str};
+use crate::validate::{self, Body, Checks, SageMakerChecks, opt_obj, opt_str};
 use crate::{Phase, ResourceKind};
 use serde_json::{Map, Value, json};
-
-pub(crate) const APP_TYPES: &[&str] =
-    &["JupyterServer", "KernelGateway", "DetailedProfiler", "TensorBoard", "CodeEditor", "JupyterLab", "RStudioServerPro", "RSessionGateway", "Canvas"];
 
 pub(crate) fn describe(s: &Space) -> Value {
     let mut out = s.attrs.clone();
@@ -18,15 +14,6 @@ pub(crate) fn describe(s: &Space) -> Value {
     out.insert("SpaceName".into(), json!(s.name));
     s.meta.describe_into(&mut out);
     Value::Object(out)
-}
-
-pub(crate) fn get<'a>(store: &'a Store, domain_id: &str, name: &str) -> ApiResult<&'a Space> {
-    super::domain::get(store, domain_id)?;
-    store
-        .spaces
-        .get(&(domain_id.to_string(), name.to_string()))
-        .filter(|s| store.is_visible(&s.meta))
-        .ok_or_else(|| ApiError::not_found(format!("Space '{name}' does not exist in domain {domain_id}")))
 }
 
 fn key<'a>(checks: &mut Checks, body: &'a Body) -> ApiResult<(&'a str, &'a str)> {
@@ -70,12 +57,12 @@ pub(crate) fn create(store: &mut Store, body: &Body) -> ApiResult<Value> {
         return Err(ApiError::validation("OwnershipSettings.OwnerUserProfileName is required when SpaceSharingSettings.SharingType is Private"));
     }
 
-    let domain = super::domain::get(store, domain_id)?;
+    let domain = store.domain(domain_id)?;
     check_status(&format!("Domain {domain_id}"), &domain.meta.life, Intent::Use)?;
     // DescribeSpace's Url: the domain's Studio address (users append `&redirect=<AppType>`).
     let url = domain.attrs.get("Url").cloned();
     if let Some(owner) = owner {
-        super::user_profile::get(store, domain_id, owner)?;
+        store.user_profile(domain_id, owner)?;
     }
     let key = (domain_id.to_string(), name.to_string());
     if let Some(existing) = store.spaces.get(&key) {
@@ -99,8 +86,8 @@ pub(crate) fn describe_op(store: &mut Store, body: &Body) -> ApiResult<Value> {
     let mut checks = Checks::default();
     let (domain_id, name) = key(&mut checks, body)?;
     checks.finish()?;
-    super::domain::get(store, domain_id)?;
-    match get(store, domain_id, name) {
+    store.domain(domain_id)?;
+    match store.space(domain_id, name) {
         Ok(space) => Ok(describe(space)),
         Err(err) if err.code == "ResourceNotFound" => Err(ApiError::record_not_found(err.message)),
         Err(err) => Err(err),
@@ -113,7 +100,7 @@ pub(crate) fn update(store: &mut Store, body: &Body) -> ApiResult<Value> {
     check_settings(&mut checks, body)?;
     checks.finish()?;
 
-    let space = get(store, domain_id, name)?;
+    let space = store.space(domain_id, name)?;
     check_status(&format!("Space {name}"), &space.meta.life, Intent::Update)?;
     // An EBS volume only grows.
     if let (Some(now), Some(wanted)) = (ebs_size(&space.attrs), ebs_size(body))
@@ -149,7 +136,7 @@ pub(crate) fn delete(store: &mut Store, body: &Body) -> ApiResult<Value> {
     let (domain_id, name) = key(&mut checks, body)?;
     checks.finish()?;
 
-    let space = get(store, domain_id, name)?;
+    let space = store.space(domain_id, name)?;
     check_status(&format!("Space {name}"), &space.meta.life, Intent::Delete)?;
     let owner = Owner::Space(name.to_string());
     let apps: Vec<String> =

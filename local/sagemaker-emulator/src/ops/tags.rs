@@ -3,7 +3,7 @@
 use super::{Item, list_output, page};
 use crate::error::{ApiError, ApiResult};
 use crate::store::Store;
-use crate::validate::{self, Body, Checks, RESOURCE_ARN_PATTERN, opt_str, opt_str_list, sagemaker_arn_resource};
+use crate::validate::{self, Body, Checks, RESOURCE_ARN_PATTERN, SageMakerChecks, opt_str, opt_str_list, sagemaker_arn_resource};
 use serde_json::{Value, json};
 
 const MAX_TAGS: usize = 50;

@@ -1,10 +1,9 @@
 //! CreateUserProfile, DescribeUserProfile, UpdateUserProfile, DeleteUserProfile, ListUserProfiles.
 
-use super::domain::domain_member_key;
-use super::{Intent, Item, check_status, copy_members, list_output, merge_member, names, page, sort};
-use crate::error::{ApiError, ApiResult};
+use super::{Intent, Item, check_status, copy_members, domain_member_key, list_output, merge_member, names, page, sort};
+use crate::error::{ApiError, ApiResult, SageMakerError};
 use crate::store::{Owner, Store, UserProfile, epoch_now};
-use crate::validate::{self, Body, Checks, opt_str};
+use crate::validate::{self, Body, Checks, SageMakerChecks, opt_str};
 use crate::{Phase, ResourceKind};
 use serde_json::{Value, json};
 
@@ -15,15 +14,6 @@ pub(crate) fn describe(p: &UserProfile) -> Value {
     out.insert("UserProfileName".into(), json!(p.name));
     p.meta.describe_into(&mut out);
     Value::Object(out)
-}
-
-pub(crate) fn get<'a>(store: &'a Store, domain_id: &str, name: &str) -> ApiResult<&'a UserProfile> {
-    super::domain::get(store, domain_id)?;
-    store
-        .profiles
-        .get(&(domain_id.to_string(), name.to_string()))
-        .filter(|p| store.is_visible(&p.meta))
-        .ok_or_else(|| ApiError::not_found(format!("User profile '{name}' does not exist in domain {domain_id}")))
 }
 
 fn key<'a>(checks: &mut Checks, body: &'a Body) -> ApiResult<(&'a str, &'a str)> {
@@ -42,7 +32,7 @@ pub(crate) fn create(store: &mut Store, body: &Body) -> ApiResult<Value> {
     let tags = validate::tags(&mut checks, body, "Tags")?;
     checks.finish()?;
 
-    let domain = super::domain::get(store, domain_id)?;
+    let domain = store.domain(domain_id)?;
     check_status(&format!("Domain {domain_id}"), &domain.meta.life, Intent::Use)?;
     // IAM Identity Center domains identify users by user name; IAM domains must not.
     if domain.auth_mode == "SSO" {
@@ -85,7 +75,7 @@ pub(crate) fn describe_op(store: &mut Store, body: &Body) -> ApiResult<Value> {
     let mut checks = Checks::default();
     let (domain_id, name) = key(&mut checks, body)?;
     checks.finish()?;
-    Ok(describe(get(store, domain_id, name)?))
+    Ok(describe(store.user_profile(domain_id, name)?))
 }
 
 pub(crate) fn update(store: &mut Store, body: &Body) -> ApiResult<Value> {
@@ -94,7 +84,7 @@ pub(crate) fn update(store: &mut Store, body: &Body) -> ApiResult<Value> {
     validate::settings(&mut checks, body, "UserSettings")?;
     checks.finish()?;
 
-    let profile = get(store, domain_id, name)?;
+    let profile = store.user_profile(domain_id, name)?;
     check_status(&format!("User profile {name}"), &profile.meta.life, Intent::Update)?;
     let mut attrs = profile.attrs.clone();
     merge_member(&mut attrs, body, "UserSettings");
@@ -116,7 +106,7 @@ pub(crate) fn delete(store: &mut Store, body: &Body) -> ApiResult<Value> {
     let (domain_id, name) = key(&mut checks, body)?;
     checks.finish()?;
 
-    let profile = get(store, domain_id, name)?;
+    let profile = store.user_profile(domain_id, name)?;
     check_status(&format!("User profile {name}"), &profile.meta.life, Intent::Delete)?;
     let owner = Owner::UserProfile(name.to_string());
     let apps: Vec<String> =

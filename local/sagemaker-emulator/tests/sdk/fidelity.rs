@@ -266,7 +266,7 @@ async fn an_outage_fails_every_call_of_its_operation_until_cleared() {
     assert_eq!(err.code(), None, "{err:?}");
     assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(500));
 
-    emulator.fail_operation("ListSpaces", Outage::ResourceInUse);
+    emulator.fail_operation("ListSpaces", Outage::refusal("ResourceInUse", "The resource is in use by another resource."));
     let err = client.list_spaces().send().await.expect_err("in use");
     assert_eq!(err.code(), Some("ResourceInUse"));
     assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(400));

@@ -4,6 +4,10 @@
 //! tests its provider framework. [`Simulation`] wires them to a [`Core`] and plays events the
 //! way CloudFormation and Lambda would, continuations included.
 
+mod probe;
+
+pub use probe::{Probe, ProbeProgress, ProbeProperties};
+
 use crate::clock::{Clock, SharedClock, Sleep, epoch_ms};
 use crate::continuation::ENVELOPE_KEY;
 use crate::outbound::{InvokeError, MacError, MacSigner, Ports, ResourceState, ResponseTransport, SelfInvoker, StackState, StackStateError, TransportError};
@@ -351,6 +355,18 @@ impl<R: CustomResource> Simulation<R> {
     /// The next continuation scheduled and not yet run.
     pub fn next_continuation(&self) -> Option<Value> {
         self.invocations.next()
+    }
+
+    /// Runs the continuations scheduled so far, one invocation each, until a replacement's
+    /// cleanup is scheduled; returns it without running it.
+    pub async fn until_cleanup(&self) -> Option<Value> {
+        while let Some(next) = self.next_continuation() {
+            if unsealed(&next)["Cleanup"] == Value::Bool(true) {
+                return Some(next);
+            }
+            let _ = self.once(next).await;
+        }
+        None
     }
 
     pub fn now_ms(&self) -> u64 {
