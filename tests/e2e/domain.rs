@@ -624,25 +624,26 @@ async fn a_duplicate_deleted_while_it_is_listed_is_treated_as_gone() {
     let options = Options { transition_delay: Duration::from_millis(500), unique_domain_names: false, ..Options::default() };
     let cloud = cloud_with(options, Duration::from_secs(900)).await;
     let event = cloud.cfn.event(RequestType::Create, FUNCTION, LOGICAL_ID, None, properties("raced"), None).await.unwrap();
-    let owner = [("studio-cfn:stack-id", cloud.cfn.stack_id()), ("studio-cfn:logical-id", LOGICAL_ID), ("studio-cfn:request-id", event["RequestId"].as_str().unwrap())];
+    let request_id = event["RequestId"].as_str().unwrap().to_string();
+    let owner = [("studio-cfn:stack-id", cloud.cfn.stack_id()), ("studio-cfn:logical-id", LOGICAL_ID), ("studio-cfn:request-id", request_id.as_str())];
     let race = async {
         // The function's CreateDomain, then the other delivery's, later (a duplicate).
         let mine = wait_for(|| domains(&cloud).first().map(|d| d["DomainId"].as_str().unwrap_or_default().to_string())).await;
         let sm = cloud.sagemaker_client();
         let duplicate = sm
-        .create_domain()
-        .domain_name("raced")
-        .auth_mode(AuthMode::Iam)
-        .default_user_settings(UserSettings::builder().execution_role("arn:aws:iam::123456789012:role/studio-execution").build())
-        .subnet_ids("subnet-0a")
-        .vpc_id("vpc-0a1b2c3d")
-        .set_tags(Some(owner.iter().map(|(k, v)| aws_sdk_sagemaker::types::Tag::builder().key(*k).value(*v).build()).collect()))
-        .send()
-        .await
-        .unwrap()
-        .domain_id()
-        .unwrap()
-        .to_string();
+            .create_domain()
+            .domain_name("raced")
+            .auth_mode(AuthMode::Iam)
+            .default_user_settings(UserSettings::builder().execution_role("arn:aws:iam::123456789012:role/studio-execution").build())
+            .subnet_ids("subnet-0a")
+            .vpc_id("vpc-0a1b2c3d")
+            .set_tags(Some(owner.iter().map(|(k, v)| aws_sdk_sagemaker::types::Tag::builder().key(*k).value(*v).build()).collect()))
+            .send()
+            .await
+            .unwrap()
+            .domain_id()
+            .unwrap()
+            .to_string();
         // Once InService, the function lists the domains of the name (both), then reads their
         // tags: hold it there (ListTags fails for a while, the SDK retries).
         cloud.sagemaker.fail_operation("ListTags", sagemaker_emulator::Outage::InternalFailure);

@@ -128,7 +128,8 @@ async fn forged_continuations_are_refused() {
     // really deletes the resource.
     let event = cloud.cfn.event(RequestType::Delete, DOMAIN, LOGICAL_ID, Some(&id), destroy.clone(), None).await.unwrap();
     let request_id = event["RequestId"].as_str().unwrap().to_string();
-    let future = continuation(&event, Value::Null, now_ms() + 3_600_000, &id, false);
+    // Sealed with the functions' key: only the time bounds stand in the way.
+    let future = forged_and_sealed(&cloud, &continuation(&event, Value::Null, now_ms() + 3_600_000, &id, false)).await.1;
     let body = invoke(&cloud, DOMAIN, future, &request_id).await;
     assert_refused(&body);
     assert!(body["Reason"].as_str().unwrap().contains("future"), "{body}");
@@ -139,7 +140,7 @@ async fn forged_continuations_are_refused() {
     event["RequestId"] = json!(request_id);
     event["ResponseURL"] = json!(cloud.cfn.response_url(LOGICAL_ID, &request_id).await.unwrap());
     event["ResourceProperties"]["ServiceTimeout"] = json!("60");
-    let stale = continuation(&event, Value::Null, now_ms() - 120_000, &id, false);
+    let stale = forged_and_sealed(&cloud, &continuation(&event, Value::Null, now_ms() - 120_000, &id, false)).await.1;
     let body = invoke(&cloud, DOMAIN, stale, &request_id).await;
     assert_refused(&body);
     assert!(body["Reason"].as_str().unwrap().contains("ServiceTimeout"), "{body}");
@@ -157,6 +158,8 @@ async fn a_forged_replacement_cleanup_cannot_delete_the_resource_the_stack_keeps
     let event = cloud.cfn.event(RequestType::Update, DOMAIN, LOGICAL_ID, Some(&id), properties("victim"), Some(properties("victim"))).await.unwrap();
     let mut cleanup = continuation(&event, Value::Null, now_ms(), &id, true);
     cleanup["StudioContinuation"]["Event"]["RequestType"] = json!("Delete");
+    // Sealed with the functions' key, as a legitimate cleanup is: the window check alone refuses it.
+    let cleanup = forged_and_sealed(&cloud, &cleanup).await.1;
     cloud.lambda.invoke_async(DOMAIN, cleanup).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(cloud.lambda.wait_idle(DOMAIN, Duration::from_secs(60)).await);
@@ -210,4 +213,190 @@ async fn a_response_url_off_the_allowlist_gets_no_connection_and_no_action() {
     assert!(cloud.lambda.wait_idle(PROBE, Duration::from_secs(30)).await);
     assert!(!seen.await.unwrap(), "the listening socket saw a connection");
     assert_eq!(cloud.cloudformation_api.call_count("DescribeStackResource"), 0, "nothing was acted on");
+}
+
+/// The functions' continuation key, as only the functions hold it: a continuation sealed with it
+/// opens, so what the function then does rests on its own checks alone (issue 22: progress is a
+/// hint, ownership is re-checked on every step that changes something).
+struct FunctionsKey<'a>(&'a LocalCloud);
+
+#[async_trait::async_trait]
+impl custom_resource::outbound::MacSigner for FunctionsKey<'_> {
+    async fn generate_mac(&self, message: &[u8]) -> Result<Vec<u8>, custom_resource::outbound::MacError> {
+        self.0.kms.mac(&self.0.continuation_key.arn, message).ok_or(custom_resource::outbound::MacError::NoKey)
+    }
+
+    async fn verify_mac(&self, _: &[u8], _: &[u8]) -> Result<(), custom_resource::outbound::MacError> {
+        Err(custom_resource::outbound::MacError::Invalid)
+    }
+}
+
+/// `continuation` as a forger can send it (a MAC it cannot make), and sealed with the functions' key.
+async fn forged_and_sealed(cloud: &LocalCloud, continuation: &Value) -> (Value, Value) {
+    let inner = &continuation["StudioContinuation"];
+    let unsigned = json!({"StudioContinuation": {"Payload": inner.to_string(), "Mac": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}});
+    let sealed = custom_resource::testing::sealed_with_key(inner, DOMAIN, &FunctionsKey(cloud)).await.expect("sealed");
+    (unsigned, sealed)
+}
+
+/// Every call that changes something, in SageMaker, EC2/EFS and IAM Identity Center.
+fn mutating_calls(cloud: &LocalCloud) -> Vec<String> {
+    let reads = |op: &String| ["Describe", "List", "Get"].iter().any(|r| op.starts_with(r));
+    [cloud.sagemaker.calls(), cloud.network.calls(), cloud.identity_center.calls()].into_iter().flatten().filter(|op| !reads(op)).collect()
+}
+
+/// The victim of the re-aimed continuations: a domain whose template allows everything a Delete
+/// can do (so only ownership stands in the way), with a user profile and a running app.
+async fn victim_with_a_user(cloud: &LocalCloud) -> (String, Value) {
+    let mut template = properties("victim");
+    template["ForceDelete"] = json!(true);
+    template["RetentionPolicy"] = json!({"HomeEfsFileSystem": "Delete"});
+    let r = cloud.cfn.create(DOMAIN, LOGICAL_ID, template).await.expect("create");
+    assert_eq!(r.status, Status::Success, "{:?}", r.reason);
+    let id = r.physical_resource_id;
+    let sm = cloud.sagemaker_client();
+    sm.create_user_profile().domain_id(&id).user_profile_name("alice").send().await.expect("CreateUserProfile");
+    settle(cloud).await;
+    sm.create_app()
+        .domain_id(&id)
+        .user_profile_name("alice")
+        .app_type(aws_sdk_sagemaker::types::AppType::JupyterServer)
+        .app_name("default")
+        .send()
+        .await
+        .expect("CreateApp");
+    settle(cloud).await;
+    let efs = r.data["HomeEfsFileSystemId"].clone();
+    (id, json!(efs))
+}
+
+async fn settle(cloud: &LocalCloud) {
+    for _ in 0..400 {
+        let snapshot = cloud.sagemaker.snapshot();
+        let busy = ["domains", "profiles", "apps"]
+            .iter()
+            .any(|kind| snapshot[kind].as_array().into_iter().flatten().any(|r| matches!(r["Status"].as_str(), Some("Pending" | "Updating" | "Deleting"))));
+        if !busy {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the emulated account did not settle");
+}
+
+/// The attacker: a stack of its own with a domain its template lets a Delete destroy.
+async fn attacker(cloud: &LocalCloud) -> (local_cloud::cloudformation::CloudFormation, String, Value) {
+    let attacker = cloud.stack("attacker");
+    let mut template = properties("attacker");
+    template["ForceDelete"] = json!(true);
+    template["RetentionPolicy"] = json!({"HomeEfsFileSystem": "Delete"});
+    let r = attacker.create(DOMAIN, LOGICAL_ID, template.clone()).await.expect("create");
+    assert_eq!(r.status, Status::Success, "{:?}", r.reason);
+    (attacker, r.physical_resource_id, template)
+}
+
+/// The progress a domain Delete writes at each of its steps (the home EFS `efs` of the domain aimed at).
+fn delete_progress(efs: &Value) -> Vec<Value> {
+    let options = json!({"force_delete": true, "retention": "Delete", "delete_nfs_security_groups": true, "narrowed": []});
+    vec![
+        Value::Null,
+        json!("Emptying"),
+        json!({"DeletingDomain": {"home_efs_file_system_id": efs, "vpc_id": "vpc-0a1b2c3d", "described": true, "options": options}}),
+        json!({"RemovingNfsSecurityGroups": {"home_efs_file_system_id": efs, "vpc_id": "vpc-0a1b2c3d", "since_ms": now_ms(), "narrowed": []}}),
+    ]
+}
+
+/// Plays each of `payloads` and waits until the function is idle again.
+async fn play_all(cloud: &LocalCloud, payloads: Vec<Value>) {
+    for payload in payloads {
+        cloud.lambda.invoke_async(DOMAIN, payload).await.expect("invoke");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(cloud.lambda.wait_idle(DOMAIN, Duration::from_secs(60)).await);
+    }
+}
+
+fn assert_untouched(cloud: &LocalCloud, victim: &str, before: &Value, calls_before: usize) {
+    assert_eq!(mutating_calls(cloud)[calls_before..], [] as [String; 0], "no call that changes anything (so none naming {victim})");
+    assert_eq!(&cloud.sagemaker.snapshot(), before, "the victim's domain, profile and app are as they were");
+}
+
+/// Issue 22: the tester's own domain Delete (its stack really deleting it), its continuation
+/// re-aimed at another stack's domain at every step the Delete has, changes nothing: unsigned it
+/// is refused before any call; sealed with the functions' own key (as if the progress were wrong)
+/// the ownership check of each step stops it.
+#[tokio::test]
+async fn a_delete_continuation_re_aimed_at_another_stack_s_domain_changes_nothing() {
+    let cloud = cloud(DOMAIN).await;
+    let (victim, efs) = victim_with_a_user(&cloud).await;
+    let (attacker, own, template) = attacker(&cloud).await;
+    // The attacker's stack deletes its own domain: CloudFormation shows a Delete in progress.
+    let mut event = attacker.event(RequestType::Delete, DOMAIN, LOGICAL_ID, Some(&own), template, None).await.unwrap();
+    assert_eq!(cloud.stacks.stack_status(attacker.stack_id()).as_deref(), Some("DELETE_IN_PROGRESS"));
+    event["PhysicalResourceId"] = json!(victim);
+    let before = cloud.sagemaker.snapshot();
+    let calls = mutating_calls(&cloud).len();
+    let sagemaker_calls = cloud.sagemaker.total_calls();
+
+    let mut sealed = Vec::new();
+    for progress in delete_progress(&efs) {
+        let (unsigned, with_key) = forged_and_sealed(&cloud, &continuation(&event, progress, now_ms(), &victim, false)).await;
+        play_all(&cloud, vec![unsigned]).await;
+        sealed.push(with_key);
+    }
+    assert_eq!(cloud.sagemaker.total_calls(), sagemaker_calls, "unsigned: refused before any call");
+    play_all(&cloud, sealed).await;
+    assert_untouched(&cloud, &victim, &before, calls);
+    let logs = cloud.lambda.logs(DOMAIN);
+    assert!(logs.contains("do not name this stack and logical id"), "{logs}");
+}
+
+/// Issue 22: the same with the cleanup flag (a failed Update's replacement), from a stack that
+/// once rolled back an update and is now UPDATE_ROLLBACK_COMPLETE: nothing changes.
+#[tokio::test]
+async fn a_cleanup_continuation_re_aimed_from_a_rolled_back_stack_changes_nothing() {
+    let cloud = cloud(DOMAIN).await;
+    let (victim, efs) = victim_with_a_user(&cloud).await;
+    let (attacker, own, template) = attacker(&cloud).await;
+    cloud.stacks.update(attacker.stack_id(), |stack| stack.status = "UPDATE_ROLLBACK_COMPLETE".into());
+    assert_eq!(cloud.stacks.resource(attacker.stack_id(), LOGICAL_ID).and_then(|r| r.physical_id), Some(own));
+    let event = json!({
+        "RequestType": "Delete", "ServiceToken": function_arn(DOMAIN), "ResponseURL": "",
+        "StackId": attacker.stack_id(), "RequestId": local_cloud::uuid_v4(), "LogicalResourceId": LOGICAL_ID,
+        "ResourceType": "Custom::StudioDomain", "ResourceProperties": template, "PhysicalResourceId": victim,
+    });
+    let before = cloud.sagemaker.snapshot();
+    let calls = mutating_calls(&cloud).len();
+    let sagemaker_calls = cloud.sagemaker.total_calls();
+
+    let mut sealed = Vec::new();
+    for progress in delete_progress(&efs) {
+        let (unsigned, with_key) = forged_and_sealed(&cloud, &continuation(&event, progress, now_ms(), &victim, true)).await;
+        play_all(&cloud, vec![unsigned]).await;
+        sealed.push(with_key);
+    }
+    assert_eq!(cloud.sagemaker.total_calls(), sagemaker_calls, "unsigned: refused before any call");
+    play_all(&cloud, sealed).await;
+    assert_untouched(&cloud, &victim, &before, calls);
+}
+
+/// Issue 22: while the victim's stack cleans up after an update (it replaced some other resource),
+/// or after a rolled-back one, a Delete naming the domain the stack keeps changes nothing.
+#[tokio::test]
+async fn a_delete_of_the_kept_id_during_a_cleanup_changes_nothing() {
+    let cloud = cloud(DOMAIN).await;
+    let (victim, _) = victim_with_a_user(&cloud).await;
+    let before = cloud.sagemaker.snapshot();
+    let calls = cloud.sagemaker.total_calls();
+    let mut destroy = properties("victim");
+    destroy["ForceDelete"] = json!(true);
+    destroy["RetentionPolicy"] = json!({"HomeEfsFileSystem": "Delete"});
+    for status in ["UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS"] {
+        cloud.stacks.update(cloud.cfn.stack_id(), |stack| stack.status = status.into());
+        let (event, request_id) = forged(&cloud, "Delete", Some(&victim), destroy.clone()).await;
+        let body = invoke(&cloud, DOMAIN, event, &request_id).await;
+        assert_refused(&body);
+        assert!(body["Reason"].as_str().unwrap_or_default().contains("the id the stack keeps"), "{status}: {body}");
+    }
+    assert_eq!(cloud.sagemaker.total_calls(), calls, "no SageMaker call: {:?}", &cloud.sagemaker.calls()[calls..]);
+    assert_eq!(cloud.sagemaker.snapshot(), before);
 }

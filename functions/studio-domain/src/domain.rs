@@ -9,8 +9,8 @@ use aws_sdk_sagemaker::operation::create_domain::builders::CreateDomainFluentBui
 use aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput;
 use aws_sdk_sagemaker::operation::update_domain::builders::UpdateDomainFluentBuilder;
 use aws_sdk_sagemaker::types::{
-    AppDetails, AppNetworkAccessType, AppSecurityGroupManagement, AppStatus, AuthMode, DomainStatus, HomeEfsFileSystemCreation, RetentionPolicy,
-    RetentionType, Tag, TagPropagation,
+    AppDetails, AppNetworkAccessType, AppSecurityGroupManagement, AppStatus, AuthMode, DomainStatus, HomeEfsFileSystemCreation, RetentionPolicy, RetentionType,
+    Tag, TagPropagation,
 };
 use custom_resource::{Change, CustomResource, Done, Error, Outcome, Pending, PropertyError, Retry, Step};
 use serde::{Deserialize, Serialize};
@@ -599,20 +599,15 @@ fn replacement_failed(error: Error, old_domain_id: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::properties::NOT_ACCEPTED;
     use aws_sdk_sagemaker::operation::create_domain::CreateDomainInput;
     use aws_sdk_sagemaker::operation::update_domain::UpdateDomainInput;
     use serde_json::json;
-    use studio::api::{sent_members, uncovered_members};
+    use studio::api::{not_accepted, sent_members, uncovered_members};
 
     /// A client that is never sent anything: the builders only show what would be sent.
     fn offline() -> Client {
         let config = aws_sdk_sagemaker::Config::builder().behavior_version_latest().region(aws_sdk_sagemaker::config::Region::new("us-east-1")).build();
         Client::from_conf(config)
-    }
-
-    fn not_accepted(operation: &str) -> Vec<(&'static str, &'static str)> {
-        NOT_ACCEPTED.iter().filter(|(op, _, _)| *op == operation).map(|(_, member, why)| (*member, *why)).collect()
     }
 
     /// A template that sets every property (`vpc_only`: the network's settings of a VpcOnly domain).
@@ -640,7 +635,7 @@ mod tests {
         let problems = uncovered_members(schema, &sent_members(sent).unwrap(), &not_accepted(operation));
         assert!(
             problems.is_empty(),
-            "{operation}: every member must be a property that is sent, or listed in properties::NOT_ACCEPTED with why:\n{}",
+            "{operation}: every member must be a property that is sent, or listed in studio::api::NOT_ACCEPTED with why:\n{}",
             problems.join("\n")
         );
     }

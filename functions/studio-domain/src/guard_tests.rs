@@ -16,8 +16,8 @@ use sagemaker_emulator::{Options, Phase, ResourceKind, SageMakerEmulator};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
-use studio::visibility::CreatedAt;
 use studio::ownership::{LOGICAL_ID, REQUEST_ID, STACK_ID};
+use studio::visibility::CreatedAt;
 
 const STACK: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/team-a/1";
 const LOGICAL: &str = "Domain";
@@ -156,7 +156,8 @@ async fn a_deleting_domain_step_leaves_another_stack_s_domain_untouched() {
     let fx = fixture().await;
     let theirs = domain(&fx, "theirs", tags(OTHER_STACK, "req-9", &[])).await;
     let before = changes(&fx);
-    let progress = DeleteProgress::DeletingDomain { home_efs_file_system_id: None, vpc_id: Some("vpc-0a".into()), described: false, options: Default::default() };
+    let progress =
+        DeleteProgress::DeletingDomain { home_efs_file_system_id: None, vpc_id: Some("vpc-0a".into()), described: false, options: Default::default() };
     let answer = done(fx.resource.delete(&step(RequestType::Delete, Some(&theirs)), &theirs, &properties(json!({})), Some(progress)).await);
     assert!(answer.reason.as_deref().unwrap_or_default().starts_with("retained:"), "{answer:?}");
     assert_eq!(changes(&fx), before);

@@ -6,8 +6,8 @@
 
 use aws_sdk_sagemaker::types::{
     AppInstanceType, AppNetworkAccessType, AppSecurityGroupManagement, AppType, AuthMode, AutoMountHomeEfs, DataSourceName, DefaultSpaceSettings,
-    DomainSettings, ExecutionRoleIdentityConfig, FeatureStatus, HomeEfsFileSystemCreation, IpAddressType, LifecycleManagement, MlTools,
-    NotebookOutputOption, RStudioServerProAccessStatus, RStudioServerProUserGroup, SageMakerImageName, StudioWebPortal, TagPropagation, UserSettings,
+    DomainSettings, ExecutionRoleIdentityConfig, FeatureStatus, HomeEfsFileSystemCreation, IpAddressType, LifecycleManagement, MlTools, NotebookOutputOption,
+    RStudioServerProAccessStatus, RStudioServerProUserGroup, SageMakerImageName, StudioWebPortal, TagPropagation, UserSettings,
 };
 use custom_resource::PropertyError;
 use serde::{Deserialize, Serialize};
@@ -105,13 +105,6 @@ pub struct Identity {
     /// Enabled -> Disabled never.
     pub home_efs_enabled: bool,
 }
-
-/// The members of SageMaker's CreateDomain and UpdateDomain inputs deliberately not accepted as
-/// properties, with why: (operation, member, why). The one place the members test (domain.rs)
-/// reads; every other member is a property, forwarded.
-#[cfg(test)]
-pub const NOT_ACCEPTED: &[(&str, &str, &str)] =
-    &[("CreateDomain", "HomeEfsFileSystemKmsKeyId", "deprecated in the API in favour of KmsKeyId, which is accepted and encrypts the home EFS too")];
 
 /// The options a Delete takes as the last completed Create or Update recorded them.
 pub const FORCE_DELETE: &str = "ForceDelete";

@@ -513,7 +513,10 @@ mod tests {
         live_disabled.home_efs_file_system_creation = Some(HomeEfsFileSystemCreation::Disabled);
         let enabled = properties(json!({"HomeEfsFileSystemCreation": "Enabled"}));
         let changes = Changes::between(&enabled, Some(&disabled), &live_disabled).unwrap();
-        assert_eq!((changes.members(), changes.home_efs_file_system_creation.clone()), (vec!["HomeEfsFileSystemCreation"], Some(HomeEfsFileSystemCreation::Enabled)));
+        assert_eq!(
+            (changes.members(), changes.home_efs_file_system_creation.clone()),
+            (vec!["HomeEfsFileSystemCreation"], Some(HomeEfsFileSystemCreation::Enabled))
+        );
         assert!(changes.refused_while_apps_run().is_empty());
         // Removed from the template: back to the API's default, Enabled.
         let unset = properties(json!({}));

@@ -173,10 +173,8 @@ pub async fn apply(center: &IdentityCenter, application_arn: &str, changes: &Nam
         record.remove(principal(&kind), &id);
         if kind == PrincipalType::Group { groups += 1 } else { users += 1 }
     }
-    let mut reason = format!(
-        "{}; removed {users} user(s) and {groups} group(s)",
-        assigned_sentence(added.users.len(), added.groups.len(), before, application_arn)
-    );
+    let mut reason =
+        format!("{}; removed {users} user(s) and {groups} group(s)", assigned_sentence(added.users.len(), added.groups.len(), before, application_arn));
     if !left.is_empty() {
         reason.push_str(&format!(
             "; left the assignment of {}: this function did not make it (it existed before or was made elsewhere, e.g. in the console); \

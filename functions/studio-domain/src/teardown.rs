@@ -272,11 +272,8 @@ impl Deletion<'_> {
         let (spaces, profiles) = futures::try_join!(describe::spaces(self.sagemaker, domain_id), describe::user_profiles(self.sagemaker, domain_id))?;
         let spaces: Vec<String> =
             spaces.iter().filter(|s| s.status() != Some(&SpaceStatus::Deleting)).filter_map(|s| s.space_name().map(str::to_string)).collect();
-        let profiles: Vec<String> = profiles
-            .iter()
-            .filter(|p| p.status() != Some(&UserProfileStatus::Deleting))
-            .filter_map(|p| p.user_profile_name().map(str::to_string))
-            .collect();
+        let profiles: Vec<String> =
+            profiles.iter().filter(|p| p.status() != Some(&UserProfileStatus::Deleting)).filter_map(|p| p.user_profile_name().map(str::to_string)).collect();
         if spaces.is_empty() && profiles.is_empty() {
             return Ok(());
         }
@@ -339,10 +336,14 @@ impl Deletion<'_> {
 
     /// The domain is gone: its NFS security groups next, unless they stay.
     async fn domain_gone(&self, step: &Step, known: Known, options: Options) -> StepResult {
-        let left = |why: &str| Ok(Done::new(self.domain_id).reason(options.reason(self.groups_left(&options, known.home_efs_file_system_id.as_deref(), why))).into());
+        let left =
+            |why: &str| Ok(Done::new(self.domain_id).reason(options.reason(self.groups_left(&options, known.home_efs_file_system_id.as_deref(), why))).into());
         if known.described && known.home_efs_file_system_id.is_none() {
             // HomeEfsFileSystemCreation Disabled: no home EFS, so no NFS security groups either.
-            let reason = format!("domain {} deleted; it had no home EFS file system (HomeEfsFileSystemCreation: Disabled), so no NFS security groups either", self.domain_id);
+            let reason = format!(
+                "domain {} deleted; it had no home EFS file system (HomeEfsFileSystemCreation: Disabled), so no NFS security groups either",
+                self.domain_id
+            );
             return Ok(Done::new(self.domain_id).reason(options.reason(reason)).into());
         }
         match (options.retention, options.delete_nfs_security_groups, known.vpc_id) {
@@ -516,7 +517,10 @@ mod tests {
     fn the_record_narrows_what_a_delete_asks_and_the_reason_says_so() {
         let all = asked(serde_json::json!({"ForceDelete": true, "RetentionPolicy": {"HomeEfsFileSystem": "Delete"}}));
         let (key, value) = all.delete_options_record();
-        assert_eq!((key.as_str(), value.as_str()), (delete_options::TAG, "ForceDelete=true RetentionPolicy.HomeEfsFileSystem=Delete DeleteNfsSecurityGroups=true"));
+        assert_eq!(
+            (key.as_str(), value.as_str()),
+            (delete_options::TAG, "ForceDelete=true RetentionPolicy.HomeEfsFileSystem=Delete DeleteNfsSecurityGroups=true")
+        );
         let agreed = Options::allowed(&all, &record(&value));
         assert_eq!(agreed, Options { force_delete: true, retention: HomeEfsFileSystem::Delete, delete_nfs_security_groups: true, narrowed: vec![] });
 

@@ -388,3 +388,13 @@ pub fn tampered(payload: &Value, change: impl FnOnce(&mut Value)) -> Value {
     forged[ENVELOPE_KEY]["Payload"] = Value::from(inner.to_string());
     forged
 }
+
+/// `continuation` (JSON of a continuation, e.g. [`unsealed`] and changed) sealed with `signer`'s
+/// key for `function_name`: what only the function could make. For tests of what a function does
+/// with progress it resumes, which is a hint even when sealed: every step that changes something
+/// re-checks ownership.
+pub async fn sealed_with_key(continuation: &Value, function_name: &str, signer: &dyn MacSigner) -> Result<Value, String> {
+    let continuation: crate::continuation::Continuation = serde_json::from_value(continuation.clone()).map_err(|e| e.to_string())?;
+    let bytes = crate::continuation::seal(&continuation, function_name, signer).await.map_err(|e| e.to_string())?;
+    serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+}
