@@ -218,8 +218,13 @@ fn profile(domain: &str, name: &str, user_name: &str) -> Value {
 }
 
 async fn tags(cloud: &LocalCloud, arn: &str) -> BTreeMap<String, String> {
-    let out = cloud.sagemaker_client().list_tags().resource_arn(arn).send().await.expect("ListTags");
-    out.tags().iter().map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())).collect()
+    // Every page: SageMaker pages ListTags.
+    let pages: Vec<_> = cloud.sagemaker_client().list_tags().resource_arn(arn).into_paginator().send().collect().await;
+    pages
+        .into_iter()
+        .flat_map(|page| page.expect("ListTags").tags.unwrap_or_default())
+        .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
+        .collect()
 }
 
 #[tokio::test]
