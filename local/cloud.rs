@@ -178,7 +178,8 @@ impl DomainHooks for DomainResources {
         if let Some(arn) = sso_application_arn {
             self.identity_center.delete_application(arn);
         }
-        if !retain_efs {
+        // A domain without a home EFS (HomeEfsFileSystemCreation Disabled) names none.
+        if !retain_efs && !home_efs_id.is_empty() {
             self.network.delete_file_system_later(home_efs_id);
         }
     }

@@ -1,8 +1,8 @@
 //! HomeEfsFileSystemCreation (issue 24), end to end: a domain without a home EFS (teams whose
-//! home directories live on their own EFS/FSx, or nowhere), turned on in place, never off.
-//! Written against the contract: the SageMaker emulator making no EFS (and no NFS security
-//! groups) for a Disabled domain arrives with the local-kit branch; until then the tests marked
-//! below fail on the emulator, not on the function.
+//! home directories live on their own EFS/FSx, or nowhere), turned on in place, never off. The
+//! SageMaker emulator does as the service does: a Disabled domain gets no EFS and no NFS security
+//! groups (DescribeDomain names no HomeEfsFileSystemId), UpdateDomain Disabled -> Enabled makes
+//! them, Enabled -> Disabled is refused.
 
 use local_cloud::cloud::{LocalCloud, nfs_security_group_names};
 use local_cloud::cloudformation::{Response, Status};
@@ -53,7 +53,6 @@ fn domain(cloud: &LocalCloud, id: &str) -> Option<Value> {
     cloud.sagemaker.snapshot()["domains"].as_array().into_iter().flatten().find(|d| d["DomainId"] == id).cloned()
 }
 
-/// Needs the local-kit emulator (no home EFS for a Disabled domain) for the Data check.
 #[tokio::test]
 async fn a_domain_without_a_home_efs_is_created_then_given_one_in_place() {
     let cloud = cloud().await;
@@ -105,7 +104,6 @@ async fn turning_the_home_efs_off_fails_before_any_call_unless_a_new_domain_is_a
     assert_eq!(cloud.sagemaker.call_count("UpdateDomain"), 0);
 }
 
-/// Needs the local-kit emulator: a Disabled domain has no EFS and no NFS security groups.
 #[tokio::test]
 async fn a_domain_without_a_home_efs_is_deleted_without_looking_for_one() {
     let cloud = cloud().await;
@@ -120,4 +118,23 @@ async fn a_domain_without_a_home_efs_is_deleted_without_looking_for_one() {
     assert!(domain(&cloud, &id).is_none());
     assert!(reason.contains("it had no home EFS file system (HomeEfsFileSystemCreation: Disabled)"), "{reason}");
     assert_eq!(cloud.network.calls()[network_calls..], [] as [String; 0], "no EFS waited for, no NFS security group looked for");
+}
+
+/// The emulator refuses what SageMaker refuses: a home EFS turned off.
+#[tokio::test]
+async fn sagemaker_refuses_turning_a_home_efs_off() {
+    let cloud = cloud().await;
+    let r = cloud.cfn.create(FUNCTION, LOGICAL_ID, properties("homes", None)).await.unwrap();
+    succeeded(&r);
+    let e = cloud
+        .sagemaker_client()
+        .update_domain()
+        .domain_id(&r.physical_resource_id)
+        .home_efs_file_system_creation(aws_sdk_sagemaker::types::HomeEfsFileSystemCreation::Disabled)
+        .send()
+        .await
+        .expect_err("refused");
+    let e = e.into_service_error();
+    assert_eq!(aws_sdk_sagemaker::error::ProvideErrorMetadata::code(&e), Some("ValidationException"), "{e:?}");
+    assert_eq!(domain(&cloud, &r.physical_resource_id).unwrap()["HomeEfsFileSystemCreation"], json!(null), "unchanged: {e:?}");
 }

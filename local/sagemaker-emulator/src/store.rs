@@ -303,8 +303,11 @@ impl Store {
             if let Some(hooks) = &self.hooks {
                 hooks.domain_deleted(application.as_deref(), &efs_id, retain);
             }
-            let state = if retain { "Retained" } else { "Deleted" };
-            self.efs.insert(efs_id, state);
+            // A domain without a home EFS (HomeEfsFileSystemCreation Disabled) leaves none.
+            if !efs_id.is_empty() {
+                let state = if retain { "Retained" } else { "Deleted" };
+                self.efs.insert(efs_id, state);
+            }
             // Deleted apps stay listed only while their domain exists.
             self.apps.retain(|k, _| k.domain_id != domain_id);
         }

@@ -18,7 +18,10 @@ pub(crate) fn describe(d: &Domain) -> Value {
     out.insert("DomainArn".into(), json!(d.meta.arn));
     out.insert("DomainName".into(), json!(d.name));
     out.insert("AuthMode".into(), json!(d.auth_mode));
-    out.insert("HomeEfsFileSystemId".into(), json!(d.home_efs_id));
+    // HomeEfsFileSystemCreation Disabled: no home EFS, and DescribeDomain names none.
+    if !d.home_efs_id.is_empty() {
+        out.insert("HomeEfsFileSystemId".into(), json!(d.home_efs_id));
+    }
     d.meta.describe_into(&mut out);
     Value::Object(out)
 }
@@ -94,6 +97,8 @@ pub(crate) fn create(store: &mut Store, body: &Body) -> ApiResult<Value> {
         _ => None,
     };
     let home_efs_id = match &hooks {
+        // No home EFS (nor its NFS security groups and mount targets) for a Disabled domain.
+        _ if opt_str(body, "HomeEfsFileSystemCreation")? == Some("Disabled") => String::new(),
         Some(hooks) => {
             let vpc = opt_str(body, "VpcId")?.unwrap_or_default();
             let subnets = opt_str_list(body, "SubnetIds")?.unwrap_or_default();
@@ -133,7 +138,9 @@ pub(crate) fn create(store: &mut Store, body: &Body) -> ApiResult<Value> {
     }
 
     let meta = store.new_meta(arn.clone(), ResourceKind::Domain);
-    store.efs.insert(home_efs_id.clone(), "Available");
+    if !home_efs_id.is_empty() {
+        store.efs.insert(home_efs_id.clone(), "Available");
+    }
     store.set_tags(&arn, tags);
     store
         .domains
@@ -158,6 +165,17 @@ pub(crate) fn update(store: &mut Store, body: &Body) -> ApiResult<Value> {
 
     let domain = store.domain(id)?;
     check_status(&format!("Domain {id}"), &domain.meta.life, Intent::Update)?;
+    // HomeEfsFileSystemCreation goes Disabled -> Enabled only.
+    let home_efs_now = domain.attrs.get("HomeEfsFileSystemCreation").and_then(Value::as_str).unwrap_or("Enabled");
+    let enables_home_efs = match opt_str(body, "HomeEfsFileSystemCreation")? {
+        Some("Disabled") if home_efs_now != "Disabled" => {
+            return Err(ApiError::validation(format!(
+                "HomeEfsFileSystemCreation cannot be changed from Enabled to Disabled for domain {id}: only Disabled to Enabled is supported"
+            )));
+        }
+        Some("Enabled") => home_efs_now == "Disabled",
+        _ => false,
+    };
     refuse_while_apps_run(store, domain, body, settings_update)?;
     let mut attrs = domain.attrs.clone();
     for key in ["DefaultUserSettings", "DefaultSpaceSettings"] {
@@ -178,9 +196,27 @@ pub(crate) fn update(store: &mut Store, body: &Body) -> ApiResult<Value> {
     );
 
     let life = store.start(ResourceKind::Domain, Phase::Update);
+    // Turned on: SageMaker makes the home EFS (and its NFS security groups) now.
+    let new_home_efs = match (&store.hooks, enables_home_efs && !life.will_fail()) {
+        (_, false) => None,
+        (Some(hooks), true) => {
+            let domain = store.domain(id)?;
+            let vpc = domain.attrs.get("VpcId").and_then(Value::as_str).unwrap_or_default().to_string();
+            let subnets: Vec<String> =
+                domain.attrs.get("SubnetIds").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect();
+            Some(hooks.create_home_efs(id, &domain.meta.arn, &vpc, &subnets))
+        }
+        (None, true) => Some(format!("fs-{}", random_hex(17))),
+    };
+    if let Some(efs) = &new_home_efs {
+        store.efs.insert(efs.clone(), "Available");
+    }
     let Some(domain) = store.domains.get_mut(id) else {
         return Err(ApiError::not_found(id));
     };
+    if let Some(efs) = new_home_efs {
+        domain.home_efs_id = efs;
+    }
     // A failing update leaves the settings as they were.
     if !life.will_fail() {
         domain.attrs = attrs;
