@@ -63,6 +63,10 @@ impl StudioDomain {
         let mut made = Vec::new();
         for domain in describe::domains(&self.sagemaker).await?.iter().filter(|d| d.domain_name() == Some(domain_name)) {
             let (Some(id), Some(arn)) = (domain.domain_id(), domain.domain_arn()) else { continue };
+            // Being deleted (a duplicate another delivery removes): not one to settle on.
+            if domain.status() == Some(&DomainStatus::Deleting) {
+                continue;
+            }
             // Listed but gone by now (a duplicate another delivery deleted): not one to settle on.
             let Some(tags) = self.tags_unless_gone(id, arn).await? else { continue };
             if Owner::from(step.request()).made(&tags) {
@@ -103,7 +107,20 @@ impl StudioDomain {
             return self.wait_created(step, p, id, CreatedAt::at(step.now())).await;
         }
         match self.create_domain(step, p).await? {
-            Some(id) => self.wait_created(step, p, &id, CreatedAt::at(step.now())).await,
+            Some(id) => {
+                // A step that fails now would run again from the start, where ListDomains may not
+                // show this domain yet (SageMaker's lag): a second domain. So an error that the
+                // core would retry is a pending step instead, whose progress names the domain.
+                let created_at = CreatedAt::at(step.now());
+                match self.wait_created(step, p, &id, created_at).await {
+                    Err(e) if !matches!(e.retry, Retry::No) => {
+                        warn!(DomainId = %id, error = %e.reason, "looking at the new domain failed; looking again");
+                        let waiting_for = format!("domain {id} to become InService (the last look failed: {})", e.reason);
+                        Ok(Pending::new(Creating { domain_id: id.clone(), created_at }, waiting_for).resource(&id).into())
+                    }
+                    looked => looked,
+                }
+            }
             // The name is taken: by another delivery of this request (settle on its domain), or by someone else.
             None => {
                 let named = self.named(step, &p.domain_name).await?;
@@ -157,14 +174,17 @@ impl StudioDomain {
     async fn look_at_created(&self, step: &Step, p: &Properties, domain_id: &str, created_at: CreatedAt) -> Result<Outcome<Creating>, Error> {
         let pending = |waiting_for: String| Pending::new(Creating { domain_id: domain_id.to_string(), created_at }, waiting_for).resource(domain_id).into();
         let Some(domain) = describe::domain(&self.sagemaker, domain_id).await? else {
-            // Deleted by another delivery of this request, which settled on an earlier domain.
-            if let Some(first) = self.settled_elsewhere(step, p, domain_id).await? {
-                info!(DomainId = domain_id, kept = %first, "the domain is gone; another delivery of this request settled on an earlier one");
-                return self.look_at_created_first(step, p, &first).await;
-            }
+            // Only the delivery that made a domain deletes it as a duplicate: not found is "not
+            // visible yet" for as long as SageMaker may take to show a new domain, even when
+            // another delivery's domain is listed already (this one must go, not be left behind).
             let what = format!("domain {domain_id}");
             if created_at.may_be_invisible(step) {
                 return Ok(pending(not_visible_yet(&what)));
+            }
+            // Gone for good (deleted outside): settle on this request's first domain, if any.
+            if let Some(first) = self.settled_elsewhere(step, p, domain_id).await? {
+                info!(DomainId = domain_id, kept = %first, "the domain is gone; another delivery of this request settled on an earlier one");
+                return self.look_at_created_first(step, p, &first).await;
             }
             return Err(Error::new(never_became_visible(&what, step)));
         };
@@ -259,6 +279,10 @@ impl StudioDomain {
         match self.sagemaker.delete_domain().domain_id(domain_id).retention_policy(retention).send().await.aws("DeleteDomain") {
             Ok(_) => Ok(()),
             Err(e) if e.is(Kind::NotFound) => Ok(()),
+            // Being deleted already (an earlier attempt of this step): what was asked.
+            Err(e) if e.is(Kind::InUse) && describe::domain(&self.sagemaker, domain_id).await?.is_none_or(|d| d.status() == Some(&DomainStatus::Deleting)) => {
+                Ok(())
+            }
             Err(e) => Err(Error::from(e).for_resource(domain_id)),
         }
     }
