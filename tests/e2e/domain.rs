@@ -83,7 +83,8 @@ async fn delivered_twice(cloud: &LocalCloud, twin: &str, logical_id: &str, props
     let event = cloud.cfn.event(RequestType::Create, FUNCTION, logical_id, None, props, None).await.unwrap();
     let request_id = event["RequestId"].as_str().unwrap().to_string();
     let (first, second) = tokio::join!(cloud.lambda.invoke_async(FUNCTION, event.clone()), cloud.lambda.invoke_async(twin, event));
-    (first.unwrap(), second.unwrap());
+    first.unwrap();
+    second.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(cloud.lambda.wait_idle(FUNCTION, Duration::from_secs(120)).await);
     assert!(cloud.lambda.wait_idle(twin, Duration::from_secs(120)).await);
@@ -648,7 +649,7 @@ async fn a_duplicate_deleted_while_it_is_listed_is_treated_as_gone() {
         // tags: hold it there (ListTags fails for a while, the SDK retries).
         cloud.sagemaker.fail_operation("ListTags", sagemaker_emulator::Outage::InternalFailure);
         wait_for(|| (cloud.sagemaker.call_count("ListTags") > 0).then_some(())).await;
-        assert!(cloud.sagemaker.calls().iter().rev().skip_while(|c| *c == "ListTags").next().is_some_and(|c| c == "ListDomains"), "held after listing");
+        assert!(cloud.sagemaker.calls().iter().rev().find(|c| *c != "ListTags").is_some_and(|c| c == "ListDomains"), "held after listing");
         // Meanwhile the other delivery deletes its duplicate, which is gone at once.
         cloud.sagemaker.set_transition_delay(Duration::ZERO);
         sm.delete_domain().domain_id(&duplicate).send().await.unwrap();

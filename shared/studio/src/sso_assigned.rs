@@ -18,8 +18,9 @@ use base64::engine::general_purpose::STANDARD_NO_PAD;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 
-/// The first tag's key; the others add `-2`, `-3`.
-pub const TAG: &str = crate::ownership::SSO_ASSIGNED;
+/// The first tag's key (the reserved `ownership::SSO_ASSIGNED`, written out: ownership counts
+/// this module's tags); the others add `-2`, `-3`.
+pub const TAG: &str = "studio-cfn:sso-assigned";
 pub const MAX_TAGS: usize = 3;
 /// Characters of one digest.
 const DIGEST_CHARS: usize = 8;
@@ -135,6 +136,11 @@ mod tests {
 
     fn tags(record: &Record) -> Vec<(String, String)> {
         record.tags().into_iter().filter_map(|(k, v)| Some((k, v?))).collect()
+    }
+
+    #[test]
+    fn the_record_is_the_reserved_tag() {
+        assert_eq!(TAG, crate::ownership::SSO_ASSIGNED);
     }
 
     #[test]
