@@ -81,14 +81,18 @@ async fn play(cloud: &LocalCloud, file: &str, physical_id: Option<&str>) -> Resp
     cloud.cfn.send(FUNCTION, event).await.expect("response")
 }
 
-/// Lambda delivers one asynchronous Create event twice, at once: each delivery must answer
-/// SUCCESS with the same DomainId, which is returned.
-async fn delivered_twice(cloud: &LocalCloud, props: Value) -> String {
-    let event = cloud.cfn.event(RequestType::Create, FUNCTION, LOGICAL_ID, None, props, None).await.unwrap();
+/// Lambda delivers one asynchronous Create event twice, at once, to two execution environments
+/// (`twin`: a second instance of the function; one instance runs one invocation at a time):
+/// each delivery must answer SUCCESS with the same DomainId, which is returned.
+async fn delivered_twice(cloud: &LocalCloud, twin: &str, logical_id: &str, props: Value) -> String {
+    let event = cloud.cfn.event(RequestType::Create, FUNCTION, logical_id, None, props, None).await.unwrap();
     let request_id = event["RequestId"].as_str().unwrap().to_string();
-    cloud.lambda.invoke_async(FUNCTION, event.clone()).await.unwrap();
-    cloud.lambda.invoke_async(FUNCTION, event).await.unwrap();
+    let (first, second) = tokio::join!(cloud.lambda.invoke_async(FUNCTION, event.clone()), cloud.lambda.invoke_async(twin, event));
+    first.unwrap();
+    second.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(cloud.lambda.wait_idle(FUNCTION, Duration::from_secs(120)).await);
+    assert!(cloud.lambda.wait_idle(twin, Duration::from_secs(120)).await);
     let bodies: Vec<Value> = cloud
         .cfn
         .puts_for(&request_id)
@@ -97,7 +101,7 @@ async fn delivered_twice(cloud: &LocalCloud, props: Value) -> String {
         .map(|put| serde_json::from_slice(put.body.as_deref().unwrap_or_default()).unwrap())
         .collect();
     assert_eq!(bodies.len(), 2, "each delivery answers");
-    assert!(bodies.iter().all(|b| b["Status"] == "SUCCESS"), "{bodies:?}");
+    assert!(bodies.iter().all(|b| b["Status"] == "SUCCESS"), "{:?}", bodies.iter().map(|b| (&b["Status"], &b["Reason"])).collect::<Vec<_>>());
     assert_eq!(bodies[0]["PhysicalResourceId"], bodies[1]["PhysicalResourceId"]);
     bodies[0]["PhysicalResourceId"].as_str().unwrap_or_default().to_string()
 }
@@ -226,7 +230,8 @@ async fn sso_domains_report_their_identity_center_application() {
 #[tokio::test]
 async fn a_second_delivery_of_the_same_create_reports_the_same_domain() {
     let cloud = cloud().await;
-    let id = delivered_twice(&cloud, properties("twice")).await;
+    let twin = cloud.deploy_twin(FUNCTION).await.unwrap();
+    let id = delivered_twice(&cloud, &twin, LOGICAL_ID, properties("twice")).await;
     assert_eq!(domain(&cloud, &id).unwrap()["DomainName"], "twice");
     assert_eq!(cloud.sagemaker.call_count("CreateDomain"), 1);
     assert_eq!(domains(&cloud).len(), 1);
@@ -597,15 +602,83 @@ async fn a_replacement_that_keeps_the_domain_name_fails_before_anything_is_made(
     assert_eq!(cloud.sagemaker.call_count("CreateDomain"), 1);
 }
 
-/// Two deliveries of one Create at the same moment: the lag hides each one's domain from the
-/// other's ListDomains, so both call CreateDomain.
+/// Two deliveries of one Create at the same moment, in two execution environments: the lag
+/// hides each one's domain from the other's ListDomains, so both call CreateDomain. One in three
+/// calls is throttled (the SDK's retries then pause for up to a second), which spreads the two
+/// deliveries' calls out, so that one of them lists the duplicate the other is deleting, and
+/// meets it gone (ListTags: ValidationException, DescribeDomain: not found) a moment later.
+/// Played `ROUNDS` times (each a new Create of its own stack resource): the race is a race.
 async fn concurrent_deliveries_leave_one_domain(unique_domain_names: bool) {
+    const ROUNDS: usize = 4;
     let options = Options { transition_delay: Duration::from_millis(100), visibility_lag: Duration::from_secs(2), unique_domain_names, ..Options::default() };
     let cloud = cloud_with(options, Duration::from_secs(900)).await;
-    let id = delivered_twice(&cloud, properties("twice")).await;
-    settled(&cloud).await;
+    let twin = cloud.deploy_twin(FUNCTION).await.unwrap();
+    cloud.sagemaker.set_throttle_rate(0.3);
+    for round in 0..ROUNDS {
+        let name = format!("twice-{round}");
+        let id = delivered_twice(&cloud, &twin, &format!("Domain{round}"), properties(&name)).await;
+        settled(&cloud).await;
+        let ids: Vec<Value> = domains(&cloud).iter().filter(|d| d["DomainName"] == name.as_str()).map(|d| d["DomainId"].clone()).collect();
+        assert_eq!(ids, vec![json!(id)], "round {round}: calls: {:?}", cloud.sagemaker.calls());
+    }
+}
+
+/// The race above, made certain: a duplicate (as the other delivery made it) that is listed, then
+/// deleted before its tags are read, is gone, not an error.
+#[tokio::test]
+async fn a_duplicate_deleted_while_it_is_listed_is_treated_as_gone() {
+    let options = Options { transition_delay: Duration::from_millis(500), unique_domain_names: false, ..Options::default() };
+    let cloud = cloud_with(options, Duration::from_secs(900)).await;
+    let event = cloud.cfn.event(RequestType::Create, FUNCTION, LOGICAL_ID, None, properties("raced"), None).await.unwrap();
+    let request_id = event["RequestId"].as_str().unwrap().to_string();
+    let owner = [("studio-cfn:stack-id", cloud.cfn.stack_id()), ("studio-cfn:logical-id", LOGICAL_ID), ("studio-cfn:request-id", request_id.as_str())];
+    let race = async {
+        // The function's CreateDomain, then the other delivery's, later (a duplicate).
+        let mine = wait_for(|| domains(&cloud).first().map(|d| d["DomainId"].as_str().unwrap_or_default().to_string())).await;
+        let sm = cloud.sagemaker_client();
+        let duplicate = sm
+            .create_domain()
+            .domain_name("raced")
+            .auth_mode(AuthMode::Iam)
+            .default_user_settings(UserSettings::builder().execution_role("arn:aws:iam::123456789012:role/studio-execution").build())
+            .subnet_ids("subnet-0a")
+            .vpc_id("vpc-0a1b2c3d")
+            .set_tags(Some(owner.iter().map(|(k, v)| aws_sdk_sagemaker::types::Tag::builder().key(*k).value(*v).build()).collect()))
+            .send()
+            .await
+            .unwrap()
+            .domain_id()
+            .unwrap()
+            .to_string();
+        // Once InService, the function lists the domains of the name (both), then reads their
+        // tags: hold it there (ListTags fails for a while, the SDK retries).
+        cloud.sagemaker.fail_operation("ListTags", sagemaker_emulator::Outage::InternalFailure);
+        wait_for(|| (cloud.sagemaker.call_count("ListTags") > 0).then_some(())).await;
+        assert!(cloud.sagemaker.calls().iter().rev().find(|c| *c != "ListTags").is_some_and(|c| c == "ListDomains"), "held after listing");
+        // Meanwhile the other delivery deletes its duplicate, which is gone at once.
+        cloud.sagemaker.set_transition_delay(Duration::ZERO);
+        sm.delete_domain().domain_id(&duplicate).send().await.unwrap();
+        assert!(domain(&cloud, &duplicate).is_none());
+        cloud.sagemaker.clear_outage("ListTags");
+        mine
+    };
+    let (r, mine) = tokio::join!(cloud.cfn.send(FUNCTION, event), race);
+    let r = r.unwrap();
+    succeeded(&r);
+    assert_eq!(r.physical_resource_id, mine);
     let ids: Vec<Value> = domains(&cloud).iter().map(|d| d["DomainId"].clone()).collect();
-    assert_eq!(ids, vec![json!(id)], "calls: {:?}", cloud.sagemaker.calls());
+    assert_eq!(ids, vec![json!(mine)]);
+}
+
+/// Polls `found` every 10 ms for up to 30 s.
+async fn wait_for<T>(found: impl Fn() -> Option<T>) -> T {
+    for _ in 0..3000 {
+        if let Some(value) = found() {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting");
 }
 
 #[tokio::test]
@@ -623,9 +696,11 @@ async fn concurrent_deliveries_leave_one_domain_when_names_may_repeat() {
 #[tokio::test]
 async fn a_server_error_that_persists_fails_once_the_patience_is_spent_naming_operation_and_code() {
     // Two minutes of patience in production (shared/custom-resource/src/patience.rs, and the
-    // protocol suite with a simulated clock); three seconds here.
+    // protocol suite with a simulated clock); three seconds here, and two attempts per SDK call
+    // (its own retries of a 500 take up to half a minute).
     let options = Options { transition_delay: Duration::from_millis(100), ..Options::default() };
-    let mut cloud = cloud_with_env(options, Duration::from_secs(900), &[("PATIENCE_SERVER_ERROR_SECONDS", "3")]).await;
+    let env = [("PATIENCE_SERVER_ERROR_SECONDS", "3"), ("AWS_MAX_ATTEMPTS", "2")];
+    let mut cloud = cloud_with_env(options, Duration::from_secs(900), &env).await;
     cloud.cfn.set_timeout(Duration::from_secs(60));
     cloud.sagemaker.fail_operation("CreateDomain", sagemaker_emulator::Outage::InternalFailure);
     let started = std::time::Instant::now();
@@ -776,7 +851,7 @@ async fn a_rollback_to_what_the_domain_already_is_calls_no_update_domain() {
 async fn a_name_taken_by_a_domain_that_never_shows_fails_once_the_patience_is_spent() {
     let options = Options { transition_delay: Duration::from_millis(100), visibility_lag: Duration::from_secs(600), ..Options::default() };
     // Looked for as long as a server error persists: two minutes in production, five seconds here.
-    let mut cloud = cloud_with_env(options, Duration::from_secs(900), &[("PATIENCE_SERVER_ERROR_SECONDS", "5")]).await;
+    let mut cloud = cloud_with_env(options, Duration::from_secs(900), &[("PATIENCE_SERVER_ERROR_SECONDS", "5"), ("AWS_MAX_ATTEMPTS", "2")]).await;
     cloud.cfn.set_timeout(Duration::from_secs(60));
     // Someone else's domain of that name, which ListDomains does not show for 10 minutes.
     let client = cloud.sagemaker_client();

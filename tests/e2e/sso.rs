@@ -115,6 +115,40 @@ async fn an_update_assigns_added_names_and_removes_only_removed_ones() {
     assert_eq!(center.call_count("DeleteApplicationAssignment"), 1, "only the removed group");
 }
 
+/// Issue 23: a name removed from the template loses its assignment only if this function made
+/// it; one an administrator made in the console (before the template named it) stays.
+#[tokio::test]
+async fn an_assignment_made_in_the_console_survives_the_removal_of_its_name() {
+    let cloud = cloud().await;
+    let center = &cloud.identity_center;
+    let (alice, bob) = (center.add_user("alice"), center.add_user("bob"));
+    let first = sso_domain("sso-console", &["alice"], &[]);
+    let created = cloud.cfn.create(DOMAIN, "Domain", first.clone()).await.unwrap();
+    succeeded(&created);
+    let (id, app) = (created.physical_resource_id.clone(), created.data["SingleSignOnApplicationArn"].clone());
+    // The record of what the function assigned: one digest, no principal id.
+    let arn = created.data["DomainArn"].clone();
+    let record = tags(&cloud, &arn).await.get("studio-cfn:sso-assigned").cloned().unwrap_or_default();
+    assert_eq!(record.len(), 8, "{record:?}");
+    assert!(!record.contains(&alice));
+
+    // An administrator assigns bob in the console; later the template names him too.
+    center.assign(&app, PrincipalType::User, &bob);
+    let both = sso_domain("sso-console", &["alice", "bob"], &[]);
+    let r = cloud.cfn.update(DOMAIN, "Domain", &id, both.clone(), first).await.unwrap();
+    succeeded(&r);
+    assert!(reason(&r).contains("1 of them were assigned already"), "{}", reason(&r));
+    assert_eq!(center.call_count("CreateApplicationAssignment"), 1, "only alice's, at the Create");
+
+    // Both names leave the template: the function's assignment goes, the console's stays.
+    let r = cloud.cfn.update(DOMAIN, "Domain", &id, sso_domain("sso-console", &[], &[]), both).await.unwrap();
+    succeeded(&r);
+    assert_eq!(center.assignments(&app), vec![user(&bob, &app)]);
+    assert!(reason(&r).contains("removed 1 user(s) and 0 group(s)"), "{}", reason(&r));
+    assert!(reason(&r).contains("left the assignment of user bob: this function did not make it"), "{}", reason(&r));
+    assert!(!tags(&cloud, &arn).await.contains_key("studio-cfn:sso-assigned"), "nothing left to record");
+}
+
 #[tokio::test]
 async fn the_properties_on_an_iam_domain_fail_before_any_call() {
     let cloud = cloud().await;
@@ -184,8 +218,13 @@ fn profile(domain: &str, name: &str, user_name: &str) -> Value {
 }
 
 async fn tags(cloud: &LocalCloud, arn: &str) -> BTreeMap<String, String> {
-    let out = cloud.sagemaker_client().list_tags().resource_arn(arn).send().await.expect("ListTags");
-    out.tags().iter().map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())).collect()
+    // Every page: SageMaker pages ListTags.
+    let pages: Vec<_> = cloud.sagemaker_client().list_tags().resource_arn(arn).into_paginator().send().collect().await;
+    pages
+        .into_iter()
+        .flat_map(|page| page.expect("ListTags").tags.unwrap_or_default())
+        .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
+        .collect()
 }
 
 #[tokio::test]

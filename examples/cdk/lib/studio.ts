@@ -96,6 +96,9 @@ export interface StudioDomainProps extends StudioResourceProps {
   readonly DomainSettings?: ApiShape;
   readonly KmsKeyId?: string;
   readonly TagPropagation?: 'ENABLED' | 'DISABLED';
+  /** Disabled: no home EFS (Disabled -> Enabled in place; Enabled -> Disabled needs a new domain). */
+  readonly HomeEfsFileSystemCreation?: 'Enabled' | 'Disabled';
+  /** At most 40 (the function keeps up to 10 tags of its own on a domain). */
   readonly Tags?: Tag[];
   /** What DeleteDomain does with the home EFS (default Retain). */
   readonly RetentionPolicy?: { readonly HomeEfsFileSystem: 'Retain' | 'Delete' };
@@ -109,6 +112,8 @@ export interface StudioDomainProps extends StudioResourceProps {
   readonly SingleSignOnUsers?: string[];
   /** SSO domains: IAM Identity Center group display names assigned to the domain's application. */
   readonly SingleSignOnGroups?: string[];
+  /** Stack-name patterns (`*` wildcard) of other stacks that may put user profiles and spaces into the domain. */
+  readonly AllowedChildStacks?: string[];
 }
 
 export type StudioDomainData =

@@ -1,19 +1,24 @@
 //! The studio-domain resource: create and update (delete is in [`crate::teardown`]).
 
 use crate::properties::{Identity, Properties};
-use crate::settings::Changes;
+use crate::settings::{self, Changes};
 use crate::sso;
 use crate::teardown::{DeleteProgress, Deletion, reason};
+use aws_sdk_sagemaker::Client;
+use aws_sdk_sagemaker::operation::create_domain::builders::CreateDomainFluentBuilder;
 use aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput;
+use aws_sdk_sagemaker::operation::update_domain::builders::UpdateDomainFluentBuilder;
 use aws_sdk_sagemaker::types::{
-    AppDetails, AppNetworkAccessType, AppSecurityGroupManagement, AppStatus, AuthMode, DomainStatus, RetentionPolicy, RetentionType, TagPropagation,
+    AppDetails, AppNetworkAccessType, AppSecurityGroupManagement, AppStatus, AuthMode, DomainStatus, HomeEfsFileSystemCreation, RetentionPolicy, RetentionType,
+    Tag, TagPropagation,
 };
 use custom_resource::{Change, CustomResource, Done, Error, Outcome, Pending, PropertyError, Retry, Step};
 use serde::{Deserialize, Serialize};
 use studio::names::is_domain_id;
 use studio::nfs_security_groups::NfsSecurityGroups;
+use studio::sso_assigned::Record;
 use studio::visibility::{CreatedAt, never_became_visible, not_visible_yet};
-use studio::{AwsError, AwsResult, Kind, Owner, describe, tags};
+use studio::{AwsError, AwsResult, Kind, Owner, child_stacks, describe, tags};
 use tracing::{info, warn};
 
 pub struct StudioDomain {
@@ -43,7 +48,11 @@ pub enum UpdateProgress {
 
 impl StudioDomain {
     pub fn new(clients: &studio::Clients, nfs: NfsSecurityGroups) -> Self {
-        Self { sagemaker: clients.sagemaker.clone(), identity_center: clients.identity_center.clone(), nfs }
+        Self::with(clients.sagemaker.clone(), clients.identity_center.clone(), nfs)
+    }
+
+    pub fn with(sagemaker: aws_sdk_sagemaker::Client, identity_center: studio::IdentityCenter, nfs: NfsSecurityGroups) -> Self {
+        Self { sagemaker, identity_center, nfs }
     }
 
     /// The domains named `domain_name`: those this very request created (Lambda delivered the
@@ -54,12 +63,12 @@ impl StudioDomain {
         let mut made = Vec::new();
         for domain in describe::domains(&self.sagemaker).await?.iter().filter(|d| d.domain_name() == Some(domain_name)) {
             let (Some(id), Some(arn)) = (domain.domain_id(), domain.domain_arn()) else { continue };
-            let tags = match tags::list(&self.sagemaker, arn).await {
-                Ok(tags) => tags,
-                // Listed but not yet (or no longer) answering: not one to settle on.
-                Err(e) if e.is(Kind::NotFound) => continue,
-                Err(e) => return Err(e),
-            };
+            // Being deleted (a duplicate another delivery removes): not one to settle on.
+            if domain.status() == Some(&DomainStatus::Deleting) {
+                continue;
+            }
+            // Listed but gone by now (a duplicate another delivery deleted): not one to settle on.
+            let Some(tags) = self.tags_unless_gone(id, arn).await? else { continue };
             if Owner::from(step.request()).made(&tags) {
                 let created = domain.creation_time().map(|t| (t.secs(), t.subsec_nanos())).unwrap_or((i64::MAX, 0));
                 made.push((created, id.to_string()));
@@ -71,6 +80,18 @@ impl StudioDomain {
         made.sort();
         named.made = made.into_iter().map(|(_, id)| id).collect();
         Ok(named)
+    }
+
+    /// The domain's tags; None when it vanished meanwhile (see [`tags::list_unless_gone`]).
+    async fn tags_unless_gone(&self, domain_id: &str, arn: &str) -> Result<Option<Vec<(String, String)>>, AwsError> {
+        let sagemaker = &self.sagemaker;
+        tags::list_unless_gone(sagemaker, arn, || async move { Ok(describe::domain(sagemaker, domain_id).await?.is_some()) }).await
+    }
+
+    /// The first domain this request made, when it is not `domain_id`: where a delivery looking
+    /// at a domain that vanished or is being deleted (a duplicate) settles.
+    async fn settled_elsewhere(&self, step: &Step, p: &Properties, domain_id: &str) -> Result<Option<String>, AwsError> {
+        Ok(self.named(step, &p.domain_name).await?.made.into_iter().next().filter(|first| first != domain_id))
     }
 
     /// CreateDomain (unless this request already made the domain), then wait for InService.
@@ -86,7 +107,20 @@ impl StudioDomain {
             return self.wait_created(step, p, id, CreatedAt::at(step.now())).await;
         }
         match self.create_domain(step, p).await? {
-            Some(id) => self.wait_created(step, p, &id, CreatedAt::at(step.now())).await,
+            Some(id) => {
+                // A step that fails now would run again from the start, where ListDomains may not
+                // show this domain yet (SageMaker's lag): a second domain. So an error that the
+                // core would retry is a pending step instead, whose progress names the domain.
+                let created_at = CreatedAt::at(step.now());
+                match self.wait_created(step, p, &id, created_at).await {
+                    Err(e) if !matches!(e.retry, Retry::No) => {
+                        warn!(DomainId = %id, error = %e.reason, "looking at the new domain failed; looking again");
+                        let waiting_for = format!("domain {id} to become InService (the last look failed: {})", e.reason);
+                        Ok(Pending::new(Creating { domain_id: id.clone(), created_at }, waiting_for).resource(&id).into())
+                    }
+                    looked => looked,
+                }
+            }
             // The name is taken: by another delivery of this request (settle on its domain), or by someone else.
             None => {
                 let named = self.named(step, &p.domain_name).await?;
@@ -112,25 +146,7 @@ impl StudioDomain {
 
     /// CreateDomain; None when SageMaker refuses the name as taken (ResourceInUse).
     async fn create_domain(&self, step: &Step, p: &Properties) -> Result<Option<String>, Error> {
-        let tags = Owner::from(step.request()).creation_tags(&p.tag_pairs()?);
-        let created = self
-            .sagemaker
-            .create_domain()
-            .domain_name(&p.domain_name)
-            .auth_mode(AuthMode::from(p.auth_mode.as_str()))
-            .default_user_settings(p.default_user_settings.0.clone())
-            .set_subnet_ids(Some(p.subnet_ids.clone()))
-            .vpc_id(&p.vpc_id)
-            .set_app_network_access_type(p.app_network_access_type.as_deref().map(AppNetworkAccessType::from))
-            .set_app_security_group_management(p.app_security_group_management.as_deref().map(AppSecurityGroupManagement::from))
-            .set_default_space_settings(p.default_space_settings.as_ref().map(|s| s.0.clone()))
-            .set_domain_settings(p.domain_settings.as_ref().map(|s| s.0.clone()))
-            .set_kms_key_id(p.kms_key_id.clone())
-            .set_tag_propagation(p.tag_propagation.as_deref().map(TagPropagation::from))
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .aws("CreateDomain");
+        let created = create_domain_request(&self.sagemaker, p, creation_tags(step, p)?).send().await.aws("CreateDomain");
         let created = match created {
             Ok(created) => created,
             Err(e) if e.is(Kind::InUse) => return Ok(None),
@@ -158,29 +174,56 @@ impl StudioDomain {
     async fn look_at_created(&self, step: &Step, p: &Properties, domain_id: &str, created_at: CreatedAt) -> Result<Outcome<Creating>, Error> {
         let pending = |waiting_for: String| Pending::new(Creating { domain_id: domain_id.to_string(), created_at }, waiting_for).resource(domain_id).into();
         let Some(domain) = describe::domain(&self.sagemaker, domain_id).await? else {
+            // Only the delivery that made a domain deletes it as a duplicate: not found is "not
+            // visible yet" for as long as SageMaker may take to show a new domain, even when
+            // another delivery's domain is listed already (this one must go, not be left behind).
             let what = format!("domain {domain_id}");
             if created_at.may_be_invisible(step) {
                 return Ok(pending(not_visible_yet(&what)));
+            }
+            // Gone for good (deleted outside): settle on this request's first domain, if any.
+            if let Some(first) = self.settled_elsewhere(step, p, domain_id).await? {
+                info!(DomainId = domain_id, kept = %first, "the domain is gone; another delivery of this request settled on an earlier one");
+                return self.look_at_created_first(step, p, &first).await;
             }
             return Err(Error::new(never_became_visible(&what, step)));
         };
         match domain.status() {
             Some(DomainStatus::InService) => {
                 // Two deliveries at the same moment may each have made a domain: all settle on the first.
-                if let Some(first) = self.named(step, &p.domain_name).await?.made.first().filter(|first| *first != domain_id) {
+                let elsewhere = self.settled_elsewhere(step, p, domain_id).await?;
+                // Progress is a hint: act (delete a duplicate, assign principals) only on a
+                // domain that carries this request's tags.
+                let Some(tags) = self.made_by_request(step, &domain).await? else {
+                    return self.vanished(step, p, domain_id).await;
+                };
+                if let Some(first) = elsewhere {
                     info!(DomainId = domain_id, kept = %first, "another delivery of this request made a domain first: deleting this one");
                     self.delete_duplicate(domain_id).await?;
-                    return self.look_at_created_first(step, p, first).await;
+                    return self.look_at_created_first(step, p, &first).await;
                 }
                 if !sso::names_any(p) {
                     return Ok(done(domain_id, &domain).into());
                 }
                 let application = sso_application(&domain)?;
-                let assigned = sso::assign_all(&self.identity_center, application, p).await?;
+                let mut record = Record::from_tags(&tags);
+                let assigned = sso::assign_all(&self.identity_center, application, p, &mut record).await?;
+                self.write_record(&domain, &tags, &record).await?;
                 Ok(done(domain_id, &domain).reason(assigned).into())
             }
             Some(DomainStatus::Pending) => Ok(pending(format!("domain {domain_id} to become InService"))),
-            Some(DomainStatus::Failed) => Err(self.discard_failed(domain_id, &domain).await),
+            Some(DomainStatus::Failed) => match self.made_by_request(step, &domain).await? {
+                Some(_) => Err(self.discard_failed(domain_id, &domain).await),
+                None => self.vanished(step, p, domain_id).await,
+            },
+            // A duplicate another delivery is deleting: settle on the first.
+            Some(DomainStatus::Deleting) => match self.settled_elsewhere(step, p, domain_id).await? {
+                Some(first) => {
+                    info!(DomainId = domain_id, kept = %first, "the domain is being deleted; another delivery of this request settled on an earlier one");
+                    self.look_at_created_first(step, p, &first).await
+                }
+                None => Err(Error::new(format!("domain {domain_id} is Deleting instead of becoming InService{}", reason(&domain))).for_resource(domain_id)),
+            },
             status => Err(Error::new(format!(
                 "domain {domain_id} is {} instead of becoming InService{}",
                 status.map(|s| s.as_str()).unwrap_or("without a status"),
@@ -188,6 +231,41 @@ impl StudioDomain {
             ))
             .for_resource(domain_id)),
         }
+    }
+
+    /// The domain's tags, when this request made it (its RequestId tag); None when it vanished
+    /// meanwhile; FAILED, naming no domain, when another request made it.
+    async fn made_by_request(&self, step: &Step, domain: &DescribeDomainOutput) -> Result<Option<Vec<(String, String)>>, Error> {
+        let domain_id = domain.domain_id().unwrap_or_default();
+        let Some(tags) = self.tags_unless_gone(domain_id, domain.domain_arn().unwrap_or_default()).await? else {
+            return Ok(None);
+        };
+        if Owner::from(step.request()).made(&tags) {
+            return Ok(Some(tags));
+        }
+        warn!(DomainId = domain_id, "the domain does not carry this request's tags: not acting on it");
+        // Not this request's: the answer must not name it (a rollback would delete what it names).
+        let kept = step.request().physical_resource_id.clone().unwrap_or_else(|| step.request().create_failed_marker());
+        Err(Error::new(format!(
+            "domain {domain_id} does not carry this request's ownership tags ({}): it was not made by this request, so nothing was done to it",
+            studio::ownership::REQUEST_ID
+        ))
+        .for_resource(kept))
+    }
+
+    /// The domain looked at vanished: another delivery's domain, or FAILED.
+    async fn vanished(&self, step: &Step, p: &Properties, domain_id: &str) -> Result<Outcome<Creating>, Error> {
+        match self.settled_elsewhere(step, p, domain_id).await? {
+            Some(first) => self.look_at_created_first(step, p, &first).await,
+            None => Err(Error::new(format!("domain {domain_id} disappeared while being created (deleted outside this stack)"))),
+        }
+    }
+
+    /// Writes the Identity Center record on the domain (only the record tags that change).
+    async fn write_record(&self, domain: &DescribeDomainOutput, current: &[(String, String)], record: &Record) -> Result<(), Error> {
+        let (add, remove) = record.changes(current);
+        tags::apply(&self.sagemaker, domain.domain_arn().unwrap_or_default(), add, remove).await?;
+        Ok(())
     }
 
     /// The domain a duplicate delivery settles on (visible, since it was listed).
@@ -201,6 +279,10 @@ impl StudioDomain {
         match self.sagemaker.delete_domain().domain_id(domain_id).retention_policy(retention).send().await.aws("DeleteDomain") {
             Ok(_) => Ok(()),
             Err(e) if e.is(Kind::NotFound) => Ok(()),
+            // Being deleted already (an earlier attempt of this step): what was asked.
+            Err(e) if e.is(Kind::InUse) && describe::domain(&self.sagemaker, domain_id).await?.is_none_or(|d| d.status() == Some(&DomainStatus::Deleting)) => {
+                Ok(())
+            }
             Err(e) => Err(Error::from(e).for_resource(domain_id)),
         }
     }
@@ -222,6 +304,15 @@ impl StudioDomain {
     }
 
     async fn start_update(&self, step: &Step, domain_id: &str, p: &Properties, old: Option<&Properties>) -> Result<Outcome<UpdateProgress>, Error> {
+        // A change the old template shows needs a new domain: refused before any call.
+        if let Some(old) = old
+            && !p.allow_replacement
+        {
+            let replaced = p.replaced_members(&old.identity());
+            if !replaced.is_empty() {
+                return Err(Error::new(replacement_refused(domain_id, &replaced)));
+            }
+        }
         let Some(domain) = describe::domain(&self.sagemaker, domain_id).await? else {
             return Err(Error::new(format!("domain {domain_id} no longer exists: it cannot be updated")));
         };
@@ -260,13 +351,20 @@ impl StudioDomain {
         let principals = sso::NameChanges::between(p, old);
         let assigned = match principals.is_empty() {
             true => None,
-            false => Some(sso::apply(&self.identity_center, sso_application(&domain)?, &principals).await?),
+            false => {
+                let mut record = Record::from_tags(&current_tags);
+                let assigned = sso::apply(&self.identity_center, sso_application(&domain)?, &principals, &mut record).await?;
+                self.write_record(&domain, &current_tags, &record).await?;
+                Some(assigned)
+            }
         };
         // Tags change in place; only tags the old template had are removed.
         let old_tags = old.and_then(|old| old.tag_pairs().ok()).unwrap_or_default();
-        tags::sync(&self.sagemaker, arn, &p.tag_pairs()?, &old_tags).await?;
+        let (add, remove) = tags::changes(&current_tags, &p.tag_pairs()?, &old_tags);
+        tags::apply(&self.sagemaker, arn, add, remove).await?;
         if changes.is_empty() {
             info!("the domain already has every setting of the template: UpdateDomain not needed");
+            self.record_template(&domain, &current_tags, p).await?;
             let done = done(domain_id, &domain);
             return Ok(match assigned {
                 Some(assigned) => done.reason(assigned),
@@ -275,21 +373,27 @@ impl StudioDomain {
             .into());
         }
         info!(members = ?changes.members(), "UpdateDomain");
-        self.sagemaker
-            .update_domain()
-            .domain_id(domain_id)
-            .set_default_user_settings(changes.default_user_settings)
-            .set_default_space_settings(changes.default_space_settings)
-            .set_domain_settings_for_update(changes.domain_settings_for_update)
-            .set_subnet_ids(changes.subnet_ids)
-            .set_vpc_id(changes.vpc_id)
-            .set_app_network_access_type(changes.app_network_access_type)
-            .set_app_security_group_management(changes.app_security_group_management)
-            .set_tag_propagation(changes.tag_propagation)
-            .send()
-            .await
-            .aws("UpdateDomain")?;
+        update_domain_request(&self.sagemaker, domain_id, changes).send().await.aws("UpdateDomain")?;
         Ok(Pending::new(UpdateProgress::Updating, format!("domain {domain_id} to finish updating")).into())
+    }
+
+    /// The end of every successful Update: the domain records what this template says a Delete
+    /// may do and which stacks may put children into it (reserved tags, only those that change).
+    async fn record_template(&self, domain: &DescribeDomainOutput, current: &[(String, String)], p: &Properties) -> Result<(), Error> {
+        let value = |key: &str| current.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+        let mut add = Vec::new();
+        let mut remove = Vec::new();
+        let options = p.delete_options_record();
+        if value(&options.0) != Some(options.1.as_str()) {
+            add.push(options);
+        }
+        match p.allowed_child_stacks_record()? {
+            Some((key, patterns)) if value(&key) != Some(patterns.as_str()) => add.push((key, patterns)),
+            None if value(child_stacks::TAG).is_some() => remove.push(child_stacks::TAG.to_string()),
+            _ => {}
+        }
+        tags::apply(&self.sagemaker, domain.domain_arn().unwrap_or_default(), add, remove).await?;
+        Ok(())
     }
 
     /// SageMaker refuses `refused` (changes, see [`Changes::refused_while_apps_run`]) while apps
@@ -317,12 +421,18 @@ impl StudioDomain {
         )))
     }
 
-    async fn wait_updated(&self, domain_id: &str) -> Result<Outcome<UpdateProgress>, Error> {
+    async fn wait_updated(&self, step: &Step, domain_id: &str, p: &Properties) -> Result<Outcome<UpdateProgress>, Error> {
         let Some(domain) = describe::domain(&self.sagemaker, domain_id).await? else {
             return Err(Error::new(format!("domain {domain_id} disappeared while being updated")));
         };
         match domain.status() {
-            Some(DomainStatus::InService) => Ok(done(domain_id, &domain).into()),
+            Some(DomainStatus::InService) => {
+                // Progress is a hint: the record is written only on this stack resource's domain.
+                let current = tags::list(&self.sagemaker, domain.domain_arn().unwrap_or_default()).await?;
+                Owner::from(step.request()).guard(&current, format!("domain {domain_id}")).map_err(|e| Error::new(e.on_update()))?;
+                self.record_template(&domain, &current, p).await?;
+                Ok(done(domain_id, &domain).into())
+            }
             Some(DomainStatus::Updating) => Ok(Pending::new(UpdateProgress::Updating, format!("domain {domain_id} to finish updating")).into()),
             Some(DomainStatus::UpdateFailed) => Err(Error::new(format!("updating domain {domain_id} failed{}", reason(&domain)))),
             status => Err(Error::new(format!(
@@ -366,7 +476,7 @@ impl CustomResource for StudioDomain {
                 .await
                 .map(|o| o.map_progress(UpdateProgress::Replacing))
                 .map_err(|e| replacement_failed(e, physical_id)),
-            Some(UpdateProgress::Updating) => self.wait_updated(physical_id).await,
+            Some(UpdateProgress::Updating) => self.wait_updated(step, physical_id, properties).await,
         }
     }
 
@@ -387,8 +497,12 @@ fn done(domain_id: &str, domain: &DescribeDomainOutput) -> Done {
         .with("DomainId", domain_id)
         .with("DomainArn", domain.domain_arn().unwrap_or_default())
         .with("Url", domain.url().unwrap_or_default())
-        .with("HomeEfsFileSystemId", domain.home_efs_file_system_id().unwrap_or_default())
         .with("SecurityGroupIdForDomainBoundary", domain.security_group_id_for_domain_boundary().unwrap_or_default());
+    // HomeEfsFileSystemCreation Disabled: no home EFS, no attribute (GetAtt fails rather than read "").
+    let done = match domain.home_efs_file_system_id().filter(|id| !id.is_empty()) {
+        Some(efs) => done.with("HomeEfsFileSystemId", efs),
+        None => done,
+    };
     if domain.auth_mode() == Some(&AuthMode::Sso) {
         done.with("SingleSignOnApplicationArn", domain.single_sign_on_application_arn().unwrap_or_default())
             .with("SingleSignOnManagedApplicationInstanceId", domain.single_sign_on_managed_application_instance_id().unwrap_or_default())
@@ -423,7 +537,52 @@ fn identity(domain: &DescribeDomainOutput) -> Identity {
         auth_mode: domain.auth_mode().map(|m| m.as_str().to_string()).unwrap_or_default(),
         vpc_id: domain.vpc_id().unwrap_or_default().to_string(),
         kms_key_id: domain.kms_key_id().map(str::to_string),
+        home_efs_enabled: settings::home_efs_enabled(domain),
     }
+}
+
+/// The tags a new domain is created with: the template's, the ownership tags, and the records
+/// of its delete options and AllowedChildStacks (as a completed Create leaves them).
+fn creation_tags(step: &Step, p: &Properties) -> Result<Vec<Tag>, PropertyError> {
+    let mut tags = p.tag_pairs()?;
+    tags.push(p.delete_options_record());
+    tags.extend(p.allowed_child_stacks_record()?);
+    Ok(Owner::from(step.request()).creation_tags(&tags))
+}
+
+/// CreateDomain as the template asks it (every member of the API forwarded; see the members test).
+pub(crate) fn create_domain_request(sagemaker: &Client, p: &Properties, tags: Vec<Tag>) -> CreateDomainFluentBuilder {
+    sagemaker
+        .create_domain()
+        .domain_name(&p.domain_name)
+        .auth_mode(AuthMode::from(p.auth_mode.as_str()))
+        .default_user_settings(p.default_user_settings.0.clone())
+        .set_subnet_ids(Some(p.subnet_ids.clone()))
+        .vpc_id(&p.vpc_id)
+        .set_app_network_access_type(p.app_network_access_type.as_deref().map(AppNetworkAccessType::from))
+        .set_app_security_group_management(p.app_security_group_management.as_deref().map(AppSecurityGroupManagement::from))
+        .set_default_space_settings(p.default_space_settings.as_ref().map(|s| s.0.clone()))
+        .set_domain_settings(p.domain_settings.as_ref().map(|s| s.0.clone()))
+        .set_kms_key_id(p.kms_key_id.clone())
+        .set_tag_propagation(p.tag_propagation.as_deref().map(TagPropagation::from))
+        .set_home_efs_file_system_creation(p.home_efs_file_system_creation.as_deref().map(HomeEfsFileSystemCreation::from))
+        .set_tags(Some(tags))
+}
+
+/// UpdateDomain carrying `changes` (what the live domain lacks).
+pub(crate) fn update_domain_request(sagemaker: &Client, domain_id: &str, changes: Changes) -> UpdateDomainFluentBuilder {
+    sagemaker
+        .update_domain()
+        .domain_id(domain_id)
+        .set_default_user_settings(changes.default_user_settings)
+        .set_default_space_settings(changes.default_space_settings)
+        .set_domain_settings_for_update(changes.domain_settings_for_update)
+        .set_subnet_ids(changes.subnet_ids)
+        .set_vpc_id(changes.vpc_id)
+        .set_app_network_access_type(changes.app_network_access_type)
+        .set_app_security_group_management(changes.app_security_group_management)
+        .set_tag_propagation(changes.tag_propagation)
+        .set_home_efs_file_system_creation(changes.home_efs_file_system_creation)
 }
 
 fn replacement_refused(domain_id: &str, members: &[&str]) -> String {
@@ -459,4 +618,98 @@ struct Named {
 fn replacement_failed(error: Error, old_domain_id: &str) -> Error {
     let reason = format!("replacing domain {old_domain_id} failed (it is unchanged): {}", error.reason);
     Error { reason, ..error }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_sagemaker::operation::create_domain::CreateDomainInput;
+    use aws_sdk_sagemaker::operation::update_domain::UpdateDomainInput;
+    use serde_json::json;
+    use studio::api::{not_accepted, sent_members, uncovered_members};
+
+    /// A client that is never sent anything: the builders only show what would be sent.
+    fn offline() -> Client {
+        let config = aws_sdk_sagemaker::Config::builder().behavior_version_latest().region(aws_sdk_sagemaker::config::Region::new("us-east-1")).build();
+        Client::from_conf(config)
+    }
+
+    /// A template that sets every property (`vpc_only`: the network's settings of a VpcOnly domain).
+    fn every_property(vpc_only: bool, efs: &str, role: &str) -> Properties {
+        let value = json!({
+            "DomainName": "research", "AuthMode": "IAM", "VpcId": "vpc-0a", "SubnetIds": if vpc_only { json!(["subnet-0a", "subnet-0b"]) } else { json!(["subnet-0a"]) },
+            "AppNetworkAccessType": if vpc_only { "VpcOnly" } else { "PublicInternetOnly" },
+            "AppSecurityGroupManagement": if vpc_only { "Customer" } else { "Service" },
+            "DefaultUserSettings": {"ExecutionRole": role, "SecurityGroups": ["sg-0a"]},
+            "DefaultSpaceSettings": {"ExecutionRole": role},
+            "DomainSettings": {"SecurityGroupIds": [if vpc_only { "sg-0b" } else { "sg-0c" }]},
+            "KmsKeyId": "alias/studio", "TagPropagation": if vpc_only { "ENABLED" } else { "DISABLED" },
+            "HomeEfsFileSystemCreation": efs,
+            "Tags": [{"Key": "team", "Value": "ml"}],
+            "RetentionPolicy": {"HomeEfsFileSystem": "Delete"}, "ForceDelete": true, "AllowReplacement": true,
+            "DeleteNfsSecurityGroups": false, "AllowedChildStacks": ["team-*"]
+        });
+        let p: Properties = custom_resource::properties::parse(value.as_object().unwrap()).unwrap();
+        p.validate().unwrap();
+        p
+    }
+
+    /// What `sent` carries (by its schema), checked against the operation's input schema.
+    fn check(operation: &str, schema: &aws_smithy_schema::Schema<'_>, sent: &dyn aws_smithy_schema::serde::SerializableStruct) {
+        let problems = uncovered_members(schema, &sent_members(sent).unwrap(), &not_accepted(operation));
+        assert!(
+            problems.is_empty(),
+            "{operation}: every member must be a property that is sent, or listed in studio::api::NOT_ACCEPTED with why:\n{}",
+            problems.join("\n")
+        );
+    }
+
+    #[test]
+    fn every_member_of_create_domain_is_a_property_that_is_sent_or_listed() {
+        let p = every_property(true, "Disabled", "arn:aws:iam::123456789012:role/a");
+        let tags = vec![Tag::builder().key("team").value("ml").build()];
+        let input: CreateDomainInput = create_domain_request(&offline(), &p, tags).as_input().clone().build().unwrap();
+        check("CreateDomain", CreateDomainInput::SCHEMA, &input);
+    }
+
+    #[test]
+    fn every_member_of_update_domain_is_a_property_that_is_sent_or_listed() {
+        // The live domain differs from the template in every member UpdateDomain has.
+        let old = every_property(false, "Disabled", "arn:aws:iam::123456789012:role/a");
+        let live = DescribeDomainOutput::builder()
+            .domain_id("d-abc123")
+            .vpc_id(&old.vpc_id)
+            .set_subnet_ids(Some(old.subnet_ids.clone()))
+            .app_network_access_type(AppNetworkAccessType::PublicInternetOnly)
+            .app_security_group_management(AppSecurityGroupManagement::Service)
+            .tag_propagation(TagPropagation::Disabled)
+            .home_efs_file_system_creation(HomeEfsFileSystemCreation::Disabled)
+            .default_user_settings(old.default_user_settings.0.clone())
+            .set_default_space_settings(old.default_space_settings.as_ref().map(|s| s.0.clone()))
+            .set_domain_settings(old.domain_settings.as_ref().map(|s| s.0.clone()))
+            .build();
+        let new = every_property(true, "Enabled", "arn:aws:iam::123456789012:role/b");
+        let changes = Changes::between(&new, Some(&old), &live).unwrap();
+        let input: UpdateDomainInput = update_domain_request(&offline(), "d-abc123", changes).as_input().clone().build().unwrap();
+        check("UpdateDomain", UpdateDomainInput::SCHEMA, &input);
+    }
+
+    #[test]
+    fn data_names_no_home_efs_when_there_is_none() {
+        let without = DescribeDomainOutput::builder().domain_arn("arn:aws:sagemaker:us-east-1:123456789012:domain/d-abc123").build();
+        assert!(!done("d-abc123", &without).data.contains_key("HomeEfsFileSystemId"));
+        let with = DescribeDomainOutput::builder().home_efs_file_system_id("fs-0a").build();
+        assert_eq!(done("d-abc123", &with).data["HomeEfsFileSystemId"], "fs-0a");
+    }
+
+    #[test]
+    fn a_change_needing_a_new_domain_is_named() {
+        let old = every_property(true, "Enabled", "arn:aws:iam::123456789012:role/a");
+        let mut new = every_property(true, "Disabled", "arn:aws:iam::123456789012:role/a");
+        assert_eq!(new.replaced_members(&old.identity()), ["HomeEfsFileSystemCreation"]);
+        assert!(old.replaced_members(&new.identity()).is_empty(), "Disabled -> Enabled is an update");
+        new.allow_replacement = false;
+        let reason = replacement_refused("d-abc123", &new.replaced_members(&old.identity()));
+        assert!(reason.starts_with("changing HomeEfsFileSystemCreation needs a new domain") && reason.contains("AllowReplacement: true"), "{reason}");
+    }
 }

@@ -1,10 +1,13 @@
 //! studio-domain: a CloudFormation custom resource for a SageMaker Studio domain.
 //!
 //! Properties are CreateDomain's members (an AWS::SageMaker::Domain template works by changing
-//! Type and adding ServiceToken), plus RetentionPolicy, ForceDelete, AllowReplacement and DeleteNfsSecurityGroups.
+//! Type and adding ServiceToken), plus RetentionPolicy, ForceDelete, AllowReplacement,
+//! DeleteNfsSecurityGroups, AllowedChildStacks, SingleSignOnUsers and SingleSignOnGroups.
 //! PhysicalResourceId is the DomainId.
 
 mod domain;
+#[cfg(test)]
+mod guard_tests;
 mod properties;
 mod settings;
 mod sso;

@@ -1,20 +1,28 @@
 //! The properties of a studio-domain resource: CreateDomain's members with the API's names and
 //! shapes (so an AWS::SageMaker::Domain template works as it is), plus RetentionPolicy,
-//! ForceDelete, AllowReplacement and DeleteNfsSecurityGroups. [`Properties::validate`] checks what the API documents
-//! before anything is sent, naming the property at fault.
+//! ForceDelete, AllowReplacement, DeleteNfsSecurityGroups, AllowedChildStacks and the Identity
+//! Center principals. [`Properties::validate`] checks what the API documents before anything is
+//! sent, naming the property at fault.
 
 use aws_sdk_sagemaker::types::{
     AppInstanceType, AppNetworkAccessType, AppSecurityGroupManagement, AppType, AuthMode, AutoMountHomeEfs, DataSourceName, DefaultSpaceSettings,
-    DomainSettings, ExecutionRoleIdentityConfig, FeatureStatus, IpAddressType, LifecycleManagement, MlTools, NotebookOutputOption,
+    DomainSettings, ExecutionRoleIdentityConfig, FeatureStatus, HomeEfsFileSystemCreation, IpAddressType, LifecycleManagement, MlTools, NotebookOutputOption,
     RStudioServerProAccessStatus, RStudioServerProUserGroup, SageMakerImageName, StudioWebPortal, TagPropagation, UserSettings,
 };
 use custom_resource::PropertyError;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use studio::Api;
 use studio::api::to_json;
+use studio::delete_options::{self, DeleteOption};
 use studio::names::{check_name, one_of};
-use studio::ownership::{self, MAX_USER_TAGS as MAX_TAGS};
+use studio::ownership::{self, DOMAIN_RESERVED_TAGS, MAX_DOMAIN_USER_TAGS as MAX_TAGS};
+use studio::{child_stacks, sso_assigned};
+
+/// Why a domain's `Tags` stop short of SageMaker's 50.
+const RESERVED_TAGS_WHY: &str = "this function keeps up to 10 tags of its own on a domain: ownership, the delete options, \
+     AllowedChildStacks, adoption and the record of the IAM Identity Center assignments it made";
+const _: () = assert!(DOMAIN_RESERVED_TAGS == 10, "RESERVED_TAGS_WHY says 10");
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
@@ -30,6 +38,8 @@ pub struct Properties {
     pub domain_settings: Option<Api<DomainSettings>>,
     pub kms_key_id: Option<String>,
     pub tag_propagation: Option<String>,
+    /// Enabled (the API's default) or Disabled: no home EFS (Disabled -> Enabled in place only).
+    pub home_efs_file_system_creation: Option<String>,
     #[serde(default)]
     pub tags: Vec<Api<aws_sdk_sagemaker::types::Tag>>,
     #[serde(default)]
@@ -50,6 +60,10 @@ pub struct Properties {
     /// IAM Identity Center group display names to assign to the domain's application (SSO domains).
     #[serde(default)]
     pub single_sign_on_groups: Vec<String>,
+    /// Stack-name patterns (`*` wildcard) whose stacks may put user profiles and spaces into this
+    /// domain, besides its own stack (recorded in `studio-cfn:allowed-child-stacks`).
+    #[serde(default)]
+    pub allowed_child_stacks: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -64,7 +78,7 @@ pub struct RetentionPolicy {
     pub home_efs_file_system: HomeEfsFileSystem,
 }
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum HomeEfsFileSystem {
     #[default]
     Retain,
@@ -87,11 +101,30 @@ pub struct Identity {
     pub auth_mode: String,
     pub vpc_id: String,
     pub kms_key_id: Option<String>,
+    /// Whether the domain has (or may get) a home EFS: Disabled -> Enabled happens in place,
+    /// Enabled -> Disabled never.
+    pub home_efs_enabled: bool,
 }
+
+/// The options a Delete takes as the last completed Create or Update recorded them.
+pub const FORCE_DELETE: &str = "ForceDelete";
+pub const RETENTION_POLICY: &str = "RetentionPolicy.HomeEfsFileSystem";
+pub const DELETE_NFS_SECURITY_GROUPS: &str = "DeleteNfsSecurityGroups";
 
 impl Properties {
     pub fn identity(&self) -> Identity {
-        Identity { domain_name: self.domain_name.clone(), auth_mode: self.auth_mode.clone(), vpc_id: self.vpc_id.clone(), kms_key_id: self.kms_key_id.clone() }
+        Identity {
+            domain_name: self.domain_name.clone(),
+            auth_mode: self.auth_mode.clone(),
+            vpc_id: self.vpc_id.clone(),
+            kms_key_id: self.kms_key_id.clone(),
+            home_efs_enabled: self.home_efs_enabled(),
+        }
+    }
+
+    /// HomeEfsFileSystemCreation as the template asks it (the API's default is Enabled).
+    pub fn home_efs_enabled(&self) -> bool {
+        self.home_efs_file_system_creation.as_deref() != Some(HomeEfsFileSystemCreation::Disabled.as_str())
     }
 
     /// The properties whose change needs a new domain, compared with the domain as it is.
@@ -102,10 +135,38 @@ impl Properties {
             ("AuthMode", wanted.auth_mode != current.auth_mode),
             ("VpcId", wanted.vpc_id != current.vpc_id),
             ("KmsKeyId", wanted.kms_key_id != current.kms_key_id),
+            // SageMaker never turns a home EFS off (Disabled -> Enabled is an update).
+            ("HomeEfsFileSystemCreation", current.home_efs_enabled && !wanted.home_efs_enabled),
         ]
         .into_iter()
         .filter_map(|(name, changed)| changed.then_some(name))
         .collect()
+    }
+
+    /// The record of the options a Delete may use (written on the domain when a Create or Update completes).
+    pub fn delete_options_record(&self) -> (String, String) {
+        delete_options::record(&[
+            (FORCE_DELETE, bool_str(self.force_delete)),
+            (RETENTION_POLICY, self.retention_policy.home_efs_file_system.as_str()),
+            (DELETE_NFS_SECURITY_GROUPS, bool_str(self.delete_nfs_security_groups)),
+        ])
+    }
+
+    /// The Delete options this event asks, each with the value that destroys least.
+    pub fn delete_options_asked(&self) -> [DeleteOption<'static>; 3] {
+        [
+            DeleteOption { name: FORCE_DELETE, asked: bool_str(self.force_delete), conservative: "false" },
+            DeleteOption { name: RETENTION_POLICY, asked: self.retention_policy.home_efs_file_system.as_str(), conservative: "Retain" },
+            DeleteOption { name: DELETE_NFS_SECURITY_GROUPS, asked: bool_str(self.delete_nfs_security_groups), conservative: "false" },
+        ]
+    }
+
+    /// `studio-cfn:allowed-child-stacks` as this template sets it (None: no patterns).
+    pub fn allowed_child_stacks_record(&self) -> Result<Option<(String, String)>, PropertyError> {
+        if self.allowed_child_stacks.is_empty() {
+            return Ok(None);
+        }
+        child_stacks::record(&self.allowed_child_stacks).map(Some)
     }
 
     pub fn is_vpc_only(&self) -> bool {
@@ -132,6 +193,10 @@ impl Properties {
         if let Some(value) = &self.tag_propagation {
             one_of("TagPropagation", value, TagPropagation::values())?;
         }
+        if let Some(value) = &self.home_efs_file_system_creation {
+            one_of("HomeEfsFileSystemCreation", value, HomeEfsFileSystemCreation::values())?;
+        }
+        self.allowed_child_stacks_record()?;
         if let Some(key) = &self.kms_key_id {
             check_kms_key_id("KmsKeyId", key)?;
         }
@@ -150,16 +215,10 @@ impl Properties {
 
     /// The user's tags as (key, value) pairs; errors name the tag.
     pub fn tag_pairs(&self) -> Result<Vec<(String, String)>, PropertyError> {
-        ownership::user_tags(&self.tags)
+        ownership::user_tags_within(&self.tags, MAX_TAGS, RESERVED_TAGS_WHY)
     }
 
     fn validate_tags(&self) -> Result<(), PropertyError> {
-        if self.tags.len() > MAX_TAGS {
-            return Err(PropertyError::new(
-                "Tags",
-                format!("at most {MAX_TAGS} tags, got {} (SageMaker allows 50 on a domain and this function adds its ownership tags)", self.tags.len()),
-            ));
-        }
         for (i, (key, value)) in self.tag_pairs()?.iter().enumerate() {
             let path = format!("Tags[{i}].Key");
             check_length(&path, key, 1, 128)?;
@@ -191,7 +250,8 @@ impl Properties {
                 check_length(&format!("{member}[{i}]"), name, 1, 1024)?;
             }
         }
-        Ok(())
+        sso_assigned::check_count(self.single_sign_on_users.len(), self.single_sign_on_groups.len())
+            .map_err(|e| PropertyError::new("SingleSignOnUsers and SingleSignOnGroups", e))
     }
 
     /// Constraints between members.
@@ -217,6 +277,10 @@ impl Properties {
         }
         Ok(())
     }
+}
+
+fn bool_str(value: bool) -> &'static str {
+    if value { "true" } else { "false" }
 }
 
 fn shape_json(path: &str, shape: &dyn aws_smithy_schema::serde::SerializableStruct) -> Result<Value, PropertyError> {
@@ -532,6 +596,10 @@ mod tests {
             (with(valid(), "/RetentionPolicy", json!({"HomeEfsFileSystem": "Keep"})), "RetentionPolicy.HomeEfsFileSystem"),
             (with(valid(), "/ForceDelete", json!("yes")), "ForceDelete"),
             (with(valid(), "/HomeDirectory", json!("x")), "HomeDirectory"),
+            (with(valid(), "/HomeEfsFileSystemCreation", json!("Off")), "HomeEfsFileSystemCreation"),
+            (with(valid(), "/AllowedChildStacks", json!(["team-*", "team a"])), "AllowedChildStacks[1]"),
+            (with(valid(), "/AllowedChildStacks", json!((0..40).map(|i| format!("team-{i:03}-stack")).collect::<Vec<_>>())), "AllowedChildStacks"),
+            (with(valid(), "/Tags", json!((0..41).map(|i| json!({"Key": format!("k{i}"), "Value": ""})).collect::<Vec<_>>())), "Tags"),
         ];
         for (value, path) in cases {
             let e = invalid(value);
@@ -540,6 +608,35 @@ mod tests {
         let mut missing = valid();
         missing.as_object_mut().unwrap().remove("VpcId");
         assert_eq!(invalid(missing).to_string(), "VpcId: required property is missing");
+    }
+
+    #[test]
+    fn the_identity_center_record_caps_the_principals_of_a_template() {
+        let names = |n: usize| json!((0..n).map(|i| format!("user-{i}")).collect::<Vec<_>>());
+        let sso = |users: usize, groups: usize| {
+            with(with(with(valid(), "/AuthMode", json!("SSO")), "/SingleSignOnUsers", names(users)), "/SingleSignOnGroups", names(groups))
+        };
+        parse(sso(80, 4)).unwrap().validate().unwrap();
+        let e = invalid(sso(80, 5));
+        assert_eq!(e.path, "SingleSignOnUsers and SingleSignOnGroups");
+        assert!(e.message.starts_with("at most 84 users and groups together"), "{e}");
+    }
+
+    #[test]
+    fn a_domain_keeps_ten_of_sagemaker_s_fifty_tags() {
+        let forty = with(valid(), "/Tags", json!((0..40).map(|i| json!({"Key": format!("k{i}"), "Value": ""})).collect::<Vec<_>>()));
+        parse(forty).unwrap().validate().unwrap();
+        let e = invalid(with(valid(), "/Tags", json!((0..41).map(|i| json!({"Key": format!("k{i}"), "Value": ""})).collect::<Vec<_>>())));
+        assert!(e.to_string().starts_with("Tags: at most 40 tags, got 41 (SageMaker allows 50 and this function keeps up to 10 tags"), "{e}");
+    }
+
+    #[test]
+    fn the_records_a_create_writes() {
+        let p = parse(with(valid(), "/AllowedChildStacks", json!(["team-*", "ops"]))).unwrap();
+        assert_eq!(p.allowed_child_stacks_record().unwrap(), Some(("studio-cfn:allowed-child-stacks".to_string(), "team-+ ops".to_string())));
+        assert_eq!(parse(valid()).unwrap().allowed_child_stacks_record().unwrap(), None);
+        let (_, options) = p.delete_options_record();
+        assert_eq!(options, "ForceDelete=true RetentionPolicy.HomeEfsFileSystem=Delete DeleteNfsSecurityGroups=true");
     }
 
     #[test]
@@ -564,6 +661,10 @@ mod tests {
         other.vpc_id = "vpc-other".into();
         other.kms_key_id = Some("alias/x".into());
         assert_eq!(p.replaced_members(&other), ["VpcId", "KmsKeyId"]);
+        // A home EFS is never turned off; turning it on is an update.
+        let off = parse(with(valid(), "/HomeEfsFileSystemCreation", json!("Disabled"))).unwrap();
+        assert_eq!(off.replaced_members(&p.identity()), ["HomeEfsFileSystemCreation"]);
+        assert!(p.replaced_members(&off.identity()).is_empty());
     }
 
     #[test]

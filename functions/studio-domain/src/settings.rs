@@ -10,7 +10,9 @@
 
 use crate::properties::Properties;
 use aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput;
-use aws_sdk_sagemaker::types::{AppNetworkAccessType, AppSecurityGroupManagement, DefaultSpaceSettings, DomainSettingsForUpdate, TagPropagation, UserSettings};
+use aws_sdk_sagemaker::types::{
+    AppNetworkAccessType, AppSecurityGroupManagement, DefaultSpaceSettings, DomainSettingsForUpdate, HomeEfsFileSystemCreation, TagPropagation, UserSettings,
+};
 use aws_smithy_schema::serde::SerializableStruct;
 use custom_resource::Error;
 use serde_json::{Map, Value, json};
@@ -62,8 +64,19 @@ pub struct Changes {
     pub app_network_access_type: Option<AppNetworkAccessType>,
     pub app_security_group_management: Option<AppSecurityGroupManagement>,
     pub tag_propagation: Option<TagPropagation>,
+    /// Only ever Enabled: SageMaker turns a home EFS on in place, never off.
+    pub home_efs_file_system_creation: Option<HomeEfsFileSystemCreation>,
     /// Subnets the live domain has that the template drops (refused while apps run).
     removed_subnets: Vec<String>,
+}
+
+/// Whether the live domain has its home EFS turned on: HomeEfsFileSystemCreation as
+/// DescribeDomain reports it, or (when it leaves the member out) whether it names a home EFS.
+pub fn home_efs_enabled(domain: &DescribeDomainOutput) -> bool {
+    match domain.home_efs_file_system_creation() {
+        Some(creation) => *creation != HomeEfsFileSystemCreation::Disabled,
+        None => domain.home_efs_file_system_id().is_some_and(|id| !id.is_empty()),
+    }
 }
 
 impl Changes {
@@ -97,6 +110,10 @@ impl Changes {
             live.sort();
             wanted == live
         };
+        // Disabled -> Enabled only; the other way needs a new domain (Properties::replaced_members).
+        let efs_wanted = wanted(&new.home_efs_file_system_creation, old.map(|o| &o.home_efs_file_system_creation), HomeEfsFileSystemCreation::Enabled.as_str());
+        let home_efs_file_system_creation = (efs_wanted.as_deref() == Some(HomeEfsFileSystemCreation::Enabled.as_str()) && !home_efs_enabled(live))
+            .then_some(HomeEfsFileSystemCreation::Enabled);
         // UpdateDomain refuses VpcOnly without the network in the same request.
         let to_vpc_only = app_network_access_type == Some(AppNetworkAccessType::VpcOnly);
         Ok(Changes {
@@ -124,6 +141,7 @@ impl Changes {
             app_network_access_type,
             app_security_group_management,
             tag_propagation,
+            home_efs_file_system_creation,
         })
     }
 
@@ -142,6 +160,7 @@ impl Changes {
             ("AppNetworkAccessType", self.app_network_access_type.is_some()),
             ("AppSecurityGroupManagement", self.app_security_group_management.is_some()),
             ("TagPropagation", self.tag_propagation.is_some()),
+            ("HomeEfsFileSystemCreation", self.home_efs_file_system_creation.is_some()),
         ]
         .into_iter()
         .filter_map(|(name, changed)| changed.then_some(name))
@@ -485,6 +504,30 @@ mod tests {
         // DescribeDomain leaving it out means DISABLED.
         let disabled = properties(json!({"DomainSettings": {"ExecutionRoleIdentityConfig": "DISABLED"}}));
         assert!(Changes::between(&disabled, Some(&old), &live(&old)).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_home_efs_is_turned_on_in_place_and_never_off() {
+        let disabled = properties(json!({"HomeEfsFileSystemCreation": "Disabled"}));
+        let mut live_disabled = live(&disabled);
+        live_disabled.home_efs_file_system_creation = Some(HomeEfsFileSystemCreation::Disabled);
+        let enabled = properties(json!({"HomeEfsFileSystemCreation": "Enabled"}));
+        let changes = Changes::between(&enabled, Some(&disabled), &live_disabled).unwrap();
+        assert_eq!(
+            (changes.members(), changes.home_efs_file_system_creation.clone()),
+            (vec!["HomeEfsFileSystemCreation"], Some(HomeEfsFileSystemCreation::Enabled))
+        );
+        assert!(changes.refused_while_apps_run().is_empty());
+        // Removed from the template: back to the API's default, Enabled.
+        let unset = properties(json!({}));
+        assert_eq!(Changes::between(&unset, Some(&disabled), &live_disabled).unwrap().members(), ["HomeEfsFileSystemCreation"]);
+        assert!(Changes::between(&disabled, Some(&disabled), &live_disabled).unwrap().is_empty());
+        assert!(Changes::between(&unset, Some(&unset), &live_disabled).unwrap().is_empty(), "never set: left as it is");
+        // Enabled (a home EFS named, the member left out) is never sent Disabled.
+        let mut live_enabled = live(&unset);
+        live_enabled.home_efs_file_system_id = Some("fs-1".into());
+        assert!(home_efs_enabled(&live_enabled) && !home_efs_enabled(&live_disabled));
+        assert!(Changes::between(&disabled, Some(&unset), &live_enabled).unwrap().is_empty());
     }
 
     #[test]

@@ -1,13 +1,17 @@
 //! The IAM Identity Center users and groups an SSO domain names (SingleSignOnUsers,
 //! SingleSignOnGroups): resolved before anything is made, assigned to the domain's application
 //! once it is InService, and on Update only the names the template added or removed change.
+//! Each assignment the function makes is recorded on the domain ([`studio::sso_assigned`]); a
+//! removed name loses its assignment only when the record says the function made it, so an
+//! assignment an administrator made (before the stack, or since) stays.
 
 use crate::properties::Properties;
 use aws_sdk_ssoadmin::types::PrincipalType;
 use custom_resource::Error;
 use studio::IdentityCenter;
 use studio::identity_center::Instance;
-use tracing::warn;
+use studio::sso_assigned::{Principal, Record};
+use tracing::{info, warn};
 
 /// Names resolved to ids, in the template's order.
 #[derive(Debug, Default)]
@@ -21,6 +25,30 @@ impl Principals {
         let users = self.users.iter().map(|id| (PrincipalType::User, id.as_str()));
         users.chain(self.groups.iter().map(|id| (PrincipalType::Group, id.as_str())))
     }
+}
+
+fn principal(kind: &PrincipalType) -> Principal {
+    if *kind == PrincipalType::Group { Principal::Group } else { Principal::User }
+}
+
+/// Assigns `principals` that are not assigned yet, recording those this call made in `record`;
+/// returns how many were assigned already (made elsewhere: never recorded).
+async fn assign_missing(center: &IdentityCenter, application_arn: &str, principals: &Principals, record: &mut Record) -> Result<usize, Error> {
+    let existing = center.assignments(application_arn).await?;
+    let mut before = 0;
+    for (kind, id) in principals.all() {
+        if existing.iter().any(|(k, i)| *k == kind && i == id) {
+            before += 1;
+            continue;
+        }
+        // Conflict (someone assigned it meanwhile, e.g. another delivery): not ours to record.
+        if center.assign_new(application_arn, kind.clone(), id).await? {
+            record.insert(principal(&kind), id);
+        } else {
+            before += 1;
+        }
+    }
+    Ok(before)
 }
 
 /// The names an Update adds and removes.
@@ -103,52 +131,66 @@ pub fn template_names(p: &Properties) -> (Vec<&str>, Vec<&str>) {
     (p.single_sign_on_users.iter().map(String::as_str).collect(), p.single_sign_on_groups.iter().map(String::as_str).collect())
 }
 
-/// Assigns every principal the template names to the application; the Reason's sentence.
-pub async fn assign_all(center: &IdentityCenter, application_arn: &str, p: &Properties) -> Result<String, Error> {
+/// Assigns every principal the template names to the application, recording in `record` the
+/// assignments this call made; the Reason's sentence.
+pub async fn assign_all(center: &IdentityCenter, application_arn: &str, p: &Properties, record: &mut Record) -> Result<String, Error> {
     let store = instance_of(center, application_arn).await?.identity_store_id;
     let (users, groups) = template_names(p);
     let principals = resolve(center, &store, &users, &groups).await?;
-    for (kind, id) in principals.all() {
-        center.assign(application_arn, kind, id).await?;
-    }
-    Ok(assigned_sentence(principals.users.len(), principals.groups.len(), application_arn))
+    let before = assign_missing(center, application_arn, &principals, record).await?;
+    Ok(assigned_sentence(principals.users.len(), principals.groups.len(), before, application_arn))
 }
 
-/// Update: assigns the added names, removes the removed ones' assignments (only those).
-/// Every added name is resolved before anything changes; a removed name that no longer
-/// exists has no assignment left to remove.
-pub async fn apply(center: &IdentityCenter, application_arn: &str, changes: &NameChanges<'_>) -> Result<String, Error> {
+/// Update: assigns the added names, removes the removed ones' assignments, only those this
+/// function made (by `record`, which is kept up to date). Every added name is resolved before
+/// anything changes; a removed name that no longer exists has no assignment left to remove.
+pub async fn apply(center: &IdentityCenter, application_arn: &str, changes: &NameChanges<'_>, record: &mut Record) -> Result<String, Error> {
     let store = instance_of(center, application_arn).await?.identity_store_id;
     let added = resolve(center, &store, &changes.added_users, &changes.added_groups).await?;
-    let mut removed = Principals::default();
-    for name in &changes.removed_users {
-        match center.user_id(&store, name).await? {
-            Some(id) => removed.users.push(id),
-            None => warn!(user = name, "a removed user no longer exists; no assignment to remove"),
+    let mut removed = Vec::new();
+    for (kind, names) in [(PrincipalType::User, &changes.removed_users), (PrincipalType::Group, &changes.removed_groups)] {
+        for name in names.iter() {
+            let id = match kind {
+                PrincipalType::Group => center.group_id(&store, name).await?,
+                _ => center.user_id(&store, name).await?,
+            };
+            match id {
+                Some(id) => removed.push((kind.clone(), id, *name)),
+                None => warn!(name, kind = kind.as_str(), "a removed principal no longer exists; no assignment to remove"),
+            }
         }
     }
-    for name in &changes.removed_groups {
-        match center.group_id(&store, name).await? {
-            Some(id) => removed.groups.push(id),
-            None => warn!(group = name, "a removed group no longer exists; no assignment to remove"),
+    let before = assign_missing(center, application_arn, &added, record).await?;
+    let (mut users, mut groups, mut left) = (0, 0, Vec::new());
+    for (kind, id, name) in removed {
+        let noun = if kind == PrincipalType::Group { "group" } else { "user" };
+        if !record.contains(principal(&kind), &id) {
+            info!(name, kind = kind.as_str(), "not removing an assignment this function did not make");
+            left.push(format!("{noun} {name}"));
+            continue;
         }
+        center.unassign(application_arn, kind.clone(), &id).await?;
+        record.remove(principal(&kind), &id);
+        if kind == PrincipalType::Group { groups += 1 } else { users += 1 }
     }
-    for (kind, id) in added.all() {
-        center.assign(application_arn, kind, id).await?;
+    let mut reason =
+        format!("{}; removed {users} user(s) and {groups} group(s)", assigned_sentence(added.users.len(), added.groups.len(), before, application_arn));
+    if !left.is_empty() {
+        reason.push_str(&format!(
+            "; left the assignment of {}: this function did not make it (it existed before or was made elsewhere, e.g. in the console); \
+             remove it in IAM Identity Center if it should go",
+            left.join(", ")
+        ));
     }
-    for (kind, id) in removed.all() {
-        center.unassign(application_arn, kind, id).await?;
-    }
-    Ok(format!(
-        "{}; removed {} user(s) and {} group(s)",
-        assigned_sentence(added.users.len(), added.groups.len(), application_arn),
-        removed.users.len(),
-        removed.groups.len()
-    ))
+    Ok(reason)
 }
 
-fn assigned_sentence(users: usize, groups: usize, application_arn: &str) -> String {
-    format!("assigned {users} user(s) and {groups} group(s) to IAM Identity Center application {application_arn}")
+fn assigned_sentence(users: usize, groups: usize, before: usize, application_arn: &str) -> String {
+    let mut sentence = format!("assigned {users} user(s) and {groups} group(s) to IAM Identity Center application {application_arn}");
+    if before > 0 {
+        sentence.push_str(&format!(" ({before} of them were assigned already: made elsewhere, they stay if removed from the template)"));
+    }
+    sentence
 }
 
 #[cfg(test)]

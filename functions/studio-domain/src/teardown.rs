@@ -4,6 +4,13 @@
 //! Each step looks at the domain afresh and does what is left, so a repeated delivery or a
 //! continuation simply carries on. With ForceDelete every user profile and space goes along
 //! its own chain (its apps, then it; a profile after the spaces it owns), not phase by phase.
+//!
+//! Progress is a hint, never proof: every step that changes something first checks, in that
+//! invocation, that the domain is this stack's and logical id's (its ownership tags), and the
+//! NFS security groups are touched only once the domain is gone. The options that make a Delete
+//! destroy more (ForceDelete, RetentionPolicy, DeleteNfsSecurityGroups) take effect as the last
+//! completed Create or Update recorded them on the domain ([`studio::delete_options`]): a Delete
+//! event's properties are whatever its sender wrote.
 
 use crate::properties::{HomeEfsFileSystem, Properties};
 use aws_sdk_sagemaker::Client;
@@ -13,6 +20,7 @@ use custom_resource::clock::{epoch_ms, until};
 use custom_resource::{Done, Error, Outcome, Pending, Step};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
+use studio::delete_options;
 use studio::nfs_security_groups::{self, NfsSecurityGroups};
 use studio::teardown::{Teardown, TeardownError, bounded, space_owner, summary};
 use studio::{AwsError, AwsResult, Kind, Owner, describe, tags};
@@ -30,15 +38,60 @@ pub enum DeleteProgress {
     /// Deleting apps, and with ForceDelete the spaces and user profiles.
     Emptying,
     /// DeleteDomain was called (or the domain was Deleting already); waiting for it to be gone.
-    /// Its home EFS and VPC are read before: DescribeDomain cannot tell them afterwards.
+    /// Its home EFS and VPC are read before: DescribeDomain cannot tell them afterwards; so are
+    /// the options the domain's record allowed, which decide what happens once it is gone.
     DeletingDomain {
         home_efs_file_system_id: Option<String>,
         #[serde(default)]
         vpc_id: Option<String>,
+        /// Whether the domain was described (so a missing home EFS id means it had none).
+        #[serde(default)]
+        described: bool,
+        #[serde(default)]
+        options: Options,
     },
     /// The domain is gone; its NFS security groups go once its home EFS is gone, waited for
     /// from `since_ms` (epoch milliseconds) for at most the NFS patience.
-    RemovingNfsSecurityGroups { home_efs_file_system_id: Option<String>, vpc_id: String, since_ms: u64 },
+    RemovingNfsSecurityGroups {
+        home_efs_file_system_id: Option<String>,
+        vpc_id: String,
+        since_ms: u64,
+        /// What the record narrowed, for the Reason.
+        #[serde(default)]
+        narrowed: Vec<String>,
+    },
+}
+
+/// The Delete options in effect: the event's, narrowed to what the domain's record allows.
+/// The default is the conservative choice of each (what a domain without a record gets).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Options {
+    pub force_delete: bool,
+    pub retention: HomeEfsFileSystem,
+    pub delete_nfs_security_groups: bool,
+    /// "ForceDelete true ignored: ...", for the Reason.
+    pub narrowed: Vec<String>,
+}
+
+impl Options {
+    /// What the Delete event `p` asks, as far as the domain's `tags` record allows it.
+    pub fn allowed(p: &Properties, tags: &[(String, String)]) -> Self {
+        let [force, retention, nfs] = p.delete_options_asked().map(|option| delete_options::allowed(tags, option));
+        // The NFS security groups matter only once the home EFS goes.
+        let nfs_matters = retention.value == HomeEfsFileSystem::Delete.as_str();
+        let narrowed = [&force, &retention].into_iter().chain(nfs_matters.then_some(&nfs)).filter_map(|a| a.narrowed.clone()).collect();
+        Options {
+            force_delete: force.value == "true",
+            retention: if retention.value == HomeEfsFileSystem::Delete.as_str() { HomeEfsFileSystem::Delete } else { HomeEfsFileSystem::Retain },
+            delete_nfs_security_groups: nfs.value == "true",
+            narrowed,
+        }
+    }
+
+    /// A Reason with what was narrowed appended.
+    fn reason(&self, reason: String) -> String {
+        if self.narrowed.is_empty() { reason } else { format!("{reason}. {}", self.narrowed.join("; ")) }
+    }
 }
 
 /// ": <FailureReason>" when SageMaker gave one.
@@ -56,61 +109,126 @@ pub struct Deletion<'a> {
 
 type StepResult = Result<Outcome<DeleteProgress>, Error>;
 
+/// What a look at the domain found, in this invocation.
+enum Look {
+    Gone,
+    /// Its ownership tags name another stack resource (or none): the Reason to answer with.
+    NotOurs(String),
+    /// Ours: what DescribeDomain showed, and the options its record allows.
+    Ours(Seen, Options),
+}
+
+/// What a look at the domain saw.
+#[derive(Debug, Default)]
+struct Seen {
+    known: Known,
+    status: Option<DomainStatus>,
+    /// ": <FailureReason>" when SageMaker gave one.
+    failure: String,
+}
+
 impl Deletion<'_> {
     pub async fn step(&self, step: &Step, progress: Option<DeleteProgress>) -> StepResult {
         match progress {
             None => self.begin(step).await,
-            Some(DeleteProgress::Emptying) => self.empty(step, false).await,
-            Some(DeleteProgress::DeletingDomain { home_efs_file_system_id, vpc_id }) => {
-                self.delete_domain(step, true, Known { home_efs_file_system_id, vpc_id }).await
+            Some(DeleteProgress::Emptying) => self.empty(step, false, None).await,
+            Some(DeleteProgress::DeletingDomain { home_efs_file_system_id, vpc_id, described, options }) => {
+                self.wait_deleted(step, Known { home_efs_file_system_id, vpc_id, described }, options).await
             }
-            Some(DeleteProgress::RemovingNfsSecurityGroups { home_efs_file_system_id, vpc_id, since_ms }) => {
-                self.remove_nfs_security_groups(step, home_efs_file_system_id, vpc_id, since_ms).await
+            Some(DeleteProgress::RemovingNfsSecurityGroups { home_efs_file_system_id, vpc_id, since_ms, narrowed }) => {
+                // Never a live domain's groups, whatever the progress says.
+                if describe::domain(self.sagemaker, self.domain_id).await?.is_some() {
+                    warn!(DomainId = self.domain_id, "the domain exists: its NFS security groups are not touched");
+                    return Err(Error::new(format!(
+                        "domain {} still exists: its NFS security groups are removed only once it is gone; nothing was changed",
+                        self.domain_id
+                    )));
+                }
+                // Only a Delete whose options allowed it got here (see domain_gone).
+                let options = Options { force_delete: false, retention: HomeEfsFileSystem::Delete, delete_nfs_security_groups: true, narrowed };
+                self.remove_nfs_security_groups(step, home_efs_file_system_id, vpc_id, since_ms, &options).await
             }
         }
+    }
+
+    /// DescribeDomain, its tags (the ownership guard) and the options its record allows.
+    async fn look(&self, step: &Step) -> Result<Look, AwsError> {
+        let (sagemaker, domain_id) = (self.sagemaker, self.domain_id);
+        let Some(domain) = describe::domain(sagemaker, domain_id).await? else {
+            return Ok(Look::Gone);
+        };
+        let exists = || async move { Ok(describe::domain(sagemaker, domain_id).await?.is_some()) };
+        let Some(tags) = tags::list_unless_gone(sagemaker, domain.domain_arn().unwrap_or_default(), exists).await? else {
+            return Ok(Look::Gone);
+        };
+        if let Err(not_ours) = Owner::from(step.request()).guard(&tags, format!("domain {domain_id}")) {
+            warn!(DomainId = domain_id, "the domain's ownership tags do not name this stack and logical id: leaving it untouched");
+            return Ok(Look::NotOurs(not_ours.on_delete()));
+        }
+        let options = Options::allowed(self.properties, &tags);
+        if !options.narrowed.is_empty() {
+            warn!(DomainId = domain_id, narrowed = ?options.narrowed, "the Delete asks more than the domain's record allows");
+        }
+        Ok(Look::Ours(Seen { known: Known::of(&domain), status: domain.status().cloned(), failure: reason(&domain) }, options))
+    }
+
+    fn gone(&self) -> StepResult {
+        let domain_id = self.domain_id;
+        Ok(Done::new(domain_id).reason(format!("domain {domain_id} does not exist (any more): nothing to delete")).into())
     }
 
     async fn begin(&self, step: &Step) -> StepResult {
-        let domain_id = self.domain_id;
-        let Some(domain) = describe::domain(self.sagemaker, domain_id).await? else {
-            return Ok(Done::new(domain_id).reason(format!("domain {domain_id} does not exist (any more): nothing to delete")).into());
+        let (seen, options) = match self.look(step).await? {
+            Look::Gone => return self.gone(),
+            Look::NotOurs(reason) => return Ok(Done::new(self.domain_id).reason(reason).into()),
+            Look::Ours(seen, options) => (seen, options),
         };
-        let tags = tags::list(self.sagemaker, domain.domain_arn().unwrap_or_default()).await?;
-        if let Err(not_ours) = Owner::from(step.request()).guard(&tags, format!("domain {domain_id}")) {
-            warn!(DomainId = domain_id, "the domain's ownership tags do not name this stack and logical id: leaving it untouched");
-            return Ok(Done::new(domain_id).reason(not_ours.on_delete()).into());
-        }
-        if domain.status() == Some(&DomainStatus::Deleting) {
-            return self.delete_domain(step, true, Known::default()).await;
+        if seen.status == Some(DomainStatus::Deleting) {
+            return Ok(deleting(self.domain_id, seen.known, options));
         }
         // Fail before stopping anyone's apps when the delete cannot go through anyway.
-        if !self.properties.force_delete {
-            self.refuse_if_occupied().await?;
+        if !options.force_delete {
+            self.refuse_if_occupied(&options).await?;
         }
-        self.empty(step, true).await
+        self.empty(step, true, Some(options)).await
     }
 
-    /// One step of emptying the domain; the domain itself once nothing is left.
-    async fn empty(&self, step: &Step, first_step: bool) -> StepResult {
-        // Everything listed at once: the listings, not the deletes, take most of a step.
-        let (sagemaker, domain_id, force) = (self.sagemaker, self.domain_id, self.properties.force_delete);
-        let (apps, children) = futures::join!(describe::apps(sagemaker, domain_id, None), async move {
-            if !force {
+    /// One step of emptying the domain; the domain itself once nothing is left. `checked`: the
+    /// options from a look at the domain earlier in this step; None: look now.
+    async fn empty(&self, step: &Step, first_step: bool, checked: Option<Options>) -> StepResult {
+        // Everything listed at once: the listings, not the deletes, take most of a step. The
+        // look at the domain (ownership) runs alongside; nothing is deleted before it answers.
+        // Profiles and spaces are listed when the event asks ForceDelete; the record decides.
+        let (sagemaker, domain_id) = (self.sagemaker, self.domain_id);
+        let asked_force = checked.as_ref().map_or(self.properties.force_delete, |o| o.force_delete);
+        let look = async {
+            match checked {
+                Some(options) => Ok(Look::Ours(Seen::default(), options)),
+                None => self.look(step).await,
+            }
+        };
+        let (look, apps, children) = futures::join!(look, describe::apps(sagemaker, domain_id, None), async move {
+            if !asked_force {
                 return Ok((Vec::new(), Vec::new()));
             }
             futures::try_join!(describe::user_profiles(sagemaker, domain_id), describe::spaces(sagemaker, domain_id))
         });
+        let options = match look? {
+            Look::Gone => return self.gone(),
+            Look::NotOurs(reason) => return Ok(Done::new(domain_id).reason(reason).into()),
+            Look::Ours(_, options) => options,
+        };
         let (apps, (profiles, spaces)) = (apps?, children?);
-        let teardown = Teardown { sagemaker: self.sagemaker, domain_id: self.domain_id, retry_failed_delete: first_step, listed_apps: Some(&apps) };
-        let left = if self.properties.force_delete { self.force_empty(&teardown, &profiles, &spaces).await? } else { teardown.apps(None).await? };
+        let teardown = Teardown { sagemaker, domain_id, retry_failed_delete: first_step, listed_apps: Some(&apps) };
+        let left = if options.force_delete { self.force_empty(&teardown, &profiles, &spaces).await? } else { teardown.apps(None).await? };
         if !left.is_empty() {
-            return Ok(Pending::new(DeleteProgress::Emptying, format!("{} of domain {} to be deleted", summary(&left), self.domain_id)).into());
+            return Ok(Pending::new(DeleteProgress::Emptying, format!("{} of domain {} to be deleted", summary(&left), domain_id)).into());
         }
-        if !self.properties.force_delete {
+        if !options.force_delete {
             // Someone may have added a space or user profile while the apps went.
-            self.refuse_if_occupied().await?;
+            self.refuse_if_occupied(&options).await?;
         }
-        self.delete_domain(step, false, Known::default()).await
+        self.request_delete(step, options).await
     }
 
     /// ForceDelete: each user profile (its apps and the spaces it owns, then it) and each space
@@ -149,20 +267,13 @@ impl Deletion<'_> {
     }
 
     /// Without ForceDelete, spaces and user profiles are users' data: FAILED, listing them.
-    async fn refuse_if_occupied(&self) -> Result<(), Error> {
+    async fn refuse_if_occupied(&self, options: &Options) -> Result<(), Error> {
         let domain_id = self.domain_id;
-        let spaces: Vec<String> = describe::spaces(self.sagemaker, domain_id)
-            .await?
-            .iter()
-            .filter(|s| s.status() != Some(&SpaceStatus::Deleting))
-            .filter_map(|s| s.space_name().map(str::to_string))
-            .collect();
-        let profiles: Vec<String> = describe::user_profiles(self.sagemaker, domain_id)
-            .await?
-            .iter()
-            .filter(|p| p.status() != Some(&UserProfileStatus::Deleting))
-            .filter_map(|p| p.user_profile_name().map(str::to_string))
-            .collect();
+        let (spaces, profiles) = futures::try_join!(describe::spaces(self.sagemaker, domain_id), describe::user_profiles(self.sagemaker, domain_id))?;
+        let spaces: Vec<String> =
+            spaces.iter().filter(|s| s.status() != Some(&SpaceStatus::Deleting)).filter_map(|s| s.space_name().map(str::to_string)).collect();
+        let profiles: Vec<String> =
+            profiles.iter().filter(|p| p.status() != Some(&UserProfileStatus::Deleting)).filter_map(|p| p.user_profile_name().map(str::to_string)).collect();
         if spaces.is_empty() && profiles.is_empty() {
             return Ok(());
         }
@@ -171,46 +282,32 @@ impl Deletion<'_> {
             .filter(|(_, names)| !names.is_empty())
             .map(|(noun, names)| format!("{} ({})", count(names.len(), noun), list_names(names, NAMES_BUDGET)))
             .collect();
-        Err(Error::new(format!(
+        Err(Error::new(options.reason(format!(
             "domain {domain_id} still has {}. Spaces hold users' EBS volumes and user profiles their home directories, so they are \
-             not deleted unless ForceDelete is true: delete them first, or set ForceDelete: true to delete them with the domain.",
+             not deleted unless ForceDelete: true was set by the stack's last completed Create or Update (a Delete's own properties \
+             cannot ask it): delete them first, or set ForceDelete: true in the template and update the stack, then delete it. \
+             A stack whose Delete failed cannot be updated: delete them yourself, then retry the Delete",
             listed.join(" and ")
-        )))
+        ))))
     }
 
-    /// DeleteDomain with the RetentionPolicy (once: `requested`), then wait until the domain is gone.
-    async fn delete_domain(&self, step: &Step, requested: bool, known: Known) -> StepResult {
+    /// DeleteDomain with the RetentionPolicy (the domain was looked at in this step), then wait.
+    async fn request_delete(&self, step: &Step, options: Options) -> StepResult {
         let domain_id = self.domain_id;
         let Some(domain) = describe::domain(self.sagemaker, domain_id).await? else {
-            return self.domain_gone(step, known).await;
+            return self.gone();
         };
         // Read while the domain exists: DescribeDomain cannot tell them afterwards.
-        let known = Known {
-            home_efs_file_system_id: known.home_efs_file_system_id.or_else(|| domain.home_efs_file_system_id().map(str::to_string)),
-            vpc_id: known.vpc_id.or_else(|| domain.vpc_id().map(str::to_string)),
-        };
-        let waiting = || {
-            Pending::new(
-                DeleteProgress::DeletingDomain { home_efs_file_system_id: known.home_efs_file_system_id.clone(), vpc_id: known.vpc_id.clone() },
-                format!("domain {domain_id} to be deleted"),
-            )
-            .into()
-        };
-        match (domain.status(), requested) {
-            (Some(DomainStatus::Deleting), _) => return Ok(waiting()),
-            (Some(DomainStatus::DeleteFailed), true) => {
-                return Err(Error::new(format!("deleting domain {domain_id} failed{}", reason(&domain))));
-            }
-            // Just asked: SageMaker may not show Deleting yet.
-            (_, true) => return Ok(waiting()),
-            (_, false) => {}
+        let known = Known::of(&domain);
+        if domain.status() == Some(&DomainStatus::Deleting) {
+            return Ok(deleting(domain_id, known, options));
         }
-        let retention = self.properties.retention_policy.home_efs_file_system;
+        let retention = options.retention;
         let policy = RetentionPolicy::builder().home_efs_file_system(RetentionType::from(retention.as_str())).build();
         info!(DomainId = domain_id, RetentionPolicy = retention.as_str(), "DeleteDomain");
         match self.sagemaker.delete_domain().domain_id(domain_id).retention_policy(policy).send().await.aws("DeleteDomain") {
-            Ok(_) => Ok(waiting()),
-            Err(e) if e.is(Kind::NotFound) => self.domain_gone(step, known).await,
+            Ok(_) => Ok(deleting(domain_id, known, options)),
+            Err(e) if e.is(Kind::NotFound) => self.domain_gone(step, known, options).await,
             // A space, user profile or app appeared meanwhile: start over from the apps.
             Err(e) if e.is(Kind::InUse) => {
                 warn!(error = %e, "domain still in use; deleting what uses it first");
@@ -220,16 +317,41 @@ impl Deletion<'_> {
         }
     }
 
+    /// DeleteDomain was called: wait until the domain is gone. What happens then (its NFS
+    /// security groups) is decided by the last look at it while it existed: ownership and options
+    /// are checked again at every look, not taken from the progress.
+    async fn wait_deleted(&self, step: &Step, known: Known, options: Options) -> StepResult {
+        let domain_id = self.domain_id;
+        let (seen, options) = match self.look(step).await? {
+            Look::Gone => return self.domain_gone(step, known, options).await,
+            Look::NotOurs(reason) => return Ok(Done::new(domain_id).reason(reason).into()),
+            Look::Ours(seen, options) => (seen, options),
+        };
+        match seen.status {
+            Some(DomainStatus::DeleteFailed) => Err(Error::new(format!("deleting domain {domain_id} failed{}", seen.failure))),
+            // Deleting; or just asked, and SageMaker does not show Deleting yet.
+            _ => Ok(deleting(domain_id, known.or(seen.known), options)),
+        }
+    }
+
     /// The domain is gone: its NFS security groups next, unless they stay.
-    async fn domain_gone(&self, step: &Step, known: Known) -> StepResult {
-        let retention = self.properties.retention_policy.home_efs_file_system;
-        let left = |why: &str| Ok(Done::new(self.domain_id).reason(self.groups_left(known.home_efs_file_system_id.as_deref(), why)).into());
-        match (retention, self.properties.delete_nfs_security_groups, known.vpc_id) {
+    async fn domain_gone(&self, step: &Step, known: Known, options: Options) -> StepResult {
+        let left =
+            |why: &str| Ok(Done::new(self.domain_id).reason(options.reason(self.groups_left(&options, known.home_efs_file_system_id.as_deref(), why))).into());
+        if known.described && known.home_efs_file_system_id.is_none() {
+            // HomeEfsFileSystemCreation Disabled: no home EFS, so no NFS security groups either.
+            let reason = format!(
+                "domain {} deleted; it had no home EFS file system (HomeEfsFileSystemCreation: Disabled), so no NFS security groups either",
+                self.domain_id
+            );
+            return Ok(Done::new(self.domain_id).reason(options.reason(reason)).into());
+        }
+        match (options.retention, options.delete_nfs_security_groups, known.vpc_id) {
             (HomeEfsFileSystem::Retain, _, _) => left("the retained home EFS file system uses them (deleting it later frees them to be deleted)"),
             (_, false, _) => left("DeleteNfsSecurityGroups is false"),
             (_, _, None) => left("the domain's VpcId could not be read before it was deleted"),
             (HomeEfsFileSystem::Delete, true, Some(vpc_id)) => {
-                self.remove_nfs_security_groups(step, known.home_efs_file_system_id, vpc_id, epoch_ms(step.now())).await
+                self.remove_nfs_security_groups(step, known.home_efs_file_system_id, vpc_id, epoch_ms(step.now()), &options).await
             }
         }
     }
@@ -237,14 +359,25 @@ impl Deletion<'_> {
     /// One look: the home EFS gone, then revoke and delete the groups. Something else still
     /// using them past the patience (or near ServiceTimeout) is reported, not failed: the
     /// domain itself is gone.
-    async fn remove_nfs_security_groups(&self, step: &Step, home_efs_file_system_id: Option<String>, vpc_id: String, since_ms: u64) -> StepResult {
+    async fn remove_nfs_security_groups(
+        &self,
+        step: &Step,
+        home_efs_file_system_id: Option<String>,
+        vpc_id: String,
+        since_ms: u64,
+        options: &Options,
+    ) -> StepResult {
         let domain_id = self.domain_id;
         let waited = Duration::from_millis(epoch_ms(step.now()).saturating_sub(since_ms));
         let out_of_patience = waited >= step.patience().nfs || step.service_deadline().is_some_and(|d| until(step.now(), d) < NFS_GROUPS_MARGIN);
         let efs = home_efs_file_system_id.as_deref();
         let waiting = |what: String| {
-            let progress =
-                DeleteProgress::RemovingNfsSecurityGroups { home_efs_file_system_id: home_efs_file_system_id.clone(), vpc_id: vpc_id.clone(), since_ms };
+            let progress = DeleteProgress::RemovingNfsSecurityGroups {
+                home_efs_file_system_id: home_efs_file_system_id.clone(),
+                vpc_id: vpc_id.clone(),
+                since_ms,
+                narrowed: options.narrowed.clone(),
+            };
             Ok(Pending::new(progress, what).poll_after(NFS_GROUPS_POLL).into())
         };
         let attempt = async {
@@ -270,32 +403,32 @@ impl Deletion<'_> {
         };
         match attempt.await {
             Ok(Ok(())) => Ok(Done::new(domain_id)
-                .reason(format!(
+                .reason(options.reason(format!(
                     "{}; its NFS security groups {} were deleted (or were gone already)",
                     deleted(domain_id, HomeEfsFileSystem::Delete, efs),
                     nfs_security_groups::names(domain_id).join(" and ")
-                ))
+                )))
                 .into()),
             Ok(Err(why)) if out_of_patience => {
                 warn!(DomainId = domain_id, why, "giving up on the NFS security groups");
-                Ok(Done::new(domain_id).reason(self.groups_left(efs, &format!("{why} (waited {} s)", waited.as_secs()))).into())
+                Ok(Done::new(domain_id).reason(options.reason(self.groups_left(options, efs, &format!("{why} (waited {} s)", waited.as_secs())))).into())
             }
             Ok(Err(why)) => waiting(format!("the NFS security groups of domain {domain_id} to become deletable: {why}")),
             Err(e) if matches!(e.kind, Kind::Throttled | Kind::ServerError) => Err(e.into()),
             // The domain is gone: a refused call (e.g. a role without the EC2 permissions) is reported, not failed.
             Err(e) => {
                 warn!(DomainId = domain_id, error = %e, "could not remove the NFS security groups");
-                Ok(Done::new(domain_id).reason(self.groups_left(efs, &e.to_string())).into())
+                Ok(Done::new(domain_id).reason(options.reason(self.groups_left(options, efs, &e.to_string()))).into())
             }
         }
     }
 
     /// The SUCCESS Reason when the NFS security groups stay.
-    fn groups_left(&self, home_efs_file_system_id: Option<&str>, why: &str) -> String {
+    fn groups_left(&self, options: &Options, home_efs_file_system_id: Option<&str>, why: &str) -> String {
         let domain_id = self.domain_id;
         format!(
             "{}. Security groups {} were left in the VPC: {why}",
-            deleted(domain_id, self.properties.retention_policy.home_efs_file_system, home_efs_file_system_id),
+            deleted(domain_id, options.retention, home_efs_file_system_id),
             nfs_security_groups::names(domain_id).join(" and ")
         )
     }
@@ -306,6 +439,33 @@ impl Deletion<'_> {
 struct Known {
     home_efs_file_system_id: Option<String>,
     vpc_id: Option<String>,
+    /// Whether DescribeDomain answered (so that no home EFS id means it has none).
+    described: bool,
+}
+
+impl Known {
+    fn of(domain: &DescribeDomainOutput) -> Self {
+        Known {
+            home_efs_file_system_id: domain.home_efs_file_system_id().filter(|id| !id.is_empty()).map(str::to_string),
+            vpc_id: domain.vpc_id().map(str::to_string),
+            described: true,
+        }
+    }
+
+    /// What `self` knows, completed with `later`.
+    fn or(self, later: Known) -> Self {
+        Known {
+            home_efs_file_system_id: self.home_efs_file_system_id.or(later.home_efs_file_system_id),
+            vpc_id: self.vpc_id.or(later.vpc_id),
+            described: self.described || later.described,
+        }
+    }
+}
+
+/// Waiting for DeleteDomain to finish.
+fn deleting(domain_id: &str, known: Known, options: Options) -> Outcome<DeleteProgress> {
+    let Known { home_efs_file_system_id, vpc_id, described } = known;
+    Pending::new(DeleteProgress::DeletingDomain { home_efs_file_system_id, vpc_id, described, options }, format!("domain {domain_id} to be deleted")).into()
 }
 
 /// The SUCCESS Reason: what was deleted and what SageMaker leaves behind.
@@ -340,6 +500,45 @@ fn list_names(names: &[String], budget: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn asked(value: serde_json::Value) -> Properties {
+        let mut props = serde_json::json!({"DomainName": "d", "AuthMode": "IAM", "VpcId": "vpc-0a", "SubnetIds": ["subnet-0a"], "DefaultUserSettings": {}});
+        for (k, v) in value.as_object().cloned().unwrap_or_default() {
+            props[k] = v;
+        }
+        custom_resource::properties::parse(props.as_object().unwrap()).unwrap()
+    }
+
+    fn record(value: &str) -> Vec<(String, String)> {
+        vec![(delete_options::TAG.to_string(), value.to_string())]
+    }
+
+    #[test]
+    fn the_record_narrows_what_a_delete_asks_and_the_reason_says_so() {
+        let all = asked(serde_json::json!({"ForceDelete": true, "RetentionPolicy": {"HomeEfsFileSystem": "Delete"}}));
+        let (key, value) = all.delete_options_record();
+        assert_eq!(
+            (key.as_str(), value.as_str()),
+            (delete_options::TAG, "ForceDelete=true RetentionPolicy.HomeEfsFileSystem=Delete DeleteNfsSecurityGroups=true")
+        );
+        let agreed = Options::allowed(&all, &record(&value));
+        assert_eq!(agreed, Options { force_delete: true, retention: HomeEfsFileSystem::Delete, delete_nfs_security_groups: true, narrowed: vec![] });
+
+        let kept = record("ForceDelete=false RetentionPolicy.HomeEfsFileSystem=Retain DeleteNfsSecurityGroups=true");
+        let narrowed = Options::allowed(&all, &kept);
+        assert_eq!((narrowed.force_delete, narrowed.retention, narrowed.delete_nfs_security_groups), (false, HomeEfsFileSystem::Retain, true));
+        assert_eq!(narrowed.narrowed.len(), 2, "{:?}", narrowed.narrowed);
+        assert_eq!(narrowed.reason("x".into()), format!("x. {}", narrowed.narrowed.join("; ")));
+
+        // No record: the conservative value of each; DeleteNfsSecurityGroups is only mentioned when the EFS goes.
+        let none = Options::allowed(&asked(serde_json::json!({})), &[]);
+        assert_eq!(none, Options::default());
+        let none = Options::allowed(&all, &[]);
+        assert!(none.narrowed.iter().all(|n| n.contains("has no record")) && none.narrowed.len() == 2, "{:?}", none.narrowed);
+        // The event asking less than the record: the event wins.
+        let less = Options::allowed(&asked(serde_json::json!({"DeleteNfsSecurityGroups": false})), &record(&value));
+        assert_eq!((less.force_delete, less.delete_nfs_security_groups, less.narrowed.len()), (false, false, 0));
+    }
 
     #[test]
     fn names_are_listed_within_the_budget() {

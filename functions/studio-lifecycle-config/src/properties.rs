@@ -302,4 +302,14 @@ mod tests {
         value["Tags"] = json!([{"Key": "studio-cfn:stack-id", "Value": "x"}]);
         assert_eq!(spec(value).unwrap_err().path, "Tags[0].Key");
     }
+
+    /// Issue 24: every member of CreateStudioLifecycleConfig is a property, or listed as deliberately not
+    /// accepted, with why, in the one place: `studio::api::NOT_ACCEPTED`. Fails when the SDK gains a member or a property goes.
+    #[test]
+    fn every_member_of_the_api_is_a_property_or_listed_as_not_accepted() {
+        let accepted = studio::api::property_names::<Properties>();
+        let schema = aws_sdk_sagemaker::operation::create_studio_lifecycle_config::CreateStudioLifecycleConfigInput::SCHEMA;
+        let problems = studio::api::uncovered_members(schema, &accepted, &studio::api::not_accepted("CreateStudioLifecycleConfig"));
+        assert!(problems.is_empty(), "CreateStudioLifecycleConfig: {}", problems.join("\n"));
+    }
 }

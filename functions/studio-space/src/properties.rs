@@ -131,4 +131,18 @@ mod tests {
         assert_eq!(parse(with("SpaceSettings", json!({"Colour": "red"}))).unwrap_err().path, "SpaceSettings.Colour");
         assert_eq!(parse(with("Owner", json!("alice"))).unwrap_err().path, "Owner");
     }
+
+    /// Issue 24: every member of CreateSpace and UpdateSpace is a property, or listed as deliberately not
+    /// accepted, with why, in the one place: `studio::api::NOT_ACCEPTED`. Fails when the SDK gains a member or a property goes.
+    #[test]
+    fn every_member_of_the_api_is_a_property_or_listed_as_not_accepted() {
+        let accepted = studio::api::property_names::<Properties>();
+        for (operation, schema) in [
+            ("CreateSpace", aws_sdk_sagemaker::operation::create_space::CreateSpaceInput::SCHEMA),
+            ("UpdateSpace", aws_sdk_sagemaker::operation::update_space::UpdateSpaceInput::SCHEMA),
+        ] {
+            let problems = studio::api::uncovered_members(schema, &accepted, &studio::api::not_accepted(operation));
+            assert!(problems.is_empty(), "{operation}: {}", problems.join("\n"));
+        }
+    }
 }

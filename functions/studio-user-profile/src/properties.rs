@@ -167,4 +167,18 @@ mod tests {
         assert_eq!(e.path, "SingleSignOnUserIdentifier");
         assert!(e.message.contains("AuthMode IAM"), "{e}");
     }
+
+    /// Issue 24: every member of CreateUserProfile and UpdateUserProfile is a property, or listed as deliberately not
+    /// accepted, with why, in the one place: `studio::api::NOT_ACCEPTED`. Fails when the SDK gains a member or a property goes.
+    #[test]
+    fn every_member_of_the_api_is_a_property_or_listed_as_not_accepted() {
+        let accepted = studio::api::property_names::<Properties>();
+        for (operation, schema) in [
+            ("CreateUserProfile", aws_sdk_sagemaker::operation::create_user_profile::CreateUserProfileInput::SCHEMA),
+            ("UpdateUserProfile", aws_sdk_sagemaker::operation::update_user_profile::UpdateUserProfileInput::SCHEMA),
+        ] {
+            let problems = studio::api::uncovered_members(schema, &accepted, &studio::api::not_accepted(operation));
+            assert!(problems.is_empty(), "{operation}: {}", problems.join("\n"));
+        }
+    }
 }

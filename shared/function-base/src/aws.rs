@@ -11,11 +11,13 @@ use std::time::Duration;
 const MAX_ATTEMPTS: u32 = 10;
 
 /// Honours AWS_REGION, credentials, AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>;
-/// standard retries, 10 attempts.
+/// standard retries, 10 attempts (AWS_MAX_ATTEMPTS, the SDKs' standard variable, sets another
+/// number: the local cloud's tests of the functions' own patience set it low).
 pub async fn load_config() -> SdkConfig {
+    let attempts = std::env::var("AWS_MAX_ATTEMPTS").ok().and_then(|v| v.parse::<u32>().ok()).filter(|n| *n >= 1).unwrap_or(MAX_ATTEMPTS);
     aws_config::defaults(BehaviorVersion::latest())
         .retry_config(
-            RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS).with_initial_backoff(Duration::from_millis(100)).with_max_backoff(Duration::from_secs(10)),
+            RetryConfig::standard().with_max_attempts(attempts).with_initial_backoff(Duration::from_millis(100)).with_max_backoff(Duration::from_secs(10)),
         )
         .load()
         .await

@@ -87,6 +87,11 @@ impl IdentityCenter {
 
     /// Assigns a principal to the application; an assignment that exists already is fine.
     pub async fn assign(&self, application_arn: &str, principal_type: PrincipalType, principal_id: &str) -> Result<(), AwsError> {
+        self.assign_new(application_arn, principal_type, principal_id).await.map(drop)
+    }
+
+    /// [`Self::assign`], telling whether this call made the assignment (false: it existed).
+    pub async fn assign_new(&self, application_arn: &str, principal_type: PrincipalType, principal_id: &str) -> Result<bool, AwsError> {
         info!(ApplicationArn = application_arn, PrincipalType = principal_type.as_str(), PrincipalId = principal_id, "CreateApplicationAssignment");
         let created = self
             .sso_admin
@@ -98,9 +103,9 @@ impl IdentityCenter {
             .await
             .aws("CreateApplicationAssignment");
         match created {
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(true),
             // What AWS answers for an existing assignment: it is there, which is what was asked.
-            Err(e) if e.code() == Some("ConflictException") => Ok(()),
+            Err(e) if e.code() == Some("ConflictException") => Ok(false),
             Err(e) => Err(e),
         }
     }
@@ -118,6 +123,17 @@ impl IdentityCenter {
             .await
             .aws("DeleteApplicationAssignment");
         absent_if_not_found(deleted).map(drop)
+    }
+
+    /// The principals assigned to the application directly (users and groups), by type and id.
+    pub async fn assignments(&self, application_arn: &str) -> Result<Vec<(PrincipalType, String)>, AwsError> {
+        let mut pages = self.sso_admin.list_application_assignments().application_arn(application_arn).into_paginator().items().send();
+        let mut assigned = Vec::new();
+        while let Some(assignment) = pages.next().await {
+            let assignment = assignment.aws("ListApplicationAssignments")?;
+            assigned.push((assignment.principal_type().clone(), assignment.principal_id().to_string()));
+        }
+        Ok(assigned)
     }
 
     /// Whether the user may use the application: assigned directly, or a member of an assigned group.

@@ -22,6 +22,7 @@ pub mod names;
 pub mod nfs_security_groups;
 pub mod ownership;
 pub mod since;
+pub mod sso_assigned;
 pub mod tags;
 pub mod teardown;
 pub mod visibility;

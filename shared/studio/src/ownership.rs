@@ -12,12 +12,23 @@ pub const REQUEST_ID: &str = "studio-cfn:request-id";
 /// On a user profile whose IAM Identity Center user this function assigned to the domain's
 /// application (value: the UserId): its Delete removes that assignment, and no other.
 pub const SSO_ASSIGNED: &str = "studio-cfn:sso-assigned";
+/// On a resource whose owner consents to its adoption (value: the adopting stack names).
+pub const ADOPTABLE_BY: &str = "studio-cfn:adoptable-by";
+/// On a resource a stack adopted instead of creating it.
+pub const ADOPTED: &str = "studio-cfn:adopted";
 /// Keys under this prefix (in any case) are ours: users may not set them.
 pub const RESERVED_PREFIX: &str = "studio-cfn:";
 /// SageMaker allows 50 tags on a resource.
 pub const MAX_TAGS: usize = 50;
 /// SageMaker allows 50 tags on a resource; the ownership tags take some of them.
 pub const MAX_USER_TAGS: usize = MAX_TAGS - 3;
+/// Every reserved tag a domain can carry at once: the three ownership tags,
+/// [`crate::delete_options::TAG`], [`crate::child_stacks::TAG`], [`ADOPTABLE_BY`], [`ADOPTED`]
+/// and the [`crate::sso_assigned::MAX_TAGS`] tags recording the Identity Center assignments the
+/// domain function made.
+pub const DOMAIN_RESERVED_TAGS: usize = 3 + 1 + 1 + 2 + crate::sso_assigned::MAX_TAGS;
+/// What is left of SageMaker's 50 for a domain's own `Tags`.
+pub const MAX_DOMAIN_USER_TAGS: usize = MAX_TAGS - DOMAIN_RESERVED_TAGS;
 
 /// Who creates: a stack's logical resource, in one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,6 +193,9 @@ mod tests {
         assert!(user_tags(&[tag("a", "1"), tag("a", "2")]).unwrap_err().message.contains("twice"));
         let many: Vec<_> = (0..48).map(|i| tag(&format!("k{i}"), "v")).collect();
         assert_eq!(user_tags(&many).unwrap_err().path, "Tags");
+        let e = user_tags_within(&many[..41], MAX_DOMAIN_USER_TAGS, "the domain keeps 10 of its own").unwrap_err();
+        assert_eq!(e.to_string(), "Tags: at most 40 tags, got 41 (SageMaker allows 50 and the domain keeps 10 of its own)");
+        assert_eq!(user_tags_within(&many[..40], MAX_DOMAIN_USER_TAGS, "").unwrap().len(), 40);
     }
 
     #[test]

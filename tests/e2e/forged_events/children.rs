@@ -4,9 +4,8 @@
 //! the function wrote were wrong) the ownership re-checked by the step that would change
 //! something stops it: progress is a hint, never proof.
 
-use super::{continuation, now_ms};
+use super::{continuation, mutating_calls, now_ms, unsigned_and_sealed};
 use aws_sdk_sagemaker::types::AuthMode;
-use custom_resource::outbound::{MacError, MacSigner};
 use local_cloud::cloud::LocalCloud;
 use local_cloud::cloudformation::{RequestType, Status};
 use local_cloud::seed::domain;
@@ -21,37 +20,10 @@ const ROLE: &str = "arn:aws:iam::123456789012:role/studio-execution";
 const SOURCES: &str = "asset-sources";
 const STAGING: &str = "lifecycle-staging";
 
-/// The functions' continuation key, as only the functions hold it.
-struct FunctionsKey<'a>(&'a LocalCloud);
-
-#[async_trait::async_trait]
-impl MacSigner for FunctionsKey<'_> {
-    async fn generate_mac(&self, message: &[u8]) -> Result<Vec<u8>, MacError> {
-        self.0.kms.mac(&self.0.continuation_key.arn, message).ok_or(MacError::NoKey)
-    }
-
-    async fn verify_mac(&self, _: &[u8], _: &[u8]) -> Result<(), MacError> {
-        Err(MacError::Invalid)
-    }
-}
-
-/// `continuation` as a forger can send it (a MAC it cannot make), and sealed with the functions' key.
-async fn unsigned_and_sealed(cloud: &LocalCloud, function: &str, continuation: &Value) -> (Value, Value) {
-    let inner = &continuation["StudioContinuation"];
-    let unsigned = json!({"StudioContinuation": {"Payload": inner.to_string(), "Mac": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}});
-    let sealed = custom_resource::testing::sealed_with_key(inner, function, &FunctionsKey(cloud)).await.expect("sealed");
-    (unsigned, sealed)
-}
-
 async fn play(cloud: &LocalCloud, function: &str, payload: Value) {
     cloud.lambda.invoke_async(function, payload).await.expect("invoke");
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(cloud.lambda.wait_idle(function, Duration::from_secs(60)).await);
-}
-
-/// SageMaker calls that change something.
-fn mutating_calls(cloud: &LocalCloud) -> Vec<String> {
-    cloud.sagemaker.calls().into_iter().filter(|op| !["Describe", "List", "Get"].iter().any(|read| op.starts_with(read))).collect()
 }
 
 /// Issue 22: the tester's own profile Create, its continuation re-aimed at another stack's
