@@ -971,3 +971,35 @@ async fn a_delete_that_meets_a_profile_someone_else_made_under_its_name_leaves_i
     assert_eq!(profile_status(&client, &domain, "ivy").await.as_deref(), Some("InService"), "the other profile is left alone");
     assert_eq!(calls_by(&cloud.sagemaker, FUNCTION, "DeleteUserProfile"), 0, "{:?}", cloud.sagemaker.signed_calls());
 }
+
+/// Issue 23 through both real functions: the domain function records AllowedChildStacks on the
+/// domain it makes for stack `platform`; the profile function then lets in that stack and the
+/// stacks the patterns match, and refuses any other before any call that changes anything.
+#[tokio::test]
+async fn the_domain_function_s_allowed_child_stacks_decide_which_stacks_put_profiles_in_it() {
+    let cloud =
+        LocalCloud::start_with(sagemaker_emulator::Options { transition_delay: Duration::from_millis(100), ..Default::default() }).await.expect("local cloud");
+    for function in ["studio-domain", FUNCTION] {
+        cloud.deploy(function).await.expect("deploy");
+    }
+    let stack = |name: &str| local_cloud::cloudformation::CloudFormation::in_stacks(&cloud.stacks, &cloud.lambda, &cloud.s3, name);
+    let (platform, team_b, team_c) = (stack("platform"), stack("team-b-ml"), stack("team-c"));
+    let domain_props = json!({
+        "DomainName": "shared", "AuthMode": "IAM", "VpcId": "vpc-0a", "SubnetIds": ["subnet-0a"],
+        "DefaultUserSettings": {"ExecutionRole": ROLE}, "AllowedChildStacks": ["team-b-*"]
+    });
+    let domain = platform.create("studio-domain", "StudioDomain", domain_props).await.expect("Create response");
+    let domain = domain.expect_success().physical_resource_id.clone();
+
+    let refused = team_c.create(FUNCTION, "Alice", properties(&domain, "alice")).await.expect("Create response");
+    refused.expect_failed_naming(&[&domain, "platform", "AllowedChildStacks (team-b-*)", "team-c"]);
+    assert_eq!(cloud.sagemaker.call_count("CreateUserProfile"), 0, "refused before any call that changes anything");
+
+    team_b.create(FUNCTION, "Bob", properties(&domain, "bob")).await.expect("Create response").expect_success();
+    platform.create(FUNCTION, "Carol", properties(&domain, "carol")).await.expect("Create response").expect_success();
+    let client = cloud.sagemaker_client();
+    assert_eq!(profile_status(&client, &domain, "alice").await, None);
+    for admitted in ["bob", "carol"] {
+        assert_eq!(profile_status(&client, &domain, admitted).await.as_deref(), Some("InService"), "{admitted}");
+    }
+}
