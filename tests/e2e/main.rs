@@ -20,6 +20,7 @@ mod lifecycle_config;
 mod local_cloud;
 mod moto;
 mod network;
+mod refusals;
 mod signin_url;
 mod space;
 mod sso;

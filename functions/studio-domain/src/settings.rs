@@ -15,8 +15,9 @@ use aws_sdk_sagemaker::types::{
 };
 use aws_smithy_schema::serde::SerializableStruct;
 use custom_resource::Error;
-use serde_json::{Map, Value, json};
-use studio::api::{self, ApiShape, to_json};
+use serde_json::{Value, json};
+use studio::api::{ApiShape, to_json};
+use studio::live_diff;
 
 /// The settings members, as JSON with the API's member names.
 #[derive(Debug, Default)]
@@ -199,108 +200,10 @@ fn for_update(mut settings: Value) -> Value {
     settings
 }
 
-/// The value to send for a settings member, or None when the live domain has it already.
+/// The value to send for a settings member, or None when the live domain has it already (the
+/// rules the profile and space functions follow too: `studio::live_diff`).
 fn settings_update<T: ApiShape>(path: &str, new: Option<&Value>, old: Option<&Value>, live: Option<&Value>) -> Result<Option<T>, Error> {
-    let update = update_of(new, old, live);
-    if update.is_empty() {
-        return Ok(None);
-    }
-    api::from_value(&Value::Object(update)).map(Some).map_err(|e| Error::new(format!("internal error: {path}.{e}")))
-}
-
-/// The sub-members of a settings member to send: each that `new` sets and `live` does not hold
-/// yet, whole, with the lists `old` had in it sent empty; and each `old` set and `new` dropped
-/// whose lists `live` still has, as empty lists.
-fn update_of(new: Option<&Value>, old: Option<&Value>, live: Option<&Value>) -> Map<String, Value> {
-    let member = |value: Option<&Value>, name: &str| value.and_then(|v| v.get(name)).cloned();
-    let cleared = match old.and_then(|old| still_live_removals(new, old, live)) {
-        Some(Value::Object(cleared)) => cleared,
-        _ => Map::new(),
-    };
-    let mut update = Map::new();
-    for (name, value) in new.and_then(Value::as_object).into_iter().flatten() {
-        if holds(live.and_then(|l| l.get(name)), value) && !cleared.contains_key(name) {
-            continue;
-        }
-        let sent = match member(old, name) {
-            Some(old_value) => with_removals_cleared(value, &old_value),
-            None => value.clone(),
-        };
-        update.insert(name.clone(), sent);
-    }
-    for (name, emptied) in cleared {
-        update.entry(name).or_insert(emptied);
-    }
-    update
-}
-
-/// Whether `live` already has every value `new` sets (members `new` leaves out are not asked
-/// about; a list nobody set and an empty one are the same).
-fn holds(live: Option<&Value>, new: &Value) -> bool {
-    match (new, live) {
-        (Value::Object(members), live) => members.iter().all(|(name, value)| holds(live.and_then(|l| l.get(name)), value)),
-        (Value::Array(items), Some(Value::Array(live_items))) => {
-            items.len() == live_items.len() && items.iter().zip(live_items).all(|(item, live_item)| holds(Some(live_item), item))
-        }
-        (Value::Array(items), None) => items.is_empty(),
-        (Value::Null, None) => true,
-        (new, live) => live == Some(new),
-    }
-}
-
-/// What clears the lists `old` had and `new` lacks that `live` still has: empty lists at their
-/// paths, or None when there are none.
-fn still_live_removals(new: Option<&Value>, old: &Value, live: Option<&Value>) -> Option<Value> {
-    match (old, live) {
-        (Value::Array(_), Some(Value::Array(items))) if new.is_none() && !items.is_empty() => Some(Value::Array(Vec::new())),
-        (Value::Object(old), Some(Value::Object(live))) => {
-            let cleared: Map<String, Value> = old
-                .iter()
-                .filter_map(|(name, old_value)| Some((name.clone(), still_live_removals(new.and_then(|n| n.get(name)), old_value, live.get(name))?)))
-                .collect();
-            (!cleared.is_empty()).then_some(Value::Object(cleared))
-        }
-        _ => None,
-    }
-}
-
-/// `new`, plus an explicit empty value for each list (at any depth) that `old` had and `new`
-/// lacks: UpdateDomain clears a list it is sent empty and keeps one it is not sent.
-/// Removed scalars cannot be cleared that way and keep their value.
-fn with_removals_cleared(new: &Value, old: &Value) -> Value {
-    match (new, old) {
-        (Value::Object(new), Value::Object(old)) => {
-            let mut out = Map::new();
-            for (name, value) in new {
-                let value = match old.get(name) {
-                    Some(old_value) => with_removals_cleared(value, old_value),
-                    None => value.clone(),
-                };
-                out.insert(name.clone(), value);
-            }
-            for (name, old_value) in old {
-                if !new.contains_key(name)
-                    && let Some(emptied) = emptied(old_value)
-                {
-                    out.insert(name.clone(), emptied);
-                }
-            }
-            Value::Object(out)
-        }
-        _ => new.clone(),
-    }
-}
-
-/// What clears `old`: an empty list, or an object of what clears its members.
-fn emptied(old: &Value) -> Option<Value> {
-    match old {
-        Value::Array(_) => Some(Value::Array(Vec::new())),
-        Value::Object(members) => {
-            let cleared: Map<String, Value> = members.iter().filter_map(|(name, v)| emptied(v).map(|e| (name.clone(), e))).collect();
-            (!cleared.is_empty()).then_some(Value::Object(cleared))
-        }
-        _ => None,
-    }
+    live_diff::update(path, new, old, live).map_err(Error::new)
 }
 
 #[cfg(test)]

@@ -9,8 +9,7 @@
 //! member names, serialized by the SDK's own schema, so "60" and 60 compare equal. A rollback to
 //! what the resource already is sends nothing, and a change made outside the stack is undone.
 //!
-//! The domain function's `settings.rs` writes the same rules for its three settings members;
-//! the profile and space functions use this one.
+//! The domain function (its three settings members), the profile and space functions use it.
 
 use crate::api::{self, ApiShape, to_json};
 use aws_smithy_schema::serde::SerializableStruct;
