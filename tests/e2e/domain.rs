@@ -14,7 +14,7 @@ use std::time::Duration;
 const FUNCTION: &str = "studio-domain";
 const LOGICAL_ID: &str = "StudioDomain";
 
-async fn cloud() -> LocalCloud {
+pub(crate) async fn cloud() -> LocalCloud {
     cloud_with(Options { transition_delay: Duration::from_millis(100), ..Options::default() }, Duration::from_secs(900)).await
 }
 
@@ -49,16 +49,17 @@ fn properties(name: &str) -> Value {
     })
 }
 
-fn with(mut value: Value, member: &str, member_value: Value) -> Value {
+pub(crate) fn with(mut value: Value, member: &str, member_value: Value) -> Value {
     value[member] = member_value;
     value
 }
 
-fn succeeded(response: &Response) {
-    assert_eq!(response.status, Status::Success, "{:?}", response.reason);
+/// Asserts SUCCESS; the Reason (what the function says it did).
+pub(crate) fn succeeded(response: &Response) -> String {
+    response.expect_success().reason.clone().unwrap_or_default()
 }
 
-fn failed(response: &Response) -> String {
+pub(crate) fn failed(response: &Response) -> String {
     assert_eq!(response.status, Status::Failed, "expected FAILED, got SUCCESS {:?}", response.data);
     response.reason.clone().unwrap_or_default()
 }
@@ -110,7 +111,7 @@ fn domains(cloud: &LocalCloud) -> Vec<Value> {
     cloud.sagemaker.snapshot()["domains"].as_array().cloned().unwrap_or_default()
 }
 
-fn domain(cloud: &LocalCloud, id: &str) -> Option<Value> {
+pub(crate) fn domain(cloud: &LocalCloud, id: &str) -> Option<Value> {
     domains(cloud).into_iter().find(|d| d["DomainId"] == id)
 }
 

@@ -4,21 +4,13 @@
 //! groups (DescribeDomain names no HomeEfsFileSystemId), UpdateDomain Disabled -> Enabled makes
 //! them, Enabled -> Disabled is refused.
 
-use local_cloud::cloud::{LocalCloud, nfs_security_group_names};
-use local_cloud::cloudformation::{Response, Status};
-use sagemaker_emulator::Options;
+use crate::domain::{cloud, domain, failed, succeeded, with};
+use local_cloud::cloud::nfs_security_group_names;
 use serde_json::{Value, json};
-use std::time::Duration;
 
 const FUNCTION: &str = "studio-domain";
 const LOGICAL_ID: &str = "StudioDomain";
 const VPC: &str = "vpc-0a1b2c3d";
-
-async fn cloud() -> LocalCloud {
-    let cloud = LocalCloud::start_with(Options { transition_delay: Duration::from_millis(50), ..Options::default() }).await.expect("local cloud");
-    cloud.deploy(FUNCTION).await.expect("deploy");
-    cloud
-}
 
 fn properties(name: &str, creation: Option<&str>) -> Value {
     let mut props = json!({
@@ -32,25 +24,6 @@ fn properties(name: &str, creation: Option<&str>) -> Value {
         props["HomeEfsFileSystemCreation"] = json!(creation);
     }
     props
-}
-
-fn with(mut value: Value, member: &str, member_value: Value) -> Value {
-    value[member] = member_value;
-    value
-}
-
-fn succeeded(r: &Response) -> String {
-    assert_eq!(r.status, Status::Success, "{:?}", r.reason);
-    r.reason.clone().unwrap_or_default()
-}
-
-fn failed(r: &Response) -> String {
-    assert_eq!(r.status, Status::Failed, "expected FAILED, got SUCCESS {:?}", r.data);
-    r.reason.clone().unwrap_or_default()
-}
-
-fn domain(cloud: &LocalCloud, id: &str) -> Option<Value> {
-    cloud.sagemaker.snapshot()["domains"].as_array().into_iter().flatten().find(|d| d["DomainId"] == id).cloned()
 }
 
 #[tokio::test]

@@ -3,11 +3,11 @@
 //! event cannot exceed; the stacks allowed to put children into it
 //! (`studio-cfn:allowed-child-stacks`); and the tags those records leave to the template.
 
+use crate::domain::{cloud, domain, failed, succeeded, with};
 use crate::forged_events::{forged, invoke};
 use aws_sdk_sagemaker::types::UserSettings;
 use local_cloud::cloud::LocalCloud;
-use local_cloud::cloudformation::{RequestType, Response, Status};
-use sagemaker_emulator::Options;
+use local_cloud::cloudformation::RequestType;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -16,12 +16,6 @@ const FUNCTION: &str = "studio-domain";
 const LOGICAL_ID: &str = "StudioDomain";
 const DELETE_OPTIONS: &str = "studio-cfn:delete-options";
 const ALLOWED_CHILD_STACKS: &str = "studio-cfn:allowed-child-stacks";
-
-async fn cloud() -> LocalCloud {
-    let cloud = LocalCloud::start_with(Options { transition_delay: Duration::from_millis(50), ..Options::default() }).await.expect("local cloud");
-    cloud.deploy(FUNCTION).await.expect("deploy");
-    cloud
-}
 
 fn properties(name: &str) -> Value {
     json!({
@@ -32,25 +26,6 @@ fn properties(name: &str) -> Value {
         "DefaultUserSettings": {"ExecutionRole": "arn:aws:iam::123456789012:role/studio-execution"},
         "Tags": [{"Key": "team", "Value": "research"}],
     })
-}
-
-fn with(mut value: Value, member: &str, member_value: Value) -> Value {
-    value[member] = member_value;
-    value
-}
-
-fn succeeded(r: &Response) -> String {
-    assert_eq!(r.status, Status::Success, "{:?}", r.reason);
-    r.reason.clone().unwrap_or_default()
-}
-
-fn failed(r: &Response) -> String {
-    assert_eq!(r.status, Status::Failed, "expected FAILED, got SUCCESS {:?}", r.data);
-    r.reason.clone().unwrap_or_default()
-}
-
-fn domain(cloud: &LocalCloud, id: &str) -> Option<Value> {
-    cloud.sagemaker.snapshot()["domains"].as_array().into_iter().flatten().find(|d| d["DomainId"] == id).cloned()
 }
 
 fn tags(cloud: &LocalCloud, id: &str) -> Value {
