@@ -12,24 +12,32 @@
 //! asks for a replacement before any UpdateDomain); RStudioNetworkAccess (Update, forwarded, with
 //! the knob); VpcOnlyNeedsNetwork (never met: the function sends VpcId and SubnetIds with the
 //! switch, so the Update succeeds with the refusal on).
-//! Covered (studio-user-profile): SsoIdentifiers (refused by the function before any call),
-//! SsoUserMustExist, VpcOnlyProfileSecurityGroups, SecurityGroupsLeaveRoomForNfs and
-//! StudioLandingNeedsWebPortal (Create, and the last two on Update too).
+//! Covered (studio-user-profile): SsoIdentifiers and SsoUserMustExist (refused by the function
+//! before any CreateUserProfile, the second after asking the identity store), and, forwarded
+//! with the knob, VpcOnlyProfileSecurityGroups, SecurityGroupsLeaveRoomForNfs and
+//! StudioLandingNeedsWebPortal (Create; the last two on Update too, without the knob).
 //! Covered (studio-space): PrivateSpaceNeedsOwner, UpdateSpaceAppType and EbsOnlyGrows: the
 //! function refuses each before any mutating call (an unchanged AppType is left out of UpdateSpace,
 //! so it does not meet UpdateSpaceAppType); the knob changes nothing there.
-//! Not covered: ChangesWhileAppsRun and ExecutionRoleWhileAppsRun (they need running apps;
-//! domain.rs already shows the function refusing network changes while apps run before any call).
+//! Covered with one seeded app (a profile's JupyterLab, InService): ExecutionRoleWhileAppsRun
+//! (DefaultUserSettings.ExecutionRole, forwarded, with the knob) and ChangesWhileAppsRun for
+//! AppNetworkAccessType (the function refuses before any UpdateDomain, naming the app).
+//! Not covered: ChangesWhileAppsRun's other members (removed subnets, ExecutionRoleIdentityConfig,
+//! RStudio settings) and ExecutionRoleWhileAppsRun through DefaultSpaceSettings and a shared
+//! space's app: the same rules on other members, each needing more seeded apps and spaces.
+//! Seen: the function's own AppSecurityGroupManagement check suggests "use Service or Customer",
+//! while the emulator (the RStudioSecurityGroupManagement reading) refuses Customer at CreateDomain.
 
-use aws_sdk_sagemaker::types::{AppNetworkAccessType, AuthMode, UserSettings};
+use aws_sdk_sagemaker::types::{AppNetworkAccessType, AppType, AuthMode, UserSettings};
 use local_cloud::cloud::LocalCloud;
 use local_cloud::cloudformation::Response;
-use local_cloud::seed::{EXECUTION_ROLE, domain, eventually, user_profile};
+use local_cloud::seed::{EXECUTION_ROLE, app, domain, eventually, user_profile};
 use sagemaker_emulator::{Options, Refusal};
 use serde_json::{Value, json};
 use std::time::Duration;
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/studio-execution";
+const OTHER_ROLE: &str = "arn:aws:iam::123456789012:role/studio-execution-v2";
 const RSTUDIO_ROLE: &str = "arn:aws:iam::123456789012:role/rstudio-domain";
 
 async fn cloud(function: &str) -> LocalCloud {
@@ -252,6 +260,7 @@ async fn studio_user_profile_creates_and_updates_that_sagemaker_refuses_fail_and
     let r = cloud.cfn.create("studio-user-profile", "Dave", stranger).await.unwrap();
     r.expect_failed_naming(&["dave@example.com"]);
     assert_eq!(profiles(&cloud), 0, "SsoUserMustExist: no profile left behind");
+    assert_eq!(cloud.sagemaker.call_count("CreateUserProfile"), 0, "SsoUserMustExist: the identity store is asked first");
 
     // Forwarded Creates, each with the knob.
     let cases: [(Refusal, Value, &[&str]); 3] = [
@@ -350,4 +359,39 @@ async fn studio_space_refuses_what_sagemaker_refuses_before_any_mutating_call() 
     r.expect_success();
     assert_eq!(cloud.sagemaker.call_count("UpdateSpace"), 1);
     assert!(cloud.sagemaker.requests("UpdateSpace").iter().all(|body| body["SpaceSettings"].get("AppType").is_none()));
+}
+
+#[tokio::test]
+async fn studio_domain_changes_while_a_profile_app_runs_fail_and_leave_the_domain_as_it_was() {
+    let cloud = cloud("studio-domain").await;
+    let client = cloud.sagemaker_client();
+    let old = domain_properties("apps");
+    let created = cloud.cfn.create("studio-domain", "Apps", old.clone()).await.unwrap();
+    created.expect_success();
+    let id = created.physical_resource_id.clone();
+    user_profile(&client, &id, "bob").await;
+    app(&client, &id, Some("bob"), None, AppType::JupyterLab, "default").await;
+    let before = snapshot_of(&cloud, "domains", "DomainId", &id).expect("the domain");
+
+    let new = set(old.clone(), "DefaultUserSettings.ExecutionRole", json!(OTHER_ROLE));
+    let r = cloud.cfn.update("studio-domain", "Apps", &id, new.clone(), old.clone()).await.unwrap();
+    r.expect_failed_naming(&["UpdateDomain", "ValidationException", "DefaultUserSettings.ExecutionRole", "bob"]);
+    let after = snapshot_of(&cloud, "domains", "DomainId", &id).expect("the domain");
+    assert_eq!(before["DefaultUserSettings"], after["DefaultUserSettings"], "the old role is kept");
+
+    // ChangesWhileAppsRun: the function refuses a network change while apps run before any UpdateDomain.
+    let updates = cloud.sagemaker.call_count("UpdateDomain");
+    let vpc_only = set(set(old.clone(), "AppNetworkAccessType", json!("VpcOnly")), "DefaultUserSettings.SecurityGroups", json!(["sg-0studio"]));
+    let r = cloud.cfn.update("studio-domain", "Apps", &id, vpc_only, old.clone()).await.unwrap();
+    r.expect_failed_naming(&["AppNetworkAccessType"]);
+    assert_eq!(cloud.sagemaker.call_count("UpdateDomain"), updates, "ChangesWhileAppsRun: refused before any UpdateDomain");
+    let after = snapshot_of(&cloud, "domains", "DomainId", &id).expect("the domain");
+    assert_eq!(after["AppNetworkAccessType"], "PublicInternetOnly");
+
+    // The knob: with ExecutionRoleWhileAppsRun off the same role change goes through.
+    cloud.sagemaker.set_refusal(Refusal::ExecutionRoleWhileAppsRun, false);
+    let r = cloud.cfn.update("studio-domain", "Apps", &id, new, old).await.unwrap();
+    r.expect_success();
+    let after = snapshot_of(&cloud, "domains", "DomainId", &id).expect("the domain");
+    assert_eq!(after["DefaultUserSettings"]["ExecutionRole"], OTHER_ROLE);
 }
