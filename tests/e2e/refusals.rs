@@ -25,8 +25,8 @@
 //! Not covered: ChangesWhileAppsRun's other members (removed subnets, ExecutionRoleIdentityConfig,
 //! RStudio settings) and ExecutionRoleWhileAppsRun through DefaultSpaceSettings and a shared
 //! space's app: the same rules on other members, each needing more seeded apps and spaces.
-//! Seen: the function's own AppSecurityGroupManagement check suggests "use Service or Customer",
-//! while the emulator (the RStudioSecurityGroupManagement reading) refuses Customer at CreateDomain.
+//! The function's own AppSecurityGroupManagement check names Service, the one value SageMaker
+//! takes with RStudio (Customer is SageMaker's to refuse: the case above, forwarded).
 
 use aws_sdk_sagemaker::types::{AppNetworkAccessType, AppType, AuthMode, UserSettings};
 use local_cloud::cloud::LocalCloud;
@@ -141,14 +141,13 @@ async fn studio_domain_creates_that_sagemaker_refuses_fail_naming_the_refusal_an
     }
 
     // RStudioSecurityGroupManagement without AppSecurityGroupManagement at all: the function
-    // refuses before CreateDomain (its message offers "Service or Customer", though SageMaker
-    // takes only Service, the case above).
+    // refuses before CreateDomain, naming Service (the only value SageMaker takes with RStudio).
     let calls = cloud.sagemaker.call_count("CreateDomain");
     let before = domains(&cloud).len();
     let mut unmanaged = (cases[4].properties)("unmanaged");
     unmanaged.as_object_mut().unwrap().remove("AppSecurityGroupManagement");
     let r = cloud.cfn.create("studio-domain", "Unmanaged", unmanaged).await.unwrap();
-    r.expect_failed_naming(&["Invalid property AppSecurityGroupManagement"]);
+    r.expect_failed_naming(&["Invalid property AppSecurityGroupManagement", "set it to Service"]);
     assert_eq!(cloud.sagemaker.call_count("CreateDomain"), calls, "refused before calling CreateDomain");
     assert_eq!(domains(&cloud).len(), before);
 }

@@ -272,7 +272,7 @@ impl Properties {
         if rstudio_role.is_some() && self.app_security_group_management.is_none() {
             return Err(PropertyError::new(
                 "AppSecurityGroupManagement",
-                "required when AppNetworkAccessType is VpcOnly and RStudio is configured (DomainSettings.RStudioServerProDomainSettings); use Service or Customer",
+                "required when AppNetworkAccessType is VpcOnly and RStudio is configured (DomainSettings.RStudioServerProDomainSettings): set it to Service, the only value SageMaker takes with RStudio",
             ));
         }
         Ok(())
