@@ -119,3 +119,15 @@ pub async fn play_sample(cloud: &LocalCloud, function: &str, file: &str, domain:
     event["ResourceProperties"]["ServiceToken"] = json!(function_arn(function));
     cloud.cfn.send(function, event).await.expect("a valid response")
 }
+
+/// Waits (up to 10 s) until nothing in the emulated account is Pending, Updating or Deleting.
+pub async fn settled(cloud: &LocalCloud) {
+    eventually("the emulated account to settle", || async {
+        let snapshot = cloud.sagemaker.snapshot();
+        let busy = ["domains", "profiles", "spaces", "apps"]
+            .iter()
+            .any(|kind| snapshot[kind].as_array().into_iter().flatten().any(|r| matches!(r["Status"].as_str(), Some("Pending" | "Updating" | "Deleting"))));
+        (!busy).then_some(())
+    })
+    .await
+}

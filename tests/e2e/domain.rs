@@ -120,21 +120,6 @@ fn tags(cloud: &LocalCloud, id: &str) -> Value {
     cloud.sagemaker.snapshot()["tags"][arn.as_str().unwrap_or_default()].clone()
 }
 
-/// Waits until nothing in the emulated account is Pending, Updating or Deleting.
-async fn settled(cloud: &LocalCloud) {
-    for _ in 0..200 {
-        let snapshot = cloud.sagemaker.snapshot();
-        let busy = ["domains", "profiles", "spaces", "apps"]
-            .iter()
-            .any(|kind| snapshot[kind].as_array().into_iter().flatten().any(|r| matches!(r["Status"].as_str(), Some("Pending" | "Updating" | "Deleting"))));
-        if !busy {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the emulated account did not settle: {}", cloud.sagemaker.snapshot());
-}
-
 /// What users leave in a domain: user profile alice with a JupyterServer app, her private
 /// space with a running JupyterLab app, and a shared space.
 async fn seed_users(cloud: &LocalCloud, domain_id: &str) {
@@ -146,7 +131,7 @@ async fn seed_users(cloud: &LocalCloud, domain_id: &str) {
         .send()
         .await
         .expect("CreateUserProfile");
-    settled(cloud).await;
+    local_cloud::seed::settled(cloud).await;
     sm.create_space()
         .domain_id(domain_id)
         .space_name("alice-notebooks")
@@ -156,10 +141,10 @@ async fn seed_users(cloud: &LocalCloud, domain_id: &str) {
         .await
         .expect("CreateSpace");
     sm.create_space().domain_id(domain_id).space_name("team-shared").send().await.expect("CreateSpace");
-    settled(cloud).await;
+    local_cloud::seed::settled(cloud).await;
     sm.create_app().domain_id(domain_id).user_profile_name("alice").app_type(AppType::JupyterServer).app_name("default").send().await.expect("CreateApp");
     sm.create_app().domain_id(domain_id).space_name("alice-notebooks").app_type(AppType::JupyterLab).app_name("default").send().await.expect("CreateApp");
-    settled(cloud).await;
+    local_cloud::seed::settled(cloud).await;
 }
 
 fn app_statuses(cloud: &LocalCloud) -> Vec<String> {
@@ -381,11 +366,11 @@ async fn delete_with_running_apps_deletes_them_and_skips_finished_ones() {
     let sm = cloud.sagemaker_client();
     // One app already Deleted, one Failed: DeleteApp would refuse both.
     sm.create_app().domain_id(&id).space_name("team-shared").app_type(AppType::CodeEditor).app_name("default").send().await.unwrap();
-    settled(&cloud).await;
+    local_cloud::seed::settled(&cloud).await;
     sm.delete_app().domain_id(&id).space_name("team-shared").app_type(AppType::CodeEditor).app_name("default").send().await.unwrap();
     cloud.sagemaker.fail_next(ResourceKind::App, Phase::Create, "Insufficient capacity for ml.g5.xlarge");
     sm.create_app().domain_id(&id).user_profile_name("alice").app_type(AppType::KernelGateway).app_name("gpu").send().await.unwrap();
-    settled(&cloud).await;
+    local_cloud::seed::settled(&cloud).await;
     let mut statuses = app_statuses(&cloud);
     statuses.sort();
     assert_eq!(statuses, ["Deleted", "Failed", "InService", "InService"]);
@@ -492,7 +477,7 @@ async fn a_domain_that_is_not_ours_is_left_untouched() {
         .send()
         .await
         .unwrap();
-    settled(&cloud).await;
+    local_cloud::seed::settled(&cloud).await;
     let untagged_id = untagged.domain_id().unwrap();
     let r = cloud.cfn.delete(FUNCTION, LOGICAL_ID, untagged_id, properties("console-made")).await.unwrap();
     succeeded(&r);
@@ -506,7 +491,7 @@ async fn deleting_a_domain_that_is_already_gone_succeeds() {
     let cloud = cloud().await;
     let id = create(&cloud, properties("gone")).await;
     cloud.sagemaker_client().delete_domain().domain_id(&id).send().await.unwrap();
-    settled(&cloud).await;
+    local_cloud::seed::settled(&cloud).await;
     assert!(domain(&cloud, &id).is_none());
     let r = cloud.cfn.delete(FUNCTION, LOGICAL_ID, &id, properties("gone")).await.unwrap();
     succeeded(&r);
@@ -581,9 +566,9 @@ async fn an_error_after_create_reports_the_domain_so_the_rollback_deletes_it() {
     let ids: Vec<Value> = domains(&cloud).iter().map(|d| d["DomainId"].clone()).collect();
     assert_eq!(ids, vec![json!(r.physical_resource_id)], "the FAILED response names the domain CreateDomain made");
     // CloudFormation's rollback deletes what the response named.
-    settled(&cloud).await;
+    local_cloud::seed::settled(&cloud).await;
     succeeded(&cloud.cfn.delete(FUNCTION, LOGICAL_ID, &r.physical_resource_id, properties("reported")).await.unwrap());
-    settled(&cloud).await;
+    local_cloud::seed::settled(&cloud).await;
     assert!(domains(&cloud).is_empty());
 }
 
@@ -618,7 +603,7 @@ async fn concurrent_deliveries_leave_one_domain(unique_domain_names: bool) {
     for round in 0..ROUNDS {
         let name = format!("twice-{round}");
         let id = delivered_twice(&cloud, &twin, &format!("Domain{round}"), properties(&name)).await;
-        settled(&cloud).await;
+        local_cloud::seed::settled(&cloud).await;
         let ids: Vec<Value> = domains(&cloud).iter().filter(|d| d["DomainName"] == name.as_str()).map(|d| d["DomainId"].clone()).collect();
         assert_eq!(ids, vec![json!(id)], "round {round}: calls: {:?}", cloud.sagemaker.calls());
     }
@@ -808,7 +793,7 @@ async fn a_network_change_while_apps_run_fails_before_any_call_naming_the_apps()
     let sm = cloud.sagemaker_client();
     sm.delete_app().domain_id(&id).user_profile_name("alice").app_type(AppType::JupyterServer).app_name("default").send().await.unwrap();
     sm.delete_app().domain_id(&id).space_name("alice-notebooks").app_type(AppType::JupyterLab).app_name("default").send().await.unwrap();
-    settled(&cloud).await;
+    local_cloud::seed::settled(&cloud).await;
     succeeded(&cloud.cfn.update(FUNCTION, LOGICAL_ID, &id, new, old).await.unwrap());
     assert_eq!(domain(&cloud, &id).unwrap()["AppNetworkAccessType"], "PublicInternetOnly");
     assert_eq!(cloud.sagemaker.call_count("UpdateDomain"), 1);
@@ -841,7 +826,7 @@ async fn a_rollback_to_what_the_domain_already_is_calls_no_update_domain() {
         .send()
         .await
         .unwrap();
-    settled(&cloud).await;
+    local_cloud::seed::settled(&cloud).await;
     let updates = cloud.sagemaker.call_count("UpdateDomain");
     succeeded(&cloud.cfn.update(FUNCTION, LOGICAL_ID, &id, a, b).await.unwrap());
     assert_eq!(cloud.sagemaker.call_count("UpdateDomain"), updates, "{:?}", cloud.sagemaker.calls());

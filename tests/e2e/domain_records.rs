@@ -9,7 +9,6 @@ use aws_sdk_sagemaker::types::UserSettings;
 use local_cloud::cloud::LocalCloud;
 use local_cloud::cloudformation::RequestType;
 use serde_json::{Value, json};
-use std::time::Duration;
 
 const FUNCTION: &str = "studio-domain";
 /// The logical id `forged_events::forged` writes.
@@ -38,20 +37,6 @@ fn profiles(cloud: &LocalCloud) -> Vec<String> {
     snapshot["profiles"].as_array().into_iter().flatten().filter_map(|p| p["UserProfileName"].as_str().map(str::to_string)).collect()
 }
 
-async fn settled(cloud: &LocalCloud) {
-    for _ in 0..200 {
-        let snapshot = cloud.sagemaker.snapshot();
-        let busy = ["domains", "profiles"]
-            .iter()
-            .any(|kind| snapshot[kind].as_array().into_iter().flatten().any(|r| matches!(r["Status"].as_str(), Some("Pending" | "Updating" | "Deleting"))));
-        if !busy {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the emulated account did not settle");
-}
-
 /// Issue 22: while the victim's stack really deletes its domain (its template keeps the home EFS
 /// and has no ForceDelete; a user has a profile there), a Delete of the same resource forged
 /// with ForceDelete and RetentionPolicy Delete deletes no profile and no EFS. What the template
@@ -67,7 +52,7 @@ async fn a_forged_delete_inside_the_stack_s_own_delete_does_no_more_than_the_tem
     assert_eq!(tags(&cloud, &id)[DELETE_OPTIONS], "ForceDelete=false RetentionPolicy.HomeEfsFileSystem=Retain DeleteNfsSecurityGroups=true");
     let sm = cloud.sagemaker_client();
     sm.create_user_profile().domain_id(&id).user_profile_name("alice").user_settings(UserSettings::builder().build()).send().await.unwrap();
-    settled(&cloud).await;
+    local_cloud::seed::settled(&cloud).await;
 
     // The stack deletes the domain: CloudFormation shows the resource DELETE_IN_PROGRESS.
     cloud.cfn.event(RequestType::Delete, FUNCTION, LOGICAL_ID, Some(&id), template.clone(), None).await.unwrap();

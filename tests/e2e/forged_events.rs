@@ -320,7 +320,7 @@ async fn victim_with_a_user(cloud: &LocalCloud) -> (String, Value) {
     let id = r.physical_resource_id;
     let sm = cloud.sagemaker_client();
     sm.create_user_profile().domain_id(&id).user_profile_name("alice").send().await.expect("CreateUserProfile");
-    settle(cloud).await;
+    local_cloud::seed::settled(cloud).await;
     sm.create_app()
         .domain_id(&id)
         .user_profile_name("alice")
@@ -329,23 +329,9 @@ async fn victim_with_a_user(cloud: &LocalCloud) -> (String, Value) {
         .send()
         .await
         .expect("CreateApp");
-    settle(cloud).await;
+    local_cloud::seed::settled(cloud).await;
     let efs = r.data["HomeEfsFileSystemId"].clone();
     (id, json!(efs))
-}
-
-async fn settle(cloud: &LocalCloud) {
-    for _ in 0..400 {
-        let snapshot = cloud.sagemaker.snapshot();
-        let busy = ["domains", "profiles", "apps"]
-            .iter()
-            .any(|kind| snapshot[kind].as_array().into_iter().flatten().any(|r| matches!(r["Status"].as_str(), Some("Pending" | "Updating" | "Deleting"))));
-        if !busy {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("the emulated account did not settle");
 }
 
 /// The attacker: a stack of its own with a domain its template lets a Delete destroy.
