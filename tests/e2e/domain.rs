@@ -219,7 +219,9 @@ async fn a_second_delivery_of_the_same_create_reports_the_same_domain() {
     let twin = cloud.deploy_twin(FUNCTION).await.unwrap();
     let id = delivered_twice(&cloud, &twin, LOGICAL_ID, properties("twice")).await;
     assert_eq!(domain(&cloud, &id).unwrap()["DomainName"], "twice");
-    assert_eq!(cloud.sagemaker.call_count("CreateDomain"), 1);
+    // Both deliveries may call CreateDomain before either can list the other's domain: the
+    // second is refused the name (ResourceInUse) and settles on the first's. One domain stays.
+    assert!(cloud.sagemaker.call_count("CreateDomain") <= 2, "{:?}", cloud.sagemaker.calls());
     assert_eq!(domains(&cloud).len(), 1);
 }
 
