@@ -115,7 +115,7 @@ pub(crate) fn domain(cloud: &LocalCloud, id: &str) -> Option<Value> {
     domains(cloud).into_iter().find(|d| d["DomainId"] == id)
 }
 
-fn tags(cloud: &LocalCloud, id: &str) -> Value {
+pub(crate) fn tags(cloud: &LocalCloud, id: &str) -> Value {
     let arn = domain(cloud, id).map(|d| d["DomainArn"].clone()).unwrap_or_default();
     cloud.sagemaker.snapshot()["tags"][arn.as_str().unwrap_or_default()].clone()
 }

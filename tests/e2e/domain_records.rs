@@ -3,7 +3,7 @@
 //! event cannot exceed; the stacks allowed to put children into it
 //! (`studio-cfn:allowed-child-stacks`); and the tags those records leave to the template.
 
-use crate::domain::{cloud, domain, failed, succeeded, with};
+use crate::domain::{cloud, domain, failed, succeeded, tags, with};
 use crate::forged_events::{forged, invoke};
 use aws_sdk_sagemaker::types::UserSettings;
 use local_cloud::cloud::LocalCloud;
@@ -16,20 +16,9 @@ const LOGICAL_ID: &str = "StudioDomain";
 const DELETE_OPTIONS: &str = "studio-cfn:delete-options";
 const ALLOWED_CHILD_STACKS: &str = "studio-cfn:allowed-child-stacks";
 
+/// forged_events' domain (the logical id its `forged` writes), with a tag of the template's own.
 fn properties(name: &str) -> Value {
-    json!({
-        "DomainName": name,
-        "AuthMode": "IAM",
-        "VpcId": "vpc-0a1b2c3d",
-        "SubnetIds": ["subnet-0a"],
-        "DefaultUserSettings": {"ExecutionRole": "arn:aws:iam::123456789012:role/studio-execution"},
-        "Tags": [{"Key": "team", "Value": "research"}],
-    })
-}
-
-fn tags(cloud: &LocalCloud, id: &str) -> Value {
-    let arn = domain(cloud, id).map(|d| d["DomainArn"].clone()).unwrap_or_default();
-    cloud.sagemaker.snapshot()["tags"][arn.as_str().unwrap_or_default()].clone()
+    with(crate::forged_events::properties(name), "Tags", json!([{"Key": "team", "Value": "research"}]))
 }
 
 fn profiles(cloud: &LocalCloud) -> Vec<String> {

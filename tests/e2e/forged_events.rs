@@ -21,7 +21,7 @@ async fn cloud(function: &str) -> LocalCloud {
     cloud
 }
 
-fn properties(name: &str) -> Value {
+pub(crate) fn properties(name: &str) -> Value {
     json!({
         "DomainName": name,
         "AuthMode": "IAM",
