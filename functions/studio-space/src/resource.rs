@@ -236,9 +236,9 @@ fn live_value(space: &DescribeSpaceOutput, member: &str) -> Option<String> {
 }
 
 /// What UpdateSpace must send for the live space to have the template's SpaceSettings (see
-/// [`studio::live_diff`]), never AppType, with the names of the members that change; None when
+/// [`studio::live_diff`]), never AppType, with what changes, leaf by leaf; None when
 /// it has them. Removing SpaceSettings from the template leaves the space's as they are.
-fn settings_update(new: &Properties, old: Option<&Properties>, live: &DescribeSpaceOutput) -> Result<Option<(SpaceSettings, Vec<String>)>, Error> {
+fn settings_update(new: &Properties, old: Option<&Properties>, live: &DescribeSpaceOutput) -> Result<Option<(SpaceSettings, Vec<live_diff::Changed>)>, Error> {
     let Some(settings) = &new.space_settings else {
         return Ok(None);
     };
@@ -290,7 +290,8 @@ mod tests {
         let old = properties(json!({}));
         let new = properties(json!({"SpaceSettings": {"AppType": "JupyterLab", "SpaceStorageSettings": {"EbsStorageSettings": {"EbsVolumeSizeInGb": 50}}}}));
         let (sent, members) = settings_update(&new, Some(&old), &live(&old)).unwrap().expect("a change");
-        assert_eq!((sent.app_type(), members.as_slice()), (None, &["SpaceStorageSettings".to_string()][..]));
+        let paths: Vec<&str> = members.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!((sent.app_type(), paths.as_slice()), (None, &["SpaceSettings.SpaceStorageSettings.EbsStorageSettings.EbsVolumeSizeInGb"][..]));
         assert!(settings_update(&old, Some(&new), &live(&old)).unwrap().is_none(), "a rollback to what the space is sends nothing");
         assert_eq!(without_fixed(&new.space_settings.as_ref().unwrap().0).app_type(), None);
     }

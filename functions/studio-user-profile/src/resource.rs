@@ -267,9 +267,13 @@ impl UserProfile {
 }
 
 /// What UpdateUserProfile must send for the live profile to have the template's UserSettings
-/// (see [`studio::live_diff`]), with the names of the members that change; None when it has them.
+/// (see [`studio::live_diff`]), with what changes, leaf by leaf; None when it has them.
 /// Removing UserSettings from the template leaves the profile's as they are.
-fn settings_update(new: &Properties, old: Option<&Properties>, live: &DescribeUserProfileOutput) -> Result<Option<(UserSettings, Vec<String>)>, Error> {
+fn settings_update(
+    new: &Properties,
+    old: Option<&Properties>,
+    live: &DescribeUserProfileOutput,
+) -> Result<Option<(UserSettings, Vec<live_diff::Changed>)>, Error> {
     let Some(settings) = &new.user_settings else {
         return Ok(None);
     };
@@ -324,7 +328,8 @@ mod tests {
         let old = properties(json!({"ExecutionRole": ROLE, "JupyterLabAppSettings": {"DefaultResourceSpec": {"InstanceType": "ml.t3.medium"}}}));
         let new = properties(json!({"ExecutionRole": ROLE, "JupyterLabAppSettings": {"DefaultResourceSpec": {"InstanceType": "ml.m5.large"}}}));
         let (sent, members) = settings_update(&new, Some(&old), &live(&old)).unwrap().expect("a change");
-        assert_eq!(members, ["JupyterLabAppSettings"]);
+        let paths: Vec<&str> = members.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(paths, ["UserSettings.JupyterLabAppSettings.DefaultResourceSpec.InstanceType"]);
         assert_eq!(sent.execution_role(), None, "an unchanged member is not re-sent");
         // The failed update's rollback: the profile still is what the old template says.
         assert!(settings_update(&old, Some(&new), &live(&old)).unwrap().is_none());

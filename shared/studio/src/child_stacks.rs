@@ -68,6 +68,14 @@ pub fn matches(pattern: &str, name: &str) -> bool {
     rest.len() >= last.len() && rest.ends_with(last)
 }
 
+/// Whether the domain carrying `domain_tags` is one of ours that lets the stack `stack_id` in by
+/// name: its own stack, or one its AllowedChildStacks match (a domain no stack of ours owns does
+/// not: it grants nothing, it only restricts nothing). A profile or space in such a domain may be
+/// adopted by that stack without a consent tag of its own.
+pub fn grants(domain_tags: &[(String, String)], stack_id: &str) -> bool {
+    domain_tags.iter().any(|(k, _)| k == STACK_ID) && admit("", domain_tags, stack_id).is_ok()
+}
+
 /// Why the stack `stack_id` may not put a child into the domain carrying `domain_tags`, or
 /// Ok when it may (its own stack, an allowed one, or a domain no stack of ours owns).
 pub fn admit(domain_id: &str, domain_tags: &[(String, String)], stack_id: &str) -> Result<(), String> {
@@ -127,6 +135,8 @@ mod tests {
         let refused = admit("d-1", &tags(Some("platform"), &["team-b-*"]), TEAM_A).unwrap_err();
         assert!(refused.contains("domain d-1 belongs to stack platform") && refused.contains("AllowedChildStacks (team-b-*)"), "{refused}");
         assert!(admit("d-1", &tags(Some("platform"), &[]), TEAM_A).unwrap_err().contains("(none)"));
+        assert!(!grants(&tags(None, &[]), TEAM_A), "a domain no stack of ours owns grants nothing");
+        assert!(grants(&tags(Some("platform"), &["team-a-*"]), TEAM_A) && !grants(&tags(Some("platform"), &["team-b-*"]), TEAM_A));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! CloudFormation protocol: [`into_core`] is where its errors become the core's step errors
 //! and a request names an owner, and [`child`] answers in the core's step types.
 
+pub mod adoption;
 pub mod api;
 pub mod arn;
 pub mod child;
@@ -23,6 +24,7 @@ pub mod nfs_security_groups;
 pub mod ownership;
 pub mod since;
 pub mod sso_assigned;
+pub mod summary;
 pub mod tags;
 pub mod teardown;
 pub mod visibility;

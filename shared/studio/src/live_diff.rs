@@ -21,8 +21,8 @@ pub fn as_json<T: SerializableStruct>(path: &str, shape: Option<&T>) -> Result<O
 }
 
 /// What to send for the settings member `path` (the template's `new`, the old template's `old`,
-/// the live resource's `live`) and the names of its sub-members that change; None when the live
-/// resource has it already. `fixed` names sub-members set at creation that the Update call
+/// the live resource's `live`) and what changes in it, leaf by leaf (for logs and the Reason);
+/// None when the live resource has it already. `fixed` names sub-members set at creation that the Update call
 /// refuses (never compared, never sent).
 pub fn shape_update<T: ApiShape + SerializableStruct>(
     path: &str,
@@ -30,7 +30,7 @@ pub fn shape_update<T: ApiShape + SerializableStruct>(
     old: Option<&T>,
     live: Option<&T>,
     fixed: &[&str],
-) -> Result<Option<(T, Vec<String>)>, String> {
+) -> Result<Option<(T, Vec<Changed>)>, String> {
     let json = |shape: Option<&T>| -> Result<Option<Value>, String> {
         let mut value = as_json(path, shape)?;
         if let Some(Value::Object(members)) = value.as_mut() {
@@ -39,8 +39,8 @@ pub fn shape_update<T: ApiShape + SerializableStruct>(
         Ok(value)
     };
     let (new, old, live) = (json(new)?, json(old)?, json(live)?);
-    let members = changed_members(new.as_ref(), old.as_ref(), live.as_ref());
-    Ok(update::<T>(path, new.as_ref(), old.as_ref(), live.as_ref())?.map(|update| (update, members)))
+    let changed = changed(path, new.as_ref(), old.as_ref(), live.as_ref());
+    Ok(update::<T>(path, new.as_ref(), old.as_ref(), live.as_ref())?.map(|update| (update, changed)))
 }
 
 /// The value to send for a settings member (`path` names it in errors), or None when the live
@@ -56,6 +56,63 @@ pub fn update<T: ApiShape>(path: &str, new: Option<&Value>, old: Option<&Value>,
 /// The names of the sub-members [`update`] would send (for logs and Reasons).
 pub fn changed_members(new: Option<&Value>, old: Option<&Value>, live: Option<&Value>) -> Vec<String> {
     update_of(new, old, live).into_iter().map(|(name, _)| name).collect()
+}
+
+/// One value an update changes: its full path (`UserSettings.JupyterLabAppSettings.DefaultResourceSpec.InstanceType`),
+/// the live value it replaces and the value sent, and whether the live resource had drifted
+/// there from the old template (changed outside the stack).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Changed {
+    pub path: String,
+    pub from: Option<Value>,
+    pub to: Value,
+    pub drift: bool,
+}
+
+impl Changed {
+    /// "path (a -> b)" for scalars, "path" for lists and structures (their values are long).
+    pub fn describe(&self) -> String {
+        let scalar = |v: &Value| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(_) | Value::Bool(_) => Some(v.to_string()),
+            _ => None,
+        };
+        match (self.from.as_ref().map_or(Some("(unset)".to_string()), scalar), scalar(&self.to)) {
+            (Some(from), Some(to)) => format!("{} ({} -> {})", self.path, shorten(&from), shorten(&to)),
+            _ => self.path.clone(),
+        }
+    }
+}
+
+/// A value as a Reason shows it: at most 60 characters, the end kept (ARNs differ at their end).
+fn shorten(value: &str) -> String {
+    const MAX: usize = 60;
+    match value.char_indices().rev().nth(MAX - 1) {
+        Some((at, _)) if at > 0 => format!("...{}", &value[at..]),
+        _ => value.to_string(),
+    }
+}
+
+/// What [`update_of`] changes in the member `path`, leaf by leaf: each scalar or list the live
+/// resource does not hold yet (structures are entered), with `drift` where the old template set
+/// a value the live resource no longer has.
+pub fn changed(path: &str, new: Option<&Value>, old: Option<&Value>, live: Option<&Value>) -> Vec<Changed> {
+    let mut out = Vec::new();
+    leaves(path, &Value::Object(update_of(new, old, live)), old, live, &mut out);
+    out
+}
+
+fn leaves(path: &str, sent: &Value, old: Option<&Value>, live: Option<&Value>, out: &mut Vec<Changed>) {
+    match sent {
+        Value::Object(members) => {
+            for (name, value) in members {
+                let (old, live) = (old.and_then(|v| v.get(name)), live.and_then(|v| v.get(name)));
+                leaves(&format!("{path}.{name}"), value, old, live, out);
+            }
+        }
+        _ if holds(live, sent) => {}
+        _ => out.push(Changed { path: path.to_string(), from: live.cloned(), to: sent.clone(), drift: old.is_some_and(|old| !holds(live, old)) }),
+    }
 }
 
 /// The sub-members of a settings member to send: each that `new` sets and `live` does not hold
@@ -170,7 +227,8 @@ mod tests {
         let live = shape(json!({"AppType": "JupyterLab", "SpaceStorageSettings": {"EbsStorageSettings": {"EbsVolumeSizeInGb": 20}}}));
         let new = shape(json!({"AppType": "JupyterLab", "SpaceStorageSettings": {"EbsStorageSettings": {"EbsVolumeSizeInGb": 50}}}));
         let (sent, members) = shape_update("SpaceSettings", Some(&new), Some(&live), Some(&live), &["AppType"]).unwrap().unwrap();
-        assert_eq!((sent.app_type(), members.as_slice()), (None, &["SpaceStorageSettings".to_string()][..]));
+        let paths: Vec<&str> = members.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!((sent.app_type(), paths.as_slice()), (None, &["SpaceSettings.SpaceStorageSettings.EbsStorageSettings.EbsVolumeSizeInGb"][..]));
         assert!(shape_update("SpaceSettings", Some(&live), Some(&new), Some(&live), &["AppType"]).unwrap().is_none(), "a rollback sends nothing");
     }
 
@@ -187,6 +245,9 @@ mod tests {
             Some("ml.m5.large")
         );
         assert_eq!(changed_members(Some(&new), Some(&live), Some(&live)), ["JupyterLabAppSettings"]);
+        let [leaf] = changed("UserSettings", Some(&new), Some(&live), Some(&live)).try_into().unwrap();
+        assert_eq!(leaf.describe(), "UserSettings.JupyterLabAppSettings.DefaultResourceSpec.InstanceType (ml.t3.medium -> ml.m5.large)");
+        assert!(!leaf.drift);
     }
 
     #[test]
@@ -220,5 +281,12 @@ mod tests {
         let template = settings(json!({"ExecutionRole": "arn:aws:iam::1:role/a"}));
         let drifted = settings(json!({"ExecutionRole": "arn:aws:iam::1:role/console"}));
         assert_eq!(Value::Object(update_of(Some(&template), Some(&template), Some(&drifted))), json!({"ExecutionRole": "arn:aws:iam::1:role/a"}));
+        let [leaf] = changed("UserSettings", Some(&template), Some(&template), Some(&drifted)).try_into().unwrap();
+        assert!(leaf.drift, "the live value is not what the old template set");
+        assert_eq!(leaf.describe(), "UserSettings.ExecutionRole (arn:aws:iam::1:role/console -> arn:aws:iam::1:role/a)");
+        // A value the old template did not set is not drift, and a long one keeps its end.
+        let long = settings(json!({"ExecutionRole": format!("arn:aws:iam::123456789012:role/{}", "x".repeat(80))}));
+        let [leaf] = changed("UserSettings", Some(&long), None, Some(&drifted)).try_into().unwrap();
+        assert!(!leaf.drift && leaf.describe().contains("-> ...xxxx") && leaf.describe().len() < 140, "{}", leaf.describe());
     }
 }
