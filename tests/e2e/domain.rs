@@ -122,7 +122,7 @@ pub(crate) fn tags(cloud: &LocalCloud, id: &str) -> Value {
 
 /// What users leave in a domain: user profile alice with a JupyterServer app, her private
 /// space with a running JupyterLab app, and a shared space.
-async fn seed_users(cloud: &LocalCloud, domain_id: &str) {
+pub(crate) async fn seed_users(cloud: &LocalCloud, domain_id: &str) {
     let sm = cloud.sagemaker_client();
     sm.create_user_profile()
         .domain_id(domain_id)

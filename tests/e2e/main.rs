@@ -7,6 +7,7 @@ mod core_protocol;
 mod demo;
 mod deployment_zips;
 mod domain;
+mod domain_adoption;
 mod domain_home_efs;
 mod domain_nfs;
 mod domain_records;

@@ -17,9 +17,12 @@ use serde::{Deserialize, Serialize};
 use studio::names::is_domain_id;
 use studio::nfs_security_groups::NfsSecurityGroups;
 use studio::sso_assigned::Record;
+use studio::summary::Summary;
 use studio::visibility::{CreatedAt, never_became_visible, not_visible_yet};
 use studio::{AwsError, AwsResult, Kind, Owner, child_stacks, describe, tags};
 use tracing::{info, warn};
+
+mod adopt;
 
 pub struct StudioDomain {
     sagemaker: aws_sdk_sagemaker::Client,
@@ -35,6 +38,18 @@ pub struct Creating {
     pub created_at: CreatedAt,
 }
 
+/// Where a pending Create resumes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum CreateProgress {
+    Creating(Creating),
+    /// ExistingDomainId: the domain is this resource's now (tagged); UpdateDomain was called
+    /// with what the template changes, waiting for InService. `summary`: the Reason to answer.
+    Adopting {
+        domain_id: String,
+        summary: String,
+    },
+}
+
 /// Where a pending Update resumes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum UpdateProgress {
@@ -42,8 +57,18 @@ pub enum UpdateProgress {
     Replacing(Creating),
     /// The domain is busy with another operation; the update starts when it ends.
     WaitingToUpdate,
-    /// UpdateDomain was called; waiting for InService.
-    Updating,
+    /// UpdateDomain was called; waiting for InService. `summary`: the Reason to answer.
+    Updating {
+        #[serde(default)]
+        summary: String,
+    },
+}
+
+/// What bringing a live domain to the template did: all of it now, or UpdateDomain was sent
+/// and the domain is updating. Either way, the Reason to answer with once it is InService.
+enum Applied {
+    Done(String),
+    Updating(String),
 }
 
 impl StudioDomain {
@@ -202,14 +227,15 @@ impl StudioDomain {
                     self.delete_duplicate(domain_id).await?;
                     return self.look_at_created_first(step, p, &first).await;
                 }
+                let created = Summary::new(format!("created domain {domain_id}"));
                 if !sso::names_any(p) {
-                    return Ok(done(domain_id, &domain).into());
+                    return Ok(done(domain_id, &domain).reason(created.render()).into());
                 }
                 let application = sso_application(&domain)?;
                 let mut record = Record::from_tags(&tags);
                 let assigned = sso::assign_all(&self.identity_center, application, p, &mut record).await?;
                 self.write_record(&domain, &tags, &record).await?;
-                Ok(done(domain_id, &domain).reason(assigned).into())
+                Ok(done(domain_id, &domain).reason(created.note(assigned).render()).into())
             }
             Some(DomainStatus::Pending) => Ok(pending(format!("domain {domain_id} to become InService"))),
             Some(DomainStatus::Failed) => match self.made_by_request(step, &domain).await? {
@@ -304,6 +330,17 @@ impl StudioDomain {
     }
 
     async fn start_update(&self, step: &Step, domain_id: &str, p: &Properties, old: Option<&Properties>) -> Result<Outcome<UpdateProgress>, Error> {
+        // A domain is adopted by a Create; the resource stays the domain it created or adopted.
+        if let Some(existing) = p.existing_domain_id.as_deref().filter(|existing| *existing != domain_id) {
+            return Err(PropertyError::new(
+                "ExistingDomainId",
+                format!(
+                    "this resource is domain {domain_id}; a domain is adopted only when a resource is created, so {existing} cannot be \
+                     adopted by an update: set ExistingDomainId back to {domain_id}, or adopt {existing} with a new resource (a new logical id)"
+                ),
+            )
+            .into());
+        }
         // A change the old template shows needs a new domain: refused before any call.
         if let Some(old) = old
             && !p.allow_replacement
@@ -338,9 +375,26 @@ impl StudioDomain {
         let arn = domain.domain_arn().unwrap_or_default();
         let current_tags = tags::list(&self.sagemaker, arn).await?;
         Owner::from(step.request()).guard(&current_tags, format!("domain {domain_id}")).map_err(|e| Error::new(e.on_update()))?;
-        // What the domain lacks, not what the template changed: a rollback to what the domain
-        // already is sends nothing, so SageMaker cannot refuse it.
-        let mut changes = Changes::between(p, old, &domain)?;
+        Ok(match self.apply_template(&domain, &current_tags, p, old, format!("updated domain {domain_id}")).await? {
+            Applied::Done(summary) => done(domain_id, &domain).reason(summary).into(),
+            Applied::Updating(summary) => Pending::new(UpdateProgress::Updating { summary }, format!("domain {domain_id} to finish updating")).into(),
+        })
+    }
+
+    /// Brings the live `domain` (this resource's, carrying `current_tags`) to the template `p`:
+    /// Identity Center assignments, tags, and UpdateDomain with what the domain lacks (not what
+    /// the template changed: a rollback to what the domain already is sends nothing, so SageMaker
+    /// cannot refuse it). `old`: the previous template, None when unknown (an adoption).
+    async fn apply_template(
+        &self,
+        domain: &DescribeDomainOutput,
+        current_tags: &[(String, String)],
+        p: &Properties,
+        old: Option<&Properties>,
+        head: String,
+    ) -> Result<Applied, Error> {
+        let domain_id = domain.domain_id().unwrap_or_default();
+        let mut changes = Changes::between(p, old, domain)?;
         // Only an UpdateDomain brings an Update_Failed domain back to InService: with nothing to
         // change, DefaultUserSettings are sent as they are (a no-op never refused while apps run).
         if changes.is_empty() && domain.status() == Some(&DomainStatus::UpdateFailed) {
@@ -348,33 +402,33 @@ impl StudioDomain {
             changes.default_user_settings = Some(p.default_user_settings.0.clone());
         }
         self.refuse_while_apps_run(domain_id, &changes.refused_while_apps_run()).await?;
+        let mut summary = Summary::new(head).changed(&changes.changed);
         let principals = sso::NameChanges::between(p, old);
-        let assigned = match principals.is_empty() {
-            true => None,
-            false => {
-                let mut record = Record::from_tags(&current_tags);
-                let assigned = sso::apply(&self.identity_center, sso_application(&domain)?, &principals, &mut record).await?;
-                self.write_record(&domain, &current_tags, &record).await?;
-                Some(assigned)
-            }
-        };
+        if !principals.is_empty() {
+            let mut record = Record::from_tags(current_tags);
+            let assigned = sso::apply(&self.identity_center, sso_application(domain)?, &principals, &mut record).await?;
+            self.write_record(domain, current_tags, &record).await?;
+            let named = |users: &[&str], groups: &[&str]| {
+                users.iter().map(|u| format!("user {u}")).chain(groups.iter().map(|g| format!("group {g}"))).collect::<Vec<_>>()
+            };
+            summary = summary
+                .section("assignments added", named(&principals.added_users, &principals.added_groups))
+                .section("assignments removed", named(&principals.removed_users, &principals.removed_groups))
+                .note(assigned);
+        }
         // Tags change in place; only tags the old template had are removed.
         let old_tags = old.and_then(|old| old.tag_pairs().ok()).unwrap_or_default();
-        let (add, remove) = tags::changes(&current_tags, &p.tag_pairs()?, &old_tags);
-        tags::apply(&self.sagemaker, arn, add, remove).await?;
+        let (add, remove) = tags::changes(current_tags, &p.tag_pairs()?, &old_tags);
+        summary = summary.tags(&add, &remove);
+        tags::apply(&self.sagemaker, domain.domain_arn().unwrap_or_default(), add, remove).await?;
         if changes.is_empty() {
             info!("the domain already has every setting of the template: UpdateDomain not needed");
-            self.record_template(&domain, &current_tags, p).await?;
-            let done = done(domain_id, &domain);
-            return Ok(match assigned {
-                Some(assigned) => done.reason(assigned),
-                None => done,
-            }
-            .into());
+            self.record_template(domain, current_tags, p).await?;
+            return Ok(Applied::Done(summary.render()));
         }
         info!(members = ?changes.members(), "UpdateDomain");
         update_domain_request(&self.sagemaker, domain_id, changes).send().await.aws("UpdateDomain")?;
-        Ok(Pending::new(UpdateProgress::Updating, format!("domain {domain_id} to finish updating")).into())
+        Ok(Applied::Updating(summary.render()))
     }
 
     /// The end of every successful Update: the domain records what this template says a Delete
@@ -421,7 +475,8 @@ impl StudioDomain {
         )))
     }
 
-    async fn wait_updated(&self, step: &Step, domain_id: &str, p: &Properties) -> Result<Outcome<UpdateProgress>, Error> {
+    /// After UpdateDomain: InService -> the template recorded, SUCCESS with `summary`.
+    async fn wait_updated(&self, step: &Step, domain_id: &str, p: &Properties, summary: String) -> Result<Outcome<UpdateProgress>, Error> {
         let Some(domain) = describe::domain(&self.sagemaker, domain_id).await? else {
             return Err(Error::new(format!("domain {domain_id} disappeared while being updated")));
         };
@@ -431,9 +486,9 @@ impl StudioDomain {
                 let current = tags::list(&self.sagemaker, domain.domain_arn().unwrap_or_default()).await?;
                 Owner::from(step.request()).guard(&current, format!("domain {domain_id}")).map_err(|e| Error::new(e.on_update()))?;
                 self.record_template(&domain, &current, p).await?;
-                Ok(done(domain_id, &domain).into())
+                Ok(done(domain_id, &domain).reason(summary).into())
             }
-            Some(DomainStatus::Updating) => Ok(Pending::new(UpdateProgress::Updating, format!("domain {domain_id} to finish updating")).into()),
+            Some(DomainStatus::Updating) => Ok(Pending::new(UpdateProgress::Updating { summary }, format!("domain {domain_id} to finish updating")).into()),
             Some(DomainStatus::UpdateFailed) => Err(Error::new(format!("updating domain {domain_id} failed{}", reason(&domain)))),
             status => Err(Error::new(format!(
                 "domain {domain_id} is {} instead of finishing its update{}",
@@ -446,7 +501,7 @@ impl StudioDomain {
 
 impl CustomResource for StudioDomain {
     type Properties = Properties;
-    type CreateProgress = Creating;
+    type CreateProgress = CreateProgress;
     type UpdateProgress = UpdateProgress;
     type DeleteProgress = DeleteProgress;
 
@@ -454,13 +509,19 @@ impl CustomResource for StudioDomain {
         is_domain_id(physical_id)
     }
 
-    async fn create(&self, step: &Step, properties: &Properties, progress: Option<Creating>) -> Result<Outcome<Creating>, Error> {
+    async fn create(&self, step: &Step, properties: &Properties, progress: Option<CreateProgress>) -> Result<Outcome<CreateProgress>, Error> {
         match progress {
             None => {
                 properties.validate()?;
-                self.start_create(step, properties).await
+                match &properties.existing_domain_id {
+                    Some(existing) => self.start_adopt(step, properties, existing).await,
+                    None => Ok(self.start_create(step, properties).await?.map_progress(CreateProgress::Creating)),
+                }
             }
-            Some(Creating { domain_id, created_at }) => self.wait_created(step, properties, &domain_id, created_at).await,
+            Some(CreateProgress::Creating(Creating { domain_id, created_at })) => {
+                Ok(self.wait_created(step, properties, &domain_id, created_at).await?.map_progress(CreateProgress::Creating))
+            }
+            Some(CreateProgress::Adopting { domain_id, summary }) => self.wait_adopted(step, properties, &domain_id, summary).await,
         }
     }
 
@@ -476,7 +537,7 @@ impl CustomResource for StudioDomain {
                 .await
                 .map(|o| o.map_progress(UpdateProgress::Replacing))
                 .map_err(|e| replacement_failed(e, physical_id)),
-            Some(UpdateProgress::Updating) => self.wait_updated(step, physical_id, properties).await,
+            Some(UpdateProgress::Updating { summary }) => self.wait_updated(step, physical_id, properties, summary).await,
         }
     }
 

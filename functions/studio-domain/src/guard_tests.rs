@@ -4,7 +4,7 @@
 //! the same step acting on its own domain. Identity Center and EC2 point at a closed port: a
 //! guard that let a call through would fail with a connection error instead of its Reason.
 
-use crate::domain::{Creating, StudioDomain, UpdateProgress};
+use crate::domain::{CreateProgress, Creating, StudioDomain, UpdateProgress};
 use crate::properties::Properties;
 use crate::teardown::DeleteProgress;
 use aws_sdk_sagemaker::Client;
@@ -205,7 +205,7 @@ async fn a_create_step_acts_only_on_a_domain_of_this_request() {
     // The stack's own domain, made by an earlier request (e.g. the one the stack keeps).
     let kept = domain(&fx, "research", tags(STACK, "req-0", &[])).await;
     let create = step(RequestType::Create, None);
-    let progress = || Some(Creating { domain_id: kept.clone(), created_at: CreatedAt::at(create.now()) });
+    let progress = || Some(CreateProgress::Creating(Creating { domain_id: kept.clone(), created_at: CreatedAt::at(create.now()) }));
     let before = changes(&fx);
 
     // InService with principals to assign: refused before any Identity Center call.
@@ -222,7 +222,7 @@ async fn a_create_step_acts_only_on_a_domain_of_this_request() {
     // Failed: a Failed domain of this request is deleted; another request's is left.
     fx.emulator.fail_next(ResourceKind::Domain, Phase::Create, "no capacity");
     let failed_one = domain(&fx, "other", tags(STACK, "req-0", &[])).await;
-    let progress = Some(Creating { domain_id: failed_one.clone(), created_at: CreatedAt::at(create.now()) });
+    let progress = Some(CreateProgress::Creating(Creating { domain_id: failed_one.clone(), created_at: CreatedAt::at(create.now()) }));
     let e = failed(fx.resource.create(&create, &properties(json!({"DomainName": "other"})), progress).await);
     assert!(e.reason.contains("does not carry this request's ownership tags"), "{e:?}");
     assert_eq!(changes(&fx), [before, vec!["CreateDomain".to_string(), "CreateDomain".to_string()]].concat(), "nothing deleted or assigned");
@@ -236,7 +236,7 @@ async fn an_update_step_writes_no_record_on_another_stack_s_domain() {
     let p = properties(json!({"DomainName": "theirs", "ForceDelete": true}));
     let update = step(RequestType::Update, Some(&theirs));
     let change = Change { physical_id: &theirs, properties: &p, old: Some(&p) };
-    let e = failed(fx.resource.update(&update, change, Some(UpdateProgress::Updating)).await);
+    let e = failed(fx.resource.update(&update, change, Some(UpdateProgress::Updating { summary: String::new() })).await);
     assert!(e.reason.starts_with(&format!("domain {theirs} is not ours")), "{e:?}");
     assert_eq!(changes(&fx), before, "no AddTags");
 }

@@ -15,7 +15,7 @@ use serde_json::Value;
 use studio::Api;
 use studio::api::to_json;
 use studio::delete_options::{self, DeleteOption};
-use studio::names::{check_name, one_of};
+use studio::names::{check_name, is_domain_id, one_of};
 use studio::ownership::{self, DOMAIN_RESERVED_TAGS, MAX_DOMAIN_USER_TAGS as MAX_TAGS};
 use studio::{child_stacks, sso_assigned};
 
@@ -64,6 +64,12 @@ pub struct Properties {
     /// domain, besides its own stack (recorded in `studio-cfn:allowed-child-stacks`).
     #[serde(default)]
     pub allowed_child_stacks: Vec<String>,
+    /// Adopt this existing domain (with its owner's consent, see `studio::adoption`) instead of
+    /// creating one; its Delete then releases it.
+    pub existing_domain_id: Option<String>,
+    /// The Delete of an adopted domain deletes it (with the usual rules) instead of releasing it.
+    #[serde(default)]
+    pub delete_adopted: bool,
 }
 
 fn yes() -> bool {
@@ -110,6 +116,7 @@ pub struct Identity {
 pub const FORCE_DELETE: &str = "ForceDelete";
 pub const RETENTION_POLICY: &str = "RetentionPolicy.HomeEfsFileSystem";
 pub const DELETE_NFS_SECURITY_GROUPS: &str = "DeleteNfsSecurityGroups";
+pub use studio::adoption::DELETE_ADOPTED;
 
 impl Properties {
     pub fn identity(&self) -> Identity {
@@ -149,15 +156,17 @@ impl Properties {
             (FORCE_DELETE, bool_str(self.force_delete)),
             (RETENTION_POLICY, self.retention_policy.home_efs_file_system.as_str()),
             (DELETE_NFS_SECURITY_GROUPS, bool_str(self.delete_nfs_security_groups)),
+            (DELETE_ADOPTED, bool_str(self.delete_adopted)),
         ])
     }
 
     /// The Delete options this event asks, each with the value that destroys least.
-    pub fn delete_options_asked(&self) -> [DeleteOption<'static>; 3] {
+    pub fn delete_options_asked(&self) -> [DeleteOption<'static>; 4] {
         [
             DeleteOption { name: FORCE_DELETE, asked: bool_str(self.force_delete), conservative: "false" },
             DeleteOption { name: RETENTION_POLICY, asked: self.retention_policy.home_efs_file_system.as_str(), conservative: "Retain" },
             DeleteOption { name: DELETE_NFS_SECURITY_GROUPS, asked: bool_str(self.delete_nfs_security_groups), conservative: "false" },
+            DeleteOption { name: DELETE_ADOPTED, asked: bool_str(self.delete_adopted), conservative: "false" },
         ]
     }
 
@@ -197,6 +206,11 @@ impl Properties {
             one_of("HomeEfsFileSystemCreation", value, HomeEfsFileSystemCreation::values())?;
         }
         self.allowed_child_stacks_record()?;
+        if let Some(id) = &self.existing_domain_id
+            && !is_domain_id(id)
+        {
+            return Err(PropertyError::new("ExistingDomainId", format!("{id:?} is not a DomainId (d- followed by lowercase letters and digits)")));
+        }
         if let Some(key) = &self.kms_key_id {
             check_kms_key_id("KmsKeyId", key)?;
         }
@@ -636,7 +650,7 @@ mod tests {
         assert_eq!(p.allowed_child_stacks_record().unwrap(), Some(("studio-cfn:allowed-child-stacks".to_string(), "team-+ ops".to_string())));
         assert_eq!(parse(valid()).unwrap().allowed_child_stacks_record().unwrap(), None);
         let (_, options) = p.delete_options_record();
-        assert_eq!(options, "ForceDelete=true RetentionPolicy.HomeEfsFileSystem=Delete DeleteNfsSecurityGroups=true");
+        assert_eq!(options, "ForceDelete=true RetentionPolicy.HomeEfsFileSystem=Delete DeleteNfsSecurityGroups=true DeleteAdopted=false");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use aws_smithy_schema::serde::SerializableStruct;
 use custom_resource::Error;
 use serde_json::{Value, json};
 use studio::api::{ApiShape, to_json};
-use studio::live_diff;
+use studio::live_diff::{self, Changed};
 
 /// The settings members, as JSON with the API's member names.
 #[derive(Debug, Default)]
@@ -69,6 +69,8 @@ pub struct Changes {
     pub home_efs_file_system_creation: Option<HomeEfsFileSystemCreation>,
     /// Subnets the live domain has that the template drops (refused while apps run).
     removed_subnets: Vec<String>,
+    /// What changes, leaf by leaf, with the drift it puts back: for the Reason.
+    pub changed: Vec<Changed>,
 }
 
 /// Whether the live domain has its home EFS turned on: HomeEfsFileSystemCreation as
@@ -117,7 +119,60 @@ impl Changes {
             .then_some(HomeEfsFileSystemCreation::Enabled);
         // UpdateDomain refuses VpcOnly without the network in the same request.
         let to_vpc_only = app_network_access_type == Some(AppNetworkAccessType::VpcOnly);
+        let mut changed = Vec::new();
+        for (path, new, old, live) in [
+            ("DefaultUserSettings", &new_json.default_user_settings, &old_json.default_user_settings, &live_json.default_user_settings),
+            ("DefaultSpaceSettings", &new_json.default_space_settings, &old_json.default_space_settings, &live_json.default_space_settings),
+            ("DomainSettings", &new_json.domain_settings, &old_json.domain_settings, &live_json.domain_settings),
+        ] {
+            changed.extend(live_diff::changed(path, new.as_ref(), old.as_ref(), live.as_ref()));
+        }
+        let scalar = |path: &str, sent: Option<&str>, old: Option<&Option<String>>, live: Option<&str>| {
+            sent.map(|to| Changed {
+                path: path.to_string(),
+                from: live.map(|l| json!(l)),
+                to: json!(to),
+                drift: old.and_then(Option::as_deref).is_some_and(|old| Some(old) != live),
+            })
+        };
+        changed.extend(scalar(
+            "AppNetworkAccessType",
+            app_network_access_type.as_ref().map(|a| a.as_str()),
+            old.map(|o| &o.app_network_access_type),
+            live.app_network_access_type().map(|a| a.as_str()),
+        ));
+        changed.extend(scalar(
+            "AppSecurityGroupManagement",
+            app_security_group_management.as_ref().map(|a| a.as_str()),
+            old.map(|o| &o.app_security_group_management),
+            live.app_security_group_management().map(|a| a.as_str()),
+        ));
+        changed.extend(scalar(
+            "TagPropagation",
+            tag_propagation.as_ref().map(|t| t.as_str()),
+            old.map(|o| &o.tag_propagation),
+            live.tag_propagation().map(|t| t.as_str()),
+        ));
+        changed.extend(scalar(
+            "HomeEfsFileSystemCreation",
+            home_efs_file_system_creation.as_ref().map(|h| h.as_str()),
+            old.map(|o| &o.home_efs_file_system_creation),
+            live.home_efs_file_system_creation().map(|h| h.as_str()),
+        ));
+        if !same_subnets {
+            let sorted = |mut ids: Vec<String>| {
+                ids.sort();
+                ids
+            };
+            changed.push(Changed {
+                path: "SubnetIds".to_string(),
+                from: Some(json!(live.subnet_ids())),
+                to: json!(new.subnet_ids),
+                drift: old.is_some_and(|o| sorted(o.subnet_ids.clone()) != sorted(live.subnet_ids().to_vec())),
+            });
+        }
         Ok(Changes {
+            changed,
             default_user_settings: settings_update(
                 "DefaultUserSettings",
                 new_json.default_user_settings.as_ref(),
@@ -339,6 +394,11 @@ mod tests {
             sent(changes.default_user_settings.as_ref()),
             json!({"JupyterLabAppSettings": to_json(p.default_user_settings.jupyter_lab_app_settings().unwrap()).unwrap()})
         );
+        // The Reason names each changed leaf as drift put back, with the live value it replaces.
+        let drift: Vec<String> = changes.changed.iter().filter(|c| c.drift).map(Changed::describe).collect();
+        assert_eq!(drift, ["DefaultUserSettings.JupyterLabAppSettings.DefaultResourceSpec.InstanceType (ml.m5.large -> ml.t3.medium)"]);
+        let fresh = Changes::between(&p, None, &live(&drifted)).unwrap();
+        assert!(!fresh.changed.is_empty() && fresh.changed.iter().all(|c| !c.drift), "without the old template nothing is drift");
     }
 
     #[test]

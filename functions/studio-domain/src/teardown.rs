@@ -20,10 +20,10 @@ use custom_resource::clock::{epoch_ms, until};
 use custom_resource::{Done, Error, Outcome, Pending, Step};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
-use studio::delete_options;
 use studio::nfs_security_groups::{self, NfsSecurityGroups};
 use studio::teardown::{Teardown, TeardownError, bounded, space_owner, summary};
 use studio::{AwsError, AwsResult, Kind, Owner, describe, tags};
+use studio::{adoption, delete_options};
 use tracing::{info, warn};
 
 /// Characters of names a FAILED Reason may list per kind (the whole response is limited to 4 KB).
@@ -69,6 +69,9 @@ pub struct Options {
     pub force_delete: bool,
     pub retention: HomeEfsFileSystem,
     pub delete_nfs_security_groups: bool,
+    /// An adopted domain is deleted, not released.
+    #[serde(default)]
+    pub delete_adopted: bool,
     /// "ForceDelete true ignored: ...", for the Reason.
     pub narrowed: Vec<String>,
 }
@@ -76,14 +79,22 @@ pub struct Options {
 impl Options {
     /// What the Delete event `p` asks, as far as the domain's `tags` record allows it.
     pub fn allowed(p: &Properties, tags: &[(String, String)]) -> Self {
-        let [force, retention, nfs] = p.delete_options_asked().map(|option| delete_options::allowed(tags, option));
+        let [force, retention, nfs, adopted] = p.delete_options_asked().map(|option| delete_options::allowed(tags, option));
         // The NFS security groups matter only once the home EFS goes.
         let nfs_matters = retention.value == HomeEfsFileSystem::Delete.as_str();
-        let narrowed = [&force, &retention].into_iter().chain(nfs_matters.then_some(&nfs)).filter_map(|a| a.narrowed.clone()).collect();
+        // DeleteAdopted matters only on a domain that was adopted.
+        let adopted_matters = adoption::is_adopted(tags);
+        let narrowed = [&force, &retention]
+            .into_iter()
+            .chain(nfs_matters.then_some(&nfs))
+            .chain(adopted_matters.then_some(&adopted))
+            .filter_map(|a| a.narrowed.clone())
+            .collect();
         Options {
             force_delete: force.value == "true",
             retention: if retention.value == HomeEfsFileSystem::Delete.as_str() { HomeEfsFileSystem::Delete } else { HomeEfsFileSystem::Retain },
             delete_nfs_security_groups: nfs.value == "true",
+            delete_adopted: adopted.value == "true",
             narrowed,
         }
     }
@@ -116,6 +127,12 @@ enum Look {
     NotOurs(String),
     /// Ours: what DescribeDomain showed, and the options its record allows.
     Ours(Seen, Options),
+    /// Ours by adoption, and the record does not allow deleting it: handed back instead.
+    Release {
+        arn: String,
+        tags: Vec<(String, String)>,
+        options: Options,
+    },
 }
 
 /// What a look at the domain saw.
@@ -145,7 +162,8 @@ impl Deletion<'_> {
                     )));
                 }
                 // Only a Delete whose options allowed it got here (see domain_gone).
-                let options = Options { force_delete: false, retention: HomeEfsFileSystem::Delete, delete_nfs_security_groups: true, narrowed };
+                let options =
+                    Options { force_delete: false, retention: HomeEfsFileSystem::Delete, delete_nfs_security_groups: true, delete_adopted: false, narrowed };
                 self.remove_nfs_security_groups(step, home_efs_file_system_id, vpc_id, since_ms, &options).await
             }
         }
@@ -169,7 +187,24 @@ impl Deletion<'_> {
         if !options.narrowed.is_empty() {
             warn!(DomainId = domain_id, narrowed = ?options.narrowed, "the Delete asks more than the domain's record allows");
         }
+        if adoption::is_adopted(&tags) && !options.delete_adopted {
+            return Ok(Look::Release { arn: domain.domain_arn().unwrap_or_default().to_string(), tags, options });
+        }
         Ok(Look::Ours(Seen { known: Known::of(&domain), status: domain.status().cloned(), failure: reason(&domain) }, options))
+    }
+
+    /// An adopted domain's Delete: our tags go, nothing else is touched.
+    async fn release(&self, arn: &str, tags: &[(String, String)], options: &Options) -> StepResult {
+        let domain_id = self.domain_id;
+        let ours = adoption::release(tags);
+        info!(DomainId = domain_id, keys = ?ours, "releasing the adopted domain");
+        studio::tags::apply(self.sagemaker, arn, Vec::new(), ours).await?;
+        Ok(Done::new(domain_id)
+            .reason(options.reason(format!(
+                "released domain {domain_id}: it was adopted, so only this stack's tags were removed and nothing was deleted (the domain, \
+                 its apps, user profiles, spaces and home EFS are as they were; DeleteAdopted: true deletes an adopted domain)"
+            )))
+            .into())
     }
 
     fn gone(&self) -> StepResult {
@@ -181,6 +216,7 @@ impl Deletion<'_> {
         let (seen, options) = match self.look(step).await? {
             Look::Gone => return self.gone(),
             Look::NotOurs(reason) => return Ok(Done::new(self.domain_id).reason(reason).into()),
+            Look::Release { arn, tags, options } => return self.release(&arn, &tags, &options).await,
             Look::Ours(seen, options) => (seen, options),
         };
         if seen.status == Some(DomainStatus::Deleting) {
@@ -216,6 +252,7 @@ impl Deletion<'_> {
         let options = match look? {
             Look::Gone => return self.gone(),
             Look::NotOurs(reason) => return Ok(Done::new(domain_id).reason(reason).into()),
+            Look::Release { arn, tags, options } => return self.release(&arn, &tags, &options).await,
             Look::Ours(_, options) => options,
         };
         let (apps, (profiles, spaces)) = (apps?, children?);
@@ -325,6 +362,8 @@ impl Deletion<'_> {
         let (seen, options) = match self.look(step).await? {
             Look::Gone => return self.domain_gone(step, known, options).await,
             Look::NotOurs(reason) => return Ok(Done::new(domain_id).reason(reason).into()),
+            // Only a record that allowed it let DeleteDomain go; one that no longer does stops here.
+            Look::Release { arn, tags, options } => return self.release(&arn, &tags, &options).await,
             Look::Ours(seen, options) => (seen, options),
         };
         match seen.status {
@@ -519,10 +558,13 @@ mod tests {
         let (key, value) = all.delete_options_record();
         assert_eq!(
             (key.as_str(), value.as_str()),
-            (delete_options::TAG, "ForceDelete=true RetentionPolicy.HomeEfsFileSystem=Delete DeleteNfsSecurityGroups=true")
+            (delete_options::TAG, "ForceDelete=true RetentionPolicy.HomeEfsFileSystem=Delete DeleteNfsSecurityGroups=true DeleteAdopted=false")
         );
         let agreed = Options::allowed(&all, &record(&value));
-        assert_eq!(agreed, Options { force_delete: true, retention: HomeEfsFileSystem::Delete, delete_nfs_security_groups: true, narrowed: vec![] });
+        assert_eq!(
+            agreed,
+            Options { force_delete: true, retention: HomeEfsFileSystem::Delete, delete_nfs_security_groups: true, delete_adopted: false, narrowed: vec![] }
+        );
 
         let kept = record("ForceDelete=false RetentionPolicy.HomeEfsFileSystem=Retain DeleteNfsSecurityGroups=true");
         let narrowed = Options::allowed(&all, &kept);

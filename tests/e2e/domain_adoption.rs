@@ -1,0 +1,197 @@
+//! studio-domain's ExistingDomainId end to end: a domain made with the SDK (as in the console),
+//! adopted with its owner's consent, updated, released by its Delete; refused without consent,
+//! from another stack, or when what SageMaker cannot change differs; DeleteAdopted.
+
+use crate::domain::{cloud, domain, seed_users, succeeded, tags, with};
+use aws_sdk_sagemaker::types::{AuthMode, Tag, UserSettings};
+use local_cloud::cloud::LocalCloud;
+use serde_json::{Value, json};
+use studio::ownership::{ADOPTABLE_BY, ADOPTED, LOGICAL_ID, STACK_ID};
+
+const FUNCTION: &str = "studio-domain";
+const LOGICAL_ID_HERE: &str = "AdoptedDomain";
+const ROLE: &str = "arn:aws:iam::123456789012:role/studio-execution";
+
+fn stack_name(cloud: &LocalCloud) -> String {
+    cloud.cfn.stack_id().split('/').nth(1).unwrap().to_string()
+}
+
+/// A domain made with the SDK, not by a function; `consent`: the value of its adoptable-by tag.
+async fn console_domain(cloud: &LocalCloud, name: &str, consent: Option<&str>) -> String {
+    let tags: Vec<Tag> = consent.map(|value| Tag::builder().key(ADOPTABLE_BY).value(value).build()).into_iter().collect();
+    let made = cloud
+        .sagemaker_client()
+        .create_domain()
+        .domain_name(name)
+        .auth_mode(AuthMode::Iam)
+        .default_user_settings(UserSettings::builder().execution_role(ROLE).build())
+        .subnet_ids("subnet-0a")
+        .subnet_ids("subnet-0b")
+        .vpc_id("vpc-0a1b2c3d")
+        .set_tags(Some(tags))
+        .send()
+        .await
+        .expect("CreateDomain");
+    local_cloud::seed::settled(cloud).await;
+    made.domain_id().unwrap().to_string()
+}
+
+/// The template that adopts `id`: the domain's name, auth mode and VPC, settings of its own.
+fn adopting(name: &str, id: &str) -> Value {
+    json!({
+        "ExistingDomainId": id,
+        "DomainName": name,
+        "AuthMode": "IAM",
+        "VpcId": "vpc-0a1b2c3d",
+        "SubnetIds": ["subnet-0a", "subnet-0b"],
+        "DefaultUserSettings": {
+            "ExecutionRole": ROLE,
+            "SecurityGroups": ["sg-0studio"],
+            "JupyterLabAppSettings": {"AppLifecycleManagement": {"IdleSettings": {"LifecycleManagement": "ENABLED", "IdleTimeoutInMinutes": 120}}}
+        },
+        "Tags": [{"Key": "team", "Value": "research"}]
+    })
+}
+
+/// The domain's tags are a map, key -> value.
+fn tag(cloud: &LocalCloud, id: &str, key: &str) -> Option<String> {
+    tags(cloud, id)[key].as_str().map(str::to_string)
+}
+
+fn reserved_keys(cloud: &LocalCloud, id: &str) -> Vec<String> {
+    tags(cloud, id).as_object().into_iter().flatten().map(|(k, _)| k.clone()).filter(|k| k.starts_with("studio-cfn:")).collect()
+}
+
+#[tokio::test]
+async fn a_consenting_domain_is_adopted_updated_and_released_with_its_users_untouched() {
+    let cloud = cloud().await;
+    let id = console_domain(&cloud, "console-made", Some(&format!("other-stack {}", stack_name(&cloud)))).await;
+    seed_users(&cloud, &id).await;
+    let efs = domain(&cloud, &id).unwrap()["HomeEfsFileSystemId"].clone();
+
+    let r = cloud.cfn.create(FUNCTION, LOGICAL_ID_HERE, adopting("console-made", &id)).await.unwrap();
+    let reason = succeeded(&r);
+    assert_eq!(r.physical_resource_id, id);
+    assert_eq!(cloud.sagemaker.call_count("CreateDomain"), 1, "only the SDK's");
+    assert!(reason.starts_with(&format!("adopted domain {id}")), "{reason}");
+    assert!(reason.contains("DefaultUserSettings.SecurityGroups") && reason.contains("tags set: team=research"), "{reason}");
+    assert_eq!(tag(&cloud, &id, ADOPTED).as_deref(), Some("true"));
+    assert_eq!(tag(&cloud, &id, LOGICAL_ID).as_deref(), Some(LOGICAL_ID_HERE));
+    assert_eq!(tag(&cloud, &id, ADOPTABLE_BY), None, "the consent is used up");
+    let live = domain(&cloud, &id).unwrap();
+    assert_eq!(live["DefaultUserSettings"]["SecurityGroups"], json!(["sg-0studio"]));
+    assert_eq!(live["Status"], "InService");
+
+    // An update names what it sent, old -> new.
+    let (old, new) = (adopting("console-made", &id), with(adopting("console-made", &id), "TagPropagation", json!("ENABLED")));
+    let reason = succeeded(&cloud.cfn.update(FUNCTION, LOGICAL_ID_HERE, &id, new.clone(), old).await.unwrap());
+    assert!(reason.contains("sent: TagPropagation (DISABLED -> ENABLED)") || reason.contains("sent: TagPropagation ((unset) -> ENABLED)"), "{reason}");
+    // Changed outside the stack between two deployments: put back, and said so.
+    cloud
+        .sagemaker_client()
+        .update_domain()
+        .domain_id(&id)
+        .default_user_settings(UserSettings::builder().security_groups("sg-0console").build())
+        .send()
+        .await
+        .unwrap();
+    local_cloud::seed::settled(&cloud).await;
+    let retagged = with(new.clone(), "Tags", json!([{"Key": "team", "Value": "ml"}]));
+    let reason = succeeded(&cloud.cfn.update(FUNCTION, LOGICAL_ID_HERE, &id, retagged.clone(), new).await.unwrap());
+    assert!(reason.contains("drift corrected: DefaultUserSettings.SecurityGroups") && reason.contains("tags set: team=ml"), "{reason}");
+    assert_eq!(domain(&cloud, &id).unwrap()["DefaultUserSettings"]["SecurityGroups"], json!(["sg-0studio"]));
+    // Nothing to do: said so.
+    let reason = succeeded(&cloud.cfn.update(FUNCTION, LOGICAL_ID_HERE, &id, retagged.clone(), retagged.clone()).await.unwrap());
+    assert!(reason.ends_with("no change"), "{reason}");
+
+    // Delete releases: the domain, its users, apps and home EFS stay; only our tags go.
+    let reason = succeeded(&cloud.cfn.delete(FUNCTION, LOGICAL_ID_HERE, &id, retagged).await.unwrap());
+    assert!(reason.starts_with(&format!("released domain {id}")), "{reason}");
+    let live = domain(&cloud, &id).expect("still there");
+    assert_eq!((live["Status"].clone(), live["HomeEfsFileSystemId"].clone()), (json!("InService"), efs));
+    assert!(reserved_keys(&cloud, &id).is_empty(), "{:?}", tags(&cloud, &id));
+    assert_eq!(tag(&cloud, &id, "team").as_deref(), Some("ml"), "the template's tags stay with the domain");
+    for operation in ["DeleteDomain", "DeleteUserProfile", "DeleteSpace", "DeleteApp"] {
+        assert_eq!(cloud.sagemaker.call_count(operation), 0, "{operation}");
+    }
+}
+
+#[tokio::test]
+async fn what_sagemaker_cannot_change_must_match_and_nothing_changes_when_it_does_not() {
+    let cloud = cloud().await;
+    let id = console_domain(&cloud, "console-made", Some(&stack_name(&cloud))).await;
+    let before = tags(&cloud, &id);
+    let differing = with(with(adopting("console-made", &id), "AuthMode", json!("SSO")), "VpcId", json!("vpc-0other"));
+    let r = cloud.cfn.create(FUNCTION, LOGICAL_ID_HERE, differing).await.unwrap();
+    r.expect_failed_naming(&["ExistingDomainId", "AuthMode", "\"IAM\"", "VpcId", "vpc-0other", "nothing was changed"]);
+    assert_ne!(r.physical_resource_id, id, "a failed adoption does not name the domain");
+    assert_eq!(tags(&cloud, &id), before);
+    for operation in ["AddTags", "DeleteTags", "UpdateDomain"] {
+        assert_eq!(cloud.sagemaker.call_count(operation), 0, "{operation}");
+    }
+}
+
+#[tokio::test]
+async fn a_domain_is_adopted_only_with_its_owner_s_consent_and_never_from_another_stack() {
+    let cloud = cloud().await;
+    let here = stack_name(&cloud);
+    let no_consent = console_domain(&cloud, "no-consent", None).await;
+    let r = cloud.cfn.create(FUNCTION, LOGICAL_ID_HERE, adopting("no-consent", &no_consent)).await.unwrap();
+    r.expect_failed_naming(&[ADOPTABLE_BY, "aws sagemaker add-tags", &format!("Value={here}")]);
+    let someone_else = console_domain(&cloud, "for-someone-else", Some("team-b team-c")).await;
+    cloud.cfn.create(FUNCTION, LOGICAL_ID_HERE, adopting("for-someone-else", &someone_else)).await.unwrap().expect_failed_naming(&[ADOPTABLE_BY]);
+
+    // Made by this stack's function for another logical id, then tagged adoptable: still refused.
+    let theirs = cloud.cfn.create(FUNCTION, "TheirDomain", adopting("theirs", "d-unused000000")).await.unwrap();
+    theirs.expect_failed_naming(&["ExistingDomainId"]);
+    let mut props = adopting("theirs", "d-unused000000");
+    props.as_object_mut().unwrap().remove("ExistingDomainId");
+    let theirs = cloud.cfn.create(FUNCTION, "TheirDomain", props).await.unwrap();
+    theirs.expect_success();
+    let theirs = theirs.physical_resource_id.clone();
+    let arn = domain(&cloud, &theirs).unwrap()["DomainArn"].as_str().unwrap().to_string();
+    cloud.sagemaker_client().add_tags().resource_arn(arn).tags(Tag::builder().key(ADOPTABLE_BY).value(&here).build()).send().await.unwrap();
+    let r = cloud.cfn.create(FUNCTION, LOGICAL_ID_HERE, adopting("theirs", &theirs)).await.unwrap();
+    r.expect_failed_naming(&["belongs to stack", "TheirDomain", "never taken"]);
+    assert_eq!(tag(&cloud, &theirs, LOGICAL_ID).as_deref(), Some("TheirDomain"));
+    assert_eq!(tag(&cloud, &no_consent, STACK_ID), None);
+}
+
+#[tokio::test]
+async fn delete_adopted_deletes_as_recorded_and_a_forged_delete_adopted_only_releases() {
+    let cloud = cloud().await;
+    let here = stack_name(&cloud);
+    // Adopted without DeleteAdopted: a Delete event asking it releases all the same.
+    let kept = console_domain(&cloud, "kept", Some(&here)).await;
+    succeeded(&cloud.cfn.create(FUNCTION, "Kept", adopting("kept", &kept)).await.unwrap());
+    let asking = with(adopting("kept", &kept), "DeleteAdopted", json!(true));
+    let reason = succeeded(&cloud.cfn.delete(FUNCTION, "Kept", &kept, asking).await.unwrap());
+    assert!(reason.starts_with("released") && reason.contains("DeleteAdopted true ignored"), "{reason}");
+    assert!(domain(&cloud, &kept).is_some());
+
+    // Adopted with DeleteAdopted: true: its Delete follows the usual rules and deletes it.
+    let deleted = console_domain(&cloud, "deleted", Some(&here)).await;
+    let props = with(adopting("deleted", &deleted), "DeleteAdopted", json!(true));
+    succeeded(&cloud.cfn.create(FUNCTION, "Deleted", props.clone()).await.unwrap());
+    assert!(tags(&cloud, &deleted).to_string().contains("DeleteAdopted=true"));
+    succeeded(&cloud.cfn.delete(FUNCTION, "Deleted", &deleted, props).await.unwrap());
+    assert!(domain(&cloud, &deleted).is_none());
+    assert_eq!(cloud.sagemaker.call_count("DeleteDomain"), 1);
+}
+
+#[tokio::test]
+async fn the_rollback_of_an_adoption_that_failed_after_tagging_releases_the_domain() {
+    let cloud = cloud().await;
+    let id = console_domain(&cloud, "half", Some(&stack_name(&cloud))).await;
+    let props = with(adopting("half", &id), "DeleteAdopted", json!(true));
+    cloud.sagemaker.refuse_next("UpdateDomain", "ValidationException", "The execution role cannot be assumed");
+    let r = cloud.cfn.create(FUNCTION, LOGICAL_ID_HERE, props.clone()).await.unwrap();
+    r.expect_failed_naming(&["UpdateDomain", "cannot be assumed"]);
+    assert_eq!(r.physical_resource_id, id, "named, so that the rollback's Delete releases it");
+    assert_eq!(tag(&cloud, &id, ADOPTED).as_deref(), Some("true"));
+    // CloudFormation's rollback: a Delete of what the failed Create named, with its properties.
+    let reason = succeeded(&cloud.cfn.delete(FUNCTION, LOGICAL_ID_HERE, &id, props).await.unwrap());
+    assert!(reason.starts_with("released"), "DeleteAdopted was never recorded: {reason}");
+    assert_eq!(domain(&cloud, &id).unwrap()["Status"], "InService");
+    assert!(reserved_keys(&cloud, &id).is_empty());
+}
