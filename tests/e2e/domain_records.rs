@@ -38,7 +38,10 @@ async fn a_forged_delete_inside_the_stack_s_own_delete_does_no_more_than_the_tem
     succeeded(&created);
     let id = created.physical_resource_id.clone();
     let efs = created.data["HomeEfsFileSystemId"].clone();
-    assert_eq!(tags(&cloud, &id)[DELETE_OPTIONS], "ForceDelete=false RetentionPolicy.HomeEfsFileSystem=Retain DeleteNfsSecurityGroups=true");
+    assert_eq!(
+        tags(&cloud, &id)[DELETE_OPTIONS],
+        "ForceDelete=false RetentionPolicy.HomeEfsFileSystem=Retain DeleteNfsSecurityGroups=true DeleteAdopted=false"
+    );
     let sm = cloud.sagemaker_client();
     sm.create_user_profile().domain_id(&id).user_profile_name("alice").user_settings(UserSettings::builder().build()).send().await.unwrap();
     local_cloud::seed::settled(&cloud).await;
@@ -71,7 +74,7 @@ async fn a_forged_delete_inside_the_stack_s_own_delete_does_no_more_than_the_tem
     // The template's owners set ForceDelete by an Update (recorded at its end), then delete.
     let forced = with(template.clone(), "ForceDelete", json!(true));
     succeeded(&cloud.cfn.update(FUNCTION, LOGICAL_ID, &id, forced.clone(), template).await.unwrap());
-    assert_eq!(tags(&cloud, &id)[DELETE_OPTIONS], "ForceDelete=true RetentionPolicy.HomeEfsFileSystem=Retain DeleteNfsSecurityGroups=true");
+    assert_eq!(tags(&cloud, &id)[DELETE_OPTIONS], "ForceDelete=true RetentionPolicy.HomeEfsFileSystem=Retain DeleteNfsSecurityGroups=true DeleteAdopted=false");
     assert_eq!(cloud.sagemaker.call_count("UpdateDomain"), 0, "a record, not a domain setting");
     let reason = succeeded(&cloud.cfn.delete(FUNCTION, LOGICAL_ID, &id, forced).await.unwrap());
     assert!(domain(&cloud, &id).is_none() && profiles(&cloud).is_empty());

@@ -73,7 +73,8 @@ async fn a_domain_assigns_its_users_and_groups_once_in_service() {
     assert!(center.application_exists(&app), "{:?}", r.data);
     assert_eq!(r.data["DomainId"], r.physical_resource_id);
     assert_eq!(sorted(center.assignments(&app)), sorted(vec![user(&alice, &app), user(&bob, &app), group(&team, &app)]));
-    assert_eq!(reason(&r), format!("assigned 2 user(s) and 1 group(s) to IAM Identity Center application {app}"));
+    let id = &r.physical_resource_id;
+    assert_eq!(reason(&r), format!("created domain {id}. assigned 2 user(s) and 1 group(s) to IAM Identity Center application {app}"));
     assert!(!r.data.values().any(|v| v.contains(&alice)), "Data names no principal ids: {:?}", r.data);
 }
 
@@ -112,6 +113,7 @@ async fn an_update_assigns_added_names_and_removes_only_removed_ones() {
     assert_eq!(sorted(center.assignments(&app)), sorted(vec![user(&alice, &app), user(&bob, &app), user(&carol, &app)]));
     assert!(!center.assignments(&app).contains(&group(&team, &app)));
     assert!(reason(&r).contains("assigned 1 user(s) and 0 group(s)") && reason(&r).contains("removed 0 user(s) and 1 group(s)"), "{}", reason(&r));
+    assert!(reason(&r).contains("assignments added: user carol; assignments removed: group data-science"), "{}", reason(&r));
     assert_eq!(center.call_count("DeleteApplicationAssignment"), 1, "only the removed group");
 }
 
