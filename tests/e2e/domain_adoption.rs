@@ -195,3 +195,76 @@ async fn the_rollback_of_an_adoption_that_failed_after_tagging_releases_the_doma
     assert_eq!(domain(&cloud, &id).unwrap()["Status"], "InService");
     assert!(reserved_keys(&cloud, &id).is_empty());
 }
+
+/// The Properties of `logical_id` in one of examples/cloudformation's templates, with each
+/// `!Ref` resolved from `parameters` (ServiceToken left out: the driver invokes the function).
+pub(crate) fn example_properties(template: &str, logical_id: &str, parameters: &[(&str, Value)]) -> Value {
+    let path = format!("{}/examples/cloudformation/{template}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect("example template");
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&text).expect("example template parses");
+    let mut properties = yaml["Resources"][logical_id]["Properties"].clone();
+    properties.as_mapping_mut().expect("Properties").remove("ServiceToken");
+    resolve(&properties, parameters)
+}
+
+fn resolve(value: &serde_yaml::Value, parameters: &[(&str, Value)]) -> Value {
+    use serde_yaml::Value as Yaml;
+    match value {
+        Yaml::Tagged(tagged) if tagged.tag == "Ref" => {
+            let name = tagged.value.as_str().expect("!Ref names a parameter");
+            parameters.iter().find(|(p, _)| *p == name).map(|(_, v)| v.clone()).unwrap_or_else(|| panic!("no value for parameter {name}"))
+        }
+        Yaml::Tagged(tagged) => panic!("the test resolves only !Ref, not !{}", tagged.tag),
+        Yaml::Mapping(members) => Value::Object(members.iter().map(|(k, v)| (k.as_str().expect("key").to_string(), resolve(v, parameters))).collect()),
+        Yaml::Sequence(items) => Value::Array(items.iter().map(|item| resolve(item, parameters)).collect()),
+        scalar => serde_json::to_value(scalar).expect("a scalar"),
+    }
+}
+
+/// README "Bringing an existing domain under a stack", from AWS::SageMaker::Domain: the domain
+/// stays when its resource leaves the native stack (DeletionPolicy Retain), its owner tags it
+/// adoptable by the new stack, and examples/cloudformation/adopt-domain.yaml adopts it. Every
+/// user's home directory (the home EFS and each profile's uid on it) is where it was.
+#[tokio::test]
+async fn the_migration_guide_s_template_adopts_the_domain_and_every_home_directory_stays() {
+    let cloud = cloud().await;
+    // What the native stack leaves behind: the domain, its users and their work.
+    let id = console_domain(&cloud, "from-native", None).await;
+    seed_users(&cloud, &id).await;
+    let before = domain(&cloud, &id).unwrap();
+    let homes = |cloud: &LocalCloud| -> Vec<Value> {
+        let snapshot = cloud.sagemaker.snapshot();
+        snapshot["profiles"].as_array().into_iter().flatten().map(|p| json!([p["UserProfileName"], p["HomeEfsFileSystemUid"]])).collect()
+    };
+    let homes_before = homes(&cloud);
+    assert!(!homes_before.is_empty());
+
+    // The guide's consent step: aws sagemaker add-tags --resource-arn <arn> --tags Key=studio-cfn:adoptable-by,Value=<stack>
+    let consent = Tag::builder().key(ADOPTABLE_BY).value(stack_name(&cloud)).build();
+    cloud.sagemaker_client().add_tags().resource_arn(before["DomainArn"].as_str().unwrap()).tags(consent).send().await.unwrap();
+
+    let properties = example_properties(
+        "adopt-domain.yaml",
+        "Domain",
+        &[
+            ("ExistingDomainId", json!(id)),
+            ("DomainName", json!("from-native")),
+            ("VpcId", json!("vpc-0a1b2c3d")),
+            ("SubnetIds", json!(["subnet-0a", "subnet-0b"])),
+            ("ExecutionRoleArn", json!(ROLE)),
+            ("AWS::StackName", json!(stack_name(&cloud))),
+        ],
+    );
+    let r = cloud.cfn.create(FUNCTION, "Domain", properties.clone()).await.unwrap();
+    let reason = succeeded(&r);
+    assert!(reason.starts_with(&format!("adopted domain {id}")) && reason.contains("IdleTimeoutInMinutes ((unset) -> 120)"), "{reason}");
+    assert_eq!(r.data["HomeEfsFileSystemId"], before["HomeEfsFileSystemId"].as_str().unwrap());
+    assert_eq!(homes(&cloud), homes_before);
+    assert_eq!(cloud.sagemaker.call_count("CreateDomain"), 1, "only the native stack's");
+
+    // Deleting the new stack hands the domain back; nobody's home directory goes.
+    let reason = succeeded(&cloud.cfn.delete(FUNCTION, "Domain", &id, properties).await.unwrap());
+    assert!(reason.starts_with("released"), "{reason}");
+    assert_eq!(domain(&cloud, &id).unwrap()["HomeEfsFileSystemId"], before["HomeEfsFileSystemId"]);
+    assert_eq!(homes(&cloud), homes_before);
+}
