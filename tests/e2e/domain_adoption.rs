@@ -6,6 +6,7 @@ use crate::domain::{cloud, domain, seed_users, succeeded, tags, with};
 use aws_sdk_sagemaker::types::{AuthMode, Tag, UserSettings};
 use local_cloud::cloud::LocalCloud;
 use serde_json::{Value, json};
+use studio::delete_options::TAG as DELETE_OPTIONS;
 use studio::ownership::{ADOPTABLE_BY, ADOPTED, LOGICAL_ID, STACK_ID};
 
 const FUNCTION: &str = "studio-domain";
@@ -158,25 +159,37 @@ async fn a_domain_is_adopted_only_with_its_owner_s_consent_and_never_from_anothe
 }
 
 #[tokio::test]
-async fn delete_adopted_deletes_as_recorded_and_a_forged_delete_adopted_only_releases() {
+async fn delete_adopted_counts_once_an_update_recorded_it_and_a_forged_one_only_releases() {
     let cloud = cloud().await;
     let here = stack_name(&cloud);
     // Adopted without DeleteAdopted: a Delete event asking it releases all the same.
     let kept = console_domain(&cloud, "kept", Some(&here)).await;
     succeeded(&cloud.cfn.create(FUNCTION, "Kept", adopting("kept", &kept)).await.unwrap());
-    let asking = with(adopting("kept", &kept), "DeleteAdopted", json!(true));
+    let asking = with(with(adopting("kept", &kept), "DeleteAdopted", json!(true)), "ForceDelete", json!(true));
     let reason = succeeded(&cloud.cfn.delete(FUNCTION, "Kept", &kept, asking).await.unwrap());
     assert!(reason.starts_with("released") && reason.contains("DeleteAdopted true ignored"), "{reason}");
     assert!(domain(&cloud, &kept).is_some());
 
-    // Adopted with DeleteAdopted: true: its Delete follows the usual rules and deletes it.
+    // The adopting Create records the conservative options whatever its template asks (a Create
+    // forged inside the adoption's window could otherwise arm a Delete); an Update records them.
     let deleted = console_domain(&cloud, "deleted", Some(&here)).await;
-    let props = with(adopting("deleted", &deleted), "DeleteAdopted", json!(true));
-    succeeded(&cloud.cfn.create(FUNCTION, "Deleted", props.clone()).await.unwrap());
-    assert!(tags(&cloud, &deleted).to_string().contains("DeleteAdopted=true"));
-    succeeded(&cloud.cfn.delete(FUNCTION, "Deleted", &deleted, props).await.unwrap());
+    seed_users(&cloud, &deleted).await;
+    let harsh = with(with(adopting("deleted", &deleted), "DeleteAdopted", json!(true)), "ForceDelete", json!(true));
+    succeeded(&cloud.cfn.create(FUNCTION, "Deleted", harsh.clone()).await.unwrap());
+    assert_eq!(
+        tag(&cloud, &deleted, DELETE_OPTIONS).as_deref(),
+        Some("ForceDelete=false RetentionPolicy.HomeEfsFileSystem=Retain DeleteNfsSecurityGroups=false DeleteAdopted=false")
+    );
+    succeeded(&cloud.cfn.update(FUNCTION, "Deleted", &deleted, harsh.clone(), harsh.clone()).await.unwrap());
+    assert!(
+        tag(&cloud, &deleted, DELETE_OPTIONS).unwrap().contains("ForceDelete=true")
+            && tag(&cloud, &deleted, DELETE_OPTIONS).unwrap().contains("DeleteAdopted=true")
+    );
+    // Then its Delete follows the usual rules: apps, spaces and profiles (ForceDelete), the domain.
+    succeeded(&cloud.cfn.delete(FUNCTION, "Deleted", &deleted, harsh).await.unwrap());
     assert!(domain(&cloud, &deleted).is_none());
     assert_eq!(cloud.sagemaker.call_count("DeleteDomain"), 1);
+    assert!(cloud.sagemaker.call_count("DeleteUserProfile") >= 1);
 }
 
 #[tokio::test]

@@ -375,7 +375,8 @@ impl StudioDomain {
         let arn = domain.domain_arn().unwrap_or_default();
         let current_tags = tags::list(&self.sagemaker, arn).await?;
         Owner::from(step.request()).guard(&current_tags, format!("domain {domain_id}")).map_err(|e| Error::new(e.on_update()))?;
-        Ok(match self.apply_template(&domain, &current_tags, p, old, format!("updated domain {domain_id}")).await? {
+        let head = format!("updated domain {domain_id}");
+        Ok(match self.apply_template(&domain, &current_tags, p, old, head, p.delete_options_record()).await? {
             Applied::Done(summary) => done(domain_id, &domain).reason(summary).into(),
             Applied::Updating(summary) => Pending::new(UpdateProgress::Updating { summary }, format!("domain {domain_id} to finish updating")).into(),
         })
@@ -385,6 +386,7 @@ impl StudioDomain {
     /// Identity Center assignments, tags, and UpdateDomain with what the domain lacks (not what
     /// the template changed: a rollback to what the domain already is sends nothing, so SageMaker
     /// cannot refuse it). `old`: the previous template, None when unknown (an adoption).
+    /// `delete_options`: the record to write when all is done (see [`Self::record_template`]).
     async fn apply_template(
         &self,
         domain: &DescribeDomainOutput,
@@ -392,6 +394,7 @@ impl StudioDomain {
         p: &Properties,
         old: Option<&Properties>,
         head: String,
+        delete_options: (String, String),
     ) -> Result<Applied, Error> {
         let domain_id = domain.domain_id().unwrap_or_default();
         let mut changes = Changes::between(p, old, domain)?;
@@ -423,7 +426,7 @@ impl StudioDomain {
         tags::apply(&self.sagemaker, domain.domain_arn().unwrap_or_default(), add, remove).await?;
         if changes.is_empty() {
             info!("the domain already has every setting of the template: UpdateDomain not needed");
-            self.record_template(domain, current_tags, p).await?;
+            self.record_template(domain, current_tags, p, delete_options).await?;
             return Ok(Applied::Done(summary.render()));
         }
         info!(members = ?changes.members(), "UpdateDomain");
@@ -433,11 +436,18 @@ impl StudioDomain {
 
     /// The end of every successful Update: the domain records what this template says a Delete
     /// may do and which stacks may put children into it (reserved tags, only those that change).
-    async fn record_template(&self, domain: &DescribeDomainOutput, current: &[(String, String)], p: &Properties) -> Result<(), Error> {
+    /// `options`: the delete-options record, the template's ([`Properties::delete_options_record`])
+    /// except at an adoption.
+    async fn record_template(
+        &self,
+        domain: &DescribeDomainOutput,
+        current: &[(String, String)],
+        p: &Properties,
+        options: (String, String),
+    ) -> Result<(), Error> {
         let value = |key: &str| current.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
         let mut add = Vec::new();
         let mut remove = Vec::new();
-        let options = p.delete_options_record();
         if value(&options.0) != Some(options.1.as_str()) {
             add.push(options);
         }
@@ -485,7 +495,7 @@ impl StudioDomain {
                 // Progress is a hint: the record is written only on this stack resource's domain.
                 let current = tags::list(&self.sagemaker, domain.domain_arn().unwrap_or_default()).await?;
                 Owner::from(step.request()).guard(&current, format!("domain {domain_id}")).map_err(|e| Error::new(e.on_update()))?;
-                self.record_template(&domain, &current, p).await?;
+                self.record_template(&domain, &current, p, p.delete_options_record()).await?;
                 Ok(done(domain_id, &domain).reason(summary).into())
             }
             Some(DomainStatus::Updating) => Ok(Pending::new(UpdateProgress::Updating { summary }, format!("domain {domain_id} to finish updating")).into()),

@@ -160,6 +160,12 @@ impl Properties {
         ])
     }
 
+    /// The record an adopting Create writes: the value that destroys least of each option,
+    /// whatever the template says (see domain/adopt.rs); an Update records the template's.
+    pub fn adoption_delete_options_record(&self) -> (String, String) {
+        delete_options::record(&self.delete_options_asked().map(|option| (option.name, option.conservative)))
+    }
+
     /// The Delete options this event asks, each with the value that destroys least.
     pub fn delete_options_asked(&self) -> [DeleteOption<'static>; 4] {
         [

@@ -8,7 +8,11 @@
 //! resource's, and from there on every answer names it, so that the rollback of a failed
 //! adoption releases it. The template's settings, tags and assignments are applied like an
 //! Update's, with no old template (only what the template sets changes). The delete options
-//! are recorded last: a rollback before that finds no DeleteAdopted and releases.
+//! are recorded last, and conservative whatever the template says (no DeleteAdopted, no
+//! ForceDelete, home EFS retained): a Create forged while the adoption's window is open could
+//! otherwise record harsher ones on a domain full of users' data, for a forged Delete to use
+//! (say, during the rollback of the real adoption). So a rollback releases, and the template's
+//! options count once a stack Update recorded them.
 
 use super::{Applied, CreateProgress, StudioDomain, done, identity, sso_application};
 use crate::properties::Properties;
@@ -69,7 +73,8 @@ impl StudioDomain {
         tags::apply(&self.sagemaker, arn, add, remove).await.map_err(|e| Error::from(e).for_resource(domain_id))?;
         let current = tags::list(&self.sagemaker, arn).await.map_err(|e| Error::from(e).for_resource(domain_id))?;
         let head = format!("adopted domain {domain_id} (ownership tags added, {} removed)", studio::ownership::ADOPTABLE_BY);
-        match self.apply_template(&domain, &current, p, None, head).await.map_err(|e| e.for_resource(domain_id))? {
+        let record = p.adoption_delete_options_record();
+        match self.apply_template(&domain, &current, p, None, head, record).await.map_err(|e| e.for_resource(domain_id))? {
             Applied::Done(summary) => Ok(done(domain_id, &domain).reason(summary).into()),
             Applied::Updating(summary) => Ok(adopting(domain_id, summary)),
         }
@@ -86,7 +91,7 @@ impl StudioDomain {
                 // Progress is a hint: the record is written only on this stack resource's domain.
                 let current = tags::list(&self.sagemaker, domain.domain_arn().unwrap_or_default()).await.map_err(|e| fail(e.into()))?;
                 Owner::from(step.request()).guard(&current, format!("domain {domain_id}")).map_err(|e| Error::new(e.on_update()))?;
-                self.record_template(&domain, &current, p).await.map_err(fail)?;
+                self.record_template(&domain, &current, p, p.adoption_delete_options_record()).await.map_err(fail)?;
                 Ok(done(domain_id, &domain).reason(summary).into())
             }
             Some(DomainStatus::Updating | DomainStatus::Pending) => Ok(adopting(domain_id, summary)),
