@@ -281,3 +281,44 @@ async fn the_migration_guide_s_template_adopts_the_domain_and_every_home_directo
     assert_eq!(domain(&cloud, &id).unwrap()["HomeEfsFileSystemId"], before["HomeEfsFileSystemId"]);
     assert_eq!(homes(&cloud), homes_before);
 }
+
+/// An SSO domain made in the console: the template's users are assigned at the adoption, and
+/// the release leaves every assignment (people keep signing in; the domain is handed back).
+#[tokio::test]
+async fn an_sso_domain_is_adopted_with_the_template_s_assignments_and_released_keeping_them() {
+    let cloud = cloud().await;
+    let alice = cloud.identity_center.add_user("alice");
+    let consent = Tag::builder().key(ADOPTABLE_BY).value(stack_name(&cloud)).build();
+    let made = cloud
+        .sagemaker_client()
+        .create_domain()
+        .domain_name("sso-console")
+        .auth_mode(AuthMode::Sso)
+        .default_user_settings(UserSettings::builder().execution_role(ROLE).build())
+        .subnet_ids("subnet-0a")
+        .vpc_id("vpc-0a1b2c3d")
+        .tags(consent)
+        .send()
+        .await
+        .unwrap();
+    local_cloud::seed::settled(&cloud).await;
+    let id = made.domain_id().unwrap().to_string();
+    let app = domain(&cloud, &id).unwrap()["SingleSignOnApplicationArn"].as_str().expect("an SSO domain's application").to_string();
+    let props = json!({
+        "ExistingDomainId": id, "DomainName": "sso-console", "AuthMode": "SSO", "VpcId": "vpc-0a1b2c3d", "SubnetIds": ["subnet-0a"],
+        "DefaultUserSettings": {"ExecutionRole": ROLE}, "SingleSignOnUsers": ["alice"]
+    });
+    let r = cloud.cfn.create(FUNCTION, LOGICAL_ID_HERE, props.clone()).await.unwrap();
+    let reason = succeeded(&r);
+    assert!(reason.contains("assignments added: user alice"), "{reason}");
+    assert_eq!(r.data["SingleSignOnApplicationArn"], app);
+    let assigned = |cloud: &LocalCloud| cloud.identity_center.assignments(&app).iter().any(|a| a.principal_id == alice);
+    assert!(assigned(&cloud));
+    assert!(tag(&cloud, &id, "studio-cfn:sso-assigned").is_some(), "the assignment it made is recorded");
+
+    let reason = succeeded(&cloud.cfn.delete(FUNCTION, LOGICAL_ID_HERE, &id, props).await.unwrap());
+    assert!(reason.starts_with("released"), "{reason}");
+    assert!(assigned(&cloud), "a release removes no assignment");
+    assert!(reserved_keys(&cloud, &id).is_empty(), "the record goes with the other tags of ours");
+    assert_eq!(cloud.identity_center.call_count("DeleteApplicationAssignment"), 0);
+}
