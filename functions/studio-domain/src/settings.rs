@@ -135,30 +135,29 @@ impl Changes {
                 drift: old.and_then(Option::as_deref).is_some_and(|old| Some(old) != live),
             })
         };
-        changed.extend(scalar(
-            "AppNetworkAccessType",
-            app_network_access_type.as_ref().map(|a| a.as_str()),
-            old.map(|o| &o.app_network_access_type),
-            live.app_network_access_type().map(|a| a.as_str()),
-        ));
-        changed.extend(scalar(
-            "AppSecurityGroupManagement",
-            app_security_group_management.as_ref().map(|a| a.as_str()),
-            old.map(|o| &o.app_security_group_management),
-            live.app_security_group_management().map(|a| a.as_str()),
-        ));
-        changed.extend(scalar(
-            "TagPropagation",
-            tag_propagation.as_ref().map(|t| t.as_str()),
-            old.map(|o| &o.tag_propagation),
-            live.tag_propagation().map(|t| t.as_str()),
-        ));
-        changed.extend(scalar(
-            "HomeEfsFileSystemCreation",
-            home_efs_file_system_creation.as_ref().map(|h| h.as_str()),
-            old.map(|o| &o.home_efs_file_system_creation),
-            live.home_efs_file_system_creation().map(|h| h.as_str()),
-        ));
+        // (member, what is sent, what the old template set, what the live domain has)
+        let scalars = [
+            (
+                "AppNetworkAccessType",
+                app_network_access_type.as_ref().map(|a| a.as_str()),
+                old.map(|o| &o.app_network_access_type),
+                live.app_network_access_type().map(|a| a.as_str()),
+            ),
+            (
+                "AppSecurityGroupManagement",
+                app_security_group_management.as_ref().map(|a| a.as_str()),
+                old.map(|o| &o.app_security_group_management),
+                live.app_security_group_management().map(|a| a.as_str()),
+            ),
+            ("TagPropagation", tag_propagation.as_ref().map(|t| t.as_str()), old.map(|o| &o.tag_propagation), live.tag_propagation().map(|t| t.as_str())),
+            (
+                "HomeEfsFileSystemCreation",
+                home_efs_file_system_creation.as_ref().map(|h| h.as_str()),
+                old.map(|o| &o.home_efs_file_system_creation),
+                live.home_efs_file_system_creation().map(|h| h.as_str()),
+            ),
+        ];
+        changed.extend(scalars.into_iter().filter_map(|(path, sent, old, live)| scalar(path, sent, old, live)));
         if !same_subnets {
             let sorted = |mut ids: Vec<String>| {
                 ids.sort();
