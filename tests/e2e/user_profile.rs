@@ -830,7 +830,7 @@ async fn a_delete_forces_only_what_the_template_recorded() {
     // The record is written by the Update that completes with it, next to the user's tags.
     let u = cloud.cfn.update(FUNCTION, "Rita", &created.physical_resource_id, forced.clone(), props).await.unwrap();
     u.expect_success();
-    assert_eq!(tags(&client, &created.physical_resource_id).await.get("studio-cfn:delete-options").map(String::as_str), Some("ForceDelete=true"));
+    assert_eq!(tags(&client, &created.physical_resource_id).await.get("studio-cfn:delete-options").map(String::as_str), Some("ForceDelete=true DeleteAdopted=false"));
     let d = cloud.cfn.delete(FUNCTION, "Rita", &created.physical_resource_id, forced).await.unwrap();
     d.expect_success();
     assert!(!space_exists(&client, &domain, "rita-notebooks").await);
