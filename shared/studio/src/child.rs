@@ -523,11 +523,10 @@ impl<C: Child> Lifecycle<'_, C> {
         Ok((domain, tags))
     }
 
-    /// The SUCCESS of a Delete that found nothing: said on the first step only (a later one
-    /// found it gone because it deleted it).
+    /// The SUCCESS of a Delete that found nothing: on its first step it was gone already; on a
+    /// later one, the Delete deleted it.
     pub fn gone(&self, physical_id: &str, first_step: bool) -> Done {
-        let done = Done::new(physical_id);
-        if first_step { done.reason(format!("{} was already gone", self.label_in_domain())) } else { done }
+        if first_step { Done::new(physical_id).reason(format!("{} was already gone", self.label_in_domain())) } else { self.deleted(physical_id) }
     }
 
     /// The Update call (`update`, only run when the child can take it; `sent` says what it
@@ -1073,10 +1072,10 @@ mod tests {
     }
 
     #[test]
-    fn a_delete_that_found_nothing_says_so_on_its_first_step_only() {
+    fn a_delete_that_found_nothing_says_so_and_a_later_step_that_it_deleted_it() {
         let sagemaker = client();
         let lc = lifecycle(&sagemaker);
         assert_eq!(lc.gone(ARN, true).reason.as_deref(), Some("space team in domain d-abc123 was already gone"));
-        assert_eq!(lc.gone(ARN, false).reason, None);
+        assert_eq!(lc.gone(ARN, false).reason.as_deref(), Some("deleted space team in domain d-abc123"));
     }
 }
