@@ -830,7 +830,10 @@ async fn a_delete_forces_only_what_the_template_recorded() {
     // The record is written by the Update that completes with it, next to the user's tags.
     let u = cloud.cfn.update(FUNCTION, "Rita", &created.physical_resource_id, forced.clone(), props).await.unwrap();
     u.expect_success();
-    assert_eq!(tags(&client, &created.physical_resource_id).await.get("studio-cfn:delete-options").map(String::as_str), Some("ForceDelete=true DeleteAdopted=false"));
+    assert_eq!(
+        tags(&client, &created.physical_resource_id).await.get("studio-cfn:delete-options").map(String::as_str),
+        Some("ForceDelete=true DeleteAdopted=false")
+    );
     let d = cloud.cfn.delete(FUNCTION, "Rita", &created.physical_resource_id, forced).await.unwrap();
     d.expect_success();
     assert!(!space_exists(&client, &domain, "rita-notebooks").await);
@@ -1088,7 +1091,9 @@ async fn a_profile_sagemaker_made_at_sign_in_is_adopted_updated_and_released() {
     r.expect_success();
     assert_eq!(
         reason(&r),
-        format!("updated user profile amy in domain {domain}: sent: UserSettings.JupyterLabAppSettings.DefaultResourceSpec.InstanceType ((unset) -> ml.m5.large)")
+        format!(
+            "updated user profile amy in domain {domain}: sent: UserSettings.JupyterLabAppSettings.DefaultResourceSpec.InstanceType ((unset) -> ml.m5.large)"
+        )
     );
 
     // Between two deployments someone changes the execution role with the SDK: put back, and said.
@@ -1148,11 +1153,13 @@ async fn an_adoption_without_consent_of_another_stack_s_profile_or_of_another_us
 
     // Another stack's resource, even with the consent.
     let other_stack = "arn:aws:cloudformation:us-east-1:123456789012:stack/team-b/6f1c2a10-0000-4000-8000-000000000002";
-    signed_in_profile(&client, &domain, "cy", "cy@example.com", &[
-        (ADOPTABLE_BY, "local-stack"),
-        ("studio-cfn:stack-id", other_stack),
-        ("studio-cfn:logical-id", "Cy"),
-    ])
+    signed_in_profile(
+        &client,
+        &domain,
+        "cy",
+        "cy@example.com",
+        &[(ADOPTABLE_BY, "local-stack"), ("studio-cfn:stack-id", other_stack), ("studio-cfn:logical-id", "Cy")],
+    )
     .await;
     let r = cloud.cfn.create(FUNCTION, "Cy", adopting(&domain, "cy", "cy@example.com")).await.unwrap();
     r.expect_failed_naming(&["belongs to stack team-b's resource Cy", "never taken from another stack"]);

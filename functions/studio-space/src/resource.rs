@@ -123,9 +123,16 @@ impl Space {
                         .collect::<Vec<_>>();
                     lifecycle.check_matches(&differing)?;
                     check_ebs_growth(properties, &child, name)?;
-                    let (settings, display, changed) = in_place_update(properties, None, &child)?;
+                    let InPlace { settings, display, changed } = in_place_update(properties, None, &child)?;
                     let update = (settings.is_some() || display.is_some()).then(|| {
-                        let update = self.sagemaker.update_space().domain_id(domain).space_name(name).set_space_settings(settings).set_space_display_name(display).send();
+                        let update = self
+                            .sagemaker
+                            .update_space()
+                            .domain_id(domain)
+                            .space_name(name)
+                            .set_space_settings(settings)
+                            .set_space_display_name(display)
+                            .send();
                         (Sent::of(&changed), async { update.await.aws("UpdateSpace") })
                     });
                     return lifecycle.take_over(child, &tags, &properties.template_tags()?, update).await;
@@ -200,7 +207,7 @@ impl Space {
         check_ebs_growth(properties, &space, name)?;
         // Against the live space, not the old template: a rollback to what the space already is
         // calls nothing, and a change made outside the stack is put back. AppType is never sent.
-        let (mut settings, display, changed) = in_place_update(properties, old, &space)?;
+        let InPlace { mut settings, display, changed } = in_place_update(properties, old, &space)?;
         let mut sent = Sent::of(&changed);
         let lifecycle = self.lifecycle(step, domain, name);
         if settings.is_none() && display.is_none() {
@@ -236,13 +243,17 @@ fn check_ebs_growth(properties: &Properties, space: &DescribeSpaceOutput, name: 
     }
 }
 
-/// What UpdateSpace must send for the live space to be the template's: its SpaceSettings (see
-/// [`settings_update`]) and SpaceDisplayName, with what changes, for the Reason.
-fn in_place_update(
-    new: &Properties,
-    old: Option<&Properties>,
-    live: &DescribeSpaceOutput,
-) -> Result<(Option<SpaceSettings>, Option<String>, Vec<Changed>), Error> {
+/// What UpdateSpace must send for the live space to be the template's.
+struct InPlace {
+    /// See [`settings_update`].
+    settings: Option<SpaceSettings>,
+    display: Option<String>,
+    /// What changes, for the Reason.
+    changed: Vec<Changed>,
+}
+
+/// The SpaceSettings and SpaceDisplayName the live space lacks.
+fn in_place_update(new: &Properties, old: Option<&Properties>, live: &DescribeSpaceOutput) -> Result<InPlace, Error> {
     let (settings, mut changed) = match settings_update(new, old, live)? {
         Some((settings, changed)) => {
             info!(members = ?changed, "UpdateSpace: the live space lacks these SpaceSettings members");
@@ -260,7 +271,7 @@ fn in_place_update(
             drift: old.is_some_and(|old| live.space_display_name() != Some(old)),
         });
     }
-    Ok((settings, display, changed))
+    Ok(InPlace { settings, display, changed })
 }
 
 /// The member whose change needs a new space, compared with the live space (so that a rollback

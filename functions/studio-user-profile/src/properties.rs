@@ -4,9 +4,9 @@ use aws_sdk_sagemaker::types::{AuthMode, Tag, UserSettings};
 use custom_resource::PropertyError;
 use serde::Deserialize;
 use studio::Api;
+use studio::adoption::DELETE_ADOPTED;
 use studio::delete_options::{self, DeleteOption};
 use studio::names::{check_domain_id, check_name};
-use studio::adoption::DELETE_ADOPTED;
 use studio::ownership::{ADOPTED, LOGICAL_ID, REQUEST_ID, SSO_ASSIGNED, STACK_ID, TagBudget};
 
 /// The only SingleSignOnUserIdentifier SageMaker supports.

@@ -645,7 +645,9 @@ impl<C: Child> Lifecycle<'_, C> {
             match update {
                 Some((sent, update)) => {
                     update.await.map_err(busy_later)?;
-                    Ok(Pending::new(CreateProgress::Adopting { sent }, format!("adopted {} to take the template's settings", self.label())).resource(&arn).into())
+                    Ok(Pending::new(CreateProgress::Adopting { sent }, format!("adopted {} to take the template's settings", self.label()))
+                        .resource(&arn)
+                        .into())
                 }
                 None => self.finish_adoption(child, Sent::default(), desired).await,
             }
@@ -687,7 +689,9 @@ impl<C: Child> Lifecycle<'_, C> {
             Some(Status::Pending | Status::Updating) | None => {
                 Ok(Pending::new(CreateProgress::Adopting { sent }, format!("adopted {} to take the template's settings", self.label())).resource(arn).into())
             }
-            Some(Status::UpdateFailed) => Err(Error::new(format!("adopted {} failed to take the template's settings: {}", self.label(), child.failure())).for_resource(arn)),
+            Some(Status::UpdateFailed) => {
+                Err(Error::new(format!("adopted {} failed to take the template's settings: {}", self.label(), child.failure())).for_resource(arn))
+            }
             Some(other) => Err(Error::new(format!("adopted {} is {} instead of finishing its update", self.label(), other.as_str())).for_resource(arn)),
         }
     }
@@ -696,7 +700,8 @@ impl<C: Child> Lifecycle<'_, C> {
     /// adoption records them, so the rollback of a failed one releases), checked ours in this step.
     async fn finish_adoption(&self, child: C, sent: Sent, desired: &[(String, String)]) -> StepResult<CreateProgress> {
         let arn = self.arn_of(&child)?;
-        let actual = self.tags_of(&arn).await?.ok_or_else(|| Error::new(format!("{} disappeared from domain {} while being adopted", self.label(), self.domain_id)))?;
+        let actual =
+            self.tags_of(&arn).await?.ok_or_else(|| Error::new(format!("{} disappeared from domain {} while being adopted", self.label(), self.domain_id)))?;
         Owner::from(self.step.request()).guard(&actual, self.label_in_domain()).map_err(|e| Error::new(e.on_update()))?;
         let (add, remove) = tags::changes(&actual, desired, &[]);
         tags::apply(self.sagemaker, &arn, add.clone(), remove.clone()).await.map_err(|e| Error::from(e).for_resource(arn.as_str()))?;
@@ -965,7 +970,8 @@ mod tests {
         let ready = Fake { status: Status::InService, failure: None };
         let refused = lifecycle(&sagemaker).send_update(&ready, Sent::default(), async { Err::<(), _>(aws(Kind::InUse, "ResourceInUse")) }).await.unwrap_err();
         assert!(refused.is_retryable());
-        let invalid = lifecycle(&sagemaker).send_update(&ready, Sent::default(), async { Err::<(), _>(aws(Kind::Validation, "ValidationException")) }).await.unwrap_err();
+        let invalid =
+            lifecycle(&sagemaker).send_update(&ready, Sent::default(), async { Err::<(), _>(aws(Kind::Validation, "ValidationException")) }).await.unwrap_err();
         assert!(!invalid.is_retryable());
         let accepted = pending(lifecycle(&sagemaker).send_update(&ready, Sent::default(), async { Ok::<_, AwsError>(()) }).await.unwrap());
         assert_eq!((accepted.progress, accepted.waiting_for.as_str()), (UpdateProgress::Updating { sent: Sent::default() }, "space team to finish updating"));
