@@ -322,9 +322,12 @@ async fn a_tag_set_outside_the_template_survives_a_tags_only_update() {
 
     let mut retagged = props.clone();
     retagged["Tags"] = json!([{"Key": "team", "Value": "research"}]);
+    let name = created.data["StudioLifecycleConfigName"].clone();
+    assert_eq!(created.reason.as_deref(), Some(format!("created lifecycle config {name}").as_str()));
     let r = env.update("Lifecycle", &arn, retagged, props).await;
     r.expect_success();
     assert_eq!(r.physical_resource_id, arn);
+    assert_eq!(r.reason.as_deref(), Some(format!("updated lifecycle config {name}: tags set: team=research; tags removed: stage").as_str()));
     let tags = env.tags(&arn).await;
     assert!(tags.contains(&("team".to_string(), "research".to_string())), "{tags:?}");
     assert!(!tags.iter().any(|(k, _)| k == "stage"), "the old template's tag is removed: {tags:?}");

@@ -5,10 +5,10 @@
 use crate::user_profile::{calls_by, owned_by_stack, status_in};
 use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::operation::describe_space::DescribeSpaceOutput;
-use aws_sdk_sagemaker::types::{AppType, AuthMode};
+use aws_sdk_sagemaker::types::{AppType, AuthMode, SharingType};
 use local_cloud::cloud::LocalCloud;
 use local_cloud::cloudformation::{RequestType, Response, Status};
-use local_cloud::seed::{app, domain, eventually, play_sample, space_exists, tags, user_profile};
+use local_cloud::seed::{app, domain, eventually, play_sample, space, space_exists, tags, user_profile};
 use sagemaker_emulator::{Outage, Phase, ResourceKind};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -521,4 +521,92 @@ async fn a_delete_that_meets_a_space_someone_else_made_under_its_name_leaves_it(
     assert!(reason(&d).starts_with("retained: space lab in domain"), "{}", reason(&d));
     assert!(space_exists(&client, &domain, "lab").await, "the other space is left alone");
     assert_eq!(calls_by(&cloud.sagemaker, FUNCTION, "DeleteSpace"), 0, "{:?}", cloud.sagemaker.signed_calls());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 26: AdoptExisting and DeleteAdopted on spaces.
+
+/// A template adopting the shared space `name` (made with the SDK: no SpaceSettings).
+fn adopting_shared(domain: &str, name: &str) -> Value {
+    json!({"DomainId": domain, "SpaceName": name, "SpaceSharingSettings": {"SharingType": "Shared"}, "AdoptExisting": true})
+}
+
+/// `space` tagged with `tags` (e.g. its owner's consent), with the SDK.
+async fn tag_space(client: &Client, domain: &str, space: &str, tags: &[(&str, &str)]) {
+    let tags = tags.iter().map(|(k, v)| aws_sdk_sagemaker::types::Tag::builder().key(*k).value(*v).build()).collect();
+    client.add_tags().resource_arn(space_arn(domain, space)).set_tags(Some(tags)).send().await.expect("AddTags");
+}
+
+/// A shared space made with the SDK, tagged adoptable by the stack, is adopted (no CreateSpace;
+/// its settings brought to the template's), updated (the Reason says what was sent) and released
+/// by its Delete (still there, its apps running, our tags gone); one whose owner or sharing
+/// differs from the template's is refused, nothing changed.
+#[tokio::test]
+async fn a_space_made_elsewhere_is_adopted_updated_and_released() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "adopting", AuthMode::Iam).await;
+    user_profile(&client, &domain, "kim").await;
+    space(&client, &domain, "lab", None, SharingType::Shared).await;
+    tag_space(&client, &domain, "lab", &[("studio-cfn:adoptable-by", "local-stack")]).await;
+    app(&client, &domain, None, Some("lab"), AppType::JupyterLab, "default").await;
+    space(&client, &domain, "kims", Some("kim"), SharingType::Private).await;
+    tag_space(&client, &domain, "kims", &[("studio-cfn:adoptable-by", "local-stack")]).await;
+
+    // Owner and sharing are fixed at creation: a template that differs is refused, naming both.
+    let r = cloud.cfn.create(FUNCTION, "Kims", adopting_shared(&domain, "kims")).await.unwrap();
+    r.expect_failed_naming(&["OwnershipSettings: the space has kim, the template none", "SpaceSharingSettings: the space has Private, the template Shared"]);
+    assert_eq!(r.physical_resource_id, format!("create-failed:{}", r.request_id));
+    for operation in ["CreateSpace", "UpdateSpace", "AddTags", "DeleteTags"] {
+        assert_eq!(calls_by(&cloud.sagemaker, FUNCTION, operation), 0, "{operation}");
+    }
+
+    let mut props = adopting_shared(&domain, "lab");
+    props["SpaceDisplayName"] = json!("Team lab");
+    props["Tags"] = json!([{"Key": "team", "Value": "ml"}]);
+    let created = cloud.cfn.create(FUNCTION, "Lab", props.clone()).await.unwrap();
+    created.expect_success();
+    let arn = space_arn(&domain, "lab");
+    assert_eq!(created.physical_resource_id, arn);
+    assert_eq!(reason(&created), format!("adopted space lab in domain {domain}: sent: SpaceDisplayName ((unset) -> Team lab); tags set: team=ml"));
+    assert_eq!(calls_by(&cloud.sagemaker, FUNCTION, "CreateSpace"), 0);
+    let adopted = tags(&client, &arn).await;
+    assert_eq!((adopted["studio-cfn:adopted"].as_str(), adopted["studio-cfn:delete-options"].as_str()), ("true", "DeleteAdopted=false"));
+    assert!(!adopted.contains_key("studio-cfn:adoptable-by"));
+
+    let mut renamed = props.clone();
+    renamed["SpaceDisplayName"] = json!("ML lab");
+    let r = cloud.cfn.update(FUNCTION, "Lab", &arn, renamed.clone(), props).await.unwrap();
+    r.expect_success();
+    assert_eq!(reason(&r), format!("updated space lab in domain {domain}: sent: SpaceDisplayName (Team lab -> ML lab)"));
+
+    let d = cloud.cfn.delete(FUNCTION, "Lab", &arn, renamed).await.unwrap();
+    d.expect_success();
+    assert_eq!(reason(&d), format!("released space lab in domain {domain} (ownership tags removed; nothing was deleted)"));
+    let lab = described(&client, &domain, "lab").await.expect("still there");
+    assert_eq!((lab.status().map(|s| s.as_str()), lab.space_display_name()), (Some("InService"), Some("ML lab")));
+    let released = tags(&client, &arn).await;
+    assert!(released.keys().all(|k| !k.starts_with("studio-cfn:")), "{released:?}");
+    assert_eq!(released.get("team").map(String::as_str), Some("ml"));
+    for operation in ["DeleteSpace", "DeleteApp"] {
+        assert_eq!(calls_by(&cloud.sagemaker, FUNCTION, operation), 0, "{operation}");
+    }
+}
+
+/// DeleteAdopted: true, recorded by the adopting Create, deletes the space with its apps.
+#[tokio::test]
+async fn an_adopted_space_with_delete_adopted_is_deleted() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "leaving", AuthMode::Iam).await;
+    space(&client, &domain, "old-lab", None, SharingType::Shared).await;
+    tag_space(&client, &domain, "old-lab", &[("studio-cfn:adoptable-by", "local-stack")]).await;
+    let mut props = adopting_shared(&domain, "old-lab");
+    props["DeleteAdopted"] = json!("true");
+    let created = cloud.cfn.create(FUNCTION, "OldLab", props.clone()).await.unwrap();
+    assert_eq!(reason(created.expect_success()), format!("adopted space old-lab in domain {domain}: it had the template's settings and tags already"));
+    let d = cloud.cfn.delete(FUNCTION, "OldLab", &created.physical_resource_id, props).await.unwrap();
+    d.expect_success();
+    assert_eq!(reason(&d), format!("deleted space old-lab in domain {domain}"));
+    assert!(!space_exists(&client, &domain, "old-lab").await);
 }

@@ -830,7 +830,10 @@ async fn a_delete_forces_only_what_the_template_recorded() {
     // The record is written by the Update that completes with it, next to the user's tags.
     let u = cloud.cfn.update(FUNCTION, "Rita", &created.physical_resource_id, forced.clone(), props).await.unwrap();
     u.expect_success();
-    assert_eq!(tags(&client, &created.physical_resource_id).await.get("studio-cfn:delete-options").map(String::as_str), Some("ForceDelete=true"));
+    assert_eq!(
+        tags(&client, &created.physical_resource_id).await.get("studio-cfn:delete-options").map(String::as_str),
+        Some("ForceDelete=true DeleteAdopted=false")
+    );
     let d = cloud.cfn.delete(FUNCTION, "Rita", &created.physical_resource_id, forced).await.unwrap();
     d.expect_success();
     assert!(!space_exists(&client, &domain, "rita-notebooks").await);
@@ -1002,4 +1005,284 @@ async fn the_domain_function_s_allowed_child_stacks_decide_which_stacks_put_prof
     for admitted in ["bob", "carol"] {
         assert_eq!(profile_status(&client, &domain, admitted).await.as_deref(), Some("InService"), "{admitted}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 26: AdoptExisting and DeleteAdopted, and what every SUCCESS says it did.
+
+const ADOPTABLE_BY: &str = "studio-cfn:adoptable-by";
+
+/// A profile as SageMaker makes it at an SSO user's first sign-in (with the SDK, not by a
+/// function), with `tags` (e.g. the consent of its owner); waited until InService.
+async fn signed_in_profile(client: &Client, domain: &str, name: &str, user: &str, tags: &[(&str, &str)]) -> String {
+    let tags = tags.iter().map(|(k, v)| Tag::builder().key(*k).value(*v).build()).collect();
+    client
+        .create_user_profile()
+        .domain_id(domain)
+        .user_profile_name(name)
+        .single_sign_on_user_identifier("UserName")
+        .single_sign_on_user_value(user)
+        .user_settings(UserSettings::builder().execution_role(OTHER_ROLE).build())
+        .set_tags(Some(tags))
+        .send()
+        .await
+        .expect("CreateUserProfile");
+    eventually(&format!("{name} InService"), || async { (profile_status(client, domain, name).await.as_deref() == Some("InService")).then_some(()) }).await;
+    profile_arn(domain, name)
+}
+
+/// The template adopting `name` for the SSO user `user`, with the stack's execution role and a tag.
+fn adopting(domain: &str, name: &str, user: &str) -> Value {
+    let mut props = properties(domain, name);
+    props["SingleSignOnUserIdentifier"] = json!("UserName");
+    props["SingleSignOnUserValue"] = json!(user);
+    props["AdoptExisting"] = json!(true);
+    props["Tags"] = json!([{"Key": "team", "Value": "ml"}]);
+    props
+}
+
+fn ours(tags: &std::collections::BTreeMap<String, String>) -> Vec<&str> {
+    tags.keys().map(String::as_str).filter(|k| k.starts_with("studio-cfn:")).collect()
+}
+
+/// What a refused adoption must not have done.
+fn assert_nothing_changed(cloud: &LocalCloud) {
+    for operation in ["CreateUserProfile", "UpdateUserProfile", "DeleteUserProfile", "AddTags", "DeleteTags"] {
+        assert_eq!(calls_by(&cloud.sagemaker, FUNCTION, operation), 0, "{operation}: {:?}", cloud.sagemaker.signed_calls());
+    }
+}
+
+/// The whole life of an adopted profile: adopted (no CreateUserProfile; its settings brought to
+/// the template's; ownership tags added, the consent used up), updated (the Reason names what
+/// changed, and a setting changed with the SDK between two deployments as drift corrected),
+/// released by its Delete (still there, InService, our tags gone, its SSO assignment kept).
+#[tokio::test]
+async fn a_profile_sagemaker_made_at_sign_in_is_adopted_updated_and_released() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "console", AuthMode::Sso).await;
+    cloud.identity_center.add_user("amy@example.com");
+    let arn = signed_in_profile(&client, &domain, "amy", "amy@example.com", &[("cost-center", "cc-1"), (ADOPTABLE_BY, "other-stack local-stack")]).await;
+
+    let props = adopting(&domain, "amy", "amy@example.com");
+    let created = cloud.cfn.create(FUNCTION, "Amy", props.clone()).await.unwrap();
+    created.expect_success();
+    assert_eq!(created.physical_resource_id, arn);
+    assert_eq!((created.data["UserProfileArn"].as_str(), created.data["DomainId"].as_str()), (arn.as_str(), domain.as_str()));
+    assert_eq!(
+        reason(&created),
+        format!("adopted user profile amy in domain {domain}: sent: UserSettings.ExecutionRole ({OTHER_ROLE} -> {ROLE}); tags set: team=ml")
+    );
+    assert_eq!(calls_by(&cloud.sagemaker, FUNCTION, "CreateUserProfile"), 0, "adopted, not created");
+    let profile = client.describe_user_profile().domain_id(&domain).user_profile_name("amy").send().await.unwrap();
+    assert_eq!(profile.user_settings().and_then(|s| s.execution_role()), Some(ROLE), "brought to the template's");
+    let adopted = tags(&client, &arn).await;
+    assert_eq!(adopted["studio-cfn:stack-id"], cloud.cfn.stack_id());
+    assert_eq!(adopted["studio-cfn:logical-id"], "Amy");
+    assert_eq!(adopted["studio-cfn:adopted"], "true");
+    assert_eq!(adopted["studio-cfn:delete-options"], "ForceDelete=false DeleteAdopted=false");
+    assert_eq!((adopted["team"].as_str(), adopted["cost-center"].as_str()), ("ml", "cc-1"));
+    assert!(!adopted.contains_key(ADOPTABLE_BY), "the consent is used up: {adopted:?}");
+
+    // An Update names what it sent.
+    let mut bigger = props.clone();
+    bigger["UserSettings"]["JupyterLabAppSettings"] = json!({"DefaultResourceSpec": {"InstanceType": "ml.m5.large"}});
+    let r = cloud.cfn.update(FUNCTION, "Amy", &arn, bigger.clone(), props.clone()).await.unwrap();
+    r.expect_success();
+    assert_eq!(
+        reason(&r),
+        format!(
+            "updated user profile amy in domain {domain}: sent: UserSettings.JupyterLabAppSettings.DefaultResourceSpec.InstanceType ((unset) -> ml.m5.large)"
+        )
+    );
+
+    // Between two deployments someone changes the execution role with the SDK: put back, and said.
+    client
+        .update_user_profile()
+        .domain_id(&domain)
+        .user_profile_name("amy")
+        .user_settings(UserSettings::builder().execution_role(OTHER_ROLE).build())
+        .send()
+        .await
+        .expect("UpdateUserProfile");
+    eventually("amy InService", || async { (profile_status(&client, &domain, "amy").await.as_deref() == Some("InService")).then_some(()) }).await;
+    let mut retagged = bigger.clone();
+    retagged["Tags"] = json!([{"Key": "team", "Value": "ml"}, {"Key": "stage", "Value": "prod"}]);
+    let r = cloud.cfn.update(FUNCTION, "Amy", &arn, retagged.clone(), bigger).await.unwrap();
+    r.expect_success();
+    assert_eq!(
+        reason(&r),
+        format!(
+            "updated user profile amy in domain {domain}: sent: UserSettings.ExecutionRole ({OTHER_ROLE} -> {ROLE}); \
+             drift corrected: UserSettings.ExecutionRole; tags set: stage=prod"
+        )
+    );
+    let r = cloud.cfn.update(FUNCTION, "Amy", &arn, retagged.clone(), retagged.clone()).await.unwrap();
+    assert_eq!(r.expect_success().reason.as_deref(), Some(format!("updated user profile amy in domain {domain}: no change").as_str()));
+
+    // The Delete releases it: nothing deleted, our tags gone, the others kept.
+    let assignments = cloud.identity_center.call_count("DeleteApplicationAssignment");
+    let d = cloud.cfn.delete(FUNCTION, "Amy", &arn, retagged).await.unwrap();
+    d.expect_success();
+    assert_eq!(reason(&d), format!("released user profile amy in domain {domain} (ownership tags removed; nothing was deleted)"));
+    assert_eq!(profile_status(&client, &domain, "amy").await.as_deref(), Some("InService"));
+    let released = tags(&client, &arn).await;
+    assert_eq!(ours(&released), Vec::<&str>::new(), "{released:?}");
+    assert_eq!((released["team"].as_str(), released["cost-center"].as_str()), ("ml", "cc-1"));
+    assert_eq!(calls_by(&cloud.sagemaker, FUNCTION, "DeleteUserProfile"), 0);
+    assert_eq!(cloud.identity_center.call_count("DeleteApplicationAssignment"), assignments, "the SSO assignment is untouched");
+}
+
+/// Adoption needs the owner's consent, never takes another stack's profile, and the profile's
+/// IAM Identity Center user must be the template's: else FAILED, nothing changed, and the
+/// answer does not name the profile (CloudFormation's Delete must not touch it).
+#[tokio::test]
+async fn an_adoption_without_consent_of_another_stack_s_profile_or_of_another_user_changes_nothing() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "guarded", AuthMode::Sso).await;
+    for user in ["ben@example.com", "cy@example.com", "dee@example.com"] {
+        cloud.identity_center.add_user(user);
+    }
+
+    // No consent tag (one naming another stack does not count).
+    let ben = signed_in_profile(&client, &domain, "ben", "ben@example.com", &[(ADOPTABLE_BY, "local-stack-2")]).await;
+    let r = cloud.cfn.create(FUNCTION, "Ben", adopting(&domain, "ben", "ben@example.com")).await.unwrap();
+    r.expect_failed_naming(&["AdoptExisting", ADOPTABLE_BY, "this stack (local-stack)", &format!("aws sagemaker add-tags --resource-arn {ben}")]);
+    assert_eq!(r.physical_resource_id, format!("create-failed:{}", r.request_id));
+
+    // Another stack's resource, even with the consent.
+    let other_stack = "arn:aws:cloudformation:us-east-1:123456789012:stack/team-b/6f1c2a10-0000-4000-8000-000000000002";
+    signed_in_profile(
+        &client,
+        &domain,
+        "cy",
+        "cy@example.com",
+        &[(ADOPTABLE_BY, "local-stack"), ("studio-cfn:stack-id", other_stack), ("studio-cfn:logical-id", "Cy")],
+    )
+    .await;
+    let r = cloud.cfn.create(FUNCTION, "Cy", adopting(&domain, "cy", "cy@example.com")).await.unwrap();
+    r.expect_failed_naming(&["belongs to stack team-b's resource Cy", "never taken from another stack"]);
+    assert_eq!(r.physical_resource_id, format!("create-failed:{}", r.request_id));
+
+    // Consent, but the template names another user.
+    signed_in_profile(&client, &domain, "dee", "dee@example.com", &[(ADOPTABLE_BY, "local-stack")]).await;
+    let r = cloud.cfn.create(FUNCTION, "Dee", adopting(&domain, "dee", "ben@example.com")).await.unwrap();
+    r.expect_failed_naming(&["SingleSignOnUserValue: the profile has dee@example.com, the template ben@example.com", "nothing was changed"]);
+    assert_eq!(r.physical_resource_id, format!("create-failed:{}", r.request_id));
+
+    assert_nothing_changed(&cloud);
+    assert_eq!(tags(&client, &ben).await.get(ADOPTABLE_BY).map(String::as_str), Some("local-stack-2"));
+    let dee = client.describe_user_profile().domain_id(&domain).user_profile_name("dee").send().await.unwrap();
+    assert_eq!(dee.user_settings().and_then(|s| s.execution_role()), Some(OTHER_ROLE));
+
+    // Without AdoptExisting nothing changes either: the name is taken.
+    let mut plain = adopting(&domain, "dee", "dee@example.com");
+    plain["AdoptExisting"] = json!(false);
+    let r = cloud.cfn.create(FUNCTION, "Dee", plain).await.unwrap();
+    r.expect_failed_naming(&["UserProfileName: user profile dee already exists"]);
+    assert_eq!(calls_by(&cloud.sagemaker, FUNCTION, "UpdateUserProfile") + calls_by(&cloud.sagemaker, FUNCTION, "AddTags"), 0);
+}
+
+/// A profile needs no consent tag of its own when its domain is the adopting stack's, or lists
+/// it in AllowedChildStacks; a domain that does not admit the stack refuses it as for a Create.
+#[tokio::test]
+async fn the_domain_s_stack_and_its_allowed_child_stacks_consent_to_adopting_its_profiles() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "platform", AuthMode::Sso).await;
+    for user in ["eve@example.com", "fay@example.com"] {
+        cloud.identity_center.add_user(user);
+    }
+    signed_in_profile(&client, &domain, "eve", "eve@example.com", &[]).await;
+    signed_in_profile(&client, &domain, "fay", "fay@example.com", &[]).await;
+
+    // A domain no stack of ours owns grants nothing.
+    let r = cloud.cfn.create(FUNCTION, "Eve", adopting(&domain, "eve", "eve@example.com")).await.unwrap();
+    r.expect_failed_naming(&[ADOPTABLE_BY]);
+    // Another stack's domain that does not list this stack: refused as a Create would be.
+    owned_by_stack(&client, &domain, "platform", &["team-b-*"]).await;
+    let r = cloud.cfn.create(FUNCTION, "Eve", adopting(&domain, "eve", "eve@example.com")).await.unwrap();
+    r.expect_failed_naming(&["Invalid property DomainId", "AllowedChildStacks (team-b-*)"]);
+    assert_nothing_changed(&cloud);
+
+    owned_by_stack(&client, &domain, "platform", &["local-*"]).await;
+    let r = cloud.cfn.create(FUNCTION, "Eve", adopting(&domain, "eve", "eve@example.com")).await.unwrap();
+    assert!(r.expect_success().reason.as_deref().unwrap_or_default().starts_with("adopted user profile eve"), "{}", reason(&r));
+    // The domain this very stack made (its stack id, as the domain function tags it).
+    let domain_arn = client.describe_domain().domain_id(&domain).send().await.unwrap().domain_arn().unwrap().to_string();
+    let own = Tag::builder().key("studio-cfn:stack-id").value(cloud.cfn.stack_id()).build();
+    client.add_tags().resource_arn(&domain_arn).tags(own).send().await.expect("AddTags");
+    client.delete_tags().resource_arn(&domain_arn).tag_keys("studio-cfn:allowed-child-stacks").send().await.expect("DeleteTags");
+    let r = cloud.cfn.create(FUNCTION, "Fay", adopting(&domain, "fay", "fay@example.com")).await.unwrap();
+    r.expect_success();
+    assert_eq!(tags(&client, &profile_arn(&domain, "fay")).await["studio-cfn:logical-id"], "Fay");
+}
+
+/// DeleteAdopted: true, as the template recorded it, deletes an adopted profile by the usual
+/// rules; asked only by the Delete event, it is ignored (released, saying why).
+#[tokio::test]
+async fn delete_adopted_deletes_only_as_the_template_recorded_it() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "leaving", AuthMode::Sso).await;
+    for user in ["gil@example.com", "hal@example.com"] {
+        cloud.identity_center.add_user(user);
+    }
+    signed_in_profile(&client, &domain, "gil", "gil@example.com", &[(ADOPTABLE_BY, "local-stack")]).await;
+    signed_in_profile(&client, &domain, "hal", "hal@example.com", &[(ADOPTABLE_BY, "local-stack")]).await;
+
+    let mut gil = adopting(&domain, "gil", "gil@example.com");
+    gil["DeleteAdopted"] = json!(true);
+    let created = cloud.cfn.create(FUNCTION, "Gil", gil.clone()).await.unwrap();
+    created.expect_success();
+    let d = cloud.cfn.delete(FUNCTION, "Gil", &created.physical_resource_id, gil).await.unwrap();
+    d.expect_success();
+    assert_eq!(reason(&d), format!("deleted user profile gil in domain {domain}"));
+    assert_eq!(profile_status(&client, &domain, "gil").await, None);
+
+    let hal = adopting(&domain, "hal", "hal@example.com");
+    let created = cloud.cfn.create(FUNCTION, "Hal", hal.clone()).await.unwrap();
+    created.expect_success();
+    let mut forged = hal;
+    forged["DeleteAdopted"] = json!(true);
+    let d = cloud.cfn.delete(FUNCTION, "Hal", &created.physical_resource_id, forged).await.unwrap();
+    d.expect_success();
+    assert!(reason(&d).starts_with(&format!("released user profile hal in domain {domain}")), "{}", reason(&d));
+    assert!(reason(&d).contains("DeleteAdopted true ignored: the template's last completed Create or Update set DeleteAdopted to false"), "{}", reason(&d));
+    assert_eq!(profile_status(&client, &domain, "hal").await.as_deref(), Some("InService"));
+}
+
+/// An adoption that fails once the profile carries our tags names it, so that CloudFormation's
+/// rollback Delete releases it (the delete options are recorded only at the end: none yet); a
+/// redelivered adopting Create carries on with what the first delivery took.
+#[tokio::test]
+async fn a_failed_adoption_is_released_by_the_rollback_and_a_redelivery_carries_on() {
+    let cloud = cloud().await;
+    let client = cloud.sagemaker_client();
+    let domain = domain(&client, "rollback", AuthMode::Sso).await;
+    for user in ["ida@example.com", "jo@example.com"] {
+        cloud.identity_center.add_user(user);
+    }
+    let ida = signed_in_profile(&client, &domain, "ida", "ida@example.com", &[(ADOPTABLE_BY, "local-stack")]).await;
+    cloud.sagemaker.refuse_next("UpdateUserProfile", "ValidationException", "The execution role cannot be assumed by SageMaker");
+    let props = adopting(&domain, "ida", "ida@example.com");
+    let r = cloud.cfn.create(FUNCTION, "Ida", props.clone()).await.unwrap();
+    r.expect_failed_naming(&["UpdateUserProfile: ValidationException"]);
+    assert_eq!(r.physical_resource_id, ida, "named, so that the rollback releases it");
+    assert!(!tags(&client, &ida).await.contains_key("studio-cfn:delete-options"));
+    let d = cloud.cfn.delete(FUNCTION, "Ida", &ida, props).await.unwrap();
+    assert!(d.expect_success().reason.as_deref().unwrap_or_default().starts_with("released user profile ida"), "{}", reason(&d));
+    assert_eq!(ours(&tags(&client, &ida).await), Vec::<&str>::new());
+    assert_eq!(profile_status(&client, &domain, "ida").await.as_deref(), Some("InService"));
+
+    let jo = signed_in_profile(&client, &domain, "jo", "jo@example.com", &[(ADOPTABLE_BY, "local-stack")]).await;
+    let event = cloud.cfn.event(RequestType::Create, FUNCTION, "Jo", None, adopting(&domain, "jo", "jo@example.com"), None).await.unwrap();
+    let answers = cloud.cfn.deliver_twice(FUNCTION, event).await.unwrap();
+    for answer in &answers {
+        answer.expect_success();
+        assert_eq!(answer.physical_resource_id, jo);
+        assert!(reason(answer).starts_with("adopted user profile jo"), "{}", reason(answer));
+    }
+    assert_eq!(tags(&client, &jo).await["studio-cfn:adopted"], "true");
 }

@@ -14,6 +14,7 @@ use custom_resource::{Change, CustomResource, Done, Error, Outcome, Pending, Req
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use studio::summary::Summary;
 use studio::{AwsResult, Kind, Owner, delete_options, describe, tags};
 use tracing::{info, warn};
 
@@ -115,6 +116,15 @@ impl LifecycleConfig {
             .with("ContentSha256", &plan.content_sha256)
     }
 
+    /// The template's tags onto the config `arn` (see [`tags::changes`]); returns the Reason
+    /// saying what changed after `head`, or "no change".
+    async fn sync_tags(&self, arn: &str, spec: &Spec, old_tags: &[(String, String)], head: String) -> Result<String, Error> {
+        let actual = tags::list(&self.sagemaker, arn).await?;
+        let (add, remove) = tags::changes(&actual, &spec.tags_with_record(), old_tags);
+        tags::apply(&self.sagemaker, arn, add.clone(), remove.clone()).await?;
+        Ok(Summary::new(head).tags(&add, &remove).render())
+    }
+
     fn claims<'a>(&'a self, location: &'a Location) -> Claims<'a> {
         Claims { s3: &self.s3, bucket: &location.bucket, owner: self.bucket_owner.as_deref() }
     }
@@ -174,8 +184,8 @@ impl LifecycleConfig {
                         )));
                     }
                     info!(arn, "a config with this content exists already; reusing it");
-                    tags::sync(&self.sagemaker, &arn, &spec.tags_with_record(), old_tags).await?;
-                    return Ok(Self::done(&arn, spec, plan).into());
+                    let summary = self.sync_tags(&arn, spec, old_tags, format!("reused lifecycle config {} (it has this content already)", plan.name)).await?;
+                    return Ok(Self::done(&arn, spec, plan).reason(summary).into());
                 }
                 let stages = !plan.assets.is_empty() || plan.full_script.is_some();
                 if let (Some(location), Some(prefix), true) = (&spec.location, &plan.staged_prefix, stages) {
@@ -247,11 +257,13 @@ impl LifecycleConfig {
             Ok(output) => {
                 let arn = output.studio_lifecycle_config_arn().unwrap_or_default().to_string();
                 info!(arn, name = %plan.name, "created the lifecycle config");
-                Ok(Self::done(&arn, spec, plan).into())
+                Ok(Self::done(&arn, spec, plan).reason(format!("created lifecycle config {}", plan.name)).into())
             }
             // Another delivery of this very request got there first.
             Err(e) if e.is(Kind::InUse) => match self.find(&plan.name).await? {
-                Some(arn) if Owner::from(request).made(&tags::list(&self.sagemaker, &arn).await?) => Ok(Self::done(&arn, spec, plan).into()),
+                Some(arn) if Owner::from(request).made(&tags::list(&self.sagemaker, &arn).await?) => {
+                    Ok(Self::done(&arn, spec, plan).reason(format!("created lifecycle config {}", plan.name)).into())
+                }
                 _ => Err(e.into()),
             },
             Err(e) => Err(self.failed_staging(request, spec, plan, e.into()).await),
@@ -424,8 +436,8 @@ impl CustomResource for LifecycleConfig {
         if progress.is_none() && same {
             if let Some(arn) = self.find(&plan.name).await? {
                 self.guard_update(step, &arn, &plan.name).await?;
-                tags::sync(&self.sagemaker, &arn, &spec.tags_with_record(), &old_tags).await?;
-                return Ok(Self::done(physical_id, &spec, &plan).into());
+                let summary = self.sync_tags(&arn, &spec, &old_tags, format!("updated lifecycle config {}", plan.name)).await?;
+                return Ok(Self::done(physical_id, &spec, &plan).reason(summary).into());
             }
             warn!(name = %plan.name, "the config is gone; creating it again");
         }
@@ -489,7 +501,7 @@ impl CustomResource for LifecycleConfig {
         }
         match location {
             Some(location) => self.remove_assets(step, physical_id, &arn, &base, &location).await,
-            None => Ok(Done::new(physical_id).into()),
+            None => Ok(Done::new(physical_id).reason(format!("deleted {}", arn.name)).into()),
         }
     }
 }

@@ -4,7 +4,13 @@ use aws_sdk_sagemaker::types::{AppType, OwnershipSettings, SharingType, SpaceSet
 use custom_resource::PropertyError;
 use serde::Deserialize;
 use studio::Api;
+use studio::adoption::DELETE_ADOPTED;
+use studio::delete_options;
 use studio::names::{check_domain_id, check_name, one_of};
+use studio::ownership::{ADOPTED, LOGICAL_ID, REQUEST_ID, STACK_ID, TagBudget};
+
+/// The reserved tags a space may carry: ownership, its delete options, the mark of an adopted one.
+pub const TAG_BUDGET: TagBudget = TagBudget { reserved: &[STACK_ID, LOGICAL_ID, REQUEST_ID, delete_options::TAG, ADOPTED] };
 
 /// Where a space's EBS size is set: volumes only grow.
 pub const EBS_SIZE: &str = "SpaceSettings.SpaceStorageSettings.EbsStorageSettings.EbsVolumeSizeInGb";
@@ -19,6 +25,13 @@ pub struct Properties {
     pub ownership_settings: Option<Api<OwnershipSettings>>,
     pub space_sharing_settings: Option<Api<SpaceSharingSettings>>,
     pub tags: Option<Vec<Api<Tag>>>,
+    /// Create: a space of this name that exists is adopted instead, with its owner's consent
+    /// (see `studio::adoption`).
+    #[serde(default)]
+    pub adopt_existing: bool,
+    /// Delete: an adopted space is deleted (the usual rules) instead of released.
+    #[serde(default)]
+    pub delete_adopted: bool,
 }
 
 impl Properties {
@@ -57,7 +70,21 @@ impl Properties {
 
     /// The user's tags as (key, value) pairs (checked: see [`studio::ownership::user_tags`]).
     pub fn tag_pairs(&self) -> Result<Vec<(String, String)>, PropertyError> {
-        studio::ownership::user_tags(self.tags.as_deref().unwrap_or_default())
+        TAG_BUDGET.user_tags(self.tags.as_deref().unwrap_or_default())
+    }
+
+    /// The record of the delete options a Delete may use, written by every Create and Update
+    /// that completes (see [`studio::delete_options`]).
+    pub fn delete_options(&self) -> (String, String) {
+        delete_options::record(&[(DELETE_ADOPTED, if self.delete_adopted { "true" } else { "false" })])
+    }
+
+    /// The template's tags with the delete-options record: what a completed Create, adoption or
+    /// Update leaves on the space.
+    pub fn template_tags(&self) -> Result<Vec<(String, String)>, PropertyError> {
+        let mut tags = self.tag_pairs()?;
+        tags.push(self.delete_options());
+        Ok(tags)
     }
 
     /// The user profile the space belongs to, if any.

@@ -6,8 +6,10 @@ use aws_sdk_sagemaker::operation::describe_space::DescribeSpaceOutput;
 use aws_sdk_sagemaker::types::{SharingType, SpaceSettings, SpaceStatus};
 use custom_resource::{Change, CustomResource, Done, Error, Outcome, Pending, PropertyError, Step};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use studio::arn::ChildKey;
-use studio::child::{self, CreateProgress, Lifecycle, TagChange, UpdateProgress};
+use studio::child::{self, Adoptable, CreateProgress, Lifecycle, Sent, TagChange, UpdateProgress};
+use studio::live_diff::Changed;
 use studio::teardown::{Teardown, summary};
 use studio::{AwsResult, Owner, describe, live_diff};
 use tracing::info;
@@ -46,18 +48,21 @@ impl CustomResource for Space {
     }
 
     async fn create(&self, step: &Step, properties: &Properties, progress: Option<CreateProgress>) -> StepResult<CreateProgress> {
-        self.lifecycle(step, &properties.domain_id, &properties.space_name).create_step(progress, self.start_create(step, properties)).await
+        properties.validate()?;
+        let tags = properties.template_tags()?;
+        self.lifecycle(step, &properties.domain_id, &properties.space_name).create_step(progress, &tags, self.start_create(step, properties)).await
     }
 
     async fn update(&self, step: &Step, change: Change<'_, Properties>, progress: Option<UpdateProgress>) -> StepResult<UpdateProgress> {
         let properties = change.properties;
         properties.validate()?;
-        let tags = TagChange::new(properties.tag_pairs()?, change.old.map(Properties::tag_pairs));
+        // The delete options are recorded with the tags, at the end of the Update.
+        let tags = TagChange::new(properties.template_tags()?, change.old.map(Properties::tag_pairs));
         let start = self.start_update(step, change, &tags);
         self.lifecycle(step, &properties.domain_id, &properties.space_name).update_step(change.physical_id, progress, &tags, start).await
     }
 
-    async fn delete(&self, step: &Step, physical_id: &str, _properties: &Properties, progress: Option<DeleteProgress>) -> StepResult<DeleteProgress> {
+    async fn delete(&self, step: &Step, physical_id: &str, properties: &Properties, progress: Option<DeleteProgress>) -> StepResult<DeleteProgress> {
         let Some(key) = ChildKey::space(physical_id) else {
             return Ok(Done::new(physical_id).into());
         };
@@ -70,14 +75,20 @@ impl CustomResource for Space {
         };
         let name = space.space_name().unwrap_or(&key.name).to_string();
         // Every step: the space of this name may no longer be the one this stack resource made.
-        if let Err(retained_or_gone) = self.lifecycle(step, domain, &name).guard_delete(physical_id, first_step).await? {
-            return Ok(retained_or_gone.into());
+        let lifecycle = self.lifecycle(step, domain, &name);
+        let tags = match lifecycle.guard_delete(physical_id, first_step).await? {
+            Ok(tags) => tags,
+            Err(retained_or_gone) => return Ok(retained_or_gone.into()),
+        };
+        // Adopted: handed back (its apps and EBS volume untouched) unless DeleteAdopted was recorded.
+        if let Some(released) = lifecycle.release(physical_id, &tags, child::delete_adopted_option(properties.delete_adopted)).await? {
+            return Ok(released.into());
         }
         // A DeleteFailed from before this operation is tried again; one after ours is a failure.
         let teardown = Teardown { sagemaker: &self.sagemaker, domain_id: domain, retry_failed_delete: first_step, listed_apps: None };
         let left = teardown.space(space).await?;
         match left.as_slice() {
-            [] => Ok(Done::new(physical_id).into()),
+            [] => Ok(lifecycle.deleted(physical_id).into()),
             [only] if *only == format!("space {name}") => Ok(Pending::new(DeleteProgress::Deleting, format!("space {name} to be deleted")).into()),
             _ => Ok(Pending::new(DeleteProgress::Emptying, format!("{} to be deleted", summary(&left))).into()),
         }
@@ -90,16 +101,48 @@ impl Space {
     }
 
     /// Checks a private space's owner exists, then creates: SageMaker refuses a taken name, and
-    /// only then is it worth the calls that tell whose it is.
+    /// only then is it worth the calls that tell whose it is. With AdoptExisting, an existing
+    /// space of the name is adopted instead.
     async fn start_create(&self, step: &Step, properties: &Properties) -> StepResult<CreateProgress> {
         properties.validate()?;
         let (domain, name) = (&properties.domain_id, &properties.space_name);
-        // May this stack put a space into that domain? Asked before anything is made.
-        self.lifecycle(step, domain, name).admitted_domain().await?;
+        let lifecycle = self.lifecycle(step, domain, name);
+        // May this stack put a space into that domain? Asked before anything is made (or adopted).
+        let (_, domain_tags) = lifecycle.admitted_domain().await?;
+        if properties.adopt_existing {
+            match lifecycle.adoptable(&domain_tags).await? {
+                Adoptable::Absent => {}
+                Adoptable::Answered(answer) => return answer,
+                Adoptable::Found { child, tags } => {
+                    let differing = fixed_differences(&child, properties)
+                        .into_iter()
+                        .map(|member| {
+                            let (found, wanted) = (live_value(&child, member), wanted_value(properties, member));
+                            format!("{member}: the space has {}, the template {}", found.as_deref().unwrap_or("none"), wanted.as_deref().unwrap_or("none"))
+                        })
+                        .collect::<Vec<_>>();
+                    lifecycle.check_matches(&differing)?;
+                    check_ebs_growth(properties, &child, name)?;
+                    let InPlace { settings, display, changed } = in_place_update(properties, None, &child)?;
+                    let update = (settings.is_some() || display.is_some()).then(|| {
+                        let update = self
+                            .sagemaker
+                            .update_space()
+                            .domain_id(domain)
+                            .space_name(name)
+                            .set_space_settings(settings)
+                            .set_space_display_name(display)
+                            .send();
+                        (Sent::of(&changed), async { update.await.aws("UpdateSpace") })
+                    });
+                    return lifecycle.take_over(child, &tags, &properties.template_tags()?, update).await;
+                }
+            }
+        }
         if let Some(owner) = properties.owner() {
             self.check_owner(domain, owner).await?;
         }
-        let tags = Owner::from(step.request()).creation_tags(&properties.tag_pairs()?);
+        let tags = Owner::from(step.request()).creation_tags(&properties.template_tags()?);
         let created = self
             .sagemaker
             .create_space()
@@ -161,36 +204,22 @@ impl Space {
             return self.replace(step, properties).await;
         }
 
-        // Volumes only grow: refused before anything is changed.
-        if let (Some(wanted), Some(now)) = (properties.ebs_size(), ebs_size(space.space_settings()))
-            && wanted < now
-        {
-            return Err(PropertyError::new(
-                EBS_SIZE,
-                format!("{wanted} GB is below the {now} GB space {name} has now; an EBS volume can only grow (keep {now} or more, or replace the space under a new SpaceName)"),
-            )
-            .into());
-        }
+        check_ebs_growth(properties, &space, name)?;
         // Against the live space, not the old template: a rollback to what the space already is
         // calls nothing, and a change made outside the stack is put back. AppType is never sent.
-        let mut settings = match settings_update(properties, old, &space)? {
-            Some((settings, members)) => {
-                info!(members = ?members, "UpdateSpace: the live space lacks these SpaceSettings members");
-                Some(settings)
-            }
-            None => None,
-        };
-        let display = properties.space_display_name.clone().filter(|wanted| space.space_display_name() != Some(wanted.as_str()));
+        let InPlace { mut settings, display, changed } = in_place_update(properties, old, &space)?;
+        let mut sent = Sent::of(&changed);
         let lifecycle = self.lifecycle(step, domain, name);
         if settings.is_none() && display.is_none() {
             if space.status() != Some(&SpaceStatus::UpdateFailed) {
-                return lifecycle.finish_update(physical_id, space, tags).await;
+                return lifecycle.finish_update(physical_id, space, tags, sent).await;
             }
             // An earlier update failed: an update with the settings it has brings it back to InService.
             settings = properties.space_settings.as_ref().map(|s| without_fixed(&s.0));
+            sent.members.push("SpaceSettings (sent again after a failed update)".to_string());
         }
         let update = self.sagemaker.update_space().domain_id(domain).space_name(name).set_space_settings(settings).set_space_display_name(display).send();
-        lifecycle.send_update(&space, async { update.await.aws("UpdateSpace") }).await
+        lifecycle.send_update(&space, sent, async { update.await.aws("UpdateSpace") }).await
     }
 
     /// Spaces cannot move, be renamed or change owner or sharing: a new one is made;
@@ -202,10 +231,59 @@ impl Space {
 
 const APP_TYPE: &str = "SpaceSettings.AppType";
 
+/// Volumes only grow: refused before anything is changed.
+fn check_ebs_growth(properties: &Properties, space: &DescribeSpaceOutput, name: &str) -> Result<(), Error> {
+    match (properties.ebs_size(), ebs_size(space.space_settings())) {
+        (Some(wanted), Some(now)) if wanted < now => Err(PropertyError::new(
+            EBS_SIZE,
+            format!("{wanted} GB is below the {now} GB space {name} has now; an EBS volume can only grow (keep {now} or more, or replace the space under a new SpaceName)"),
+        )
+        .into()),
+        _ => Ok(()),
+    }
+}
+
+/// What UpdateSpace must send for the live space to be the template's.
+struct InPlace {
+    /// See [`settings_update`].
+    settings: Option<SpaceSettings>,
+    display: Option<String>,
+    /// What changes, for the Reason.
+    changed: Vec<Changed>,
+}
+
+/// The SpaceSettings and SpaceDisplayName the live space lacks.
+fn in_place_update(new: &Properties, old: Option<&Properties>, live: &DescribeSpaceOutput) -> Result<InPlace, Error> {
+    let (settings, mut changed) = match settings_update(new, old, live)? {
+        Some((settings, changed)) => {
+            info!(members = ?changed, "UpdateSpace: the live space lacks these SpaceSettings members");
+            (Some(settings), changed)
+        }
+        None => (None, Vec::new()),
+    };
+    let display = new.space_display_name.clone().filter(|wanted| live.space_display_name() != Some(wanted.as_str()));
+    if let Some(wanted) = &display {
+        let old = old.and_then(|o| o.space_display_name.as_deref());
+        changed.push(Changed {
+            path: "SpaceDisplayName".to_string(),
+            from: live.space_display_name().map(|d| json!(d)),
+            to: json!(wanted),
+            drift: old.is_some_and(|old| live.space_display_name() != Some(old)),
+        });
+    }
+    Ok(InPlace { settings, display, changed })
+}
+
 /// The member whose change needs a new space, compared with the live space (so that a rollback
-/// to what the space is needs none): its owner, its sharing type (when the template sets one; a
-/// space made without one is shared), its AppType (when the template sets one).
+/// to what the space is needs none): see [`fixed_differences`].
 fn replaced_member(space: &DescribeSpaceOutput, properties: &Properties) -> Option<&'static str> {
+    fixed_differences(space, properties).into_iter().next()
+}
+
+/// The members the template sets otherwise than the live space has them and that UpdateSpace
+/// cannot change: its owner, its sharing type (when the template sets one; a space made without
+/// one is shared), its AppType (when the template sets one).
+fn fixed_differences(space: &DescribeSpaceOutput, properties: &Properties) -> Vec<&'static str> {
     let live_owner = space.ownership_settings().and_then(|o| o.owner_user_profile_name()).filter(|o| !o.is_empty());
     let same_owner = match (live_owner, properties.owner()) {
         (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
@@ -214,14 +292,21 @@ fn replaced_member(space: &DescribeSpaceOutput, properties: &Properties) -> Opti
     let live_sharing = space.space_sharing_settings().and_then(|s| s.sharing_type()).unwrap_or(&SharingType::Shared);
     let live_app_type = space.space_settings().and_then(|s| s.app_type());
     let wanted_app_type = properties.space_settings.as_ref().and_then(|s| s.app_type());
-    if !same_owner {
-        Some("OwnershipSettings")
-    } else if properties.sharing_type().is_some_and(|wanted| wanted != live_sharing) {
-        Some("SpaceSharingSettings")
-    } else if wanted_app_type.is_some() && wanted_app_type != live_app_type {
-        Some(APP_TYPE)
-    } else {
-        None
+    let differing = [
+        (!same_owner, "OwnershipSettings"),
+        (properties.sharing_type().is_some_and(|wanted| wanted != live_sharing), "SpaceSharingSettings"),
+        (wanted_app_type.is_some() && wanted_app_type != live_app_type, APP_TYPE),
+    ];
+    differing.into_iter().filter(|(differs, _)| *differs).map(|(_, member)| member).collect()
+}
+
+/// What the template sets for a member that cannot change in place, for the Reason.
+fn wanted_value(properties: &Properties, member: &str) -> Option<String> {
+    match member {
+        APP_TYPE => properties.space_settings.as_ref().and_then(|s| s.app_type()).map(|t| t.as_str().to_string()),
+        "SpaceSharingSettings" => properties.sharing_type().map(|t| t.as_str().to_string()),
+        "OwnershipSettings" => properties.owner().map(str::to_string),
+        _ => None,
     }
 }
 
@@ -265,7 +350,7 @@ fn done(physical_id: &str, space: &DescribeSpaceOutput) -> Done {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::{Value, json};
+    use serde_json::Value;
 
     fn properties(changes: Value) -> Properties {
         let mut value = json!({"DomainId": "d-abc123", "SpaceName": "team", "SpaceSharingSettings": {"SharingType": "Shared"},

@@ -4,15 +4,17 @@ use aws_sdk_sagemaker::types::{AuthMode, Tag, UserSettings};
 use custom_resource::PropertyError;
 use serde::Deserialize;
 use studio::Api;
+use studio::adoption::DELETE_ADOPTED;
 use studio::delete_options::{self, DeleteOption};
 use studio::names::{check_domain_id, check_name};
-use studio::ownership::{LOGICAL_ID, REQUEST_ID, SSO_ASSIGNED, STACK_ID, TagBudget};
+use studio::ownership::{ADOPTED, LOGICAL_ID, REQUEST_ID, SSO_ASSIGNED, STACK_ID, TagBudget};
 
 /// The only SingleSignOnUserIdentifier SageMaker supports.
 pub const USER_NAME: &str = "UserName";
 
-/// The reserved tags a profile may carry: ownership, the assignment it made, its delete options.
-pub const TAG_BUDGET: TagBudget = TagBudget { reserved: &[STACK_ID, LOGICAL_ID, REQUEST_ID, SSO_ASSIGNED, delete_options::TAG] };
+/// The reserved tags a profile may carry: ownership, the assignment it made, its delete options,
+/// the mark of an adopted one.
+pub const TAG_BUDGET: TagBudget = TagBudget { reserved: &[STACK_ID, LOGICAL_ID, REQUEST_ID, SSO_ASSIGNED, delete_options::TAG, ADOPTED] };
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
@@ -26,6 +28,13 @@ pub struct Properties {
     /// Delete the profile's private spaces with it, instead of failing while any are left.
     #[serde(default)]
     pub force_delete: bool,
+    /// Create: a profile of this name that exists (e.g. made by SageMaker at the user's first
+    /// sign-in) is adopted instead, with its owner's consent (see `studio::adoption`).
+    #[serde(default)]
+    pub adopt_existing: bool,
+    /// Delete: an adopted profile is deleted (the usual rules) instead of released.
+    #[serde(default)]
+    pub delete_adopted: bool,
 }
 
 impl Properties {
@@ -85,7 +94,7 @@ impl Properties {
     /// The record of the delete options a Delete may use, written by every Create and Update
     /// that completes (see [`studio::delete_options`]).
     pub fn delete_options(&self) -> (String, String) {
-        delete_options::record(&[("ForceDelete", bool_str(self.force_delete))])
+        delete_options::record(&[("ForceDelete", bool_str(self.force_delete)), (DELETE_ADOPTED, bool_str(self.delete_adopted))])
     }
 
     /// ForceDelete as this Delete asks it: narrowed by the record on the profile.

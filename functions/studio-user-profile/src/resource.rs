@@ -10,7 +10,7 @@ use aws_sdk_ssoadmin::types::PrincipalType;
 use custom_resource::{Change, CustomResource, Done, Error, Outcome, Pending, PropertyError, Step};
 use serde::{Deserialize, Serialize};
 use studio::arn::ChildKey;
-use studio::child::{self, CreateProgress, Lifecycle, TagChange, UpdateProgress};
+use studio::child::{self, Adoptable, CreateProgress, Lifecycle, Sent, TagChange, UpdateProgress};
 use studio::ownership::SSO_ASSIGNED;
 use studio::since::Since;
 use studio::teardown::{Teardown, TeardownError, summary};
@@ -60,16 +60,16 @@ impl CustomResource for UserProfile {
     }
 
     async fn create(&self, step: &Step, properties: &Properties, progress: Option<CreateProgress>) -> StepResult<CreateProgress> {
-        self.lifecycle(step, &properties.domain_id, &properties.user_profile_name).create_step(progress, self.start_create(step, properties)).await
+        properties.validate()?;
+        let tags = template_tags(properties)?;
+        self.lifecycle(step, &properties.domain_id, &properties.user_profile_name).create_step(progress, &tags, self.start_create(step, properties)).await
     }
 
     async fn update(&self, step: &Step, change: Change<'_, Properties>, progress: Option<UpdateProgress>) -> StepResult<UpdateProgress> {
         let properties = change.properties;
         properties.validate()?;
         // The delete options are recorded with the tags, at the end of the Update.
-        let mut new_tags = properties.tag_pairs()?;
-        new_tags.push(properties.delete_options());
-        let tags = TagChange::new(new_tags, change.old.map(Properties::tag_pairs));
+        let tags = TagChange::new(template_tags(properties)?, change.old.map(Properties::tag_pairs));
         let start = self.start_update(step, change, &tags);
         self.lifecycle(step, &properties.domain_id, &properties.user_profile_name).update_step(change.physical_id, progress, &tags, start).await
     }
@@ -85,10 +85,15 @@ impl CustomResource for UserProfile {
         };
         let name = profile.user_profile_name().unwrap_or(&key.name).to_string();
         // Every step: the profile of this name may no longer be the one this stack resource made.
-        let tags = match self.lifecycle(step, domain, &name).guard_delete(physical_id, first_step).await? {
+        let lifecycle = self.lifecycle(step, domain, &name);
+        let tags = match lifecycle.guard_delete(physical_id, first_step).await? {
             Ok(tags) => tags,
             Err(retained_or_gone) => return Ok(retained_or_gone.into()),
         };
+        // Adopted: handed back (its apps, home and SSO assignment untouched) unless DeleteAdopted was recorded.
+        if let Some(released) = lifecycle.release(physical_id, &tags, child::delete_adopted_option(properties.delete_adopted)).await? {
+            return Ok(released.into());
+        }
         // The event's ForceDelete counts only as far as the last completed Create or Update recorded it.
         let force_delete = delete_options::allowed(&tags, properties.force_delete_option());
         let teardown = Teardown { sagemaker: &self.sagemaker, domain_id: domain, retry_failed_delete: first_step, listed_apps: None };
@@ -122,7 +127,7 @@ impl CustomResource for UserProfile {
             left => left?,
         };
         match left.as_slice() {
-            [] => Ok(Done::new(physical_id).into()),
+            [] => Ok(lifecycle.deleted(physical_id).into()),
             [only] if *only == format!("user profile {name}") => Ok(deleting(&name)),
             _ => Ok(Pending::new(DeleteProgress::Emptying, format!("{} of user profile {name} to be deleted", summary(&left))).into()),
         }
@@ -136,19 +141,35 @@ impl UserProfile {
     }
 
     /// Checks the SSO members against the domain, then creates: SageMaker refuses a taken name,
-    /// and only then is it worth the calls that tell whose it is.
+    /// and only then is it worth the calls that tell whose it is. With AdoptExisting, an
+    /// existing profile of the name is adopted instead.
     async fn start_create(&self, step: &Step, properties: &Properties) -> StepResult<CreateProgress> {
         properties.validate()?;
         let (domain, name) = (&properties.domain_id, &properties.user_profile_name);
+        let lifecycle = self.lifecycle(step, domain, name);
         // Before anything else (the identity store included): may this stack use that domain?
-        let described = self.lifecycle(step, domain, name).admitted_domain().await?;
+        // (Adoption is allowed only where creation would be.)
+        let (described, domain_tags) = lifecycle.admitted_domain().await?;
         properties.check_auth_mode(&auth_mode(domain, &described)?)?;
+        if properties.adopt_existing {
+            match lifecycle.adoptable(&domain_tags).await? {
+                Adoptable::Absent => {}
+                Adoptable::Answered(answer) => return answer,
+                Adoptable::Found { child, tags } => {
+                    lifecycle.check_matches(&different_user(properties, &child))?;
+                    let update = settings_update(properties, None, &child)?.map(|(settings, changed)| {
+                        let update = self.sagemaker.update_user_profile().domain_id(domain).user_profile_name(name).user_settings(settings).send();
+                        (Sent::of(&changed), async { update.await.aws("UpdateUserProfile") })
+                    });
+                    return lifecycle.take_over(child, &tags, &template_tags(properties)?, update).await;
+                }
+            }
+        }
         let sso_user = match properties.sso_identity() {
             (_, Some(user_name)) if described.auth_mode() == Some(&AuthMode::Sso) => Some(self.sso_user(&described, user_name).await?),
             _ => None,
         };
-        let mut tags = properties.tag_pairs()?;
-        tags.push(properties.delete_options());
+        let mut tags = template_tags(properties)?;
         // Marked before it is made, so that whatever happens next its Delete knows.
         if let Some(user) = sso_user.as_ref().filter(|u| !u.assigned) {
             tags.push((SSO_ASSIGNED.to_string(), user.user_id.clone()));
@@ -207,18 +228,21 @@ impl UserProfile {
         let update = match settings_update(properties, old, &profile)? {
             Some((settings, members)) => {
                 info!(members = ?members, "UpdateUserProfile: the live profile lacks these UserSettings members");
-                Some(Some(settings))
+                Some((Some(settings), Sent::of(&members)))
             }
             // An earlier update failed: an update with the settings it has brings it back to InService.
-            None if profile.status() == Some(&UserProfileStatus::UpdateFailed) => Some(properties.user_settings.as_ref().map(|s| s.0.clone())),
+            None if profile.status() == Some(&UserProfileStatus::UpdateFailed) => {
+                let sent = Sent { members: vec!["UserSettings (sent again after a failed update)".to_string()], drift: Vec::new() };
+                Some((properties.user_settings.as_ref().map(|s| s.0.clone()), sent))
+            }
             None => None,
         };
         match update {
-            Some(settings) => {
+            Some((settings, sent)) => {
                 let update = self.sagemaker.update_user_profile().domain_id(domain).user_profile_name(name).set_user_settings(settings).send();
-                lifecycle.send_update(&profile, async { update.await.aws("UpdateUserProfile") }).await
+                lifecycle.send_update(&profile, sent, async { update.await.aws("UpdateUserProfile") }).await
             }
-            None => lifecycle.finish_update(physical_id, profile, tags).await,
+            None => lifecycle.finish_update(physical_id, profile, tags, Sent::default()).await,
         }
     }
 
@@ -279,6 +303,24 @@ fn settings_update(
     };
     let old = old.and_then(|o| o.user_settings.as_deref());
     live_diff::shape_update("UserSettings", Some(&settings.0), old, live.user_settings(), &[]).map_err(Error::new)
+}
+
+/// The template's tags with the delete-options record: what a completed Create, adoption or Update leaves on the profile.
+fn template_tags(properties: &Properties) -> Result<Vec<(String, String)>, Error> {
+    let mut tags = properties.tag_pairs()?;
+    tags.push(properties.delete_options());
+    Ok(tags)
+}
+
+/// The IAM Identity Center user of an existing profile, where it differs from the template's:
+/// what an adoption cannot change (each member, with both values).
+fn different_user(properties: &Properties, live: &DescribeUserProfileOutput) -> Vec<String> {
+    let (wanted, found) = (properties.sso_identity(), (live.single_sign_on_user_identifier(), live.single_sign_on_user_value()));
+    [("SingleSignOnUserIdentifier", wanted.0, found.0), ("SingleSignOnUserValue", wanted.1, found.1)]
+        .into_iter()
+        .filter(|(_, wanted, found)| wanted != found)
+        .map(|(member, wanted, found)| format!("{member}: the profile has {}, the template {}", found.unwrap_or("none"), wanted.unwrap_or("none")))
+        .collect()
 }
 
 fn auth_mode(domain_id: &str, domain: &DescribeDomainOutput) -> Result<AuthMode, Error> {
@@ -351,7 +393,7 @@ mod tests {
     #[test]
     fn the_delete_options_are_recorded_with_the_tags() {
         let mut p = properties(json!({"ExecutionRole": ROLE}));
-        assert_eq!(p.delete_options(), ("studio-cfn:delete-options".to_string(), "ForceDelete=false".to_string()));
+        assert_eq!(p.delete_options(), ("studio-cfn:delete-options".to_string(), "ForceDelete=false DeleteAdopted=false".to_string()));
         p.force_delete = true;
         let record = vec![p.delete_options()];
         assert_eq!(studio::delete_options::allowed(&record, p.force_delete_option()).value, "true");

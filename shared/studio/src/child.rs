@@ -13,11 +13,14 @@
 //!
 //! Like [`crate::into_core`], this module speaks the core's step types (Outcome, Pending, Done).
 
+use crate::delete_options::{self, DeleteOption};
 use crate::error::{AwsError, AwsResult, Kind};
 use crate::into_core::adopt_existing;
-use crate::ownership::{Owner, REQUEST_ID, name_taken};
+use crate::live_diff::Changed;
+use crate::ownership::{MAX_TAGS, Owner, REQUEST_ID, name_taken};
+use crate::summary::Summary;
 use crate::visibility::{CreatedAt, never_became_visible, not_visible_yet};
-use crate::{child_stacks, describe, tags};
+use crate::{adoption, child_stacks, describe, tags};
 use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::operation::describe_domain::DescribeDomainOutput;
 use aws_sdk_sagemaker::operation::describe_space::DescribeSpaceOutput;
@@ -34,6 +37,10 @@ pub enum CreateProgress {
     Creating { created_at: CreatedAt },
     /// The created child failed: deleting it, then answering FAILED with `reason`.
     RemovingFailed { reason: String },
+    /// AdoptExisting: the child carries this resource's ownership tags and the Update call
+    /// that brings it to the template's settings (`sent`) was accepted; waiting for InService,
+    /// then the template's tags.
+    Adopting { sent: Sent },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,8 +48,47 @@ pub enum UpdateProgress {
     /// What identifies the child changed: a new one is being created (CloudFormation deletes
     /// the old one afterwards).
     Replacing(CreateProgress),
-    /// The Update call was accepted; waiting for InService.
-    Updating,
+    /// The Update call was accepted (`sent`, for the Reason); waiting for InService.
+    Updating { sent: Sent },
+}
+
+/// What an Update call sent, as the SUCCESS Reason says it ([`Summary::changed`]'s sections):
+/// carried in progress from the call to the step that answers once the child is InService
+/// again. Strings, already shortened, so that progress stays small.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sent {
+    /// "UserSettings.ExecutionRole (a -> b)", as [`Changed::describe`] says it.
+    pub members: Vec<String>,
+    /// The paths among them where the live child had been changed outside the stack.
+    pub drift: Vec<String>,
+}
+
+impl Sent {
+    pub fn of(changed: &[Changed]) -> Self {
+        Self { members: changed.iter().map(Changed::describe).collect(), drift: changed.iter().filter(|c| c.drift).map(|c| c.path.clone()).collect() }
+    }
+
+    /// `summary` with what was sent ("sent: ..."; "drift corrected: ...").
+    pub fn summarize(&self, summary: Summary) -> Summary {
+        summary.section("sent", self.members.clone()).section("drift corrected", self.drift.clone())
+    }
+}
+
+/// DeleteAdopted as a Delete asks it (see [`crate::delete_options`]): an adopted child is
+/// deleted only when the template's last completed Create or Update recorded it too.
+pub fn delete_adopted_option(asked: bool) -> DeleteOption<'static> {
+    DeleteOption { name: adoption::DELETE_ADOPTED, asked: if asked { "true" } else { "false" }, conservative: "false" }
+}
+
+/// What AdoptExisting found under the child's name.
+pub enum Adoptable<C> {
+    /// Nothing: the Create makes it.
+    Absent,
+    /// Made by an earlier delivery of this very request: the answer is that Create's.
+    Answered(StepResult<CreateProgress>),
+    /// To adopt (its owner consents), or adopted already by an earlier attempt of this stack
+    /// resource: the function compares it with the template, then [`Lifecycle::take_over`].
+    Found { child: C, tags: Vec<(String, String)> },
 }
 
 /// The status of a user profile or a space (UserProfileStatus and SpaceStatus have the same members).
@@ -252,11 +298,17 @@ impl<C: Child> Lifecycle<'_, C> {
         child.arn().map(str::to_string).ok_or_else(|| Error::new(format!("{} returned no {}", C::DESCRIBE, C::ARN_MEMBER)))
     }
 
-    /// A Create's step: the function's first one (`start`: its checks and the Create call), or a later one.
-    pub async fn create_step(&self, progress: Option<CreateProgress>, start: impl Future<Output = StepResult<CreateProgress>>) -> StepResult<CreateProgress> {
+    /// A Create's step: the function's first one (`start`: its checks and the Create call), or a
+    /// later one. `tags`: the template's (with the function's records), which an adoption adds last.
+    pub async fn create_step(
+        &self,
+        progress: Option<CreateProgress>,
+        tags: &[(String, String)],
+        start: impl Future<Output = StepResult<CreateProgress>>,
+    ) -> StepResult<CreateProgress> {
         match progress {
             None => start.await,
-            Some(progress) => self.resume_create(progress).await,
+            Some(progress) => self.resume_create(progress, tags).await,
         }
     }
 
@@ -271,8 +323,8 @@ impl<C: Child> Lifecycle<'_, C> {
     ) -> StepResult<UpdateProgress> {
         match progress {
             None => start.await,
-            Some(UpdateProgress::Replacing(progress)) => Ok(self.resume_create(progress).await?.map_progress(UpdateProgress::Replacing)),
-            Some(UpdateProgress::Updating) => self.wait_updated(physical_id, tags).await,
+            Some(UpdateProgress::Replacing(progress)) => Ok(self.resume_create(progress, &tags.new).await?.map_progress(UpdateProgress::Replacing)),
+            Some(UpdateProgress::Updating { sent }) => self.wait_updated(physical_id, tags, sent).await,
         }
     }
 
@@ -313,10 +365,11 @@ impl<C: Child> Lifecycle<'_, C> {
     }
 
     /// A later step of a Create.
-    async fn resume_create(&self, progress: CreateProgress) -> StepResult<CreateProgress> {
+    async fn resume_create(&self, progress: CreateProgress, tags: &[(String, String)]) -> StepResult<CreateProgress> {
         match progress {
             CreateProgress::Creating { created_at } => self.wait_created(created_at).await,
             CreateProgress::RemovingFailed { reason } => self.wait_removed(reason).await,
+            CreateProgress::Adopting { sent } => self.wait_adopted(sent, tags).await,
         }
     }
 
@@ -336,7 +389,7 @@ impl<C: Child> Lifecycle<'_, C> {
         let arn = self.arn_of(&child)?;
         match child.state() {
             Some(Status::InService | Status::UpdateFailed) => match self.made(&arn).await? {
-                Made::Here => Ok((self.done)(&arn, &child).into()),
+                Made::Here => Ok((self.done)(&arn, &child).reason(format!("created {}", self.label_in_domain())).into()),
                 // Gone between the two looks: the next look decides.
                 Made::Gone => Ok(self.becoming_in_service(CreatedAt::at(self.step.now())).resource(arn).into()),
                 Made::Elsewhere => Err(Error::new(self.not_made_here())),
@@ -448,7 +501,8 @@ impl<C: Child> Lifecycle<'_, C> {
     /// FAILED naming DomainId), and this stack may put children into it: a domain the domain
     /// function made for another stack admits only the stacks its AllowedChildStacks name
     /// (see [`crate::child_stacks`]).
-    pub async fn admitted_domain(&self) -> Result<DescribeDomainOutput, Error> {
+    /// Returns the domain and its tags.
+    pub async fn admitted_domain(&self) -> Result<(DescribeDomainOutput, Vec<(String, String)>), Error> {
         let missing = || Error::from(PropertyError::new("DomainId", format!("domain {} does not exist (DescribeDomain: ResourceNotFound)", self.domain_id)));
         let Some(domain) = describe::domain(self.sagemaker, self.domain_id).await? else {
             return Err(missing());
@@ -466,52 +520,218 @@ impl<C: Child> Lifecycle<'_, C> {
             warn!(DomainId = self.domain_id, "this stack may not put a child into the domain");
             Error::from(PropertyError::new("DomainId", refused))
         })?;
-        Ok(domain)
+        Ok((domain, tags))
     }
 
-    /// The SUCCESS of a Delete that found nothing: said on the first step only (a later one
-    /// found it gone because it deleted it).
+    /// The SUCCESS of a Delete that found nothing: on its first step it was gone already; on a
+    /// later one, the Delete deleted it.
     pub fn gone(&self, physical_id: &str, first_step: bool) -> Done {
-        let done = Done::new(physical_id);
-        if first_step { done.reason(format!("{} was already gone", self.label_in_domain())) } else { done }
+        if first_step { Done::new(physical_id).reason(format!("{} was already gone", self.label_in_domain())) } else { self.deleted(physical_id) }
     }
 
-    /// The Update call (`update`, only run when the child can take it), then wait for InService.
-    pub async fn send_update<T>(&self, child: &C, update: impl Future<Output = Result<T, AwsError>>) -> StepResult<UpdateProgress> {
+    /// The Update call (`update`, only run when the child can take it; `sent` says what it
+    /// sends), then wait for InService.
+    pub async fn send_update<T>(&self, child: &C, sent: Sent, update: impl Future<Output = Result<T, AwsError>>) -> StepResult<UpdateProgress> {
         if let Some(status @ (Status::Pending | Status::Updating | Status::Deleting)) = child.state() {
             return Err(Error::new(format!("{} is {}; updating it once that is over", self.label(), status.as_str())).retry_later());
         }
-        match update.await {
-            Ok(_) => Ok(self.finishing_update()),
-            Err(e) if e.is(Kind::InUse) => Err(Error::from(e).retry_later()),
-            Err(e) => Err(e.into()),
-        }
+        update.await.map_err(busy_later)?;
+        Ok(self.finishing_update(sent))
     }
 
-    fn finishing_update(&self) -> Outcome<UpdateProgress> {
-        Pending::new(UpdateProgress::Updating, format!("{} to finish updating", self.label())).into()
+    fn finishing_update(&self, sent: Sent) -> Outcome<UpdateProgress> {
+        Pending::new(UpdateProgress::Updating { sent }, format!("{} to finish updating", self.label())).into()
     }
 
-    async fn wait_updated(&self, physical_id: &str, tags: &TagChange) -> StepResult<UpdateProgress> {
+    async fn wait_updated(&self, physical_id: &str, tags: &TagChange, sent: Sent) -> StepResult<UpdateProgress> {
         let Some(child) = C::describe(self.sagemaker, self.domain_id, self.name).await? else {
             return Err(Error::new(format!("{} disappeared from domain {} while being updated", self.label(), self.domain_id)));
         };
         match child.state() {
-            Some(Status::InService) => self.finish_update(physical_id, child, tags).await,
-            Some(Status::Pending | Status::Updating) | None => Ok(self.finishing_update()),
+            Some(Status::InService) => self.finish_update(physical_id, child, tags, sent).await,
+            Some(Status::Pending | Status::Updating) | None => Ok(self.finishing_update(sent)),
             Some(Status::UpdateFailed) => Err(Error::new(format!("{} failed to update: {}", self.label(), child.failure()))),
             Some(other) => Err(Error::new(format!("{} is {} instead of finishing its update", self.label(), other.as_str()))),
         }
     }
 
-    /// Tags last: they change in place, whatever else changed (checked ours in this step).
-    pub async fn finish_update(&self, physical_id: &str, child: C, tags: &TagChange) -> StepResult<UpdateProgress> {
+    /// Tags last: they change in place, whatever else changed (checked ours in this step). The
+    /// Reason says what the Update did: `sent`, the tags set and removed, or "no change".
+    pub async fn finish_update(&self, physical_id: &str, child: C, tags: &TagChange, sent: Sent) -> StepResult<UpdateProgress> {
         let arn = self.arn_of(&child)?;
         let actual = self.guard_update(&arn).await?;
         let (add, remove) = tags::changes(&actual, &tags.new, &tags.old);
-        tags::apply(self.sagemaker, &arn, add, remove).await?;
-        Ok((self.done)(physical_id, &child).into())
+        tags::apply(self.sagemaker, &arn, add.clone(), remove.clone()).await?;
+        let summary = sent.summarize(Summary::new(format!("updated {}", self.label_in_domain()))).tags(&add, &remove);
+        Ok((self.done)(physical_id, &child).reason(summary.render()).into())
     }
+
+    /// The SUCCESS of a Delete that deleted the child.
+    pub fn deleted(&self, physical_id: &str) -> Done {
+        Done::new(physical_id).reason(format!("deleted {}", self.label_in_domain()))
+    }
+
+    /// AdoptExisting, before any Create call: what exists under the child's name. An existing
+    /// child is adoptable with its owner's consent (the tag [`crate::ownership::ADOPTABLE_BY`]
+    /// naming this stack, or its domain, `domain_tags`, being this stack's own or listing it in
+    /// AllowedChildStacks) and only if no other stack resource owns it; else FAILED, nothing
+    /// changed. One this stack resource adopted already (an earlier attempt) carries on; one it
+    /// created carries on only for a redelivery of the Create that made it.
+    pub async fn adoptable(&self, domain_tags: &[(String, String)]) -> Result<Adoptable<C>, Error> {
+        let Some(child) = C::describe(self.sagemaker, self.domain_id, self.name).await? else {
+            return Ok(Adoptable::Absent);
+        };
+        let arn = self.arn_of(&child)?;
+        let Some(tags) = self.tags_of(&arn).await? else {
+            return Ok(Adoptable::Absent);
+        };
+        let owner = Owner::from(self.step.request());
+        if owner.owns(&tags) && !adoption::is_adopted(&tags) {
+            if owner.made(&tags) {
+                return Ok(Adoptable::Answered(self.created(child).await));
+            }
+            // Made by another request of this stack resource (perhaps a forged one): as without AdoptExisting.
+            return Err(name_taken(C::NAME_MEMBER, &self.label(), self.domain_id).into());
+        }
+        let stack_id = &self.step.request().stack_id;
+        let consented = adoption::consents(&tags, stack_id) || child_stacks::grants(domain_tags, stack_id);
+        adoption::check(&owner, &tags, &self.label_in_domain(), &arn, consented).map_err(|refused| {
+            warn!(arn, "not adopted");
+            Error::from(PropertyError::new("AdoptExisting", refused))
+        })?;
+        // Ours already (an earlier attempt): whatever fails from here names it, so that a rollback releases it.
+        let ours = |e: Error| if owner.owns(&tags) { e.for_resource(arn.as_str()) } else { e };
+        match child.state() {
+            Some(Status::InService | Status::UpdateFailed) => Ok(Adoptable::Found { child, tags }),
+            Some(status @ (Status::Pending | Status::Updating)) => {
+                Err(ours(Error::new(format!("{} is {}; adopting it once that is over", self.label(), status.as_str())).retry_later()))
+            }
+            None => Err(ours(Error::new(format!("{} reports no status; adopting it once it does", self.label())).retry_later())),
+            Some(status) => Err(ours(Error::new(format!("{} is {}: it cannot be adopted; nothing was changed", self.label_in_domain(), status.as_str())))),
+        }
+    }
+
+    /// FAILED before anything is changed when the child found by [`Self::adoptable`] differs from
+    /// the template in what the Update call cannot change (`differing`: each member, with both values).
+    pub fn check_matches(&self, differing: &[String]) -> Result<(), Error> {
+        if differing.is_empty() {
+            return Ok(());
+        }
+        Err(Error::new(format!(
+            "{} differs from the template in what cannot change in place: {}; it was not adopted and nothing was changed \
+             (set these properties as it has them, or choose another name to create a new one)",
+            self.label_in_domain(),
+            differing.join("; ")
+        )))
+    }
+
+    /// Adopts the child found by [`Self::adoptable`] (`tags`: its own): its ownership tags
+    /// first (from here on a FAILED names it, so that CloudFormation's rollback Delete releases
+    /// it), then `update` if the template's settings need one (`Sent` says what it sends), then
+    /// `desired`, the template's tags with the function's records.
+    pub async fn take_over<T>(
+        &self,
+        child: C,
+        tags: &[(String, String)],
+        desired: &[(String, String)],
+        update: Option<(Sent, impl Future<Output = Result<T, AwsError>>)>,
+    ) -> StepResult<CreateProgress> {
+        let arn = self.arn_of(&child)?;
+        let (add, remove) = adoption::take(&Owner::from(self.step.request()), tags);
+        self.check_tag_room(tags, &add, &remove, desired)?;
+        let taking = async {
+            tags::apply(self.sagemaker, &arn, add, remove).await?;
+            info!(arn, "adopting: ownership tags added");
+            match update {
+                Some((sent, update)) => {
+                    update.await.map_err(busy_later)?;
+                    Ok(Pending::new(CreateProgress::Adopting { sent }, format!("adopted {} to take the template's settings", self.label()))
+                        .resource(&arn)
+                        .into())
+                }
+                None => self.finish_adoption(child, Sent::default(), desired).await,
+            }
+        };
+        taking.await.map_err(|e: Error| e.for_resource(arn.as_str()))
+    }
+
+    /// SageMaker allows 50 tags: the child's own, ours and the template's must fit, checked
+    /// before anything is changed (an adopted child may carry any number of its own).
+    fn check_tag_room(&self, tags: &[(String, String)], add: &[(String, String)], remove: &[String], desired: &[(String, String)]) -> Result<(), Error> {
+        let mut keys: Vec<&str> = tags.iter().map(|(k, _)| k.as_str()).filter(|k| !remove.iter().any(|r| r == k)).collect();
+        keys.extend(add.iter().chain(desired).map(|(k, _)| k.as_str()));
+        keys.retain(|k| !k.to_ascii_lowercase().starts_with("aws:"));
+        keys.sort_unstable();
+        keys.dedup();
+        if keys.len() <= MAX_TAGS {
+            return Ok(());
+        }
+        Err(PropertyError::new(
+            "Tags",
+            format!(
+                "{} carries {} tags; with the template's Tags and this function's own it would carry {}, more than SageMaker's {MAX_TAGS}: \
+                 remove some of its tags (or the template's) first; it was not adopted and nothing was changed",
+                self.label_in_domain(),
+                tags.len(),
+                keys.len()
+            ),
+        )
+        .into())
+    }
+
+    async fn wait_adopted(&self, sent: Sent, desired: &[(String, String)]) -> StepResult<CreateProgress> {
+        let Some(child) = C::describe(self.sagemaker, self.domain_id, self.name).await? else {
+            return Err(Error::new(format!("{} disappeared from domain {} while being adopted", self.label(), self.domain_id)));
+        };
+        let arn = self.arn_of(&child)?;
+        match child.state() {
+            Some(Status::InService) => self.finish_adoption(child, sent, desired).await,
+            Some(Status::Pending | Status::Updating) | None => {
+                Ok(Pending::new(CreateProgress::Adopting { sent }, format!("adopted {} to take the template's settings", self.label())).resource(arn).into())
+            }
+            Some(Status::UpdateFailed) => {
+                Err(Error::new(format!("adopted {} failed to take the template's settings: {}", self.label(), child.failure())).for_resource(arn))
+            }
+            Some(other) => Err(Error::new(format!("adopted {} is {} instead of finishing its update", self.label(), other.as_str())).for_resource(arn)),
+        }
+    }
+
+    /// The template's tags and records last (the delete options among them: only a completed
+    /// adoption records them, so the rollback of a failed one releases), checked ours in this step.
+    async fn finish_adoption(&self, child: C, sent: Sent, desired: &[(String, String)]) -> StepResult<CreateProgress> {
+        let arn = self.arn_of(&child)?;
+        let actual =
+            self.tags_of(&arn).await?.ok_or_else(|| Error::new(format!("{} disappeared from domain {} while being adopted", self.label(), self.domain_id)))?;
+        Owner::from(self.step.request()).guard(&actual, self.label_in_domain()).map_err(|e| Error::new(e.on_update()))?;
+        let (add, remove) = tags::changes(&actual, desired, &[]);
+        tags::apply(self.sagemaker, &arn, add.clone(), remove.clone()).await.map_err(|e| Error::from(e).for_resource(arn.as_str()))?;
+        let head = format!("adopted {}", self.label_in_domain());
+        let summary = sent.summarize(Summary::new(head.clone())).tags(&add, &remove);
+        let reason = if summary.is_empty() { format!("{head}: it had the template's settings and tags already") } else { summary.render() };
+        Ok((self.done)(&arn, &child).reason(reason).into())
+    }
+
+    /// The Delete of a child this stack resource adopted (`tags`: its own, checked ours):
+    /// released, only our tags removed, unless DeleteAdopted (`delete_adopted`, as the template
+    /// recorded it) lets the usual Delete rules apply (then None).
+    pub async fn release(&self, physical_id: &str, tags: &[(String, String)], delete_adopted: DeleteOption<'_>) -> Result<Option<Done>, Error> {
+        if !adoption::is_adopted(tags) {
+            return Ok(None);
+        }
+        let allowed = delete_options::allowed(tags, delete_adopted);
+        if allowed.value == "true" {
+            return Ok(None);
+        }
+        tags::apply(self.sagemaker, physical_id, Vec::new(), adoption::release(tags)).await?;
+        info!(arn = physical_id, "released: ownership tags removed");
+        let narrowed = allowed.narrowed.map(|n| format!(" ({n})")).unwrap_or_default();
+        Ok(Some(Done::new(physical_id).reason(format!("released {} (ownership tags removed; nothing was deleted){narrowed}", self.label_in_domain()))))
+    }
+}
+
+/// A busy child (ResourceInUse) takes the call later; any other refusal stands.
+fn busy_later(e: AwsError) -> Error {
+    if e.is(Kind::InUse) { Error::from(e).retry_later() } else { e.into() }
 }
 
 #[cfg(test)]
@@ -666,9 +886,9 @@ mod tests {
     async fn a_create_waits_for_in_service_and_reports_the_function_data() {
         let sagemaker = client();
         script_tags([described(Status::Pending), described(Status::InService)], [], [ours()]);
-        let first = pending(lifecycle(&sagemaker).create_step(Some(waiting()), first_step()).await.unwrap());
+        let first = pending(lifecycle(&sagemaker).create_step(Some(waiting()), &[], first_step()).await.unwrap());
         assert_eq!((first.waiting_for.as_str(), first.physical_resource_id.as_deref()), ("space team to become InService", Some(ARN)));
-        let Outcome::Done(done) = lifecycle(&sagemaker).create_step(Some(first.progress), first_step()).await.unwrap() else { panic!("not done") };
+        let Outcome::Done(done) = lifecycle(&sagemaker).create_step(Some(first.progress), &[], first_step()).await.unwrap() else { panic!("not done") };
         assert_eq!((done.physical_resource_id.as_str(), done.data["SpaceName"].as_str()), (ARN, "team"));
         assert!(unused());
     }
@@ -685,10 +905,10 @@ mod tests {
     async fn not_found_is_the_visibility_lag_only_within_it() {
         let sagemaker = client();
         script([None, None], []);
-        let lag = pending(lifecycle(&sagemaker).resume_create(waiting()).await.unwrap());
+        let lag = pending(lifecycle(&sagemaker).resume_create(waiting(), &[]).await.unwrap());
         assert!(lag.waiting_for.starts_with("space team to become visible"), "{}", lag.waiting_for);
         let long_ago = CreateProgress::Creating { created_at: CreatedAt(1) };
-        let e = lifecycle(&sagemaker).resume_create(long_ago).await.unwrap_err();
+        let e = lifecycle(&sagemaker).resume_create(long_ago, &[]).await.unwrap_err();
         assert!(e.reason.starts_with("space team in domain d-abc123 was created but is still not found"), "{}", e.reason);
         assert!(unused());
     }
@@ -697,11 +917,11 @@ mod tests {
     async fn a_failed_child_is_deleted_before_failed_is_answered() {
         let sagemaker = client();
         script_tags([described(Status::Failed), described(Status::Deleting), None], [Ok(())], [ours()]);
-        let removing = pending(lifecycle(&sagemaker).resume_create(waiting()).await.unwrap());
+        let removing = pending(lifecycle(&sagemaker).resume_create(waiting(), &[]).await.unwrap());
         assert_eq!(removing.progress, CreateProgress::RemovingFailed { reason: "space team failed: no capacity".into() });
         assert_eq!((removing.waiting_for.as_str(), removing.physical_resource_id.as_deref()), ("failed space team to be deleted", Some(ARN)));
-        let still = pending(lifecycle(&sagemaker).resume_create(removing.progress).await.unwrap());
-        let e = lifecycle(&sagemaker).resume_create(still.progress).await.unwrap_err();
+        let still = pending(lifecycle(&sagemaker).resume_create(removing.progress, &[]).await.unwrap());
+        let e = lifecycle(&sagemaker).resume_create(still.progress, &[]).await.unwrap_err();
         assert_eq!(e.reason, "space team failed: no capacity (the failed space was deleted)");
         assert!(unused());
     }
@@ -716,13 +936,13 @@ mod tests {
             [Err(aws(Kind::InUse, "ResourceInUse")), Err(aws(Kind::Other, "AccessDenied"))],
             [ours(), ours()],
         );
-        assert!(matches!(pending(lifecycle(&sagemaker).resume_create(reason()).await.unwrap()).progress, CreateProgress::RemovingFailed { .. }));
-        let e = lifecycle(&sagemaker).resume_create(reason()).await.unwrap_err();
+        assert!(matches!(pending(lifecycle(&sagemaker).resume_create(reason(), &[]).await.unwrap()).progress, CreateProgress::RemovingFailed { .. }));
+        let e = lifecycle(&sagemaker).resume_create(reason(), &[]).await.unwrap_err();
         assert_eq!(e.reason, "space team failed: x; deleting the failed space failed too: DeleteSpace: AccessDenied");
         assert_eq!(e.physical_resource_id.as_deref(), Some(ARN));
         // DeleteFailed: SageMaker's FailureReason.
         script([described(Status::DeleteFailed)], []);
-        let e = lifecycle(&sagemaker).resume_create(reason()).await.unwrap_err();
+        let e = lifecycle(&sagemaker).resume_create(reason(), &[]).await.unwrap_err();
         assert_eq!(e.reason, "space team failed: x; deleting the failed space failed too: no capacity");
         assert!(unused());
     }
@@ -731,7 +951,7 @@ mod tests {
     async fn a_create_that_ends_elsewhere_fails_with_the_status() {
         let sagemaker = client();
         script([described(Status::Deleting)], []);
-        let e = lifecycle(&sagemaker).resume_create(waiting()).await.unwrap_err();
+        let e = lifecycle(&sagemaker).resume_create(waiting(), &[]).await.unwrap_err();
         assert_eq!((e.reason.as_str(), e.physical_resource_id.as_deref()), ("space team is Deleting instead of becoming InService", Some(ARN)));
     }
 
@@ -744,16 +964,17 @@ mod tests {
             called = true;
             Ok::<(), AwsError>(())
         };
-        let e = lifecycle(&sagemaker).send_update(&busy, update).await.unwrap_err();
+        let e = lifecycle(&sagemaker).send_update(&busy, Sent::default(), update).await.unwrap_err();
         assert_eq!((e.reason.as_str(), e.is_retryable(), called), ("space team is Updating; updating it once that is over", true, false));
 
         let ready = Fake { status: Status::InService, failure: None };
-        let refused = lifecycle(&sagemaker).send_update(&ready, async { Err::<(), _>(aws(Kind::InUse, "ResourceInUse")) }).await.unwrap_err();
+        let refused = lifecycle(&sagemaker).send_update(&ready, Sent::default(), async { Err::<(), _>(aws(Kind::InUse, "ResourceInUse")) }).await.unwrap_err();
         assert!(refused.is_retryable());
-        let invalid = lifecycle(&sagemaker).send_update(&ready, async { Err::<(), _>(aws(Kind::Validation, "ValidationException")) }).await.unwrap_err();
+        let invalid =
+            lifecycle(&sagemaker).send_update(&ready, Sent::default(), async { Err::<(), _>(aws(Kind::Validation, "ValidationException")) }).await.unwrap_err();
         assert!(!invalid.is_retryable());
-        let accepted = pending(lifecycle(&sagemaker).send_update(&ready, async { Ok::<_, AwsError>(()) }).await.unwrap());
-        assert_eq!((accepted.progress, accepted.waiting_for.as_str()), (UpdateProgress::Updating, "space team to finish updating"));
+        let accepted = pending(lifecycle(&sagemaker).send_update(&ready, Sent::default(), async { Ok::<_, AwsError>(()) }).await.unwrap());
+        assert_eq!((accepted.progress, accepted.waiting_for.as_str()), (UpdateProgress::Updating { sent: Sent::default() }, "space team to finish updating"));
     }
 
     #[tokio::test]
@@ -763,9 +984,10 @@ mod tests {
         let lc = lifecycle(&sagemaker);
         let step = |progress| lc.update_step(ARN, Some(progress), &tags, first_step());
         script([described(Status::Updating), described(Status::UpdateFailed), None], []);
-        assert_eq!(pending(step(UpdateProgress::Updating).await.unwrap()).progress, UpdateProgress::Updating);
-        assert_eq!(step(UpdateProgress::Updating).await.unwrap_err().reason, "space team failed to update: no capacity");
-        let gone = step(UpdateProgress::Updating).await.unwrap_err();
+        let updating = || UpdateProgress::Updating { sent: Sent::default() };
+        assert_eq!(pending(step(updating()).await.unwrap()).progress, updating());
+        assert_eq!(step(updating()).await.unwrap_err().reason, "space team failed to update: no capacity");
+        let gone = step(updating()).await.unwrap_err();
         assert_eq!(gone.reason, "space team disappeared from domain d-abc123 while being updated");
         // A replacement resumes as a Create, its progress wrapped.
         script([described(Status::Pending)], []);
@@ -782,7 +1004,7 @@ mod tests {
     #[tokio::test]
     async fn the_first_step_is_the_function_s_own() {
         let sagemaker = client();
-        let started = lifecycle(&sagemaker).create_step(None, async { Ok(Done::new("made").into()) }).await.unwrap();
+        let started = lifecycle(&sagemaker).create_step(None, &[], async { Ok(Done::new("made").into()) }).await.unwrap();
         assert!(matches!(started, Outcome::Done(done) if done.physical_resource_id == "made"));
         let tags = TagChange::default();
         let started = lifecycle(&sagemaker).update_step(ARN, None, &tags, async { Err(Error::new("refused")) }).await.unwrap_err();
@@ -816,13 +1038,13 @@ mod tests {
         // resource, or anyone): progress saying "remove the failed one" deletes nothing.
         for planted in [tagged("stack-1", "req-0"), tagged("stack-2", "req-1"), Ok(Vec::new())] {
             script_tags([described(Status::InService)], [], [planted]);
-            let e = lifecycle(&sagemaker).resume_create(removing()).await.unwrap_err();
+            let e = lifecycle(&sagemaker).resume_create(removing(), &[]).await.unwrap_err();
             assert!(e.reason.starts_with("space team failed: x; the space now named team in domain d-abc123 was not made by this request"), "{}", e.reason);
             assert!(unused(), "no DeleteSpace");
         }
         // Nor is it reported as this resource once InService.
         script_tags([described(Status::InService)], [], [tagged("stack-1", "req-0")]);
-        let e = lifecycle(&sagemaker).resume_create(waiting()).await.unwrap_err();
+        let e = lifecycle(&sagemaker).resume_create(waiting(), &[]).await.unwrap_err();
         assert!(e.reason.contains("was not made by this request"), "{}", e.reason);
         assert!(unused());
     }
@@ -833,7 +1055,7 @@ mod tests {
         let vanished =
             || Err(AwsError { operation: "ListTags", kind: Kind::Validation, code: Some("ValidationException".into()), message: None, detail: None });
         script_tags([described(Status::Failed), None], [], [vanished()]);
-        let e = lifecycle(&sagemaker).resume_create(waiting()).await.unwrap_err();
+        let e = lifecycle(&sagemaker).resume_create(waiting(), &[]).await.unwrap_err();
         assert_eq!(e.reason, "space team failed: no capacity (the failed space was deleted)");
         // A Delete's guard: gone, not an error.
         script_tags([None], [], [vanished()]);
@@ -856,10 +1078,10 @@ mod tests {
     }
 
     #[test]
-    fn a_delete_that_found_nothing_says_so_on_its_first_step_only() {
+    fn a_delete_that_found_nothing_says_so_and_a_later_step_that_it_deleted_it() {
         let sagemaker = client();
         let lc = lifecycle(&sagemaker);
         assert_eq!(lc.gone(ARN, true).reason.as_deref(), Some("space team in domain d-abc123 was already gone"));
-        assert_eq!(lc.gone(ARN, false).reason, None);
+        assert_eq!(lc.gone(ARN, false).reason.as_deref(), Some("deleted space team in domain d-abc123"));
     }
 }
