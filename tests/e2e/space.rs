@@ -593,7 +593,8 @@ async fn a_space_made_elsewhere_is_adopted_updated_and_released() {
     }
 }
 
-/// DeleteAdopted: true, recorded by the adopting Create, deletes the space with its apps.
+/// DeleteAdopted: true deletes the space with its apps once an Update recorded it (the adopting
+/// Create records the conservative value: a Delete right after it releases).
 #[tokio::test]
 async fn an_adopted_space_with_delete_adopted_is_deleted() {
     let cloud = cloud().await;
@@ -605,6 +606,7 @@ async fn an_adopted_space_with_delete_adopted_is_deleted() {
     props["DeleteAdopted"] = json!("true");
     let created = cloud.cfn.create(FUNCTION, "OldLab", props.clone()).await.unwrap();
     assert_eq!(reason(created.expect_success()), format!("adopted space old-lab in domain {domain}: it had the template's settings and tags already"));
+    cloud.cfn.update(FUNCTION, "OldLab", &created.physical_resource_id, props.clone(), props.clone()).await.unwrap().expect_success();
     let d = cloud.cfn.delete(FUNCTION, "OldLab", &created.physical_resource_id, props).await.unwrap();
     d.expect_success();
     assert_eq!(reason(&d), format!("deleted space old-lab in domain {domain}"));

@@ -1236,6 +1236,12 @@ async fn delete_adopted_deletes_only_as_the_template_recorded_it() {
     gil["DeleteAdopted"] = json!(true);
     let created = cloud.cfn.create(FUNCTION, "Gil", gil.clone()).await.unwrap();
     created.expect_success();
+    // The adopting Create records the conservative options (a forged Create in its window must
+    // not arm a Delete); the template's count once an Update recorded them.
+    let arn = created.physical_resource_id.clone();
+    assert_eq!(tags(&client, &arn).await.get("studio-cfn:delete-options").map(String::as_str), Some("ForceDelete=false DeleteAdopted=false"));
+    cloud.cfn.update(FUNCTION, "Gil", &arn, gil.clone(), gil.clone()).await.unwrap().expect_success();
+    assert_eq!(tags(&client, &arn).await.get("studio-cfn:delete-options").map(String::as_str), Some("ForceDelete=false DeleteAdopted=true"));
     let d = cloud.cfn.delete(FUNCTION, "Gil", &created.physical_resource_id, gil).await.unwrap();
     d.expect_success();
     assert_eq!(reason(&d), format!("deleted user profile gil in domain {domain}"));

@@ -79,8 +79,16 @@ impl Properties {
         delete_options::record(&[(DELETE_ADOPTED, if self.delete_adopted { "true" } else { "false" })])
     }
 
-    /// The template's tags with the delete-options record: what a completed Create, adoption or
-    /// Update leaves on the space.
+    /// What a completed adoption leaves on the space: the template's tags, and DeleteAdopted
+    /// false whatever the template says (see [`studio::adoption`]).
+    pub fn adoption_tags(&self) -> Result<Vec<(String, String)>, PropertyError> {
+        let mut tags = self.tag_pairs()?;
+        tags.push(delete_options::record(&[(DELETE_ADOPTED, "false")]));
+        Ok(tags)
+    }
+
+    /// The template's tags with the delete-options record: what a completed Create or Update
+    /// leaves on the space.
     pub fn template_tags(&self) -> Result<Vec<(String, String)>, PropertyError> {
         let mut tags = self.tag_pairs()?;
         tags.push(self.delete_options());

@@ -49,7 +49,7 @@ impl CustomResource for Space {
 
     async fn create(&self, step: &Step, properties: &Properties, progress: Option<CreateProgress>) -> StepResult<CreateProgress> {
         properties.validate()?;
-        let tags = properties.template_tags()?;
+        let tags = properties.adoption_tags()?;
         self.lifecycle(step, &properties.domain_id, &properties.space_name).create_step(progress, &tags, self.start_create(step, properties)).await
     }
 
@@ -135,7 +135,7 @@ impl Space {
                             .send();
                         (Sent::of(&changed), async { update.await.aws("UpdateSpace") })
                     });
-                    return lifecycle.take_over(child, &tags, &properties.template_tags()?, update).await;
+                    return lifecycle.take_over(child, &tags, &properties.adoption_tags()?, update).await;
                 }
             }
         }

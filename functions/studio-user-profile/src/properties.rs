@@ -97,6 +97,11 @@ impl Properties {
         delete_options::record(&[("ForceDelete", bool_str(self.force_delete)), (DELETE_ADOPTED, bool_str(self.delete_adopted))])
     }
 
+    /// The record an adopting Create writes: nothing a Delete could destroy more with.
+    pub fn adoption_delete_options(&self) -> (String, String) {
+        delete_options::record(&[("ForceDelete", "false"), (DELETE_ADOPTED, "false")])
+    }
+
     /// ForceDelete as this Delete asks it: narrowed by the record on the profile.
     pub fn force_delete_option(&self) -> DeleteOption<'static> {
         DeleteOption { name: "ForceDelete", asked: bool_str(self.force_delete), conservative: "false" }

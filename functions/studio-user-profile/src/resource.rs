@@ -61,7 +61,7 @@ impl CustomResource for UserProfile {
 
     async fn create(&self, step: &Step, properties: &Properties, progress: Option<CreateProgress>) -> StepResult<CreateProgress> {
         properties.validate()?;
-        let tags = template_tags(properties)?;
+        let tags = adoption_tags(properties)?;
         self.lifecycle(step, &properties.domain_id, &properties.user_profile_name).create_step(progress, &tags, self.start_create(step, properties)).await
     }
 
@@ -161,7 +161,7 @@ impl UserProfile {
                         let update = self.sagemaker.update_user_profile().domain_id(domain).user_profile_name(name).user_settings(settings).send();
                         (Sent::of(&changed), async { update.await.aws("UpdateUserProfile") })
                     });
-                    return lifecycle.take_over(child, &tags, &template_tags(properties)?, update).await;
+                    return lifecycle.take_over(child, &tags, &adoption_tags(properties)?, update).await;
                 }
             }
         }
@@ -305,10 +305,18 @@ fn settings_update(
     live_diff::shape_update("UserSettings", Some(&settings.0), old, live.user_settings(), &[]).map_err(Error::new)
 }
 
-/// The template's tags with the delete-options record: what a completed Create, adoption or Update leaves on the profile.
+/// The template's tags with the delete-options record: what a completed Create or Update leaves on the profile.
 fn template_tags(properties: &Properties) -> Result<Vec<(String, String)>, Error> {
     let mut tags = properties.tag_pairs()?;
     tags.push(properties.delete_options());
+    Ok(tags)
+}
+
+/// What a completed adoption leaves on the profile: the template's tags, and the conservative
+/// delete options whatever the template says (see [`studio::adoption`]).
+fn adoption_tags(properties: &Properties) -> Result<Vec<(String, String)>, Error> {
+    let mut tags = properties.tag_pairs()?;
+    tags.push(properties.adoption_delete_options());
     Ok(tags)
 }
 

@@ -11,6 +11,13 @@
 //! Release (the Delete of an adopted resource, unless the template's last completed Create or
 //! Update recorded `DeleteAdopted=true`): every `studio-cfn:*` tag is removed and nothing else
 //! is touched, so the resource is as its owner left it plus the settings and tags the stack set.
+//!
+//! An adopting Create records the conservative delete options whatever its template says (no
+//! DeleteAdopted, no ForceDelete, home EFS retained): a Create forged while the adoption's window
+//! is open (the same stack resource, CREATE_IN_PROGRESS) could otherwise record harsher ones on
+//! a resource full of users' data, for a forged Delete to use, say during the rollback of the
+//! real adoption. The template's options count once a stack Update recorded them (as for
+//! ForceDelete: set it by an Update before deleting).
 
 use crate::child_stacks::stack_name;
 use crate::ownership::{ADOPTABLE_BY, ADOPTED, LOGICAL_ID, Owner, RESERVED_PREFIX, STACK_ID};
