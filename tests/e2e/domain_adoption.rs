@@ -210,7 +210,8 @@ async fn the_rollback_of_an_adoption_that_failed_after_tagging_releases_the_doma
 }
 
 /// The Properties of `logical_id` in one of examples/cloudformation's templates, with each
-/// `!Ref` resolved from `parameters` (ServiceToken left out: the driver invokes the function).
+/// `!Ref` and `!GetAtt` resolved from `parameters` (ServiceToken left out: the driver invokes the
+/// function).
 pub(crate) fn example_properties(template: &str, logical_id: &str, parameters: &[(&str, Value)]) -> Value {
     let path = format!("{}/examples/cloudformation/{template}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).expect("example template");
@@ -223,8 +224,8 @@ pub(crate) fn example_properties(template: &str, logical_id: &str, parameters: &
 fn resolve(value: &serde_yaml::Value, parameters: &[(&str, Value)]) -> Value {
     use serde_yaml::Value as Yaml;
     match value {
-        Yaml::Tagged(tagged) if tagged.tag == "Ref" => {
-            let name = tagged.value.as_str().expect("!Ref names a parameter");
+        Yaml::Tagged(tagged) if tagged.tag == "Ref" || tagged.tag == "GetAtt" => {
+            let name = tagged.value.as_str().expect("!Ref and !GetAtt name a parameter or an attribute");
             parameters.iter().find(|(p, _)| *p == name).map(|(_, v)| v.clone()).unwrap_or_else(|| panic!("no value for parameter {name}"))
         }
         Yaml::Tagged(tagged) => panic!("the test resolves only !Ref, not !{}", tagged.tag),
@@ -321,4 +322,74 @@ async fn an_sso_domain_is_adopted_with_the_template_s_assignments_and_released_k
     assert!(assigned(&cloud), "a release removes no assignment");
     assert!(reserved_keys(&cloud, &id).is_empty(), "the record goes with the other tags of ours");
     assert_eq!(cloud.identity_center.call_count("DeleteApplicationAssignment"), 0);
+}
+
+/// README "Bringing an existing domain under a stack", from a console-made SSO domain with the
+/// profile SageMaker made at a user's first sign-in: examples/cloudformation/adopt-sso-domain.yaml
+/// adopts both (the profile without a consent tag of its own: its domain is the stack's now);
+/// deleting the stack releases both, the profile's home directory where it was.
+#[tokio::test]
+async fn the_sso_migration_template_adopts_the_domain_and_its_sso_made_profile() {
+    const PROFILE: &str = "studio-user-profile";
+    let cloud = cloud().await;
+    cloud.deploy(PROFILE).await.expect("deploy studio-user-profile");
+    cloud.identity_center.add_user("dana@example.com");
+    let sm = cloud.sagemaker_client();
+    let consent = Tag::builder().key(ADOPTABLE_BY).value(stack_name(&cloud)).build();
+    let made = sm
+        .create_domain()
+        .domain_name("sso-console")
+        .auth_mode(AuthMode::Sso)
+        .default_user_settings(UserSettings::builder().execution_role(ROLE).build())
+        .subnet_ids("subnet-0a")
+        .vpc_id("vpc-0a1b2c3d")
+        .tags(consent)
+        .send()
+        .await
+        .unwrap();
+    local_cloud::seed::settled(&cloud).await;
+    let id = made.domain_id().unwrap().to_string();
+    // What SageMaker makes when dana first opens Studio.
+    sm.create_user_profile()
+        .domain_id(&id)
+        .user_profile_name("dana-1a2b3c")
+        .single_sign_on_user_identifier("UserName")
+        .single_sign_on_user_value("dana@example.com")
+        .send()
+        .await
+        .unwrap();
+    local_cloud::seed::settled(&cloud).await;
+    let home = |cloud: &LocalCloud| {
+        let snapshot = cloud.sagemaker.snapshot();
+        snapshot["profiles"].as_array().into_iter().flatten().find(|p| p["UserProfileName"] == "dana-1a2b3c").map(|p| p["HomeEfsFileSystemUid"].clone())
+    };
+    let home_before = home(&cloud).expect("dana's profile");
+
+    let mut parameters = vec![
+        ("ExistingDomainId", json!(id)),
+        ("DomainName", json!("sso-console")),
+        ("VpcId", json!("vpc-0a1b2c3d")),
+        ("SubnetIds", json!(["subnet-0a"])),
+        ("ExecutionRoleArn", json!(ROLE)),
+        ("UserName", json!("dana@example.com")),
+        ("UserProfileName", json!("dana-1a2b3c")),
+        ("AWS::StackName", json!(stack_name(&cloud))),
+    ];
+    let domain_properties = example_properties("adopt-sso-domain.yaml", "Domain", &parameters);
+    let r = cloud.cfn.create(FUNCTION, "Domain", domain_properties.clone()).await.unwrap();
+    assert!(succeeded(&r).starts_with(&format!("adopted domain {id}")));
+    parameters.push(("Domain.DomainId", json!(r.data["DomainId"])));
+    let profile_properties = example_properties("adopt-sso-domain.yaml", "UserProfile", &parameters);
+    let p = cloud.cfn.create(PROFILE, "UserProfile", profile_properties.clone()).await.unwrap();
+    assert!(succeeded(&p).starts_with("adopted user profile dana-1a2b3c"), "{}", succeeded(&p));
+    assert_eq!(cloud.sagemaker.call_count("CreateUserProfile"), 1, "only SageMaker's own");
+    assert_eq!(home(&cloud), Some(home_before.clone()));
+
+    // The stack's Delete: the profile first, then the domain; both released.
+    let released = succeeded(&cloud.cfn.delete(PROFILE, "UserProfile", &p.physical_resource_id, profile_properties).await.unwrap());
+    assert!(released.starts_with("released user profile dana-1a2b3c"), "{released}");
+    assert!(succeeded(&cloud.cfn.delete(FUNCTION, "Domain", &id, domain_properties).await.unwrap()).starts_with("released"));
+    assert_eq!(home(&cloud), Some(home_before));
+    assert_eq!(domain(&cloud, &id).unwrap()["Status"], "InService");
+    assert!(reserved_keys(&cloud, &id).is_empty());
 }
