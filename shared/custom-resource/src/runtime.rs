@@ -546,6 +546,11 @@ impl<P: Progress> State<P> {
     /// A step that failed in a way worth trying again.
     fn retrying(&mut self, e: Error, now_ms: u64) -> Option<Duration> {
         warn!(error = %e.reason, retry = ?e.retry, "retryable error; trying the step again");
+        // A step that made something names it even when it is to be retried: should the retries
+        // run out, the FAILED names it too (CloudFormation's rollback then deletes or releases it).
+        if let Some(id) = e.physical_resource_id {
+            self.resource_id = Some(id);
+        }
         self.server_error = match (e.retry, self.server_error.take()) {
             (Retry::ServerError, Some((since, _))) => Some((since, e.reason.clone())),
             (Retry::ServerError, None) => Some((now_ms, e.reason.clone())),

@@ -226,6 +226,17 @@ async fn the_whole_operation_is_bounded_by_service_timeout() {
 }
 
 #[tokio::test]
+async fn a_step_retried_until_service_timeout_reports_what_it_named() {
+    let (mut sim, _) = sim();
+    sim.invocation_timeout = Duration::from_secs(3);
+    let event = sim.event("Create", LOGICAL_ID, None, json!({"Name": "held", "Behavior": "Busy", "ServiceTimeout": 5}), None);
+    sim.sends(event.clone()).await;
+    let body = the_response(&sim, &event);
+    assert_failed_with(&body, "probe held is busy");
+    assert_eq!(body["PhysicalResourceId"], "probe-held", "the rollback's Delete must find it");
+}
+
+#[tokio::test]
 async fn a_continuation_that_cannot_be_invoked_or_signed_answers_failed() {
     let (mut sim, _) = sim();
     sim.invocation_timeout = Duration::from_secs(3);

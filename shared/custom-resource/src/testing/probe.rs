@@ -31,6 +31,8 @@ enum Behavior {
     LongReason,
     /// Every step ends in a server error.
     ServerError,
+    /// Every step finds `probe-<Name>` made and busy: retried later, the error naming it.
+    Busy,
 }
 
 /// A nested, typed property: numbers and booleans arrive as strings from CloudFormation.
@@ -70,6 +72,7 @@ impl Probe {
             Behavior::LongReason => return Err(Error::new("échec \"probe\" ".repeat(600))),
             Behavior::Panic => panic!("probe {} panicked as asked", p.name),
             Behavior::ServerError => return Err(Error::new("DescribeProbe: InternalFailure: try later").retry(Retry::ServerError)),
+            Behavior::Busy => return Err(Error::new(format!("probe {} is busy", p.name)).for_resource(&id).retry_later()),
             Behavior::Wait => {
                 let progress = progress.unwrap_or(ProbeProgress { started_ms: now_ms });
                 let waited = Duration::from_millis(now_ms.saturating_sub(progress.started_ms));
