@@ -19,15 +19,18 @@ fn stack_name(cloud: &LocalCloud) -> String {
 
 /// A domain made with the SDK, not by a function; `consent`: the value of its adoptable-by tag.
 async fn console_domain(cloud: &LocalCloud, name: &str, consent: Option<&str>) -> String {
+    made_domain(cloud, name, AuthMode::Iam, &["subnet-0a", "subnet-0b"], consent).await
+}
+
+async fn made_domain(cloud: &LocalCloud, name: &str, auth_mode: AuthMode, subnets: &[&str], consent: Option<&str>) -> String {
     let tags: Vec<Tag> = consent.map(|value| Tag::builder().key(ADOPTABLE_BY).value(value).build()).into_iter().collect();
     let made = cloud
         .sagemaker_client()
         .create_domain()
         .domain_name(name)
-        .auth_mode(AuthMode::Iam)
+        .auth_mode(auth_mode)
         .default_user_settings(UserSettings::builder().execution_role(ROLE).build())
-        .subnet_ids("subnet-0a")
-        .subnet_ids("subnet-0b")
+        .set_subnet_ids(Some(subnets.iter().map(|s| s.to_string()).collect()))
         .vpc_id("vpc-0a1b2c3d")
         .set_tags(Some(tags))
         .send()
@@ -289,21 +292,7 @@ async fn the_migration_guide_s_template_adopts_the_domain_and_every_home_directo
 async fn an_sso_domain_is_adopted_with_the_template_s_assignments_and_released_keeping_them() {
     let cloud = cloud().await;
     let alice = cloud.identity_center.add_user("alice");
-    let consent = Tag::builder().key(ADOPTABLE_BY).value(stack_name(&cloud)).build();
-    let made = cloud
-        .sagemaker_client()
-        .create_domain()
-        .domain_name("sso-console")
-        .auth_mode(AuthMode::Sso)
-        .default_user_settings(UserSettings::builder().execution_role(ROLE).build())
-        .subnet_ids("subnet-0a")
-        .vpc_id("vpc-0a1b2c3d")
-        .tags(consent)
-        .send()
-        .await
-        .unwrap();
-    local_cloud::seed::settled(&cloud).await;
-    let id = made.domain_id().unwrap().to_string();
+    let id = made_domain(&cloud, "sso-console", AuthMode::Sso, &["subnet-0a"], Some(&stack_name(&cloud))).await;
     let app = domain(&cloud, &id).unwrap()["SingleSignOnApplicationArn"].as_str().expect("an SSO domain's application").to_string();
     let props = json!({
         "ExistingDomainId": id, "DomainName": "sso-console", "AuthMode": "SSO", "VpcId": "vpc-0a1b2c3d", "SubnetIds": ["subnet-0a"],
@@ -335,20 +324,7 @@ async fn the_sso_migration_template_adopts_the_domain_and_its_sso_made_profile()
     cloud.deploy(PROFILE).await.expect("deploy studio-user-profile");
     cloud.identity_center.add_user("dana@example.com");
     let sm = cloud.sagemaker_client();
-    let consent = Tag::builder().key(ADOPTABLE_BY).value(stack_name(&cloud)).build();
-    let made = sm
-        .create_domain()
-        .domain_name("sso-console")
-        .auth_mode(AuthMode::Sso)
-        .default_user_settings(UserSettings::builder().execution_role(ROLE).build())
-        .subnet_ids("subnet-0a")
-        .vpc_id("vpc-0a1b2c3d")
-        .tags(consent)
-        .send()
-        .await
-        .unwrap();
-    local_cloud::seed::settled(&cloud).await;
-    let id = made.domain_id().unwrap().to_string();
+    let id = made_domain(&cloud, "sso-console", AuthMode::Sso, &["subnet-0a"], Some(&stack_name(&cloud))).await;
     // What SageMaker makes when dana first opens Studio.
     sm.create_user_profile()
         .domain_id(&id)
