@@ -76,13 +76,9 @@ impl CustomResource for Space {
         let name = space.space_name().unwrap_or(&key.name).to_string();
         // Every step: the space of this name may no longer be the one this stack resource made.
         let lifecycle = self.lifecycle(step, domain, &name);
-        let tags = match lifecycle.guard_delete(physical_id, first_step).await? {
-            Ok(tags) => tags,
-            Err(retained_or_gone) => return Ok(retained_or_gone.into()),
-        };
         // Adopted: handed back (its apps and EBS volume untouched) unless DeleteAdopted was recorded.
-        if let Some(released) = lifecycle.release(physical_id, &tags, child::delete_adopted_option(properties.delete_adopted)).await? {
-            return Ok(released.into());
+        if let Err(retained_gone_or_released) = lifecycle.guard_delete(physical_id, first_step, properties.delete_adopted).await? {
+            return Ok(retained_gone_or_released.into());
         }
         // A DeleteFailed from before this operation is tried again; one after ours is a failure.
         let teardown = Teardown { sagemaker: &self.sagemaker, domain_id: domain, retry_failed_delete: first_step, listed_apps: None };

@@ -86,14 +86,11 @@ impl CustomResource for UserProfile {
         let name = profile.user_profile_name().unwrap_or(&key.name).to_string();
         // Every step: the profile of this name may no longer be the one this stack resource made.
         let lifecycle = self.lifecycle(step, domain, &name);
-        let tags = match lifecycle.guard_delete(physical_id, first_step).await? {
-            Ok(tags) => tags,
-            Err(retained_or_gone) => return Ok(retained_or_gone.into()),
-        };
         // Adopted: handed back (its apps, home and SSO assignment untouched) unless DeleteAdopted was recorded.
-        if let Some(released) = lifecycle.release(physical_id, &tags, child::delete_adopted_option(properties.delete_adopted)).await? {
-            return Ok(released.into());
-        }
+        let tags = match lifecycle.guard_delete(physical_id, first_step, properties.delete_adopted).await? {
+            Ok(tags) => tags,
+            Err(retained_gone_or_released) => return Ok(retained_gone_or_released.into()),
+        };
         // The event's ForceDelete counts only as far as the last completed Create or Update recorded it.
         let force_delete = delete_options::allowed(&tags, properties.force_delete_option());
         let teardown = Teardown { sagemaker: &self.sagemaker, domain_id: domain, retry_failed_delete: first_step, listed_apps: None };

@@ -76,7 +76,7 @@ impl Sent {
 
 /// DeleteAdopted as a Delete asks it (see [`crate::delete_options`]): an adopted child is
 /// deleted only when the template's last completed Create or Update recorded it too.
-pub fn delete_adopted_option(asked: bool) -> DeleteOption<'static> {
+fn delete_adopted_option(asked: bool) -> DeleteOption<'static> {
     DeleteOption { name: adoption::DELETE_ADOPTED, asked: if asked { "true" } else { "false" }, conservative: "false" }
 }
 
@@ -482,18 +482,20 @@ impl<C: Child> Lifecycle<'_, C> {
     }
 
     /// The ownership guard on Delete, on every step (a later step may meet a child of the same
-    /// name that is no longer ours): Ok with the child's tags when it is ours, Err with the
-    /// SUCCESS that leaves it alone when it is not, or that says it is gone.
-    pub async fn guard_delete(&self, physical_id: &str, first_step: bool) -> Result<Result<Vec<(String, String)>, Done>, Error> {
+    /// name that is no longer ours): Ok with the child's tags when the usual Delete rules apply,
+    /// Err with the SUCCESS that leaves it: not ours, gone, or adopted and released (see
+    /// [`Self::release`]; `delete_adopted`: DeleteAdopted as the Delete event asks it).
+    pub async fn guard_delete(&self, physical_id: &str, first_step: bool, delete_adopted: bool) -> Result<Result<Vec<(String, String)>, Done>, Error> {
         let Some(tags) = self.tags_of(physical_id).await? else {
             return Ok(Err(self.gone(physical_id, first_step)));
         };
-        Ok(match Owner::from(self.step.request()).guard(&tags, self.label_in_domain()) {
-            Ok(()) => Ok(tags),
-            Err(not_ours) => {
-                warn!(arn = physical_id, "not owned by this stack resource; leaving it alone");
-                Err(Done::new(physical_id).reason(not_ours.on_delete()))
-            }
+        if let Err(not_ours) = Owner::from(self.step.request()).guard(&tags, self.label_in_domain()) {
+            warn!(arn = physical_id, "not owned by this stack resource; leaving it alone");
+            return Ok(Err(Done::new(physical_id).reason(not_ours.on_delete())));
+        }
+        Ok(match self.release(physical_id, &tags, delete_adopted_option(delete_adopted)).await? {
+            Some(released) => Err(released),
+            None => Ok(tags),
         })
     }
 
@@ -714,7 +716,7 @@ impl<C: Child> Lifecycle<'_, C> {
     /// The Delete of a child this stack resource adopted (`tags`: its own, checked ours):
     /// released, only our tags removed, unless DeleteAdopted (`delete_adopted`, as the template
     /// recorded it) lets the usual Delete rules apply (then None).
-    pub async fn release(&self, physical_id: &str, tags: &[(String, String)], delete_adopted: DeleteOption<'_>) -> Result<Option<Done>, Error> {
+    async fn release(&self, physical_id: &str, tags: &[(String, String)], delete_adopted: DeleteOption<'_>) -> Result<Option<Done>, Error> {
         if !adoption::is_adopted(tags) {
             return Ok(None);
         }
@@ -1059,11 +1061,11 @@ mod tests {
         assert_eq!(e.reason, "space team failed: no capacity (the failed space was deleted)");
         // A Delete's guard: gone, not an error.
         script_tags([None], [], [vanished()]);
-        let gone = lifecycle(&sagemaker).guard_delete(ARN, true).await.unwrap().unwrap_err();
+        let gone = lifecycle(&sagemaker).guard_delete(ARN, true, false).await.unwrap().unwrap_err();
         assert_eq!(gone.reason.as_deref(), Some("space team in domain d-abc123 was already gone"));
         // Still there: the error stands.
         script_tags([described(Status::InService)], [], [vanished()]);
-        assert!(lifecycle(&sagemaker).guard_delete(ARN, false).await.is_err());
+        assert!(lifecycle(&sagemaker).guard_delete(ARN, false, false).await.is_err());
         assert!(unused());
     }
 
@@ -1071,8 +1073,8 @@ mod tests {
     async fn every_delete_step_checks_the_child_is_ours() {
         let sagemaker = client();
         script_tags([], [], [ours(), tagged("stack-2", "req-9")]);
-        assert!(lifecycle(&sagemaker).guard_delete(ARN, true).await.unwrap().is_ok());
-        let retained = lifecycle(&sagemaker).guard_delete(ARN, false).await.unwrap().unwrap_err();
+        assert!(lifecycle(&sagemaker).guard_delete(ARN, true, false).await.unwrap().is_ok());
+        let retained = lifecycle(&sagemaker).guard_delete(ARN, false, false).await.unwrap().unwrap_err();
         assert!(retained.reason.unwrap_or_default().starts_with("retained: space team in domain d-abc123 is not ours"));
         assert!(unused());
     }
