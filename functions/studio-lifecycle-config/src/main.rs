@@ -16,7 +16,7 @@ async fn main() -> Result<(), custom_resource::BoxError> {
     release_large_buffers();
     custom_resource::run(|config| async move {
         let clients = studio::Clients::new(&config);
-        LifecycleConfig::from_env(clients.sagemaker, clients.s3)
+        LifecycleConfig::from_env(clients.sagemaker.clone(), clients.s3())
     })
     .await
 }
