@@ -31,7 +31,7 @@ const STAGING: &str = "bench-staging";
 /// The function's staging budgets (functions/studio-lifecycle-config/src/staging/mod.rs,
 /// `Tuning::default`), which the floor keeps to: part size, bytes and requests in flight.
 const PART_SIZE: usize = 8 << 20;
-const MEMORY_BUDGET: usize = 32 << 20;
+const MEMORY_BUDGET: usize = 16 << 20;
 const CONCURRENCY: usize = 32;
 
 /// A data set: `files` files of `size` bytes in one zip.
