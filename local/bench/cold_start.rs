@@ -2,6 +2,10 @@
 //! spawn to the first Runtime API `next`; the first event is played once init is done (emulator
 //! delays zero), and the peak RSS (VmHWM) read after it. The peer is the same user-profile
 //! resource in Python (bench/peer/user_profile.py: crhelper + boto3) run by awslambdaric.
+//!
+//! The floors (issue #27), in the same run under the same emulators: `minimal-function` (nothing
+//! but `lambda_runtime`) for init, and `plain-sdk-user-profile` (the user-profile Create's calls
+//! made by plain SDK clients) for the first event; both in examples/floors.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -19,13 +23,18 @@ use crate::util::{binary, format_duration, format_mb, format_ratio, median, ms, 
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/StudioExecution";
 pub const PEER: &str = "python-user-profile";
+/// The init floor and the first-event floor of the user-profile Create.
+pub const MINIMAL: &str = "minimal-function";
+pub const PLAIN_SDK: &str = "plain-sdk-user-profile";
 const ASSET_BUCKET: &str = "bench-cold-assets";
 /// The sign-in function's trusted caller: a portal backend's role and a session of it.
 const PORTAL_ROLE: &str = "arn:aws:iam::123456789012:role/PortalBackend";
 const PORTAL: &str = "arn:aws:sts::123456789012:assumed-role/PortalBackend/bench";
 
 /// What is measured, in the order measured within a run.
-const SUBJECTS: [(&str, &str); 6] = [
+const SUBJECTS: [(&str, &str); 8] = [
+    (MINIMAL, "echo (a direct invoke)"),
+    (PLAIN_SDK, "user-profile Create"),
     ("studio-user-profile", "user-profile Create"),
     (PEER, "user-profile Create"),
     ("studio-domain", "domain Create"),
@@ -148,10 +157,24 @@ async fn measure(cloud: &LocalCloud, fixture: &Fixture, settings: &Settings, fun
     let init = process.init_duration().ok_or("no init time")?;
 
     let first_event = match function {
-        "studio-user-profile" | PEER => {
+        MINIMAL => {
+            let started = Instant::now();
+            let echo = cloud.lambda.invoke(function, json!({"run": run})).await.map_err(|e| format!("{}: {}", e.error_type, e.error_message))?;
+            let elapsed = started.elapsed();
+            if echo != json!({"run": run}) {
+                return Err(format!("the echo came back as {echo}"));
+            }
+            elapsed
+        }
+        "studio-user-profile" | PEER | PLAIN_SDK => {
+            let who = match function {
+                PEER => "python",
+                PLAIN_SDK => "plain",
+                _ => "rust",
+            };
             let props = json!({
                 "DomainId": fixture.domain_id,
-                "UserProfileName": format!("{}-{run}", if function == PEER { "python" } else { "rust" }),
+                "UserProfileName": format!("{who}-{run}"),
                 "UserSettings": {"ExecutionRole": ROLE},
                 "Tags": [{"Key": "team", "Value": "bench"}],
             });
@@ -224,48 +247,64 @@ fn medians(samples: Option<&Samples>) -> Option<Medians> {
     Some(Medians { init_ms: median(&s.init_ms), first_event_ms: median(&s.first_event_ms), peak_rss_mb: median(&s.peak_rss_mb) })
 }
 
+fn label(function: &str) -> String {
+    match function {
+        PEER => "Python peer (crhelper + boto3, awslambdaric)".into(),
+        MINIMAL => format!("**floor**: `{MINIMAL}` (`lambda_runtime` only)"),
+        PLAIN_SDK => format!("**floor**: `{PLAIN_SDK}` (the same calls, plain SDK clients)"),
+        _ => format!("`{function}`"),
+    }
+}
+
 fn report(settings: &Settings, samples: &BTreeMap<&str, Samples>, errors: Vec<String>) -> Part {
     let mut md = format!(
         "### Cold start\n\nA fresh process per function and run; median of {} run(s). Init: from spawn to the first \
          Runtime API `next`. First event: from the invocation to the arrival of the response PUT \
-         (emulator delays 0). Peak RSS: VmHWM after the first event.\n\n\
-         | function | first event | init | first event time | peak RSS |\n|---|---|---:|---:|---:|\n",
+         (emulator delays 0). Peak RSS: VmHWM after the first event. x of floor: init against \
+         `{MINIMAL}`'s, the user-profile Create against `{PLAIN_SDK}`'s (same run, same emulators).\n\n\
+         | function | first event | init | x of floor | first event time | x of floor | peak RSS |\n|---|---|---:|---:|---:|---:|---:|\n",
         settings.runs
     );
+    let init_floor = medians(samples.get(MINIMAL)).map(|m| m.init_ms);
+    let event_floor = medians(samples.get(PLAIN_SDK)).map(|m| m.first_event_ms);
+    let of = |value: f64, floor: Option<f64>| floor.map_or_else(|| "n/a".to_string(), |floor| format_ratio(value / floor));
     let mut rows = Vec::new();
     for (function, event) in SUBJECTS {
-        let label = if function == PEER { "Python peer (crhelper + boto3, awslambdaric)".to_string() } else { format!("`{function}`") };
+        let label = label(function);
         let row = match (medians(samples.get(function)), samples.get(function).and_then(|s| s.error.clone())) {
             (Some(m), _) => {
+                let same_event = matches!(function, "studio-user-profile" | PEER | PLAIN_SDK);
                 md.push_str(&format!(
-                    "| {label} | {event} | {} | {} | {} |\n",
+                    "| {label} | {event} | {} | {} | {} | {} | {} |\n",
                     format_duration(m.init_ms / 1000.0),
+                    of(m.init_ms, init_floor),
                     format_duration(m.first_event_ms / 1000.0),
+                    if same_event { of(m.first_event_ms, event_floor) } else { "".into() },
                     format_mb(m.peak_rss_mb)
                 ));
                 json!({"function": function, "event": event, "init_ms": m.init_ms, "first_event_ms": m.first_event_ms, "peak_rss_mb": m.peak_rss_mb})
             }
             (None, error) => {
                 let error = error.unwrap_or_else(|| "not run".into());
-                md.push_str(&format!("| {label} | {event} | not measured: {} | | |\n", error.replace('|', "/")));
+                md.push_str(&format!("| {label} | {event} | not measured: {} | | | | |\n", error.replace('|', "/")));
                 json!({"function": function, "event": event, "error": error})
             }
         };
         rows.push(row);
     }
+    let met = |ok: bool| if ok { "met" } else { "**not met**" };
     let ours = medians(samples.get("studio-user-profile"));
     let peer = medians(samples.get(PEER));
     let mut ratios = Value::Null;
-    if let (Some(ours), Some(peer)) = (ours, peer) {
+    if let (Some(ours), Some(peer)) = (&ours, peer) {
         let init = peer.init_ms / ours.init_ms;
         let first = peer.first_event_ms / ours.first_event_ms;
         let rss = peer.peak_rss_mb / ours.peak_rss_mb;
-        let met = |ok: bool| if ok { "met" } else { "**not met**" };
         md.push_str(&format!(
-            "\nPeer / `studio-user-profile`: init **{}** (target ≥ 10x: {}), first event **{}** (target ≥ 10x: {}), \
+            "\nPeer / `studio-user-profile`: init **{}** (target ≥ 30x: {}), first event **{}** (target ≥ 10x: {}), \
              peak RSS **{}** (target ≥ 3x: {}).\n",
             format_ratio(init),
-            met(init >= 10.0),
+            met(init >= 30.0),
             format_ratio(first),
             met(first >= 10.0),
             format_ratio(rss),
@@ -273,5 +312,29 @@ fn report(settings: &Settings, samples: &BTreeMap<&str, Samples>, errors: Vec<St
         ));
         ratios = json!({"init": init, "first_event": first, "peak_rss": rss});
     }
-    Part { markdown: md, json: json!({"runs": settings.runs, "rows": rows, "peer_over_ours": ratios}), errors }
+    // Against the floors: every custom-resource function's init, and the user-profile Create.
+    let mut floors = Value::Null;
+    if let Some(init_floor) = init_floor {
+        let worst = SUBJECTS
+            .iter()
+            .filter(|(f, _)| f.starts_with("studio-") && *f != "studio-signin-url")
+            .filter_map(|(f, _)| medians(samples.get(f)).map(|m| (*f, m.init_ms / init_floor)))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        let first = ours.as_ref().zip(event_floor).map(|(ours, floor)| ours.first_event_ms / floor);
+        let mut line = String::from("\nAgainst the floors:");
+        if let Some((function, ratio)) = worst {
+            line.push_str(&format!(
+                " the slowest custom-resource init (`{function}`) is **{}** the minimal function's (target ≤ 2x: {});",
+                format_ratio(ratio),
+                met(ratio <= 2.0)
+            ));
+        }
+        if let Some(first) = first {
+            line.push_str(&format!(" the user-profile Create is **{}** the plain-SDK floor's (target ≤ 2x: {}).", format_ratio(first), met(first <= 2.0)));
+        }
+        md.push_str(&line);
+        md.push('\n');
+        floors = json!({"init_floor_ms": init_floor, "first_event_floor_ms": event_floor, "worst_init_over_floor": worst.map(|w| json!({"function": w.0, "ratio": w.1})), "user_profile_first_event_over_floor": first});
+    }
+    Part { markdown: md, json: json!({"runs": settings.runs, "rows": rows, "peer_over_ours": ratios, "over_floor": floors}), errors }
 }

@@ -1,10 +1,13 @@
 //! Staging: the lifecycle-config function stages an asset zip from S3 to S3, against the peer
 //! (bench/peer/stage.py: what CDK's BucketDeployment does: `aws s3 cp` the zip, unzip it to
-//! disk, `aws s3 sync`), on the same local S3 server and the same zips, in the same run.
+//! disk, `aws s3 sync`), on the same local S3 server and the same zips, in the same run. Its
+//! floor (issue #27): a raw multipart PUT of the same files, with the function's part size and
+//! budgets, from memory.
 
 use std::io::Write;
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
@@ -13,6 +16,8 @@ use local_cloud::cloudformation::{CloudFormation, RequestType};
 use local_cloud::lambda::FunctionConfig;
 use sagemaker_emulator::Options;
 use serde_json::{Value, json};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 use zip::CompressionMethod;
 use zip::write::SimpleFileOptions;
 
@@ -23,6 +28,11 @@ use crate::util::{binary, format_duration, format_mb, format_ratio, median, peak
 const FUNCTION: &str = "studio-lifecycle-config";
 const SOURCES: &str = "bench-sources";
 const STAGING: &str = "bench-staging";
+/// The function's staging budgets (functions/studio-lifecycle-config/src/staging/mod.rs,
+/// `Tuning::default`), which the floor keeps to: part size, bytes and requests in flight.
+const PART_SIZE: usize = 8 << 20;
+const MEMORY_BUDGET: usize = 16 << 20;
+const CONCURRENCY: usize = 32;
 
 /// A data set: `files` files of `size` bytes in one zip.
 struct Dataset {
@@ -37,12 +47,12 @@ fn datasets(smoke: bool) -> Vec<Dataset> {
     let (small, large, huge) = if smoke { (20, (2, 1 << 20), 8 << 20) } else { (2000, (5, 200_000_000), 1 << 30) };
     vec![
         Dataset { label: format!("{} files of 4 KB", thousands(small)), files: small, size: 4096, target: "≥ 3x faster" },
-        Dataset { label: format!("{} files of {} MB", large.0, large.1 / 1_000_000), files: large.0, size: large.1, target: "at least as fast" },
+        Dataset { label: format!("{} files of {} MB", large.0, large.1 / 1_000_000), files: large.0, size: large.1, target: "≤ 1.3x of floor" },
         Dataset {
             label: if huge >= 1 << 30 { format!("one-file zip of {} GiB", huge >> 30) } else { format!("one-file zip of {} MiB", huge >> 20) },
             files: 1,
             size: huge,
-            target: "peak RSS < 100 MB",
+            target: "peak RSS < 64 MB",
         },
     ]
 }
@@ -83,6 +93,7 @@ pub async fn run(settings: &Settings) -> Part {
     let sets = datasets(settings.smoke);
     let mut ours: Vec<Samples> = sets.iter().map(|_| Samples::default()).collect();
     let mut peer: Vec<Samples> = sets.iter().map(|_| Samples::default()).collect();
+    let mut floor: Vec<Samples> = sets.iter().map(|_| Samples::default()).collect();
     let mut errors = Vec::new();
     match prepare(&sets).await {
         Err(e) => errors.push(format!("staging: {e}")),
@@ -90,6 +101,10 @@ pub async fn run(settings: &Settings) -> Part {
             for run in 0..runs {
                 for (i, set) in sets.iter().enumerate() {
                     let key = format!("set-{i}.zip");
+                    if floor[i].error.is_none() {
+                        let result = raw_put(&cloud, set, i, run).await.map(|seconds| (seconds, f64::NAN));
+                        floor[i].record(result, &mut errors, &format!("raw PUT floor on {}", set.label));
+                    }
                     // Alternate who goes first, so neither always gets the warmer caches.
                     for turn in 0..2 {
                         if (turn + run) % 2 == 0 {
@@ -106,7 +121,7 @@ pub async fn run(settings: &Settings) -> Part {
             }
         }
     }
-    report(runs, &sets, &ours, &peer, errors)
+    report(runs, &sets, &ours, &peer, &floor, errors)
 }
 
 /// Starts the local cloud and uploads one zip per data set to the sources bucket.
@@ -267,6 +282,86 @@ async fn stage_with_peer(cloud: &LocalCloud, settings: &Settings, key: &str, set
     Ok((elapsed.as_secs_f64(), kb * 1024.0 / 1e6))
 }
 
+/// The floor of staging a data set (issue #27): the same files written to the same local S3
+/// server by a plain multipart PUT from memory, with the function's part size, checksum and
+/// budgets (requests in flight, bytes in flight): no GET, no unzip, no CRC check. Content does
+/// not change the cost (MD5, CRC-32 and disk writes take any bytes alike), so one buffer of
+/// random bytes is reused. Returns seconds from the first request to the last answer.
+async fn raw_put(cloud: &LocalCloud, set: &Dataset, i: usize, run: usize) -> Result<f64, String> {
+    use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
+    let client = cloud.s3.client().await;
+    let prefix = format!("floor/{i}-{run}/");
+    let mut bytes = vec![0u8; set.size.min(PART_SIZE)];
+    fastrand::Rng::with_seed(27).fill(&mut bytes);
+    let bytes = bytes::Bytes::from(bytes);
+    let requests = Arc::new(Semaphore::new(CONCURRENCY));
+    let memory = Arc::new(Semaphore::new(MEMORY_BUDGET));
+    let sdk = |e: &dyn std::fmt::Display| e.to_string();
+    let started = Instant::now();
+    let mut files = JoinSet::new();
+    for n in 0..set.files {
+        let key = format!("{prefix}file-{n}");
+        let (client, requests, memory, bytes) = (client.clone(), requests.clone(), memory.clone(), bytes.clone());
+        if set.size <= PART_SIZE {
+            let permit =
+                (memory.acquire_many_owned(set.size as u32).await.map_err(|e| e.to_string())?, requests.acquire_owned().await.map_err(|e| e.to_string())?);
+            files.spawn(async move {
+                let _permit = permit;
+                let put = client.put_object().bucket(STAGING).key(key).body(ByteStream::from(bytes)).send().await;
+                put.map(drop).map_err(|e| sdk(&aws_sdk_s3::error::DisplayErrorContext(e)))
+            });
+            continue;
+        }
+        let upload = client.create_multipart_upload().bucket(STAGING).key(&key).checksum_algorithm(ChecksumAlgorithm::Crc32).send().await;
+        let id = upload.map_err(|e| sdk(&aws_sdk_s3::error::DisplayErrorContext(e)))?.upload_id().unwrap_or_default().to_string();
+        let mut parts = Vec::new();
+        for number in 1..=set.size.div_ceil(PART_SIZE) as i32 {
+            let len = (set.size - (number as usize - 1) * PART_SIZE).min(PART_SIZE);
+            let permit = (
+                memory.clone().acquire_many_owned(len as u32).await.map_err(|e| e.to_string())?,
+                requests.clone().acquire_owned().await.map_err(|e| e.to_string())?,
+            );
+            let (client, key, id, body) = (client.clone(), key.clone(), id.clone(), bytes.slice(..len));
+            parts.push(tokio::spawn(async move {
+                let _permit = permit;
+                let part = client
+                    .upload_part()
+                    .bucket(STAGING)
+                    .key(key)
+                    .upload_id(id)
+                    .part_number(number)
+                    .checksum_algorithm(ChecksumAlgorithm::Crc32)
+                    .body(ByteStream::from(body))
+                    .send()
+                    .await;
+                let part = part.map_err(|e| sdk(&aws_sdk_s3::error::DisplayErrorContext(e)))?;
+                Ok::<_, String>(
+                    CompletedPart::builder()
+                        .part_number(number)
+                        .set_e_tag(part.e_tag().map(str::to_string))
+                        .set_checksum_crc32(part.checksum_crc32().map(str::to_string))
+                        .build(),
+                )
+            }));
+        }
+        files.spawn(async move {
+            let mut done = Vec::new();
+            for part in parts {
+                done.push(part.await.map_err(|e| e.to_string())??);
+            }
+            let parts = CompletedMultipartUpload::builder().set_parts(Some(done)).build();
+            let completed = client.complete_multipart_upload().bucket(STAGING).key(key).upload_id(id).multipart_upload(parts).send().await;
+            completed.map(drop).map_err(|e| sdk(&aws_sdk_s3::error::DisplayErrorContext(e)))
+        });
+    }
+    while let Some(file) = files.join_next().await {
+        file.map_err(|e| e.to_string())??;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    check_and_remove(cloud, &prefix, set.files).await?;
+    Ok(elapsed)
+}
+
 /// Checks that `files` objects were staged under the prefix, then removes them from the
 /// server's directory (s3s-fs keeps s3://bucket/key at <root>/bucket/key), to save disk.
 async fn check_and_remove(cloud: &LocalCloud, prefix: &str, files: usize) -> Result<(), String> {
@@ -284,14 +379,18 @@ async fn check_and_remove(cloud: &LocalCloud, prefix: &str, files: usize) -> Res
     std::fs::remove_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))
 }
 
-fn report(runs: usize, sets: &[Dataset], ours: &[Samples], peer: &[Samples], errors: Vec<String>) -> Part {
+fn report(runs: usize, sets: &[Dataset], ours: &[Samples], peer: &[Samples], floor: &[Samples], errors: Vec<String>) -> Part {
     let mut md = format!(
         "### Staging\n\nThe asset zip staged from S3 to S3 on the local S3 server; median of {runs} run(s). \
          `{FUNCTION}`: from the Create event to the response (a fresh process, init done). Peer: \
          `aws s3 cp` the zip + Python `zipfile` extract to disk + `aws s3 sync` (CDK BucketDeployment's \
-         way, AWS CLI v1 from PyPI), from start to exit. Peak RSS: the function's VmHWM; the peer's \
+         way, AWS CLI v1 from PyPI), from start to exit. Floor: the same files PUT from memory by a \
+         plain SDK client (parts of {} MiB, CRC-32, at most {} MiB and {CONCURRENCY} requests in \
+         flight, as the function), no GET and no unzip. Peak RSS: the function's VmHWM; the peer's \
          largest process.\n\n\
-         | data | target | `{FUNCTION}` | peer | speed-up | `{FUNCTION}` peak RSS | peer peak RSS |\n|---|---|---:|---:|---:|---:|---:|\n"
+         | data | target | `{FUNCTION}` | floor (raw PUT) | x of floor | peer | speed-up | `{FUNCTION}` peak RSS | peer peak RSS |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+        PART_SIZE >> 20,
+        MEMORY_BUDGET >> 20
     );
     let mut rows = Vec::new();
     for (i, set) in sets.iter().enumerate() {
@@ -299,24 +398,28 @@ fn report(runs: usize, sets: &[Dataset], ours: &[Samples], peer: &[Samples], err
             Some(m) => f(m),
             None => format!("not measured: {}", s.error.clone().unwrap_or_else(|| "not run".into()).replace('|', "/")),
         };
-        let speed_up = match (ours[i].medians(), peer[i].medians()) {
-            (Some(o), Some(p)) => format_ratio(p.0 / o.0),
+        let over = |a: &Samples, b: &Samples| match (a.medians(), b.medians()) {
+            (Some(a), Some(b)) => format_ratio(a.0 / b.0),
             _ => "n/a".into(),
         };
         md.push_str(&format!(
-            "| {} | {} | {} | {} | {speed_up} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             set.label,
             set.target,
             cell(&ours[i], &|m| format_duration(m.0)),
+            cell(&floor[i], &|m| format_duration(m.0)),
+            over(&ours[i], &floor[i]),
             cell(&peer[i], &|m| format_duration(m.0)),
+            over(&peer[i], &ours[i]),
             cell(&ours[i], &|m| format_mb(m.1)),
             cell(&peer[i], &|m| format_mb(m.1)),
         ));
         let side = |s: &Samples| match s.medians() {
+            Some((seconds, rss)) if rss.is_nan() => json!({"seconds": seconds}),
             Some((seconds, rss)) => json!({"seconds": seconds, "peak_rss_mb": rss}),
             None => json!({"error": s.error.clone().unwrap_or_else(|| "not run".into())}),
         };
-        rows.push(json!({"data": set.label, "target": set.target, "files": set.files, "file_bytes": set.size, "ours": side(&ours[i]), "peer": side(&peer[i])}));
+        rows.push(json!({"data": set.label, "target": set.target, "files": set.files, "file_bytes": set.size, "ours": side(&ours[i]), "peer": side(&peer[i]), "floor": side(&floor[i])}));
     }
     Part { markdown: md, json: json!({"runs": runs, "rows": rows}), errors }
 }

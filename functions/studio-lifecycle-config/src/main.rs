@@ -16,7 +16,7 @@ async fn main() -> Result<(), custom_resource::BoxError> {
     release_large_buffers();
     custom_resource::run(|config| async move {
         let clients = studio::Clients::new(&config);
-        LifecycleConfig::from_env(clients.sagemaker, clients.s3)
+        LifecycleConfig::from_env(clients.sagemaker.clone(), clients.s3())
     })
     .await
 }
@@ -24,10 +24,14 @@ async fn main() -> Result<(), custom_resource::BoxError> {
 /// Buffers of a megabyte or more (file parts, read windows) are mapped and unmapped on their
 /// own, so freed ones go back to the OS at once. Otherwise glibc raises its mmap threshold as
 /// such buffers are freed and its heaps keep them: tens of MB more at 128 MB of memory.
+///
+/// Two arenas at most: glibc otherwise gives each thread (runtime workers, blocking threads)
+/// an arena of its own, whose freed chunks of response data stay resident.
 fn release_large_buffers() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt is thread-safe and only adjusts the allocator's parameters.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }

@@ -9,8 +9,12 @@ use crate::responder::redact;
 use async_trait::async_trait;
 use aws_sdk_kms::types::MacAlgorithmSpec;
 use aws_sdk_lambda::primitives::Blob;
+use aws_smithy_runtime_api::client::http::{HttpConnector, SharedHttpConnector};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_types::body::SdkBody;
 use function_base::aws::describe;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use url::Url;
 
@@ -30,46 +34,47 @@ impl Ports {
 /// Lambda refuses asynchronous payloads over 256 KiB.
 pub const MAX_INVOKE_PAYLOAD_BYTES: usize = 256 * 1024;
 
-/// reqwest without proxies or redirects: a ResponseURL is used exactly as allowed.
+/// The SDK's HTTP stack ([`function_base::http`]) without proxies or redirects: a ResponseURL
+/// is used exactly as allowed. The connector is built at the first response, when the TLS
+/// roots are read already (building it at init would wait for them).
+#[derive(Default)]
 pub struct HttpResponses {
-    /// Err: the client could not be built (reported on each send, never a panic).
-    http: Result<reqwest::Client, String>,
+    connector: OnceLock<SharedHttpConnector>,
 }
 
 impl HttpResponses {
     pub fn new() -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {}", redact_error(&e)));
-        Self { http }
-    }
-}
-
-impl Default for HttpResponses {
-    fn default() -> Self {
-        Self::new()
+        Self::default()
     }
 }
 
 #[async_trait]
 impl ResponseTransport for HttpResponses {
     async fn put(&self, url: &Url, body: &[u8], timeout: Duration) -> Result<u16, TransportError> {
-        let http = self.http.as_ref().map_err(|e| TransportError(e.clone()))?;
-        // The URL was signed without a Content-Type; reqwest counts Content-Length in bytes.
-        let request = http.put(url.clone()).header(reqwest::header::CONTENT_TYPE, "").timeout(timeout).body(body.to_vec());
-        request.send().await.map(|r| r.status().as_u16()).map_err(|e| TransportError(redact_error(&e)))
+        let connector = self.connector.get_or_init(|| function_base::http::connector(Duration::from_secs(5)));
+        // The URL was signed without a Content-Type; Content-Length counts bytes.
+        let request = http::Request::builder()
+            .method(http::Method::PUT)
+            .uri(url.as_str())
+            .header(http::header::CONTENT_TYPE, "")
+            .header(http::header::CONTENT_LENGTH, body.len())
+            .body(SdkBody::from(body.to_vec()))
+            .map_err(|e| TransportError(format!("request error: {}", redact(&e.to_string()))))?;
+        let request = HttpRequest::try_from(request).map_err(|e| TransportError(format!("request error: {}", redact(&e.to_string()))))?;
+        match tokio::time::timeout(timeout, connector.call(request)).await {
+            Ok(Ok(response)) => Ok(response.status().as_u16()),
+            Ok(Err(e)) => Err(TransportError(redact_error(&e))),
+            Err(_) => Err(TransportError("timed out".into())),
+        }
     }
 }
 
-/// reqwest errors print the full URL, signature included: describe them without it.
-fn redact_error(e: &reqwest::Error) -> String {
-    let kind = if e.is_connect() {
-        "connection error"
-    } else if e.is_timeout() {
+/// Describes a transport error without the URL (whose signature it could hold).
+fn redact_error(e: &ConnectorError) -> String {
+    let kind = if e.is_timeout() {
         "timed out"
+    } else if e.is_io() {
+        "connection error"
     } else {
         "request error"
     };
@@ -79,15 +84,33 @@ fn redact_error(e: &reqwest::Error) -> String {
     }
 }
 
+/// An SDK client built on first use: continuations (Lambda, KMS) are rare, and each SDK
+/// client built at init costs every cold start.
+struct Lazy<C> {
+    config: aws_config::SdkConfig,
+    client: OnceLock<C>,
+    new: fn(&aws_config::SdkConfig) -> C,
+}
+
+impl<C> Lazy<C> {
+    fn new(config: &aws_config::SdkConfig, new: fn(&aws_config::SdkConfig) -> C) -> Self {
+        Self { config: config.clone(), client: OnceLock::new(), new }
+    }
+
+    fn get(&self) -> &C {
+        self.client.get_or_init(|| (self.new)(&self.config))
+    }
+}
+
 /// This function, invoked again with InvocationType Event (AWS_LAMBDA_FUNCTION_NAME).
 pub struct LambdaInvoker {
-    lambda: aws_sdk_lambda::Client,
+    lambda: Lazy<aws_sdk_lambda::Client>,
     function_name: Option<String>,
 }
 
 impl LambdaInvoker {
     pub fn from_env(config: &aws_config::SdkConfig) -> Self {
-        Self { lambda: aws_sdk_lambda::Client::new(config), function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok().filter(|n| !n.is_empty()) }
+        Self { lambda: Lazy::new(config, aws_sdk_lambda::Client::new), function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok().filter(|n| !n.is_empty()) }
     }
 }
 
@@ -101,7 +124,7 @@ impl SelfInvoker for LambdaInvoker {
             return Err(InvokeError(format!("continuation payload of {} bytes exceeds Lambda's {MAX_INVOKE_PAYLOAD_BYTES}-byte limit", payload.len())));
         }
         let invocation_type = aws_sdk_lambda::types::InvocationType::Event;
-        match self.lambda.invoke().function_name(function_name).invocation_type(invocation_type).payload(Blob::new(payload)).send().await {
+        match self.lambda.get().invoke().function_name(function_name).invocation_type(invocation_type).payload(Blob::new(payload)).send().await {
             Ok(out) if (200..300).contains(&out.status_code()) => Ok(()),
             Ok(out) => Err(InvokeError(format!("Lambda Invoke answered HTTP {}", out.status_code()))),
             Err(e) => Err(InvokeError(describe("Lambda Invoke", &e))),
@@ -112,13 +135,13 @@ impl SelfInvoker for LambdaInvoker {
 /// KMS GenerateMac / VerifyMac (HMAC_SHA_256) with the key CONTINUATION_KMS_KEY_ID names;
 /// without it, nothing is signed or verified.
 pub struct KmsSigner {
-    kms: aws_sdk_kms::Client,
+    kms: Lazy<aws_sdk_kms::Client>,
     key_id: Option<String>,
 }
 
 impl KmsSigner {
     pub fn from_env(config: &aws_config::SdkConfig) -> Self {
-        Self { kms: aws_sdk_kms::Client::new(config), key_id: std::env::var(KEY_ENV).ok().map(|k| k.trim().to_string()).filter(|k| !k.is_empty()) }
+        Self { kms: Lazy::new(config, aws_sdk_kms::Client::new), key_id: std::env::var(KEY_ENV).ok().map(|k| k.trim().to_string()).filter(|k| !k.is_empty()) }
     }
 }
 
@@ -128,6 +151,7 @@ impl MacSigner for KmsSigner {
         let key_id = self.key_id.as_deref().ok_or(MacError::NoKey)?;
         let out = self
             .kms
+            .get()
             .generate_mac()
             .key_id(key_id)
             .mac_algorithm(MacAlgorithmSpec::HmacSha256)
@@ -141,7 +165,7 @@ impl MacSigner for KmsSigner {
     async fn verify_mac(&self, message: &[u8], mac: &[u8]) -> Result<(), MacError> {
         let key_id = self.key_id.as_deref().ok_or(MacError::NoKey)?;
         let answer =
-            self.kms.verify_mac().key_id(key_id).mac_algorithm(MacAlgorithmSpec::HmacSha256).message(Blob::new(message)).mac(Blob::new(mac)).send().await;
+            self.kms.get().verify_mac().key_id(key_id).mac_algorithm(MacAlgorithmSpec::HmacSha256).message(Blob::new(message)).mac(Blob::new(mac)).send().await;
         match answer {
             Ok(out) if out.mac_valid => Ok(()),
             Ok(_) => Err(MacError::Invalid),

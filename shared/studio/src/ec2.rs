@@ -106,7 +106,9 @@ pub struct NetworkInterface {
 }
 
 pub struct Ec2Client {
-    http: reqwest::Client,
+    /// Built on first use: building one loads the root certificates, and only a domain's
+    /// teardown calls EC2.
+    http: std::sync::OnceLock<reqwest::Client>,
     endpoint: String,
     region: String,
     credentials: SharedCredentialsProvider,
@@ -122,7 +124,7 @@ impl Ec2Client {
         let endpoint = std::env::var("AWS_ENDPOINT_URL_EC2")
             .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
             .unwrap_or_else(|_| format!("https://ec2.{region}.amazonaws.com"));
-        Ok(Self { http: reqwest::Client::new(), endpoint, region, credentials, max_attempts: 5 })
+        Ok(Self { http: std::sync::OnceLock::new(), endpoint, region, credentials, max_attempts: 5 })
     }
 
     /// With an explicit endpoint (tests).
@@ -236,7 +238,7 @@ impl Ec2Client {
         let headers = [("content-type", CONTENT_TYPE)];
         let signable = SignableRequest::new("POST", &url, headers.into_iter(), SignableBody::Bytes(body.as_bytes())).map_err(|e| failed("signing", &e))?;
         let (instructions, _) = sign(signable, &params).map_err(|e| failed("signing", &e))?.into_parts();
-        let mut request = self.http.post(&url).header("content-type", CONTENT_TYPE).body(body.to_string());
+        let mut request = self.http.get_or_init(reqwest::Client::new).post(&url).header("content-type", CONTENT_TYPE).body(body.to_string());
         for (name, value) in instructions.headers() {
             request = request.header(name, value);
         }

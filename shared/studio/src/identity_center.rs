@@ -7,16 +7,23 @@ use aws_config::SdkConfig;
 use aws_sdk_identitystore::types::{AlternateIdentifier, MemberId, UniqueAttribute};
 use aws_sdk_ssoadmin::types::PrincipalType;
 use aws_smithy_types::Document;
+use std::sync::{Arc, OnceLock};
 use tracing::info;
 
 /// IsMemberInGroups takes at most this many group ids.
 const MAX_GROUPS_PER_CHECK: usize = 100;
 
-/// The sso-admin and identitystore clients (with the retry configuration of the others).
+/// The sso-admin and identitystore clients (with the retry configuration of the others),
+/// built on first use: only SSO domains and their profiles need them, and each SDK client
+/// costs init time. Clones share them.
 #[derive(Clone, Debug)]
-pub struct IdentityCenter {
-    pub sso_admin: aws_sdk_ssoadmin::Client,
-    pub identity_store: aws_sdk_identitystore::Client,
+pub struct IdentityCenter(Arc<Lazy>);
+
+#[derive(Debug)]
+struct Lazy {
+    config: SdkConfig,
+    sso_admin: OnceLock<aws_sdk_ssoadmin::Client>,
+    identity_store: OnceLock<aws_sdk_identitystore::Client>,
 }
 
 /// An Identity Center instance and its identity store.
@@ -28,13 +35,21 @@ pub struct Instance {
 
 impl IdentityCenter {
     pub fn new(config: &SdkConfig) -> Self {
-        Self { sso_admin: aws_sdk_ssoadmin::Client::new(config), identity_store: aws_sdk_identitystore::Client::new(config) }
+        Self(Arc::new(Lazy { config: config.clone(), sso_admin: OnceLock::new(), identity_store: OnceLock::new() }))
+    }
+
+    pub fn sso_admin(&self) -> &aws_sdk_ssoadmin::Client {
+        self.0.sso_admin.get_or_init(|| aws_sdk_ssoadmin::Client::new(&self.0.config))
+    }
+
+    pub fn identity_store(&self) -> &aws_sdk_identitystore::Client {
+        self.0.identity_store.get_or_init(|| aws_sdk_identitystore::Client::new(&self.0.config))
     }
 
     /// The instances of the account (SageMaker makes an SSO domain's application in the
     /// account's instance), with their identity stores.
     async fn instances(&self) -> Result<Vec<Instance>, AwsError> {
-        let mut pages = self.sso_admin.list_instances().into_paginator().items().send();
+        let mut pages = self.sso_admin().list_instances().into_paginator().items().send();
         let mut instances = Vec::new();
         while let Some(instance) = pages.next().await {
             let instance = instance.aws("ListInstances")?;
@@ -52,7 +67,7 @@ impl IdentityCenter {
 
     /// The instance holding an application (None when the application or its instance is gone).
     pub async fn instance_of(&self, application_arn: &str) -> Result<Option<Instance>, AwsError> {
-        let described = self.sso_admin.describe_application().application_arn(application_arn).send().await.aws("DescribeApplication");
+        let described = self.sso_admin().describe_application().application_arn(application_arn).send().await.aws("DescribeApplication");
         let Some(instance_arn) = absent_if_not_found(described)?.and_then(|a| a.instance_arn().map(str::to_string)) else {
             return Ok(None);
         };
@@ -62,7 +77,7 @@ impl IdentityCenter {
     /// The UserId of the user signing in as `user_name`, None when there is no such user.
     pub async fn user_id(&self, identity_store_id: &str, user_name: &str) -> Result<Option<String>, AwsError> {
         let found = self
-            .identity_store
+            .identity_store()
             .get_user_id()
             .identity_store_id(identity_store_id)
             .alternate_identifier(unique("GetUserId", "userName", user_name)?)
@@ -75,7 +90,7 @@ impl IdentityCenter {
     /// The GroupId of the group with this display name, None when there is no such group.
     pub async fn group_id(&self, identity_store_id: &str, display_name: &str) -> Result<Option<String>, AwsError> {
         let found = self
-            .identity_store
+            .identity_store()
             .get_group_id()
             .identity_store_id(identity_store_id)
             .alternate_identifier(unique("GetGroupId", "displayName", display_name)?)
@@ -94,7 +109,7 @@ impl IdentityCenter {
     pub async fn assign_new(&self, application_arn: &str, principal_type: PrincipalType, principal_id: &str) -> Result<bool, AwsError> {
         info!(ApplicationArn = application_arn, PrincipalType = principal_type.as_str(), PrincipalId = principal_id, "CreateApplicationAssignment");
         let created = self
-            .sso_admin
+            .sso_admin()
             .create_application_assignment()
             .application_arn(application_arn)
             .principal_type(principal_type)
@@ -114,7 +129,7 @@ impl IdentityCenter {
     pub async fn unassign(&self, application_arn: &str, principal_type: PrincipalType, principal_id: &str) -> Result<(), AwsError> {
         info!(ApplicationArn = application_arn, PrincipalType = principal_type.as_str(), PrincipalId = principal_id, "DeleteApplicationAssignment");
         let deleted = self
-            .sso_admin
+            .sso_admin()
             .delete_application_assignment()
             .application_arn(application_arn)
             .principal_type(principal_type)
@@ -127,7 +142,7 @@ impl IdentityCenter {
 
     /// The principals assigned to the application directly (users and groups), by type and id.
     pub async fn assignments(&self, application_arn: &str) -> Result<Vec<(PrincipalType, String)>, AwsError> {
-        let mut pages = self.sso_admin.list_application_assignments().application_arn(application_arn).into_paginator().items().send();
+        let mut pages = self.sso_admin().list_application_assignments().application_arn(application_arn).into_paginator().items().send();
         let mut assigned = Vec::new();
         while let Some(assignment) = pages.next().await {
             let assignment = assignment.aws("ListApplicationAssignments")?;
@@ -138,7 +153,7 @@ impl IdentityCenter {
 
     /// Whether the user may use the application: assigned directly, or a member of an assigned group.
     pub async fn is_assigned(&self, identity_store_id: &str, application_arn: &str, user_id: &str) -> Result<bool, AwsError> {
-        let mut pages = self.sso_admin.list_application_assignments().application_arn(application_arn).into_paginator().items().send();
+        let mut pages = self.sso_admin().list_application_assignments().application_arn(application_arn).into_paginator().items().send();
         let mut groups = Vec::new();
         while let Some(assignment) = pages.next().await {
             let assignment = assignment.aws("ListApplicationAssignments")?;
@@ -150,7 +165,7 @@ impl IdentityCenter {
         }
         for chunk in groups.chunks(MAX_GROUPS_PER_CHECK) {
             let answer = self
-                .identity_store
+                .identity_store()
                 .is_member_in_groups()
                 .identity_store_id(identity_store_id)
                 .member_id(MemberId::UserId(user_id.to_string()))

@@ -8,6 +8,7 @@
 
 use aws_config::SdkConfig;
 use aws_sdk_efs::types::LifeCycleState;
+use std::sync::OnceLock;
 
 use crate::ec2::{Ec2Client, Ec2Error, GroupRule, NetworkInterface, SecurityGroup};
 use crate::error::{AwsError, AwsResult, Kind};
@@ -29,18 +30,24 @@ pub struct InUse {
 
 pub struct NfsSecurityGroups {
     ec2: Ec2Client,
-    efs: aws_sdk_efs::Client,
+    /// Built on first use (only a domain's teardown asks EFS).
+    efs: OnceLock<aws_sdk_efs::Client>,
+    config: SdkConfig,
 }
 
 impl NfsSecurityGroups {
     pub fn new(config: &SdkConfig) -> Result<Self, Ec2Error> {
-        Ok(Self { ec2: Ec2Client::new(config)?, efs: aws_sdk_efs::Client::new(config) })
+        Ok(Self { ec2: Ec2Client::new(config)?, efs: OnceLock::new(), config: config.clone() })
+    }
+
+    fn efs(&self) -> &aws_sdk_efs::Client {
+        self.efs.get_or_init(|| aws_sdk_efs::Client::new(&self.config))
     }
 
     /// What is left of a file system (it, or its mount targets, which EFS deletes first):
     /// None once it is gone.
     pub async fn file_system_left(&self, file_system_id: &str) -> Result<Option<String>, AwsError> {
-        let described = self.efs.describe_file_systems().file_system_id(file_system_id).send().await.aws("DescribeFileSystems");
+        let described = self.efs().describe_file_systems().file_system_id(file_system_id).send().await.aws("DescribeFileSystems");
         let file_system = match described {
             Ok(out) => out.file_systems().first().cloned(),
             Err(e) if e.code() == Some("FileSystemNotFound") => None,
@@ -49,7 +56,7 @@ impl NfsSecurityGroups {
         let Some(file_system) = file_system.filter(|f| f.life_cycle_state() != &LifeCycleState::Deleted) else {
             return Ok(None);
         };
-        let targets = match self.efs.describe_mount_targets().file_system_id(file_system_id).send().await.aws("DescribeMountTargets") {
+        let targets = match self.efs().describe_mount_targets().file_system_id(file_system_id).send().await.aws("DescribeMountTargets") {
             Ok(out) => out.mount_targets().len(),
             Err(e) if e.code() == Some("FileSystemNotFound") => return Ok(None),
             Err(e) => return Err(e),
