@@ -111,6 +111,16 @@ pub fn sent_members(input: &dyn SerializableStruct) -> Result<Vec<String>, Strin
     }
 }
 
+/// [`uncovered_members`] of each operation's input (name, schema) against the properties `T`
+/// accepts, each problem prefixed with its operation: what a function's schema test asserts empty.
+pub fn uncovered_properties<T: serde::de::DeserializeOwned>(operations: &[(&str, &Schema<'_>)]) -> Vec<String> {
+    let accepted = property_names::<T>();
+    operations
+        .iter()
+        .flat_map(|(operation, schema)| uncovered_members(schema, &accepted, &not_accepted(operation)).into_iter().map(move |p| format!("{operation}: {p}")))
+        .collect()
+}
+
 /// The property names a `#[derive(Deserialize)]` struct accepts (after `rename_all`), as serde
 /// declares them: what `deny_unknown_fields` lets through.
 pub fn property_names<T: serde::de::DeserializeOwned>() -> Vec<String> {
