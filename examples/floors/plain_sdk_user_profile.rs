@@ -2,8 +2,10 @@
 //! by plain SDK clients the way a hand-written function would make them, with none of the
 //! core's protocol (no property schema, no ownership tags, no continuations, no retry budget):
 //! CloudFormation DescribeStackResource (the core's check that the request is the stack's),
-//! SageMaker DescribeDomain, CreateUserProfile, DescribeUserProfile until InService, and the
-//! response PUT to the ResponseURL. Only the happy path: anything else is an error.
+//! SageMaker DescribeDomain, ListTags of the domain (the function reads which stacks may add
+//! profiles to it), CreateUserProfile, DescribeUserProfile until InService, ListTags of the
+//! profile (the function reads back its ownership tags), and the response PUT to the
+//! ResponseURL. Only the happy path: anything else is an error.
 
 use aws_sdk_sagemaker::types::{Tag, UserProfileStatus, UserSettings};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -39,7 +41,8 @@ async fn create(clients: &Clients, event: Value) -> Result<Value, Error> {
         .collect::<Vec<_>>();
 
     clients.cloudformation.describe_stack_resource().stack_name(&stack_id).logical_resource_id(&logical_id).send().await?;
-    clients.sagemaker.describe_domain().domain_id(&domain_id).send().await?;
+    let domain = clients.sagemaker.describe_domain().domain_id(&domain_id).send().await?;
+    clients.sagemaker.list_tags().resource_arn(domain.domain_arn().unwrap_or_default()).send().await?;
     let created = clients
         .sagemaker
         .create_user_profile()
@@ -58,6 +61,7 @@ async fn create(clients: &Clients, event: Value) -> Result<Value, Error> {
             Some(other) => return Err(format!("user profile {name} is {}", other.as_str()).into()),
         }
     }
+    clients.sagemaker.list_tags().resource_arn(&arn).send().await?;
     let body = json!({
         "Status": "SUCCESS",
         "PhysicalResourceId": arn,

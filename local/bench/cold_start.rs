@@ -62,7 +62,10 @@ pub async fn run(settings: &Settings) -> Part {
     let mut errors = Vec::new();
     for run in 0..warmups + settings.runs {
         let counted = run >= warmups;
-        let cloud = match LocalCloud::start_with(Options { transition_delay: Duration::ZERO, ..Options::default() }).await {
+        // The service's own page sizes (each List* operation's default MaxResults), not the
+        // tests' pages of two: ListTags answers a profile's tags in one page, as SageMaker does.
+        let options = Options { transition_delay: Duration::ZERO, page_size: usize::MAX, ..Options::default() };
+        let cloud = match LocalCloud::start_with(options).await {
             Ok(cloud) => cloud,
             Err(e) => {
                 errors.push(format!("cold start: cannot start the local cloud: {e}"));

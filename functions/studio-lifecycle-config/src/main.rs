@@ -11,14 +11,15 @@ mod staging;
 
 use lifecycle_config::LifecycleConfig;
 
-#[tokio::main]
-async fn main() -> Result<(), custom_resource::BoxError> {
+// A multi-thread runtime: staging inflates and hashes while its parts upload.
+fn main() -> Result<(), custom_resource::BoxError> {
     release_large_buffers();
-    custom_resource::run(|config| async move {
+    // While this is the only thread.
+    function_base::http::roots_from_the_platform_bundle();
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(custom_resource::run(|config| async move {
         let clients = studio::Clients::new(&config);
         LifecycleConfig::from_env(clients.sagemaker.clone(), clients.s3())
-    })
-    .await
+    }))
 }
 
 /// Buffers of a megabyte or more (file parts, read windows) are mapped and unmapped on their

@@ -15,6 +15,7 @@ use aws_smithy_http_client::{Builder, Connector};
 use aws_smithy_runtime_api::client::http::{HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::shared::IntoShared;
+use std::path::PathBuf;
 use std::time::Duration;
 
 fn rustls() -> tls::Provider {
@@ -56,8 +57,10 @@ impl HttpClient for OnFirstRequest {
 
 /// Reads the platform's root certificates into the SDK's process-wide cache on a thread of
 /// its own: the first HTTPS connection needs them, init does not. Whoever needs them first
-/// waits for this read rather than starting another.
+/// waits for this read rather than starting another (the first event did, for milliseconds,
+/// until the roots came from the bundle alone: see [`roots_from_the_platform_bundle`]).
 pub fn warm_up_roots() {
+    roots_from_the_platform_bundle();
     let spawned = std::thread::Builder::new().name("tls-roots".into()).spawn(|| {
         // Building an HTTPS connector reads the roots (once per process).
         drop(Connector::builder().tls_provider(rustls()).build());
@@ -72,4 +75,65 @@ pub fn warm_up_roots() {
 pub fn connector(connect_timeout: Duration) -> SharedHttpConnector {
     let settings = HttpConnectorSettings::builder().connect_timeout(connect_timeout).build();
     Connector::builder().connector_settings(settings).sleep_impl(TokioSleep::new()).tls_provider(rustls()).build().into_shared()
+}
+
+/// Has the roots read from the platform's CA bundle alone, by naming it in `SSL_CERT_FILE`.
+///
+/// Without either variable, the SDK's loader (rustls-native-certs) reads the bundle *and* every
+/// file of the certificate directory, which holds the same roots again: on Debian 146 files
+/// (each root twice more, as a file and as a hash link), on Amazon Linux the bundle's directory.
+/// That made the read about 4 ms, longer than init, so the first event waited for it. An
+/// `SSL_CERT_FILE` or `SSL_CERT_DIR` set by the deployment is left as it is (a private CA keeps
+/// working), and so is a platform without a bundle file.
+///
+/// Setting a variable is sound only while no other thread runs: it is done only when this is
+/// the process's one thread (a one-thread runtime before the roots thread starts; the
+/// lifecycle-config function calls it before building its multi-thread runtime), and skipped
+/// otherwise.
+pub fn roots_from_the_platform_bundle() {
+    let named = std::env::var_os("SSL_CERT_FILE").is_some() || std::env::var_os("SSL_CERT_DIR").is_some();
+    if let Some(bundle) = bundle_to_name(named, only_thread, || openssl_probe::probe().cert_file) {
+        // SAFETY: no other thread exists (bundle_to_name checked), so none reads the environment meanwhile.
+        unsafe { std::env::set_var("SSL_CERT_FILE", bundle) };
+    }
+}
+
+/// The bundle to name in `SSL_CERT_FILE`, if any: none when the environment names roots
+/// already, or when another thread runs; otherwise the platform's bundle file, if it has one.
+fn bundle_to_name(named: bool, only_thread: impl FnOnce() -> bool, probe: impl FnOnce() -> Option<PathBuf>) -> Option<PathBuf> {
+    if named || !only_thread() {
+        return None;
+    }
+    probe()
+}
+
+/// Whether the process runs a single thread (Linux's /proc; elsewhere: not known, so no).
+fn only_thread() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|status| status.lines().any(|line| line.strip_prefix("Threads:").is_some_and(|n| n.trim() == "1")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_platform_bundle_is_named_only_when_nothing_else_is_and_no_other_thread_runs() {
+        let bundle = || Some(PathBuf::from("/etc/pki/tls/certs/ca-bundle.crt"));
+        assert_eq!(bundle_to_name(false, || true, bundle), bundle());
+        // The deployment's own SSL_CERT_FILE or SSL_CERT_DIR (a private CA) is kept.
+        assert_eq!(bundle_to_name(true, || true, bundle), None);
+        // Setting a variable while another thread may read the environment is unsound.
+        assert_eq!(bundle_to_name(false, || false, bundle), None);
+        // No bundle file: the loader's own search (file and directory) stays.
+        assert_eq!(bundle_to_name(false, || true, || None), None);
+    }
+
+    #[test]
+    fn a_second_thread_is_seen() {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let other = std::thread::spawn(move || stopped.recv());
+        assert!(!only_thread());
+        drop(stop);
+        let _ = other.join();
+    }
 }
