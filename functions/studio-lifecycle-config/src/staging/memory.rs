@@ -47,11 +47,23 @@ pub struct MemoryBucket {
     /// Writes of keys containing this fail (with a non-retryable error).
     pub fail_on: Mutex<Option<String>>,
     pub delay: Duration,
+    /// Keeps a copy of each body and drops the body itself, as a request sent over the
+    /// network does: part buffers then come back and are used again.
+    pub let_go: bool,
 }
 
 impl MemoryBucket {
     pub fn with_delay(delay: Duration) -> Self {
         Self { delay, ..Default::default() }
+    }
+
+    pub fn letting_go(delay: Duration) -> Self {
+        Self { delay, let_go: true, ..Default::default() }
+    }
+
+    /// What the bucket keeps of a body it received.
+    fn keep(&self, body: Bytes) -> Bytes {
+        if self.let_go { Bytes::copy_from_slice(&body) } else { body }
     }
 
     pub fn keys(&self) -> Vec<String> {
@@ -82,7 +94,7 @@ impl MemoryBucket {
 impl ObjectSink for MemoryBucket {
     async fn put(&self, key: &str, body: Bytes) -> Result<(), Error> {
         self.transfer(key, &body).await?;
-        self.objects.lock().unwrap().insert(key.to_string(), body);
+        self.objects.lock().unwrap().insert(key.to_string(), self.keep(body));
         Ok(())
     }
 
@@ -96,7 +108,7 @@ impl ObjectSink for MemoryBucket {
         self.transfer(key, &body).await?;
         let mut uploads = self.uploads.lock().unwrap();
         let parts = uploads.get_mut(upload_id).ok_or_else(|| Error::new("NoSuchUpload"))?;
-        parts.insert(number, body);
+        parts.insert(number, self.keep(body));
         Ok(Part { number, etag: format!("etag-{number}"), checksum_crc32: None })
     }
 

@@ -7,6 +7,7 @@
 //! (multipart for large files). Staging works in time slices and resumes from an entry index,
 //! so any number of files fits in Lambda's 15 minutes per invocation.
 
+mod buffers;
 pub mod exclude;
 pub mod reader;
 pub mod s3;
@@ -17,6 +18,7 @@ pub mod zip_index;
 #[cfg(test)]
 pub(crate) mod memory;
 
+use buffers::PartBuffers;
 use bytes::Bytes;
 use reader::{EntryData, SequentialReader};
 use sha2::{Digest, Sha256};
@@ -146,6 +148,7 @@ pub async fn stage<S: RangeSource, D: ObjectSink>(
     let end = files.iter().map(|f| f.next_offset).max().unwrap_or(first.next_offset);
     let mut reader = SequentialReader::new(source, first.header_offset, end, tuning.window, tuning.ahead);
     let mut uploader = Uploader::new(sink, tuning);
+    let buffers = PartBuffers::new(tuning.part_size, tuning.memory_budget / tuning.part_size.max(1));
     let mut next = from;
     let mut result = Ok(());
     for file in files {
@@ -157,7 +160,7 @@ pub async fn stage<S: RangeSource, D: ObjectSink>(
             break;
         }
         let key = format!("{dest_prefix}{}", file.path);
-        if let Err(e) = stage_file(&mut reader, &mut uploader, file, key, tuning.part_size).await {
+        if let Err(e) = stage_file(&mut reader, &mut uploader, &buffers, file, key, tuning.part_size).await {
             result = Err(e);
             break;
         }
@@ -173,6 +176,7 @@ pub async fn stage<S: RangeSource, D: ObjectSink>(
 async fn stage_file<S: RangeSource, D: ObjectSink>(
     reader: &mut SequentialReader<S>,
     uploader: &mut Uploader<D>,
+    buffers: &PartBuffers,
     file: &Entry,
     key: String,
     part_size: usize,
@@ -181,7 +185,7 @@ async fn stage_file<S: RangeSource, D: ObjectSink>(
     let mut data = EntryData::open(reader, file).await?;
     if file.size <= part_size as u64 {
         let memory = uploader.reserve(file.size as usize).await?;
-        let body = data.read_chunk(part_size).await?;
+        let body = data.read_chunk(buffers, part_size).await?;
         return uploader.put(key, body, file.size, memory).await;
     }
     let mut upload = uploader.begin_multipart(key).await?;
@@ -189,7 +193,7 @@ async fn stage_file<S: RangeSource, D: ObjectSink>(
     for _ in 0..parts {
         let len = (file.size - data.produced()).min(part_size as u64) as usize;
         let memory = uploader.reserve(len).await?;
-        let chunk: Result<Bytes, StagingError> = data.read_chunk(part_size).await;
+        let chunk: Result<Bytes, StagingError> = data.read_chunk(buffers, part_size).await;
         match chunk {
             Ok(chunk) => upload.part(chunk, memory),
             Err(e) => {

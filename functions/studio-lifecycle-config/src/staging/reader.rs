@@ -2,6 +2,7 @@
 //! fetched in parallel while the current one is consumed), and an entry reader that checks the
 //! local header, inflates, and verifies size and CRC-32 as the data goes by.
 
+use super::buffers::PartBuffers;
 use super::store::RangeSource;
 use super::zip_index::{Entry, LOCAL_HEADER_LEN, Method};
 use super::{ArchiveError, StagingError};
@@ -197,11 +198,12 @@ impl<'r, S: RangeSource> EntryData<'r, S> {
         ArchiveError::entry(self.entry.name.clone(), message).into()
     }
 
-    /// The next `min(max, remaining)` bytes of the file. With the last chunk, the end of the
-    /// compressed stream and the CRC-32 are verified: a corrupt file is never completed.
-    pub async fn read_chunk(&mut self, max: usize) -> Result<Bytes, StagingError> {
+    /// The next `min(max, remaining)` bytes of the file, in a buffer from `buffers`. With the
+    /// last chunk, the end of the compressed stream and the CRC-32 are verified: a corrupt
+    /// file is never completed.
+    pub async fn read_chunk(&mut self, buffers: &PartBuffers, max: usize) -> Result<Bytes, StagingError> {
         let want = (self.entry.size - self.produced).min(max as u64) as usize;
-        let mut out = vec![0u8; want];
+        let mut out = buffers.take(want);
         let mut filled = 0;
         let mut ended = false;
         while filled < want {
@@ -222,7 +224,7 @@ impl<'r, S: RangeSource> EntryData<'r, S> {
                 return Err(self.error("not a valid zip: CRC-32 mismatch (the data is corrupt)"));
             }
         }
-        Ok(Bytes::from(out))
+        Ok(buffers.share(out))
     }
 
     /// Moves data from the reader into `out`: (bytes written, whether the stream ended).

@@ -143,6 +143,27 @@ async fn files_are_staged_byte_identical_with_excludes_left_out() {
 }
 
 #[tokio::test]
+async fn part_buffers_used_again_carry_each_file_byte_identical() {
+    // Parts of 64 KiB; sizes that end mid-part, stored and deflated, each file its own bytes:
+    // a buffer given back too early, or old bytes left in a used one, would show here.
+    let files: Vec<(String, Vec<u8>)> = (0..6).map(|i| (format!("f/{i}.bin"), noise(150_000 + i * 33_333, i as u64 + 10))).collect();
+    let text_file = text(400 << 10);
+    let mut zip = Zip::new();
+    for (name, data) in &files {
+        zip = zip.stored(name, data);
+    }
+    let zip = zip.file("f/text.txt", &text_file).finish();
+    let inspected = inspect_zip(&zip, &[]).await.unwrap();
+    let bucket = Arc::new(MemoryBucket::letting_go(Duration::from_millis(2)));
+    let source = Arc::new(MemoryObject::new(zip));
+    stage(source, bucket.clone(), &inspected, "d/", 0, later(), &small()).await.unwrap();
+    for (name, data) in &files {
+        assert_eq!(bucket.get(&format!("d/{name}")).unwrap(), data, "{name}");
+    }
+    assert_eq!(bucket.get("d/f/text.txt").unwrap(), text_file);
+}
+
+#[tokio::test]
 async fn the_digest_depends_on_content_not_on_order_or_timestamps() {
     let a = Zip::new().file("a.txt", b"one").file("b/c.txt", b"two").finish();
     let reordered = Zip::new().stored("b/c.txt", b"two").file("a.txt", b"one").finish();
