@@ -184,7 +184,8 @@ fn tools_zip() -> (Vec<u8>, Vec<(&'static str, Vec<u8>)>) {
         ("requirements.txt", b"jupyterlab-git==0.50.0\n".to_vec()),
         ("bin/setup.sh", b"#!/bin/bash\necho setting up\n".to_vec()),
         ("pkg/model.py", b"def train():\n    return 42\n".repeat(500)),
-        ("data/weights.bin", noise(12 << 20, 7)), // over the 8 MiB part size: multipart
+        // Three full 8 MiB parts and a short one: multipart, with part buffers used again.
+        ("data/weights.bin", noise(28 << 20, 7)),
         ("empty.txt", Vec::new()),
     ];
     let mut zip = Zip::new();
