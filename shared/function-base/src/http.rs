@@ -87,10 +87,9 @@ pub fn connector(connect_timeout: Duration) -> SharedHttpConnector {
 /// working), and so is a platform without a bundle file.
 ///
 /// Setting a variable is sound only while no other thread runs: it is done only when this is
-/// the process's one thread (a one-thread runtime before the roots thread starts; the
-/// lifecycle-config function calls it before building its multi-thread runtime), and skipped
-/// otherwise.
-pub fn roots_from_the_platform_bundle() {
+/// the process's one thread (every function runs a one-thread runtime, and this comes before
+/// the roots thread starts), and skipped otherwise.
+fn roots_from_the_platform_bundle() {
     let named = std::env::var_os("SSL_CERT_FILE").is_some() || std::env::var_os("SSL_CERT_DIR").is_some();
     if let Some(bundle) = bundle_to_name(named, only_thread, || openssl_probe::probe().cert_file) {
         // SAFETY: no other thread exists (bundle_to_name checked), so none reads the environment meanwhile.
