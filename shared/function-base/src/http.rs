@@ -15,6 +15,7 @@ use aws_smithy_http_client::{Builder, Connector};
 use aws_smithy_runtime_api::client::http::{HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::shared::IntoShared;
+use std::io::Read;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -108,7 +109,18 @@ fn bundle_to_name(named: bool, only_thread: impl FnOnce() -> bool, probe: impl F
 
 /// Whether the process runs a single thread (Linux's /proc; elsewhere: not known, so no).
 fn only_thread() -> bool {
-    std::fs::read_to_string("/proc/self/status").is_ok_and(|status| status.lines().any(|line| line.strip_prefix("Threads:").is_some_and(|n| n.trim() == "1")))
+    // One read of up to a page: procfs files have no size, so `read_to_string` would read
+    // from 32 bytes up, a system call each time (8 more on every cold start).
+    let mut status = [0u8; 4096];
+    let Ok(read) = std::fs::File::open("/proc/self/status").and_then(|mut file| file.read(&mut status)) else {
+        return false;
+    };
+    one_thread_in(&String::from_utf8_lossy(&status[..read]))
+}
+
+/// Whether a /proc/<pid>/status text counts one thread.
+fn one_thread_in(status: &str) -> bool {
+    status.lines().any(|line| line.strip_prefix("Threads:").is_some_and(|n| n.trim() == "1"))
 }
 
 #[cfg(test)]
@@ -125,6 +137,15 @@ mod tests {
         assert_eq!(bundle_to_name(false, || false, bundle), None);
         // No bundle file: the loader's own search (file and directory) stays.
         assert_eq!(bundle_to_name(false, || true, || None), None);
+    }
+
+    #[test]
+    fn the_thread_count_is_read_from_the_status_text() {
+        let status = |threads: &str| format!("Name:\tstudio-user-pro\nUmask:\t0022\nState:\tR (running)\nThreads:\t{threads}\nSigQ:\t0/31411\n");
+        assert!(one_thread_in(&status("1")));
+        assert!(!one_thread_in(&status("2")));
+        assert!(!one_thread_in(&status("11")));
+        assert!(!one_thread_in("Name:\tx\n"));
     }
 
     #[test]

@@ -8,6 +8,8 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 /// Whatever RUST_LOG says, these stay at most this verbose: at trace level they log payloads,
 /// URIs and response bodies, which hold the ResponseURL's signature and presigned sign-in URLs.
+/// (Release builds go further: tracing's `release_max_level_debug`, in Cargo.toml, compiles
+/// every trace-level event out.)
 const CREDENTIAL_SAFE: [(&str, Level); 6] = [
     ("lambda_runtime", Level::INFO),
     ("lambda_runtime_api_client", Level::INFO),
