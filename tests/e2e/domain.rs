@@ -413,7 +413,9 @@ async fn force_delete_removes_each_space_after_its_apps_and_each_profile_after_i
     seed_users(&cloud, &id).await;
 
     let r = cloud.cfn.delete(FUNCTION, LOGICAL_ID, &id, props).await.unwrap();
-    succeeded(&r);
+    let reason = succeeded(&r);
+    // The stack's events say whose data went.
+    assert!(reason.contains("ForceDelete removed 1 user profile (alice) and 2 spaces (alice-notebooks, team-shared)"), "{reason}");
     let snapshot = cloud.sagemaker.snapshot();
     assert!(domain(&cloud, &id).is_none());
     assert_eq!(snapshot["spaces"], json!([]));
@@ -516,9 +518,11 @@ async fn slow_transitions_continue_in_new_invocations() {
     seed_users(&cloud, &id).await;
     cloud.sagemaker.set_transition_delay(Duration::from_secs(6));
     let r = cloud.cfn.delete(FUNCTION, LOGICAL_ID, &id, props).await.unwrap();
-    succeeded(&r);
+    let reason = succeeded(&r);
     assert!(domain(&cloud, &id).is_none());
     assert!(continuations(&cloud) >= after_create + 3, "apps, spaces, profiles and the domain each outlived an invocation");
+    // What the first invocation removed is still named at the end, continuations later.
+    assert!(reason.contains("ForceDelete removed 1 user profile (alice) and 2 spaces (alice-notebooks, team-shared)"), "{reason}");
 }
 
 #[tokio::test]

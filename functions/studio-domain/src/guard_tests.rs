@@ -167,7 +167,13 @@ async fn a_deleting_domain_step_leaves_another_stack_s_domain_untouched() {
 async fn the_nfs_security_groups_of_a_live_domain_are_never_touched() {
     let fx = fixture().await;
     let live = domain(&fx, "live", tags(STACK, "req-0", &[])).await;
-    let progress = DeleteProgress::RemovingNfsSecurityGroups { home_efs_file_system_id: None, vpc_id: "vpc-0a".into(), since_ms: 0, narrowed: vec![] };
+    let progress = DeleteProgress::RemovingNfsSecurityGroups {
+        home_efs_file_system_id: None,
+        vpc_id: "vpc-0a".into(),
+        since_ms: 0,
+        narrowed: vec![],
+        removed: Default::default(),
+    };
     let e = failed(fx.resource.delete(&step(RequestType::Delete, Some(&live)), &live, &properties(json!({})), Some(progress)).await);
     assert!(e.reason.starts_with(&format!("domain {live} still exists: its NFS security groups are removed only once it is gone")), "{e:?}");
 }

@@ -35,8 +35,12 @@ const NFS_GROUPS_POLL: Duration = Duration::from_secs(3);
 /// Where a Delete stands.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum DeleteProgress {
-    /// Deleting apps, and with ForceDelete the spaces and user profiles.
+    /// Deleting apps (and, in a continuation of a version before `ForceEmptying`, with
+    /// ForceDelete the spaces and user profiles).
     Emptying,
+    /// With ForceDelete: deleting apps, spaces and user profiles; `removed`, those this Delete
+    /// has listed for deletion so far, for the Reason (only words: each step lists afresh).
+    ForceEmptying { removed: Removed },
     /// DeleteDomain was called (or the domain was Deleting already); waiting for it to be gone.
     /// Its home EFS and VPC are read before: DescribeDomain cannot tell them afterwards; so are
     /// the options the domain's record allowed, which decide what happens once it is gone.
@@ -59,7 +63,48 @@ pub enum DeleteProgress {
         /// What the record narrowed, for the Reason.
         #[serde(default)]
         narrowed: Vec<String>,
+        #[serde(default)]
+        removed: Removed,
     },
+}
+
+/// The spaces and user profiles a ForceDelete removed, for the Reason: at most
+/// [`Removed::KEPT`] names of each kind (a continuation's payload is bounded).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Removed {
+    pub user_profiles: Vec<String>,
+    pub spaces: Vec<String>,
+}
+
+impl Removed {
+    const KEPT: usize = 100;
+
+    /// Adds the names of a step's listing (each kept once).
+    fn add(&mut self, profiles: &[UserProfileDetails], spaces: &[SpaceDetails]) {
+        keep(&mut self.user_profiles, profiles.iter().filter_map(|p| p.user_profile_name()));
+        keep(&mut self.spaces, spaces.iter().filter_map(|s| s.space_name()));
+    }
+
+    /// "ForceDelete removed 1 user profile (alice) and 2 spaces (alice-notebooks, team-shared)".
+    fn summary(&self) -> Option<String> {
+        let listed: Vec<String> = [("user profile", &self.user_profiles), ("space", &self.spaces)]
+            .into_iter()
+            .filter(|(_, names)| !names.is_empty())
+            .map(|(noun, names)| {
+                let counted = if names.len() >= Self::KEPT { format!("{} or more {noun}s", Self::KEPT) } else { count(names.len(), noun) };
+                format!("{counted} ({})", list_names(names, NAMES_BUDGET / 2))
+            })
+            .collect();
+        (!listed.is_empty()).then(|| format!("ForceDelete removed {}", listed.join(" and ")))
+    }
+}
+
+fn keep<'a>(kept: &mut Vec<String>, names: impl Iterator<Item = &'a str>) {
+    for name in names {
+        if kept.len() < Removed::KEPT && !kept.iter().any(|k| k == name) {
+            kept.push(name.to_string());
+        }
+    }
 }
 
 /// The Delete options in effect: the event's, narrowed to what the domain's record allows.
@@ -74,6 +119,9 @@ pub struct Options {
     pub delete_adopted: bool,
     /// "ForceDelete true ignored: ...", for the Reason.
     pub narrowed: Vec<String>,
+    /// Not an option: what ForceDelete removed so far, carried along for the Reason.
+    #[serde(default)]
+    pub removed: Removed,
 }
 
 impl Options {
@@ -96,12 +144,22 @@ impl Options {
             delete_nfs_security_groups: nfs.value == "true",
             delete_adopted: adopted.value == "true",
             narrowed,
+            removed: Removed::default(),
         }
     }
 
-    /// A Reason with what was narrowed appended.
+    /// A Reason with what ForceDelete removed and what was narrowed appended.
     fn reason(&self, reason: String) -> String {
+        let reason = match self.removed.summary() {
+            Some(removed) => format!("{reason}; {removed}"),
+            None => reason,
+        };
         if self.narrowed.is_empty() { reason } else { format!("{reason}. {}", self.narrowed.join("; ")) }
+    }
+
+    /// The progress while the domain is emptied.
+    fn emptying(&self) -> DeleteProgress {
+        if self.force_delete { DeleteProgress::ForceEmptying { removed: self.removed.clone() } } else { DeleteProgress::Emptying }
     }
 }
 
@@ -148,11 +206,12 @@ impl Deletion<'_> {
     pub async fn step(&self, step: &Step, progress: Option<DeleteProgress>) -> StepResult {
         match progress {
             None => self.begin(step).await,
-            Some(DeleteProgress::Emptying) => self.empty(step, false, None).await,
+            Some(DeleteProgress::Emptying) => self.empty(step, false, None, Removed::default()).await,
+            Some(DeleteProgress::ForceEmptying { removed }) => self.empty(step, false, None, removed).await,
             Some(DeleteProgress::DeletingDomain { home_efs_file_system_id, vpc_id, described, options }) => {
                 self.wait_deleted(step, Known { home_efs_file_system_id, vpc_id, described }, options).await
             }
-            Some(DeleteProgress::RemovingNfsSecurityGroups { home_efs_file_system_id, vpc_id, since_ms, narrowed }) => {
+            Some(DeleteProgress::RemovingNfsSecurityGroups { home_efs_file_system_id, vpc_id, since_ms, narrowed, removed }) => {
                 // Never a live domain's groups, whatever the progress says.
                 if describe::domain(self.sagemaker, self.domain_id).await?.is_some() {
                     warn!(DomainId = self.domain_id, "the domain exists: its NFS security groups are not touched");
@@ -162,8 +221,14 @@ impl Deletion<'_> {
                     )));
                 }
                 // Only a Delete whose options allowed it got here (see domain_gone).
-                let options =
-                    Options { force_delete: false, retention: HomeEfsFileSystem::Delete, delete_nfs_security_groups: true, delete_adopted: false, narrowed };
+                let options = Options {
+                    force_delete: false,
+                    retention: HomeEfsFileSystem::Delete,
+                    delete_nfs_security_groups: true,
+                    delete_adopted: false,
+                    narrowed,
+                    removed,
+                };
                 self.remove_nfs_security_groups(step, home_efs_file_system_id, vpc_id, since_ms, &options).await
             }
         }
@@ -226,12 +291,13 @@ impl Deletion<'_> {
         if !options.force_delete {
             self.refuse_if_occupied(&options).await?;
         }
-        self.empty(step, true, Some(options)).await
+        self.empty(step, true, Some(options), Removed::default()).await
     }
 
     /// One step of emptying the domain; the domain itself once nothing is left. `checked`: the
-    /// options from a look at the domain earlier in this step; None: look now.
-    async fn empty(&self, step: &Step, first_step: bool, checked: Option<Options>) -> StepResult {
+    /// options from a look at the domain earlier in this step; None: look now. `removed`: what
+    /// earlier steps removed.
+    async fn empty(&self, step: &Step, first_step: bool, checked: Option<Options>, removed: Removed) -> StepResult {
         // Everything listed at once: the listings, not the deletes, take most of a step. The
         // look at the domain (ownership) runs alongside; nothing is deleted before it answers.
         // Profiles and spaces are listed when the event asks ForceDelete; the record decides.
@@ -253,13 +319,19 @@ impl Deletion<'_> {
             Look::Gone => return self.gone(),
             Look::NotOurs(reason) => return Ok(Done::new(domain_id).reason(reason).into()),
             Look::Release { arn, tags, options } => return self.release(&arn, &tags, &options).await,
-            Look::Ours(_, options) => options,
+            Look::Ours(_, options) => Options { removed, ..options },
         };
         let (apps, (profiles, spaces)) = (apps?, children?);
         let teardown = Teardown { sagemaker, domain_id, retry_failed_delete: first_step, listed_apps: Some(&apps) };
-        let left = if options.force_delete { self.force_empty(&teardown, &profiles, &spaces).await? } else { teardown.apps(None).await? };
+        let mut options = options;
+        let left = if options.force_delete {
+            options.removed.add(&profiles, &spaces);
+            self.force_empty(&teardown, &profiles, &spaces).await?
+        } else {
+            teardown.apps(None).await?
+        };
         if !left.is_empty() {
-            return Ok(Pending::new(DeleteProgress::Emptying, format!("{} of domain {} to be deleted", summary(&left), domain_id)).into());
+            return Ok(Pending::new(options.emptying(), format!("{} of domain {} to be deleted", summary(&left), domain_id)).into());
         }
         if !options.force_delete {
             // Someone may have added a space or user profile while the apps went.
@@ -348,7 +420,7 @@ impl Deletion<'_> {
             // A space, user profile or app appeared meanwhile: start over from the apps.
             Err(e) if e.is(Kind::InUse) => {
                 warn!(error = %e, "domain still in use; deleting what uses it first");
-                Ok(Pending::new(DeleteProgress::Emptying, format!("apps of domain {domain_id} to be deleted")).into())
+                Ok(Pending::new(options.emptying(), format!("apps of domain {domain_id} to be deleted")).into())
             }
             Err(e) => Err(e.into()),
         }
@@ -359,12 +431,13 @@ impl Deletion<'_> {
     /// are checked again at every look, not taken from the progress.
     async fn wait_deleted(&self, step: &Step, known: Known, options: Options) -> StepResult {
         let domain_id = self.domain_id;
+        let removed = options.removed.clone();
         let (seen, options) = match self.look(step).await? {
             Look::Gone => return self.domain_gone(step, known, options).await,
             Look::NotOurs(reason) => return Ok(Done::new(domain_id).reason(reason).into()),
             // Only a record that allowed it let DeleteDomain go; one that no longer does stops here.
             Look::Release { arn, tags, options } => return self.release(&arn, &tags, &options).await,
-            Look::Ours(seen, options) => (seen, options),
+            Look::Ours(seen, options) => (seen, Options { removed, ..options }),
         };
         match seen.status {
             Some(DomainStatus::DeleteFailed) => Err(Error::new(format!("deleting domain {domain_id} failed{}", seen.failure))),
@@ -416,6 +489,7 @@ impl Deletion<'_> {
                 vpc_id: vpc_id.clone(),
                 since_ms,
                 narrowed: options.narrowed.clone(),
+                removed: options.removed.clone(),
             };
             Ok(Pending::new(progress, what).poll_after(NFS_GROUPS_POLL).into())
         };
@@ -563,7 +637,14 @@ mod tests {
         let agreed = Options::allowed(&all, &record(&value));
         assert_eq!(
             agreed,
-            Options { force_delete: true, retention: HomeEfsFileSystem::Delete, delete_nfs_security_groups: true, delete_adopted: false, narrowed: vec![] }
+            Options {
+                force_delete: true,
+                retention: HomeEfsFileSystem::Delete,
+                delete_nfs_security_groups: true,
+                delete_adopted: false,
+                narrowed: vec![],
+                removed: Removed::default()
+            }
         );
 
         let kept = record("ForceDelete=false RetentionPolicy.HomeEfsFileSystem=Retain DeleteNfsSecurityGroups=true");
@@ -589,6 +670,39 @@ mod tests {
         assert!(listed.starts_with("space-00, space-01"), "{listed}");
         assert!(listed.ends_with(" and 96 more"), "{listed}");
         assert_eq!(list_names(&names[..2], 40), "space-00, space-01");
+    }
+
+    #[test]
+    fn the_reason_names_what_force_delete_removed_once_each_and_bounded() {
+        let profile = |name: &str| UserProfileDetails::builder().user_profile_name(name).build();
+        let space = |name: &str| SpaceDetails::builder().space_name(name).build();
+        let mut options = Options { force_delete: true, ..Options::default() };
+        // Two steps list the same space again: it is named once.
+        options.removed.add(&[profile("alice")], &[space("alice-notebooks"), space("team-shared")]);
+        options.removed.add(&[], &[space("team-shared")]);
+        assert_eq!(
+            options.reason("domain d-1 deleted".into()),
+            "domain d-1 deleted; ForceDelete removed 1 user profile (alice) and 2 spaces (alice-notebooks, team-shared)"
+        );
+        // What the progress carries reads back the same (a continuation).
+        let progress: DeleteProgress = serde_json::from_value(serde_json::to_value(options.emptying()).unwrap()).unwrap();
+        assert!(matches!(&progress, DeleteProgress::ForceEmptying { removed } if *removed == options.removed), "{progress:?}");
+        // The previous version's progress still reads.
+        assert!(matches!(serde_json::from_value::<DeleteProgress>(serde_json::json!("Emptying")).unwrap(), DeleteProgress::Emptying));
+        let nfs = serde_json::json!({"RemovingNfsSecurityGroups": {"home_efs_file_system_id": null, "vpc_id": "vpc-0a", "since_ms": 0}});
+        assert!(
+            matches!(serde_json::from_value::<DeleteProgress>(nfs).unwrap(), DeleteProgress::RemovingNfsSecurityGroups { removed, .. } if removed == Removed::default())
+        );
+        // Nothing removed: the Reason is as it was.
+        assert_eq!(Options::default().reason("x".into()), "x");
+        // A payload of bounded size, however many there were.
+        let many: Vec<UserProfileDetails> = (0..250).map(|i| profile(&format!("user-{i:03}"))).collect();
+        let mut removed = Removed::default();
+        removed.add(&many, &[]);
+        assert_eq!(removed.user_profiles.len(), Removed::KEPT);
+        let summary = removed.summary().unwrap();
+        assert!(summary.starts_with("ForceDelete removed 100 or more user profiles (user-000, user-001"), "{summary}");
+        assert!(summary.len() < NAMES_BUDGET, "{}", summary.len());
     }
 
     #[test]
