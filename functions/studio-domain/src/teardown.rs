@@ -39,7 +39,7 @@ pub enum DeleteProgress {
     /// ForceDelete the spaces and user profiles).
     Emptying,
     /// With ForceDelete: deleting apps, spaces and user profiles; `removed`, those this Delete
-    /// has listed for deletion so far, for the Reason (only words: each step lists afresh).
+    /// has deleted so far, for the Reason only (each step lists what is left afresh).
     ForceEmptying { removed: Removed },
     /// DeleteDomain was called (or the domain was Deleting already); waiting for it to be gone.
     /// Its home EFS and VPC are read before: DescribeDomain cannot tell them afterwards; so are
@@ -315,7 +315,7 @@ impl Deletion<'_> {
             }
             futures::try_join!(describe::user_profiles(sagemaker, domain_id), describe::spaces(sagemaker, domain_id))
         });
-        let options = match look? {
+        let mut options = match look? {
             Look::Gone => return self.gone(),
             Look::NotOurs(reason) => return Ok(Done::new(domain_id).reason(reason).into()),
             Look::Release { arn, tags, options } => return self.release(&arn, &tags, &options).await,
@@ -323,7 +323,6 @@ impl Deletion<'_> {
         };
         let (apps, (profiles, spaces)) = (apps?, children?);
         let teardown = Teardown { sagemaker, domain_id, retry_failed_delete: first_step, listed_apps: Some(&apps) };
-        let mut options = options;
         let left = if options.force_delete {
             options.removed.add(&profiles, &spaces);
             self.force_empty(&teardown, &profiles, &spaces).await?
