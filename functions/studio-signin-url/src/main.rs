@@ -34,10 +34,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             "self-service role whose callers choose their session names: its sessions are refused; use an IAM Identity Center permission-set role, or pin sts:RoleSessionName in its trust policy and list it in SIGNIN_PINNED_SESSION_ROLE_ARNS"
         );
     }
-    let sagemaker = studio::Clients::new(&function_base::aws::load_config().await).sagemaker;
+    // Built on the warm-up thread while init goes on (issue #27).
+    let sagemaker = function_base::warm_up::prepare(|| async { studio::Clients::new(&function_base::aws::load_config().await).sagemaker });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let (sagemaker, access) = (sagemaker.clone(), access.clone());
-        async move { Ok::<_, lambda_runtime::Error>(handle(&sagemaker, &access, event).await) }
+        async move {
+            let sagemaker = sagemaker.get().await;
+            Ok::<_, lambda_runtime::Error>(handle(sagemaker, &access, event).await)
+        }
     }))
     .await
 }

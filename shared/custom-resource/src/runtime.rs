@@ -34,13 +34,33 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Serve one custom resource. `init` builds it from the AWS configuration of the standard
 /// environment; if it fails, every event is answered FAILED with the reason instead of
 /// leaving stacks waiting.
+///
+/// Init is only what every event needs first: logs. The configuration, the clients and the
+/// resource ([`start`]) are built on the warm-up thread meanwhile ([`function_base::warm_up`]).
 pub async fn run<R, F, Fut>(init: F) -> Result<(), BoxError>
 where
     R: CustomResource,
-    F: FnOnce(aws_config::SdkConfig) -> Fut,
-    Fut: Future<Output = Result<R, String>>,
+    F: Fn(aws_config::SdkConfig) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<R, String>> + 'static,
 {
     function_base::logging::init();
+    let init = Arc::new(init);
+    let core = function_base::warm_up::prepare(move || start(init.clone()));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let core = core.clone();
+        // Boxed: the nested state machines are otherwise too deep for the compiler's layout queries.
+        Box::pin(async move { core.get().await.handle(event.payload, from_epoch_ms(event.context.deadline)).await })
+    }))
+    .await
+}
+
+/// The core with its real ports and the resource, once per process.
+async fn start<R, F, Fut>(init: Arc<F>) -> Core<R>
+where
+    R: CustomResource,
+    F: Fn(aws_config::SdkConfig) -> Fut,
+    Fut: Future<Output = Result<R, String>>,
+{
     let config = function_base::aws::load_config().await;
     let ports = Ports::from_config(&config);
     let (resource, patience) = match Patience::from_env() {
@@ -51,13 +71,7 @@ where
         error!(error = %e, "initialisation failed; every request will be answered FAILED");
     }
     let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
-    let core = Arc::new(Core::new(resource, ports, Allowlist::from_env(), patience, function_name));
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let core = core.clone();
-        // Boxed: the nested state machines are otherwise too deep for the compiler's layout queries.
-        Box::pin(async move { core.handle(event.payload, from_epoch_ms(event.context.deadline)).await })
-    }))
-    .await
+    Core::new(resource, ports, Allowlist::from_env(), patience, function_name)
 }
 
 /// The custom-resource protocol around one resource kind, with its outbound ports.

@@ -14,9 +14,9 @@ const MAX_ATTEMPTS: u32 = 10;
 /// Honours AWS_REGION, credentials, AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>;
 /// standard retries, 10 attempts (AWS_MAX_ATTEMPTS, the SDKs' standard variable, sets another
 /// number: the local cloud's tests of the functions' own patience set it low). Every client
-/// made from it shares one HTTP client ([`crate::http`]); the TLS roots are read meanwhile.
+/// made from it shares one HTTP client ([`crate::http`]), whose TLS roots
+/// the warm-up thread reads ([`crate::warm_up`]).
 pub async fn load_config() -> SdkConfig {
-    crate::http::warm_up_roots();
     let attempts = std::env::var("AWS_MAX_ATTEMPTS").ok().and_then(|v| v.parse::<u32>().ok()).filter(|n| *n >= 1).unwrap_or(MAX_ATTEMPTS);
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(crate::http::sdk_client()).retry_config(
         RetryConfig::standard().with_max_attempts(attempts).with_initial_backoff(Duration::from_millis(100)).with_max_backoff(Duration::from_secs(10)),

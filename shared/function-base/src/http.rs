@@ -6,7 +6,7 @@
 //! built a connector (and with the first, read the roots) for each client at construction,
 //! and reqwest read them again for the response PUT (about 3 ms each time on the benchmark
 //! machine, whose /etc/ssl/certs holds 146 files). Now they are read on a thread of their own
-//! while init goes on ([`warm_up_roots`]), and connectors are built at the first request.
+//! while init goes on ([`crate::warm_up`]), and connectors are built at the first request.
 
 use aws_smithy_async::rt::sleep::TokioSleep;
 use aws_smithy_http_client::proxy::ProxyConfig;
@@ -56,19 +56,13 @@ impl HttpClient for OnFirstRequest {
     }
 }
 
-/// Reads the platform's root certificates into the SDK's process-wide cache on a thread of
-/// its own: the first HTTPS connection needs them, init does not. Whoever needs them first
-/// waits for this read rather than starting another (the first event did, for milliseconds,
-/// until the roots came from the bundle alone: see [`roots_from_the_platform_bundle`]).
-pub fn warm_up_roots() {
-    roots_from_the_platform_bundle();
-    let spawned = std::thread::Builder::new().name("tls-roots".into()).spawn(|| {
-        // Building an HTTPS connector reads the roots (once per process).
-        drop(Connector::builder().tls_provider(rustls()).build());
-    });
-    if let Err(e) = spawned {
-        tracing::debug!(error = %e, "no thread to read the TLS roots on; the first connection reads them");
-    }
+/// Reads the platform's root certificates into the SDK's process-wide cache (once per process:
+/// whoever needs them meanwhile waits for this read rather than starting another). The
+/// warm-up thread does it ([`crate::warm_up`]); the first event did wait for it, for
+/// milliseconds, until the roots came from the bundle alone ([`roots_from_the_platform_bundle`]).
+pub(crate) fn read_roots() {
+    // Building an HTTPS connector reads the roots.
+    drop(Connector::builder().tls_provider(rustls()).build());
 }
 
 /// A connector for a request made outside the SDK (the response PUT): the same TLS stack and
@@ -89,8 +83,8 @@ pub fn connector(connect_timeout: Duration) -> SharedHttpConnector {
 ///
 /// Setting a variable is sound only while no other thread runs: it is done only when this is
 /// the process's one thread (every function runs a one-thread runtime, and this comes before
-/// the roots thread starts), and skipped otherwise.
-fn roots_from_the_platform_bundle() {
+/// the warm-up thread starts), and skipped otherwise.
+pub(crate) fn roots_from_the_platform_bundle() {
     let named = std::env::var_os("SSL_CERT_FILE").is_some() || std::env::var_os("SSL_CERT_DIR").is_some();
     if let Some(bundle) = bundle_to_name(named, only_thread, || openssl_probe::probe().cert_file) {
         // SAFETY: no other thread exists (bundle_to_name checked), so none reads the environment meanwhile.

@@ -1,7 +1,7 @@
 //! Structured JSON logs; each invocation's lines carry the request's identity.
 
 use tracing::Level;
-use tracing_subscriber::EnvFilter;
+use tracing::level_filters::LevelFilter;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -25,9 +25,32 @@ pub fn init() {
     let _ = tracing_subscriber::registry().with(level(std::env::var("RUST_LOG").ok().as_deref())).with(caps()).with(lines).try_init();
 }
 
-/// What RUST_LOG asks for; info if it is unset or invalid.
-fn level(rust_log: Option<&str>) -> EnvFilter {
-    rust_log.and_then(|spec| EnvFilter::try_new(spec).ok()).unwrap_or_else(|| EnvFilter::new("info"))
+/// What RUST_LOG asks for; info if it is unset or not understood.
+///
+/// Its directives are comma-separated `level`, `target=level` or `target` (all of that target):
+/// env_logger's syntax as `tracing`'s EnvFilter reads it, less the span and field filters,
+/// whose regex engine and Unicode tables cost every cold start (#27).
+fn level(rust_log: Option<&str>) -> Targets {
+    rust_log.and_then(directives).unwrap_or_else(|| Targets::new().with_default(Level::INFO))
+}
+
+fn directives(spec: &str) -> Option<Targets> {
+    let mut directives = spec.split(',').map(str::trim).filter(|d| !d.is_empty()).peekable();
+    directives.peek()?;
+    directives.try_fold(Targets::new(), |targets, directive| match directive.split_once('=') {
+        Some((target, level)) if is_target(target.trim()) => Some(targets.with_target(target.trim(), level.trim().parse::<LevelFilter>().ok()?)),
+        Some(_) => None,
+        None => match directive.parse::<LevelFilter>() {
+            Ok(level) => Some(targets.with_default(level)),
+            Err(_) if is_target(directive) => Some(targets.with_target(directive, LevelFilter::TRACE)),
+            Err(_) => None,
+        },
+    })
+}
+
+/// A module path such as `aws_smithy_runtime::client`.
+fn is_target(text: &str) -> bool {
+    !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':' || c == '-')
 }
 
 /// A second filter every line must also pass: it caps the credential-safe targets and lets
@@ -89,5 +112,19 @@ mod tests {
     fn caps_never_make_a_target_chattier_than_rust_log() {
         assert_eq!(passing(Some("info,shared=debug")), ["aws_smithy_runtime::client::orchestrator INFO", "lambda_runtime INFO", "shared DEBUG", "shared INFO"]);
         assert_eq!(passing(Some("warn")), Vec::<String>::new());
+    }
+
+    #[test]
+    fn rust_log_takes_levels_and_targets_and_falls_back_to_info_on_anything_else() {
+        let info = ["aws_smithy_runtime::client::orchestrator INFO", "lambda_runtime INFO", "shared INFO"];
+        assert_eq!(passing(Some(" warn , shared = debug ")), ["shared DEBUG", "shared INFO"]);
+        assert_eq!(passing(Some("shared")), ["shared DEBUG", "shared INFO"]);
+        assert_eq!(
+            passing(Some("DEBUG,lambda_runtime=off")),
+            ["aws_smithy_runtime::client::orchestrator DEBUG", "aws_smithy_runtime::client::orchestrator INFO", "shared DEBUG", "shared INFO"]
+        );
+        for unknown in ["", " , ", "shared=loud", "shared[span]=debug", "a=b=c", "=info"] {
+            assert_eq!(passing(Some(unknown)), info, "{unknown:?}");
+        }
     }
 }
