@@ -30,11 +30,12 @@ impl<T> Prepared<T> {
     }
 }
 
-/// Starts the warm-up thread: `build`, then the TLS roots ([`crate::http`]). To be called
-/// from the one-thread runtime of `main`, before anything else starts a thread; that runtime
-/// drives whatever I/O or timers `build` uses (none, where Lambda's environment holds the
-/// region and credentials). Without a thread, the first `get` builds and the first
-/// connection reads the roots.
+/// Starts the warm-up thread: `build`, then the TLS roots ([`crate::http`]), after naming the
+/// platform's CA bundle in `SSL_CERT_FILE` (see `http::roots_from_the_platform_bundle`). To be
+/// called from the one-thread runtime of `main`, before anything else starts a thread (setting
+/// a variable is sound only then); that runtime drives whatever I/O or timers `build` uses
+/// (none, where Lambda's environment holds the region and credentials). Without a thread, the
+/// first `get` builds and the first connection reads the roots.
 pub fn prepare<T, F, Fut>(build: F) -> Prepared<T>
 where
     T: Send + Sync + 'static,
